@@ -1,0 +1,32 @@
+"""Audio: a local segment store, sample-exact windows, clips and training sets.
+
+Everything here reads audio through a :class:`~rfcx_frames.audio.source.SegmentSource`:
+:class:`LocalSource` (an :class:`AudioStore`), :class:`TableSource` (files listed in a
+DataFrame) or the client's downloading source.
+
+Examples
+--------
+>>> import tempfile
+>>> from rfcx_frames.audio import AudioStore, LocalSource
+>>> source = LocalSource(AudioStore(tempfile.mkdtemp()))
+"""
+
+from __future__ import annotations
+
+from rfcx_frames.audio.source import LocalSource, SegmentSource, TableSource
+from rfcx_frames.audio.store import AudioStore, AudioVerificationError, default_audio_root
+from rfcx_frames.audio.windows import Coverage, GapError, WindowRequest, load_window, load_windows
+
+__all__ = [
+    "AudioStore",
+    "AudioVerificationError",
+    "Coverage",
+    "GapError",
+    "LocalSource",
+    "SegmentSource",
+    "TableSource",
+    "WindowRequest",
+    "default_audio_root",
+    "load_window",
+    "load_windows",
+]

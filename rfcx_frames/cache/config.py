@@ -1,0 +1,164 @@
+"""Cache modes, the cache location and duration parsing.
+
+Everything a caller can tune about the cache from outside (argument, client default,
+environment) is resolved here, so the storage modules receive plain validated values.
+
+Examples
+--------
+>>> resolve_mode("offline")
+'offline'
+>>> parse_duration("12h")
+Timedelta('0 days 12:00:00')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal, Union
+
+import pandas as pd
+import platformdirs
+
+Mode = Literal["use", "refresh", "offline", "off"]
+CacheArg = Union[str, bool, None]
+
+MODES: tuple[str, ...] = ("use", "refresh", "offline", "off")
+ENV_MODE = "RFCX_FRAMES_CACHE_MODE"
+ENV_DIR = "RFCX_FRAMES_CACHE"
+APP_NAME = "rfcx_frames"
+
+DEFAULT_HORIZON = pd.Timedelta(hours=6)
+DEFAULT_TTL = pd.Timedelta(hours=1)
+
+_OFF_WORDS = {"off", "false", "0", "no", "none", "disabled"}
+_USE_WORDS = {"use", "on", "true", "1", "yes"}
+
+
+def _parse_mode(value: str, source: str) -> Mode:
+    word = value.strip().lower()
+    if word in _OFF_WORDS:
+        return "off"
+    if word in _USE_WORDS:
+        return "use"
+    if word in ("refresh", "offline"):
+        return "refresh" if word == "refresh" else "offline"
+    raise ValueError(
+        f"{source} must be one of 'use', 'refresh', 'offline', False (or 'off'), "
+        f"True or None; got {value!r}"
+    )
+
+
+def resolve_mode(value: CacheArg = None, default: CacheArg = "use") -> Mode:
+    """The effective cache mode of one call.
+
+    Precedence: an explicit per-call value (a mode name or ``False``) wins; otherwise
+    (``None`` or ``True``) the environment variable ``RFCX_FRAMES_CACHE_MODE`` if set;
+    otherwise the client-wide ``default`` (itself ``None``/``True`` meaning ``"use"``).
+
+    Parameters
+    ----------
+    value
+        The per-call ``cache`` argument: ``"use"``, ``"refresh"``, ``"offline"``,
+        ``False``/``"off"`` (no cache at all), or ``True``/``None`` (no preference).
+    default
+        The client-wide default, same values.
+
+    Returns
+    -------
+    str
+        One of ``"use"``, ``"refresh"``, ``"offline"``, ``"off"``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``cache`` and the allowed values, for anything else (also for a bad
+        environment value, naming the variable).
+
+    Examples
+    --------
+    >>> resolve_mode(False)
+    'off'
+    >>> resolve_mode(None, default="refresh")
+    'refresh'
+    """
+    if value is False:
+        return "off"
+    if isinstance(value, str):
+        return _parse_mode(value, "cache")
+    if value is not None and value is not True:
+        raise ValueError(
+            "cache must be one of 'use', 'refresh', 'offline', False (or 'off'), True or "
+            f"None; got {value!r}"
+        )
+    env = os.environ.get(ENV_MODE, "").strip()
+    if env:
+        return _parse_mode(env, ENV_MODE)
+    if default is None or default is True:
+        return "use"
+    if default is False:
+        return "off"
+    if isinstance(default, str):
+        return _parse_mode(default, "cache")
+    raise ValueError(f"cache default must be a mode name, a bool or None; got {default!r}")
+
+
+def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``root`` if given, else ``$RFCX_FRAMES_CACHE``, else the user cache.
+
+    The user cache is ``platformdirs.user_cache_dir("rfcx_frames")`` (for example
+    ``~/.cache/rfcx_frames`` on Linux). The folder is not created here.
+
+    Examples
+    --------
+    >>> str(cache_path("/tmp/my-cache"))
+    '/tmp/my-cache'
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get(ENV_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
+_UNITS = {"w": "W", "d": "D", "h": "h", "m": "min", "min": "min", "s": "s"}
+
+
+def parse_duration(text: str | pd.Timedelta) -> pd.Timedelta:
+    """Parse a duration such as ``"7d"``, ``"12h"``, ``"30m"``, ``"2w"`` or ``"90s"``.
+
+    A bare number means days. Anything pandas' ``Timedelta`` understands
+    (``"1 days 02:00:00"``) is accepted too.
+
+    Raises
+    ------
+    ValueError
+        For text that is not a non-negative duration.
+
+    Examples
+    --------
+    >>> parse_duration("7d")
+    Timedelta('7 days 00:00:00')
+    >>> parse_duration("90s")
+    Timedelta('0 days 00:01:30')
+    """
+    if isinstance(text, pd.Timedelta):
+        result = text
+    else:
+        match = _DURATION.match(str(text))
+        if match:
+            unit = _UNITS[(match.group(2) or "d").lower()]
+            result = pd.Timedelta(float(match.group(1)), unit=unit)
+        else:
+            try:
+                result = pd.Timedelta(str(text))
+            except ValueError:
+                raise ValueError(
+                    f"duration must look like '7d', '12h', '30m', '2w' or '90s'; got {text!r}"
+                ) from None
+    if pd.isna(result) or result < pd.Timedelta(0):
+        raise ValueError(f"duration must be non-negative; got {text!r}")
+    return result

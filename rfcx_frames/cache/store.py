@@ -1,0 +1,378 @@
+"""Files on disk: atomic writes, Parquet parts, manifests and locks.
+
+Every file the cache writes goes to a hidden temporary name in its final folder, is
+fsynced, then moved into place with ``os.replace``; a crash leaves either the old file
+or the new one, plus at worst a hidden temporary that readers ignore (pyarrow skips
+names starting with ``.``) and the next writer removes.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> write_json_atomic(folder / "m.json", {"a": 1})
+>>> read_json(folder / "m.json")
+{'a': 1}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from filelock import FileLock
+
+from rfcx_frames.cache.windows import Interval, from_ns, normalize, to_ns
+
+LAYOUT = "v1"
+MANIFEST = "manifest.json"
+SIGNATURE_FILE = "signature.json"
+TMP_PREFIX = ".tmp-"
+LOCK_TIMEOUT_S = 600.0
+
+# Errors that mean "this file cannot be read": truncation, bad footer, bad page, gone.
+READ_ERRORS: tuple[type[BaseException], ...] = (OSError, pa.ArrowException, ValueError)
+
+
+def utc_now() -> pd.Timestamp:
+    """The current UTC time.
+
+    Examples
+    --------
+    >>> utc_now().tzname()
+    'UTC'
+    """
+    return pd.Timestamp.now(tz="UTC")
+
+
+def iso(ns: int) -> str:
+    """ISO text of a nanosecond instant, as manifests store it.
+
+    Examples
+    --------
+    >>> iso(0)
+    '1970-01-01T00:00:00+00:00'
+    """
+    return from_ns(ns).isoformat()
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Directory fsync makes the rename itself durable; not all platforms allow it.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
+    >>> write_bytes_atomic(p, b"hi"); p.read_bytes()
+    b'hi'
+    """
+    with _temporary(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write ``value`` as indented JSON, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.json"
+    >>> write_json_atomic(p, [1]); p.read_text()
+    '[\\n  1\\n]'
+    """
+    write_bytes_atomic(path, json.dumps(value, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def read_json(path: Path) -> Any:
+    """The JSON content of ``path``, or ``None`` when it is missing or unreadable.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> read_json(pathlib.Path("/nonexistent/file.json")) is None
+    True
+    """
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> int:
+    """Write ``table`` as one Parquet file (zstd, page checksums), atomically.
+
+    Returns the file size in bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
+    >>> write_parquet_atomic(p, pa.table({"a": [1]})) > 0
+    True
+    """
+    with _temporary(path) as tmp, open(tmp, "wb") as handle:
+        pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path.stat().st_size
+
+
+def read_parquet(
+    paths: Sequence[Path], schema: pa.Schema, filter: ds.Expression | None = None
+) -> pa.Table:
+    """Read many Parquet files in one dataset scan, in the order given, verifying checksums.
+
+    Raises whatever Arrow raises for an unreadable file; callers treat any of
+    :data:`READ_ERRORS` as corruption.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
+    >>> _ = write_parquet_atomic(p, pa.table({"a": [1, 2]}))
+    >>> read_parquet([p], pa.schema([("a", pa.int64())]))["a"].to_pylist()
+    [1, 2]
+    """
+    if not paths:
+        return schema.empty_table()
+    options = ds.ParquetFragmentScanOptions(page_checksum_verification=True)
+    fmt = ds.ParquetFileFormat(default_fragment_scan_options=options)
+    dataset = ds.dataset([str(p) for p in paths], schema=schema, format=fmt)
+    return dataset.to_table(filter=filter)
+
+
+def parquet_is_readable(path: Path, schema: pa.Schema) -> bool:
+    """Whether the whole file reads back with ``schema`` (footer, pages, checksums).
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> parquet_is_readable(pathlib.Path("/nonexistent.parquet"), pa.schema([]))
+    False
+    """
+    try:
+        read_parquet([path], schema)
+    except READ_ERRORS:
+        return False
+    return True
+
+
+def new_part_name() -> str:
+    """A fresh data file name, ``part-<uuid>.parquet``.
+
+    Examples
+    --------
+    >>> new_part_name().startswith("part-")
+    True
+    """
+    return f"part-{uuid.uuid4().hex}.parquet"
+
+
+def lock(root: Path, *name: str) -> FileLock:
+    """The inter-process lock of one cache entry (kept outside the entry's folder).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with lock(pathlib.Path(tempfile.mkdtemp()), "detections", "abc"):
+    ...     pass
+    """
+    folder = root / LAYOUT / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / ("-".join(name) + ".lock")), timeout=LOCK_TIMEOUT_S)
+
+
+@dataclass
+class PartFile:
+    """One Parquet file of a stream-day partition and the windows its rows fill."""
+
+    path: str
+    date: str
+    coverage: list[Interval]
+    rows: int
+    bytes: int
+    written: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (instants as ISO text).
+
+        Examples
+        --------
+        >>> PartFile("p", "1970-01-01", [(0, 1)], 0, 0, "t").to_json()["coverage"]
+        [['1970-01-01T00:00:00+00:00', '1970-01-01T00:00:00.000000001+00:00']]
+        """
+        return {
+            "path": self.path,
+            "date": self.date,
+            "coverage": [[iso(s), iso(e)] for s, e in self.coverage],
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "written": self.written,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartFile:
+        """Inverse of :meth:`to_json`.
+
+        Examples
+        --------
+        >>> p = PartFile("p", "1970-01-01", [(0, 5)], 1, 2, "t")
+        >>> PartFile.from_json(p.to_json()) == p
+        True
+        """
+        return cls(
+            path=str(data["path"]),
+            date=str(data["date"]),
+            coverage=normalize((to_ns(s), to_ns(e)) for s, e in data["coverage"]),
+            rows=int(data["rows"]),
+            bytes=int(data["bytes"]),
+            written=str(data["written"]),
+        )
+
+
+@dataclass
+class StreamState:
+    """The complete windows of one stream and the files holding their rows."""
+
+    complete: list[Interval] = field(default_factory=list)
+    files: list[PartFile] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form.
+
+        Examples
+        --------
+        >>> StreamState().to_json()
+        {'complete': [], 'files': [], 'rows': 0}
+        """
+        return {
+            "complete": [[iso(s), iso(e)] for s, e in self.complete],
+            "files": [f.to_json() for f in self.files],
+            "rows": sum(f.rows for f in self.files),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StreamState:
+        """Inverse of :meth:`to_json`.
+
+        Examples
+        --------
+        >>> StreamState.from_json({"complete": [], "files": []})
+        StreamState(complete=[], files=[])
+        """
+        return cls(
+            complete=normalize((to_ns(s), to_ns(e)) for s, e in data["complete"]),
+            files=[PartFile.from_json(f) for f in data["files"]],
+        )
+
+
+MANIFEST_KEYS: frozenset[str] = frozenset(
+    {"format", "entity", "key", "signature", "schema", "created", "updated", "rows", "streams"}
+)
+
+
+@dataclass
+class Manifest:
+    """Which windows of which streams one (entity, signature) entry holds completely."""
+
+    entity: str
+    key: str
+    signature: dict[str, Any]
+    schema: str
+    created: str
+    updated: str
+    streams: dict[str, StreamState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form; its top-level keys are exactly :data:`MANIFEST_KEYS`.
+
+        Examples
+        --------
+        >>> sorted(Manifest("d", "k", {}, "s", "t", "t").to_json()) == sorted(MANIFEST_KEYS)
+        True
+        """
+        return {
+            "format": 1,
+            "entity": self.entity,
+            "key": self.key,
+            "signature": self.signature,
+            "schema": self.schema,
+            "created": self.created,
+            "updated": self.updated,
+            "rows": sum(f.rows for s in self.streams.values() for f in s.files),
+            "streams": {sid: st.to_json() for sid, st in sorted(self.streams.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Inverse of :meth:`to_json`; raises ``KeyError``/``ValueError`` on a bad document.
+
+        Examples
+        --------
+        >>> m = Manifest("d", "k", {}, "s", "t", "t")
+        >>> Manifest.from_json(m.to_json()) == m
+        True
+        """
+        if data.get("format") != 1:
+            raise ValueError(f"unknown manifest format {data.get('format')!r}")
+        return cls(
+            entity=str(data["entity"]),
+            key=str(data["key"]),
+            signature=dict(data["signature"]),
+            schema=str(data["schema"]),
+            created=str(data["created"]),
+            updated=str(data["updated"]),
+            streams={sid: StreamState.from_json(st) for sid, st in data["streams"].items()},
+        )
+
+
+def load_manifest(path: Path) -> Manifest | None:
+    """The manifest at ``path``, or ``None`` when absent or unreadable.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> load_manifest(pathlib.Path("/nonexistent/manifest.json")) is None
+    True
+    """
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Manifest.from_json(data)
+    except (KeyError, ValueError, TypeError):
+        return None

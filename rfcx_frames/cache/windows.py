@@ -1,0 +1,196 @@
+"""Interval algebra on half-open ``[start, end)`` windows of integer nanoseconds.
+
+The cache keeps, per stream, the set of windows it holds completely. Every question it
+asks ("what is missing?", "which part of this file is still valid?") is a set
+operation on lists of intervals, so these are pure functions on sorted, disjoint,
+non-empty ``(start, end)`` tuples (a *normal* list). Integers rather than timestamps
+keep the arithmetic exact and cheap; :func:`to_ns` and :func:`from_ns` convert at the
+edges.
+
+Examples
+--------
+>>> subtract([(0, 10)], [(2, 4), (6, 8)])
+[(0, 2), (4, 6), (8, 10)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pandas as pd
+
+Interval = tuple[int, int]
+
+DAY_NS = 86_400 * 10**9
+
+
+def to_ns(value: pd.Timestamp | str) -> int:
+    """Nanoseconds since the epoch of a timestamp; naive values are taken as UTC.
+
+    Examples
+    --------
+    >>> to_ns("1970-01-01T00:00:01Z")
+    1000000000
+    """
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return int(ts.as_unit("ns").value)
+
+
+def from_ns(value: int) -> pd.Timestamp:
+    """The UTC timestamp of a count of nanoseconds.
+
+    Examples
+    --------
+    >>> from_ns(0)
+    Timestamp('1970-01-01 00:00:00+0000', tz='UTC')
+    """
+    return pd.Timestamp(value, unit="ns", tz="UTC")
+
+
+def normalize(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort, drop empty intervals and merge overlapping or touching ones.
+
+    Examples
+    --------
+    >>> normalize([(5, 7), (0, 2), (2, 3), (4, 4)])
+    [(0, 3), (5, 7)]
+    """
+    out: list[Interval] = []
+    for start, end in sorted((int(s), int(e)) for s, e in intervals if e > s):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
+    """The union of two interval lists.
+
+    Examples
+    --------
+    >>> union([(0, 2)], [(1, 5), (7, 8)])
+    [(0, 5), (7, 8)]
+    """
+    return normalize([*a, *b])
+
+
+def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
+    """The intersection of two interval lists.
+
+    Examples
+    --------
+    >>> intersect([(0, 10)], [(2, 4), (8, 12)])
+    [(2, 4), (8, 10)]
+    """
+    left, right = normalize(a), normalize(b)
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i][0], right[j][0])
+        end = min(left[i][1], right[j][1])
+        if start < end:
+            out.append((start, end))
+        # Advance whichever interval finishes first: it cannot meet anything further right.
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
+    """The parts of ``a`` not covered by ``b``.
+
+    Examples
+    --------
+    >>> subtract([(0, 10)], [(0, 3)])
+    [(3, 10)]
+    >>> subtract([(0, 10)], [])
+    [(0, 10)]
+    """
+    out: list[Interval] = []
+    holes = normalize(b)
+    for start, end in normalize(a):
+        cursor = start
+        for h_start, h_end in holes:
+            if h_end <= cursor or h_start >= end:
+                continue
+            if h_start > cursor:
+                out.append((cursor, h_start))
+            cursor = max(cursor, h_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def covers(a: Iterable[Interval], b: Iterable[Interval]) -> bool:
+    """Whether ``a`` covers every instant of ``b``.
+
+    Examples
+    --------
+    >>> covers([(0, 10)], [(2, 3), (9, 10)])
+    True
+    >>> covers([(0, 10)], [(9, 11)])
+    False
+    """
+    return not subtract(b, a)
+
+
+def total(intervals: Iterable[Interval]) -> int:
+    """The summed length of a normal interval list.
+
+    Examples
+    --------
+    >>> total([(0, 2), (5, 6)])
+    3
+    """
+    return sum(end - start for start, end in intervals)
+
+
+def day_of(ns: int) -> int:
+    """The start (in ns) of the UTC day containing ``ns``.
+
+    Examples
+    --------
+    >>> day_of(DAY_NS + 5) == DAY_NS
+    True
+    """
+    return (ns // DAY_NS) * DAY_NS
+
+
+def day_label(day_start_ns: int) -> str:
+    """The ``YYYY-MM-DD`` label of a UTC day start.
+
+    Examples
+    --------
+    >>> day_label(0)
+    '1970-01-01'
+    """
+    return from_ns(day_start_ns).strftime("%Y-%m-%d")
+
+
+def split_by_day(intervals: Iterable[Interval]) -> Iterator[tuple[int, list[Interval]]]:
+    """Group the parts of a normal interval list by the UTC day they fall in.
+
+    Yields ``(day_start_ns, parts)`` in day order; every part lies inside its day.
+
+    Examples
+    --------
+    >>> [(d // DAY_NS, p) for d, p in split_by_day([(DAY_NS - 1, DAY_NS + 1)])]
+    [(0, [(86399999999999, 86400000000000)]), (1, [(86400000000000, 86400000000001)])]
+    """
+    by_day: dict[int, list[Interval]] = {}
+    for start, end in normalize(intervals):
+        day = day_of(start)
+        while day < end:
+            part = (max(start, day), min(end, day + DAY_NS))
+            by_day.setdefault(day, []).append(part)
+            day += DAY_NS
+    for day in sorted(by_day):
+        yield day, by_day[day]

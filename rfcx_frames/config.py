@@ -1,0 +1,140 @@
+"""Every tunable, constant and environment-variable name of rfcx_frames, in one place.
+
+Other modules import these names instead of repeating literals, so a reader can see every
+default the toolkit applies (and change one) without searching the code.
+
+Examples
+--------
+>>> from rfcx_frames import config
+>>> config.PAGE_LIMIT_MAX
+1000
+>>> config.DEFAULT_API_URL
+'https://api.rfcx.org'
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import __version__
+
+# --- Hosts (contract §1) -------------------------------------------------------------
+DEFAULT_API_URL = "https://api.rfcx.org"
+DEFAULT_INGEST_URL = "https://ingest.rfcx.org/uploads"
+DEFAULT_AUTH_URL = "https://auth.rfcx.org"
+AUTH_AUDIENCE = "https://rfcx.org"
+#: The official client's public Auth0 application id (used when AUTH0_CLIENT_ID is unset).
+DEFAULT_CLIENT_ID = "LS4dJlP8J2iOBr2snzm6N8I5u7FLSUGd"
+#: Hosts under this domain are the platform's own; they get the ingress rate limit.
+PLATFORM_DOMAIN = "rfcx.org"
+INGEST_UPLOADS_SUFFIX = "/uploads"
+
+# --- Environment variables ----------------------------------------------------------
+ENV_API_URL = "RFCX_API_URL"
+ENV_INGEST_URL = "RFCX_INGEST_URL"
+ENV_AUTH_URL = "RFCX_AUTH_URL"
+ENV_TOKEN = "RFCX_TOKEN"
+ENV_CLIENT_ID = "AUTH0_CLIENT_ID"
+ENV_CLIENT_SECRET = "AUTH0_CLIENT_SECRET"
+#: ``RFCX_FRAMES_PROGRESS=0`` (or ``false``/``no``/``off``) turns every progress bar off.
+ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
+
+# --- Transport ------------------------------------------------------------------------
+#: (connect, read) timeout in seconds applied to every request.
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)
+#: Attempts after the first one for connection errors, timeouts, 429 and 5xx (urllib3 Retry).
+RETRIES = 6
+#: Exponential backoff: factor * 2**(n-1) seconds between attempts, capped by BACKOFF_MAX.
+BACKOFF_FACTOR = 0.2
+BACKOFF_MAX = 20.0
+BACKOFF_JITTER = 0.1
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Longest ``Retry-After`` the client is willing to honour, in seconds.
+RETRY_AFTER_MAX = 120.0
+#: Extra attempts for failures urllib3 cannot retry: a body cut short, a reset while the
+#: body streams, JSON that does not decode.
+BODY_RETRIES = 4
+#: Requests per minute on the platform's hosts: the nginx ingress's ``limit-rpm``.
+PLATFORM_RATE_LIMIT = 300
+USER_AGENT = f"rfcx-frames/{__version__} (+https://github.com/rfcx; python-requests)"
+#: Longest part of an error body quoted in an exception.
+ERROR_BODY_CHARS = 300
+
+# --- Pagination ---------------------------------------------------------------------
+#: Largest page the platform serves (detections reject more with a 400).
+PAGE_LIMIT_MAX = 1000
+DEFAULT_MAX_WORKERS = 8
+#: The planner aims for about this many pieces per worker so slow pieces even out.
+PIECES_PER_WORKER = 4
+#: Time windows are never cut shorter than this (ms); tiny windows only add requests.
+MIN_WINDOW_MS = 3_600_000
+#: A progress bar appears only when a query runs longer than this many seconds.
+PROGRESS_DELAY_S = 1.0
+
+# --- Seed-parity defaults -----------------------------------------------------------
+#: The official client's default window for ``stream_segments``/``detections``/``annotations``
+#: when no dates are given (kept only in those seed-parity methods).
+SEED_DEFAULT_WINDOW_DAYS = 30
+
+# --- Authentication -----------------------------------------------------------------
+CREDENTIALS_FILE = ".rfcx_credentials"
+CREDENTIALS_VERSION_LINE = "version 1"
+#: A persisted token is reused only while it stays valid this much longer (seconds).
+TOKEN_MIN_REMAINING_S = 3600
+DEVICE_SCOPE = "openid email profile offline_access"
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+#: Added to the polling interval each time the server answers ``slow_down`` (RFC 8628).
+SLOW_DOWN_INCREMENT_S = 5.0
+#: Give up a device-code login after this long if the server gave no ``expires_in``.
+DEVICE_FLOW_TIMEOUT_S = 900.0
+
+# --- Ingest ------------------------------------------------------------------------
+INGEST_STATUS_NAMES: dict[int, str] = {
+    0: "WAITING",
+    10: "UPLOADED",
+    20: "INGESTED",
+    30: "FAILED",
+    31: "DUPLICATE",
+    32: "CHECKSUM",
+}
+INGEST_DONE_STATUS = 20
+CHECK_INGEST_POLL_S = 5.0
+CHECK_INGEST_TIMEOUT_S = 600.0
+UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
+
+# --- Detections ------------------------------------------------------------------------
+REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
+#: Wire value of each review status (``None`` = never reviewed).
+REVIEW_STATUS_WIRE: dict[int | None, str] = {
+    None: "unreviewed",
+    -1: "rejected",
+    0: "uncertain",
+    1: "confirmed",
+}
+
+
+def env(name: str) -> str | None:
+    """The value of environment variable ``name``, or ``None`` when unset or empty.
+
+    Examples
+    --------
+    >>> env("RFCX_FRAMES_SURELY_UNSET_VARIABLE") is None
+    True
+    """
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def progress_enabled_by_env() -> bool:
+    """Whether the environment allows progress bars (``RFCX_FRAMES_PROGRESS``).
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["RFCX_FRAMES_PROGRESS"] = "0"
+    >>> progress_enabled_by_env()
+    False
+    >>> del os.environ["RFCX_FRAMES_PROGRESS"]
+    """
+    value = env(ENV_PROGRESS)
+    return value is None or value.strip().lower() not in {"0", "false", "no", "off"}

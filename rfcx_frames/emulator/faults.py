@@ -1,0 +1,132 @@
+"""Fault injection and request statistics.
+
+The decisions here imitate what a client meets on the real platform's path: the nginx
+ingress rate limit (``limit-rpm``, answered with 503 and an HTML page), 5xx from the app or
+the proxy, connections reset before an answer, and bodies cut short. They are drawn from a
+seeded generator so a test run is reproducible for a given request order.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one request: ``kind`` is ``ok``, ``status``, ``reset`` or ``truncate``."""
+
+    kind: str
+    status: int = 0
+
+
+OK = Decision("ok")
+
+
+@dataclass
+class FaultConfig:
+    """Fault settings; every field can be changed while the server runs."""
+
+    fault_rate: float = 0.0
+    reset_rate: float = 0.0
+    latency_ms: int = 0
+    rate_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("fault_rate", "reset_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError(f"rate_limit must be a positive number of requests per minute "
+                             f"or None, got {self.rate_limit!r}")
+
+
+@dataclass
+class Faults:
+    """Draws a :class:`Decision` per request and counts requests and faults.
+
+    Examples
+    --------
+    >>> f = Faults(FaultConfig(fault_rate=1.0), seed=1)
+    >>> f.decide("127.0.0.1").kind
+    'status'
+    >>> f.decide("127.0.0.1").status in (500, 502, 503)
+    True
+    """
+
+    config: FaultConfig = field(default_factory=FaultConfig)
+    seed: int = 0
+    _rng: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _windows: dict[str, deque[float]] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def configure(self, **changes: float | int | None) -> None:
+        """Change fault settings (same names as :class:`FaultConfig`)."""
+        with self._lock:
+            values = {**self.config.__dict__, **changes}
+            self.config = FaultConfig(**values)
+
+    def count(self, route: str) -> None:
+        """Record one request of ``route``."""
+        with self._lock:
+            self.total += 1
+            self.requests[route] += 1
+
+    def record(self, fault: str) -> None:
+        """Record one injected fault."""
+        with self._lock:
+            self.faults[fault] += 1
+
+    def decide(self, client: str) -> Decision:
+        """The fault (or none) for the next request of ``client``."""
+        with self._lock:
+            cfg = self.config
+            if cfg.rate_limit is not None:
+                now = time.monotonic()
+                window = self._windows.setdefault(client, deque())
+                while window and now - window[0] >= 60.0:
+                    window.popleft()
+                if len(window) >= cfg.rate_limit:
+                    self.faults["rate_limited"] += 1
+                    return Decision("status", 503)
+                window.append(now)
+            draw = self._rng.random()
+            if draw < cfg.reset_rate:
+                kind = "reset" if self._rng.random() < 0.5 else "truncate"
+                self.faults[kind] += 1
+                return Decision(kind)
+            if self._rng.random() < cfg.fault_rate:
+                status = self._rng.choice((500, 502, 503))
+                self.faults[str(status)] += 1
+                return Decision("status", status)
+        return OK
+
+    def snapshot(self) -> dict[str, object]:
+        """Statistics as served by ``GET /_emulator/stats``."""
+        with self._lock:
+            return {
+                "total_requests": self.total,
+                "requests": dict(self.requests),
+                "faults": dict(self.faults),
+                "config": dict(self.config.__dict__),
+            }
+
+    def reset_counts(self) -> None:
+        """Zero every counter (and the rate-limit windows)."""
+        with self._lock:
+            self.total = 0
+            self.requests.clear()
+            self.faults.clear()
+            self._windows.clear()

@@ -1,0 +1,132 @@
+"""The exceptions rfcx_frames raises.
+
+Every failure of the platform raises a subclass of :class:`RFCxError` carrying the HTTP
+status, the server's message and the request id, never a token. Bad arguments raise
+the built-in ``ValueError``/``TypeError`` with the argument's name.
+
+Examples
+--------
+>>> err = NotFoundError("Stream not found", status=404, request_id="abc")
+>>> isinstance(err, RFCxError), err.status
+(True, 404)
+"""
+
+from __future__ import annotations
+
+
+class RFCxError(Exception):
+    """Base class of every platform failure.
+
+    Parameters
+    ----------
+    message
+        The server's message (its JSON ``message``, or the start of a non-JSON body).
+    status
+        The HTTP status, or ``None`` when no response arrived (connection failures).
+    request_id
+        The ``X-Request-Id`` the server gave the response, to quote in a support request.
+    url
+        The request URL without its query string.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.url = url
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.insert(0, f"HTTP {self.status}:")
+        if self.url:
+            parts.append(f"({self.url})")
+        if self.request_id:
+            parts.append(f"[request id {self.request_id}]")
+        return " ".join(parts)
+
+
+class AuthenticationError(RFCxError):
+    """401: the token is missing, unknown or expired; or a login flow failed."""
+
+
+class ForbiddenError(RFCxError):
+    """403: the signed-in user may not read or change this resource."""
+
+
+class NotFoundError(RFCxError):
+    """404: the stream, segment or upload does not exist."""
+
+
+class ValidationError(RFCxError):
+    """400: the platform rejected the parameters; ``message`` is its explanation."""
+
+
+class ServerError(RFCxError):
+    """5xx (or a broken connection) that persisted after every retry."""
+
+
+class RateLimitError(ServerError):
+    """429, or the ingress's 503 for too many requests, after every retry."""
+
+
+class IngestError(RFCxError):
+    """An upload was processed but ended in a failure status (30, 31 or 32)."""
+
+    def __init__(self, message: str, *, status_code: int, upload_id: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.upload_id = upload_id
+
+
+class DownloadError(RFCxError):
+    """One or more audio downloads failed; ``errors`` maps each item to its exception."""
+
+    def __init__(self, message: str, errors: dict[str, BaseException]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class NotCachedError(RFCxError):
+    """``cache="offline"`` was asked but the cache cannot answer completely.
+
+    ``missing`` lists the ``(stream_id, start, end)`` windows that would need a fetch.
+    """
+
+    def __init__(self, message: str, missing: list[tuple[str, object, object]]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+STATUS_ERRORS: dict[int, type[RFCxError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[RFCxError]:
+    """The exception class for an HTTP status.
+
+    Examples
+    --------
+    >>> error_for_status(404).__name__
+    'NotFoundError'
+    >>> error_for_status(502).__name__
+    'ServerError'
+    """
+    if status in STATUS_ERRORS:
+        return STATUS_ERRORS[status]
+    if status >= 500:
+        return ServerError
+    return RFCxError

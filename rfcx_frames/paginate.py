@@ -1,0 +1,233 @@
+"""Generic limit/offset paging, the concurrent query planner, and the progress bar.
+
+The platform pages with ``limit``/``offset`` only. Lists of projects and streams send a
+true ``Total-Items`` header; segment lists send ``Total-Items: undefined`` and detections
+and annotations none, so those stop at the first short page. Every request carries an
+explicit ``limit`` (without one the platform returns every row at once).
+
+Large time-ranged queries are split into :class:`Piece` s, one per stream and time window,
+which a bounded thread pool fetches; the caller merges them in plan order, so results do
+not depend on which thread finished first.
+
+Examples
+--------
+>>> [(p.start_ms, p.end_ms) for p in plan_pieces(None, 0, 10, max_workers=1)]
+[(0, 10)]
+>>> len(plan_pieces(["a", "b"], 0, 48 * 3_600_000, max_workers=2))
+8
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from tqdm.auto import tqdm
+
+from . import config
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Sized(Protocol):
+    """Anything with a length (a parsed page)."""
+
+    def __len__(self) -> int: ...
+
+
+P = TypeVar("P", bound=Sized)
+
+#: ``fetch(offset, limit) -> (page, total or None)``
+PageFunc = Callable[[int, int], "tuple[P, int | None]"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One unit of work: a stream (or all streams) and a ``[start_ms, end_ms)`` window."""
+
+    stream: str | None
+    start_ms: int
+    end_ms: int
+
+
+def parse_total(value: str | None) -> int | None:
+    """The ``Total-Items`` header as an int, or ``None`` when absent or ``undefined``.
+
+    Examples
+    --------
+    >>> parse_total("42"), parse_total("undefined"), parse_total(None)
+    (42, None, None)
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    return int(text) if text.isdigit() else None
+
+
+def iter_pages(
+    fetch: Callable[[int, int], tuple[P, int | None]],
+    *,
+    limit: int = config.PAGE_LIMIT_MAX,
+    offset: int = 0,
+    stop_on_empty: bool = False,
+    stop: threading.Event | None = None,
+) -> Iterator[P]:
+    """Yield pages from ``fetch(offset, limit)`` until the data is exhausted.
+
+    A page shorter than ``limit`` ends the loop, unless ``stop_on_empty`` (for endpoints
+    whose ``limit`` counts something other than the items returned, like classifications
+    counted by joined names). A ``Total-Items`` count, when the first page gives one, ends
+    the loop as soon as it is reached.
+
+    Examples
+    --------
+    >>> data = list(range(25))
+    >>> pages = iter_pages(lambda o, n: (data[o:o + n], None), limit=10)
+    >>> [len(p) for p in pages]
+    [10, 10, 5]
+    """
+    if not 1 <= limit <= config.PAGE_LIMIT_MAX:
+        raise ValueError(f"limit must be between 1 and {config.PAGE_LIMIT_MAX}, not {limit!r}")
+    total: int | None = None
+    while True:
+        if stop is not None and stop.is_set():
+            return
+        page, page_total = fetch(offset, limit)
+        if total is None:
+            total = page_total
+        yield page
+        offset += len(page)
+        if total is not None and offset >= total:
+            return
+        if len(page) == 0 or (not stop_on_empty and total is None and len(page) < limit):
+            return
+
+
+def offsets_after_first(total: int, first: int, limit: int) -> list[int]:
+    """Offsets still to fetch when the first page held ``first`` of ``total`` items.
+
+    Examples
+    --------
+    >>> offsets_after_first(2500, 1000, 1000)
+    [1000, 2000]
+    """
+    return list(range(first, total, limit)) if first >= limit else []
+
+
+def plan_pieces(
+    streams: Sequence[str] | None,
+    start_ms: int,
+    end_ms: int,
+    *,
+    max_workers: int = config.DEFAULT_MAX_WORKERS,
+    min_window_ms: int = config.MIN_WINDOW_MS,
+) -> list[Piece]:
+    """Split a ``[start_ms, end_ms)`` query by stream and time window.
+
+    Aims at about ``PIECES_PER_WORKER`` pieces per worker in total (one piece when there
+    is a single worker), never cutting a window shorter than ``min_window_ms``. Windows
+    are contiguous and half-open, so no row belongs to two pieces of the same stream.
+
+    Examples
+    --------
+    >>> [p.stream for p in plan_pieces(["s1", "s2"], 0, 1000, max_workers=8)]
+    ['s1', 's2']
+    """
+    span = end_ms - start_ms
+    if span <= 0:
+        return []
+    groups: list[str | None] = list(streams) if streams else [None]
+    target = max_workers * config.PIECES_PER_WORKER if max_workers > 1 else 1
+    per_group = max(1, math.ceil(target / len(groups)))
+    n_windows = max(1, min(per_group, span // max(min_window_ms, 1)))
+    edges = [start_ms + span * i // n_windows for i in range(n_windows + 1)]
+    return [
+        Piece(stream, lo, hi)
+        for stream in groups
+        for lo, hi in zip(edges[:-1], edges[1:])
+        if hi > lo
+    ]
+
+
+def run_parallel(
+    func: Callable[[T, threading.Event], R],
+    items: Sequence[T],
+    *,
+    max_workers: int,
+) -> list[R]:
+    """``[func(item, stop) for item in items]`` on a bounded thread pool, in input order.
+
+    The first exception stops the remaining work (``stop`` is set, queued items are
+    cancelled) and is raised; no partial result is returned.
+
+    Examples
+    --------
+    >>> run_parallel(lambda x, stop: x * 2, [1, 2, 3], max_workers=2)
+    [2, 4, 6]
+    """
+    if not items:
+        return []
+    stop = threading.Event()
+    if max_workers <= 1 or len(items) == 1:
+        return [func(item, stop) for item in items]
+    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(items)),
+                              thread_name_prefix="rfcx-frames")
+    futures: list[Future[R]] = []
+    try:
+        futures = [pool.submit(func, item, stop) for item in items]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        return [f.result() for f in futures]
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Progress:
+    """A thread-safe ``tqdm.auto`` bar counting rows, with the request count as postfix.
+
+    It only appears when the work lasts longer than ``PROGRESS_DELAY_S`` and is disabled
+    by ``enabled=False`` or ``RFCX_FRAMES_PROGRESS=0``.
+
+    Examples
+    --------
+    >>> with Progress("detections", enabled=False) as bar:
+    ...     bar.page(1000)
+    >>> bar.rows, bar.requests
+    (1000, 1)
+    """
+
+    def __init__(self, desc: str, *, enabled: bool = True) -> None:
+        self.rows = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        show = enabled and config.progress_enabled_by_env()
+        self._bar: Any = tqdm(
+            total=None, desc=desc, unit=" rows", delay=config.PROGRESS_DELAY_S,
+            disable=not show, leave=False, dynamic_ncols=True,
+        )
+
+    def page(self, rows: int) -> None:
+        """Record one request that returned ``rows`` rows."""
+        with self._lock:
+            self.rows += rows
+            self.requests += 1
+            self._bar.update(rows)
+            self._bar.set_postfix(requests=self.requests, refresh=False)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        self._bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,392 @@
+"""One declared schema per entity: the single source of truth for every table.
+
+Each :class:`Column` names a DataFrame column, its *kind* (which fixes both the pyarrow
+type and the pandas dtype), and where its value sits in the platform's JSON (a path such
+as ``("classification", "value")``). Everything else derives from these declarations:
+the wire schema handed to the JSON parser, the conversion to pandas, the empty frame of a
+query without results, and the Parquet schema of the cache.
+
+Kinds
+-----
+``string``       text; pandas ``string[pyarrow]``
+``category``     repeated text (stream ids, classification values); pandas ``category``
+``timestamp``    ISO 8601 UTC on the wire; pandas ``datetime64[ms, UTC]``
+``int64``        non-null integer (detection ids arrive as strings); ``int64``
+``Int64``/``Int32``  nullable integers; pandas ``Int64``/``Int32``
+``float32``/``float64``  floats (``NaN`` for null)
+``boolean``      nullable boolean; pandas ``boolean``
+``review_status``  -1/0/1/null on the wire; a category of
+                 ``unreviewed, rejected, uncertain, confirmed``
+``object``       nested lists kept as Python objects (classification alternative names)
+
+Examples
+--------
+>>> DETECTION.names[:4]
+('id', 'stream_id', 'classifier_id', 'classification_id')
+>>> str(pandas_dtypes(DETECTION)["start"])
+'datetime64[ms, UTC]'
+>>> empty_frame(DETECTION).shape
+(0, 11)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from .config import REVIEW_STATUSES
+
+Kind = Literal[
+    "string",
+    "category",
+    "timestamp",
+    "int64",
+    "Int64",
+    "Int32",
+    "float32",
+    "float64",
+    "boolean",
+    "review_status",
+    "object",
+]
+
+#: pandas dtype of the ``string`` kind (same on pandas 2 and 3).
+STRING_DTYPE = pd.StringDtype("pyarrow")
+REVIEW_STATUS_DTYPE = pd.CategoricalDtype(list(REVIEW_STATUSES), ordered=False)
+CLASSIFICATION_NAMES_TYPE = pa.list_(
+    pa.struct([pa.field("name", pa.string()), pa.field("language_id", pa.string())])
+)
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "category": pa.dictionary(pa.int32(), pa.string()),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+    "int64": pa.int64(),
+    "Int64": pa.int64(),
+    "Int32": pa.int32(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+    "review_status": pa.dictionary(pa.int8(), pa.string()),
+    "object": CLASSIFICATION_NAMES_TYPE,
+}
+
+_WIRE_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "category": pa.string(),
+    "timestamp": pa.string(),
+    "int64": pa.int64(),
+    "Int64": pa.int64(),
+    "Int32": pa.int64(),
+    "float32": pa.float64(),
+    "float64": pa.float64(),
+    "boolean": pa.bool_(),
+    "review_status": pa.int64(),
+    "object": CLASSIFICATION_NAMES_TYPE,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an entity's table.
+
+    Parameters
+    ----------
+    name
+        Column name in the DataFrame and in Parquet.
+    kind
+        See the module docstring; fixes the pyarrow type and the pandas dtype.
+    source
+        Path of the value in one JSON item, or ``None`` when the client fills it in
+        (e.g. the ``stream_id`` of a segment, which the platform's list omits).
+    wire
+        pyarrow type of the raw JSON value when it differs from the kind's default
+        (detection ids are strings on the wire).
+    doc
+        One line for the documentation.
+
+    Examples
+    --------
+    >>> Column("confidence", "float32", ("confidence",)).arrow_type
+    DataType(float)
+    """
+
+    name: str
+    kind: Kind
+    source: tuple[str, ...] | None
+    wire: pa.DataType | None = None
+    doc: str = ""
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The pyarrow type of the column (what the cache writes to Parquet)."""
+        return _ARROW_TYPES[self.kind]
+
+    @property
+    def wire_type(self) -> pa.DataType:
+        """The pyarrow type of the value as it arrives in the JSON."""
+        return self.wire if self.wire is not None else _WIRE_TYPES[self.kind]
+
+    @property
+    def pandas_dtype(self) -> Any:
+        """The pandas dtype of the column (categories of a ``category`` depend on data)."""
+        return _pandas_dtype(self.kind)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """The table of one kind of platform object.
+
+    Parameters
+    ----------
+    name
+        Short name (``"detections"``), also the cache's table name.
+    endpoint
+        API path template of the list (``/streams/{stream}/segments`` for segments).
+    columns
+        The columns, in DataFrame order.
+    key
+        Column that identifies a row (duplicates at window edges are dropped on it).
+    order_by
+        Columns of the stable row order of a frame.
+    fields
+        ``fields[]`` the client must request so that every column is present, or empty
+        when the platform's default item already has them.
+
+    Examples
+    --------
+    >>> SEGMENT.key, SEGMENT.order_by
+    ('id', ('start', 'stream_id'))
+    """
+
+    name: str
+    endpoint: str
+    columns: tuple[Column, ...]
+    key: str
+    order_by: tuple[str, ...]
+    fields: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in order."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+
+def _classification_columns() -> tuple[Column, ...]:
+    return (
+        Column("classification_value", "category", ("classification", "value"),
+               doc="Classification value (slug), e.g. ``sciurus_carolinensis``."),
+        Column("classification_title", "category", ("classification", "title"),
+               doc="Human-readable classification title."),
+        Column("classification_image", "category", ("classification", "image"),
+               doc="URL of the classification's image, if any."),
+    )
+
+
+PROJECT = Entity(
+    name="projects",
+    endpoint="/projects",
+    columns=(
+        Column("id", "string", ("id",), doc="12-character project id."),
+        Column("name", "string", ("name",)),
+        Column("is_public", "boolean", ("is_public",)),
+        Column("external_id", "Int64", ("external_id",), doc="Arbimon project id."),
+    ),
+    key="id",
+    order_by=("name", "id"),
+)
+
+STREAM = Entity(
+    name="streams",
+    endpoint="/streams",
+    columns=(
+        Column("id", "string", ("id",), doc="12-character stream (site) id."),
+        Column("name", "string", ("name",)),
+        Column("description", "string", ("description",)),
+        Column("start", "timestamp", ("start",), doc="Start of the first segment."),
+        Column("end", "timestamp", ("end",), doc="End of the last segment."),
+        Column("project_id", "string", ("project_id",)),
+        Column("project_name", "string", ("project", "name")),
+        Column("project_is_public", "boolean", ("project", "is_public")),
+        Column("project_external_id", "Int64", ("project", "external_id")),
+        Column("is_public", "boolean", ("is_public",)),
+        Column("hidden", "boolean", ("hidden",)),
+        Column("latitude", "float64", ("latitude",)),
+        Column("longitude", "float64", ("longitude",)),
+        Column("altitude", "float64", ("altitude",)),
+        Column("timezone", "string", ("timezone",), doc="IANA timezone of the site."),
+        Column("timezone_locked", "boolean", ("timezone_locked",)),
+        Column("max_sample_rate", "Int32", ("max_sample_rate",)),
+        Column("external_id", "Int64", ("external_id",), doc="Arbimon site id."),
+        Column("country_code", "string", ("country_code",)),
+        Column("created_by_id", "Int64", ("created_by_id",)),
+        Column("created_by_email", "string", ("created_by", "email")),
+        Column("created_by_firstname", "string", ("created_by", "firstname")),
+        Column("created_by_lastname", "string", ("created_by", "lastname")),
+        Column("created_at", "timestamp", ("created_at",)),
+        Column("updated_at", "timestamp", ("updated_at",)),
+    ),
+    key="id",
+    order_by=("name", "id"),
+)
+
+SEGMENT = Entity(
+    name="segments",
+    endpoint="/streams/{stream}/segments",
+    columns=(
+        Column("id", "string", ("id",), doc="Segment uuid."),
+        Column("stream_id", "category", None, doc="Filled in by the client."),
+        Column("start", "timestamp", ("start",)),
+        Column("end", "timestamp", ("end",)),
+        Column("file_extension", "category", ("file_extension",),
+               doc="Stored format with its dot: ``.flac``, ``.opus``."),
+    ),
+    key="id",
+    order_by=("start", "stream_id"),
+)
+
+DETECTION = Entity(
+    name="detections",
+    endpoint="/detections",
+    columns=(
+        Column("id", "int64", ("id",), wire=pa.string(), doc="Detection id (a string on the wire)."),
+        Column("stream_id", "category", ("stream_id",)),
+        Column("classifier_id", "Int32", ("classifier_id",)),
+        Column("classification_id", "Int32", ("classification_id",)),
+        Column("start", "timestamp", ("start",)),
+        Column("end", "timestamp", ("end",)),
+        Column("confidence", "float32", ("confidence",)),
+        Column("review_status", "review_status", ("review_status",)),
+        *_classification_columns(),
+    ),
+    key="id",
+    order_by=("start", "stream_id", "classification_value", "id"),
+    fields=(
+        "id", "stream_id", "classifier_id", "classification_id", "start", "end",
+        "confidence", "review_status",
+    ),
+)
+
+ANNOTATION = Entity(
+    name="annotations",
+    endpoint="/annotations",
+    columns=(
+        Column("id", "string", ("id",), doc="Annotation uuid."),
+        Column("stream_id", "category", ("stream_id",)),
+        Column("start", "timestamp", ("start",)),
+        Column("end", "timestamp", ("end",)),
+        Column("frequency_min", "Int32", ("frequency_min",), doc="Hz."),
+        Column("frequency_max", "Int32", ("frequency_max",), doc="Hz."),
+        *_classification_columns(),
+    ),
+    key="id",
+    order_by=("start", "stream_id", "classification_value", "id"),
+)
+
+CLASSIFICATION = Entity(
+    name="classifications",
+    endpoint="/classifications",
+    columns=(
+        Column("value", "string", ("value",), doc="Unique slug."),
+        Column("title", "string", ("title",)),
+        Column("image", "string", ("image",)),
+        Column("type", "category", ("type", "value"), doc="species, genus, ..., characteristic."),
+        Column("alternative_names", "object", ("alternative_names",),
+               doc="List of ``{name, language_id}`` dicts."),
+    ),
+    key="value",
+    order_by=("title", "value"),
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e for e in (PROJECT, STREAM, SEGMENT, DETECTION, ANNOTATION, CLASSIFICATION)
+}
+
+
+def _pandas_dtype(kind: str) -> Any:
+    if kind == "string":
+        return STRING_DTYPE
+    if kind == "category":
+        return pd.CategoricalDtype(pd.Index([], dtype=str))
+    if kind == "timestamp":
+        return pd.DatetimeTZDtype(unit="ms", tz="UTC")
+    if kind == "review_status":
+        return REVIEW_STATUS_DTYPE
+    if kind == "object":
+        return object
+    return pd.api.types.pandas_dtype(kind)
+
+
+def pandas_dtypes(entity: Entity) -> dict[str, Any]:
+    """Column name → pandas dtype of an entity.
+
+    Examples
+    --------
+    >>> str(pandas_dtypes(ANNOTATION)["frequency_min"])
+    'Int32'
+    """
+    return {c.name: c.pandas_dtype for c in entity.columns}
+
+
+def arrow_schema(entity: Entity) -> pa.Schema:
+    """The pyarrow schema of an entity's table (what the cache writes to Parquet).
+
+    Examples
+    --------
+    >>> arrow_schema(SEGMENT).field("start").type
+    TimestampType(timestamp[ms, tz=UTC])
+    """
+    return pa.schema([pa.field(c.name, c.arrow_type) for c in entity.columns])
+
+
+def wire_type(entity: Entity) -> pa.StructType:
+    """pyarrow struct type of one JSON item, built from the columns' source paths.
+
+    Columns sharing a path prefix (``classification.value``, ``classification.title``)
+    become one nested struct.
+
+    Examples
+    --------
+    >>> wire_type(DETECTION).field("classification").type.field("value").type
+    DataType(string)
+    """
+    tree: dict[str, Any] = {}
+    for col in entity.columns:
+        if col.source is None:
+            continue
+        node = tree
+        for part in col.source[:-1]:
+            node = node.setdefault(part, {})
+        node[col.source[-1]] = col.wire_type
+
+    def build(node: dict[str, Any]) -> pa.StructType:
+        return pa.struct([
+            pa.field(key, build(value) if isinstance(value, dict) else value)
+            for key, value in node.items()
+        ])
+
+    return build(tree)
+
+
+def empty_frame(entity: Entity) -> pd.DataFrame:
+    """A frame with no rows and exactly the columns and dtypes of a full result.
+
+    Examples
+    --------
+    >>> list(empty_frame(SEGMENT).columns)
+    ['id', 'stream_id', 'start', 'end', 'file_extension']
+    """
+    return pd.DataFrame(
+        {c.name: pd.Series([], dtype=c.pandas_dtype) for c in entity.columns},
+        index=pd.RangeIndex(0),
+    )

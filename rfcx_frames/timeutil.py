@@ -1,0 +1,180 @@
+"""Parsing the times users pass in, and formatting times for the wire.
+
+Rules, applied everywhere in rfcx_frames:
+
+- a naive ``datetime``, naive ``pandas.Timestamp`` or offset-less ISO string is **UTC**;
+- an aware value is converted to UTC;
+- a ``date`` means its midnight UTC;
+- the platform is sent ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC, milliseconds), and segment
+  paths use the compact ``YYYYMMDDTHHmmssSSSZ`` form.
+
+Examples
+--------
+>>> to_utc("2024-03-01 12:00")
+Timestamp('2024-03-01 12:00:00+0000', tz='UTC')
+>>> to_wire(to_utc("2024-03-01T12:00:00+02:00"))
+'2024-03-01T10:00:00.000Z'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+#: Everything :func:`to_utc` accepts.
+TimeLike = Union[str, dt.datetime, dt.date, pd.Timestamp, np.datetime64]
+
+
+def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
+    """Parse a user-supplied time into a UTC ``pandas.Timestamp``.
+
+    Parameters
+    ----------
+    value
+        ISO 8601 string (``2024-03-01``, ``2024-03-01 12:00:00``, ``…T12:00:00.5Z``,
+        ``…+02:00``), ``datetime``, ``date``, ``pandas.Timestamp`` or ``numpy.datetime64``.
+        Naive values are UTC; aware values are converted.
+    name
+        The argument's name, quoted in errors.
+
+    Raises
+    ------
+    TypeError
+        For a type that is not a time (numbers are refused: epoch units are ambiguous).
+    ValueError
+        For a string that is not a time, or a missing value (``NaT``).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> to_utc(dt.datetime(2024, 3, 1, 6, 30))
+    Timestamp('2024-03-01 06:30:00+0000', tz='UTC')
+    >>> to_utc(dt.date(2024, 3, 2))
+    Timestamp('2024-03-02 00:00:00+0000', tz='UTC')
+    """
+    if isinstance(value, bool) or not isinstance(
+        value, (str, dt.datetime, dt.date, pd.Timestamp, np.datetime64)
+    ):
+        raise TypeError(
+            f"{name} must be an ISO 8601 string, datetime, date or pandas Timestamp, "
+            f"not {type(value).__name__}"
+        )
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError(f"{name} is an empty string; expected an ISO 8601 time")
+        try:
+            ts = pd.Timestamp(text)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{name}={value!r} is not an ISO 8601 time") from exc
+    else:
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{name}={value!r} is not a valid time") from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise ValueError(f"{name} is missing (NaT); expected a time")
+    if ts.tzinfo is None:
+        return ts.tz_localize("UTC")
+    return ts.tz_convert("UTC")
+
+
+def to_wire(ts: pd.Timestamp) -> str:
+    """Format a UTC time as the platform writes it: ``YYYY-MM-DDTHH:MM:SS.sssZ``.
+
+    Examples
+    --------
+    >>> to_wire(to_utc("2024-03-01T01:02:03.4567"))
+    '2024-03-01T01:02:03.456Z'
+    """
+    ts = _as_utc(ts)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def to_compact(ts: pd.Timestamp) -> str:
+    """Format a UTC time in the compact path form ``YYYYMMDDTHHmmssSSSZ``.
+
+    Examples
+    --------
+    >>> to_compact(to_utc("2024-03-01T01:02:03.004Z"))
+    '20240301T010203004Z'
+    """
+    ts = _as_utc(ts)
+    return ts.strftime("%Y%m%dT%H%M%S") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def to_epoch_ms(ts: pd.Timestamp) -> int:
+    """Milliseconds since the epoch (floored), as the emulator stores times.
+
+    Examples
+    --------
+    >>> to_epoch_ms(to_utc("1970-01-01T00:00:01.5Z"))
+    1500
+    """
+    return int(_as_utc(ts).value // 1_000_000)
+
+
+def from_epoch_ms(ms: int) -> pd.Timestamp:
+    """The UTC time of an epoch-milliseconds value.
+
+    Examples
+    --------
+    >>> from_epoch_ms(1500)
+    Timestamp('1970-01-01 00:00:01.500000+0000', tz='UTC')
+    """
+    return pd.Timestamp(int(ms), unit="ms", tz="UTC")
+
+
+def window(
+    start: TimeLike, end: TimeLike, *, start_name: str = "start", end_name: str = "end"
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Parse a ``[start, end)`` window; ``start`` after ``end`` is an error.
+
+    ``start == end`` is allowed and selects nothing.
+
+    Raises
+    ------
+    ValueError
+        If either time does not parse, or ``start`` is after ``end``.
+
+    Examples
+    --------
+    >>> window("2024-03-01", "2024-03-02")[1]
+    Timestamp('2024-03-02 00:00:00+0000', tz='UTC')
+    >>> window("2024-03-02", "2024-03-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: start (2024-03-02T00:00:00.000Z) is after end (2024-03-01T00:00:00.000Z)
+    """
+    if start is None:
+        raise TypeError(f"{start_name} is required (an ISO 8601 string, datetime or Timestamp)")
+    if end is None:
+        raise TypeError(f"{end_name} is required (an ISO 8601 string, datetime or Timestamp)")
+    begin = to_utc(start, start_name)
+    finish = to_utc(end, end_name)
+    if begin > finish:
+        raise ValueError(
+            f"{start_name} ({to_wire(begin)}) is after {end_name} ({to_wire(finish)})"
+        )
+    return begin, finish
+
+
+def utc_now() -> pd.Timestamp:
+    """The current time in UTC.
+
+    Examples
+    --------
+    >>> utc_now().tzname()
+    'UTC'
+    """
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _as_utc(ts: pd.Timestamp | dt.datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(ts)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
