@@ -56,7 +56,7 @@ RETRY_AFTER_MAX = 120.0
 BODY_RETRIES = 4
 #: Requests per minute on the platform's hosts: the nginx ingress's ``limit-rpm``.
 PLATFORM_RATE_LIMIT = 300
-USER_AGENT = f"rfcx-frames/{__version__} (+https://github.com/rfcx; python-requests)"
+USER_AGENT: str = f"rfcx-frames/{__version__} (+https://github.com/rfcx; python-requests)"
 #: Longest part of an error body quoted in an exception.
 ERROR_BODY_CHARS = 300
 

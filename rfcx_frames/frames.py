@@ -151,8 +151,9 @@ def convert_column(col: Column, raw: pa.ChunkedArray) -> Any:
     Examples
     --------
     >>> c = Column("n", "Int32", ("n",))
-    >>> list(convert_column(c, pa.chunked_array([pa.array([1, None])])))
-    [1, <NA>]
+    >>> arr = convert_column(c, pa.chunked_array([pa.array([1, None])]))
+    >>> str(arr.dtype), int(arr[0]), arr.isna().tolist()
+    ('Int32', 1, [False, True])
     """
     kind = col.kind
     try:
@@ -182,7 +183,7 @@ def convert_column(col: Column, raw: pa.ChunkedArray) -> Any:
     raise AssertionError(f"unknown kind {kind!r}")
 
 
-def _categorical(raw: pa.ChunkedArray) -> pd.Categorical:
+def _categorical(raw: pa.ChunkedArray) -> Any:
     # Sorted categories make category order lexicographic, so sorting by the codes
     # orders rows exactly as a text sort would.
     uniques = pc.unique(raw).drop_null()
@@ -195,7 +196,7 @@ def _categorical(raw: pa.ChunkedArray) -> pd.Categorical:
     )
 
 
-def _review_status(raw: pa.ChunkedArray) -> pd.Categorical:
+def _review_status(raw: pa.ChunkedArray) -> Any:
     values = raw.cast(pa.int64()).fill_null(-99).to_numpy()
     codes = np.full(len(values), -1, dtype=np.int8)
     codes[values == -99] = _REVIEW_CODES[None]

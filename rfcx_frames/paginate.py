@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -149,7 +150,7 @@ def plan_pieces(
     return [
         Piece(stream, lo, hi)
         for stream in groups
-        for lo, hi in zip(edges[:-1], edges[1:])
+        for lo, hi in itertools.pairwise(edges)
         if hi > lo
     ]
 
@@ -180,7 +181,7 @@ def run_parallel(
     futures: list[Future[R]] = []
     try:
         futures = [pool.submit(func, item, stop) for item in items]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]

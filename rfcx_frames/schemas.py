@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -159,7 +160,7 @@ class Entity:
     Examples
     --------
     >>> SEGMENT.key, SEGMENT.order_by
-    ('id', ('start', 'stream_id'))
+    ('id', ('start', 'stream_id', 'id'))
     """
 
     name: str
@@ -252,7 +253,7 @@ SEGMENT = Entity(
                doc="Stored format with its dot: ``.flac``, ``.opus``."),
     ),
     key="id",
-    order_by=("start", "stream_id"),
+    order_by=("start", "stream_id", "id"),
 )
 
 DETECTION = Entity(
@@ -270,7 +271,7 @@ DETECTION = Entity(
         *_classification_columns(),
     ),
     key="id",
-    order_by=("start", "stream_id", "classification_value", "id"),
+    order_by=("start", "stream_id", "classification_value", "classifier_id", "id"),
     fields=(
         "id", "stream_id", "classifier_id", "classification_id", "start", "end",
         "confidence", "review_status",
@@ -346,7 +347,15 @@ def arrow_schema(entity: Entity) -> pa.Schema:
     >>> arrow_schema(SEGMENT).field("start").type
     TimestampType(timestamp[ms, tz=UTC])
     """
-    return pa.schema([pa.field(c.name, c.arrow_type) for c in entity.columns])
+    fields = []
+    for col in entity.columns:
+        metadata = None
+        if col.kind == "review_status":
+            # Fixed categories travel with the schema, so frames read back from Parquet
+            # get the same dtype whichever statuses a file happens to hold.
+            metadata = {b"categories": json.dumps(list(REVIEW_STATUSES)).encode()}
+        fields.append(pa.field(col.name, col.arrow_type, metadata=metadata))
+    return pa.schema(fields)
 
 
 def wire_type(entity: Entity) -> pa.StructType:

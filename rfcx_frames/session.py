@@ -207,7 +207,7 @@ class Session:
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
-        rate_limit: float | None | _Auto = AUTO,
+        rate_limit: float | _Auto | None = AUTO,
         pool_size: int = config.DEFAULT_MAX_WORKERS,
         user_agent: str = config.USER_AGENT,
     ) -> None:
@@ -283,11 +283,13 @@ class Session:
         auth: bool = True,
         timeout: float | tuple[float, float] | None = None,
         allow_redirects: bool = True,
+        raise_for_status: bool = True,
     ) -> T:
         """Send a request and return ``parse(response)`` of a successful (< 400) response.
 
         ``parse`` runs inside the retry loop, so a body that is cut short or does not
-        decode is fetched again (for idempotent methods).
+        decode is fetched again (for idempotent methods). With ``raise_for_status=False``
+        ``parse`` also receives error responses (the OAuth endpoints answer 4xx JSON).
 
         Raises
         ------
@@ -324,7 +326,7 @@ class Session:
                     allow_redirects=allow_redirects,
                 )
                 log.debug("%s %s -> %s", method, strip_query(url), response.status_code)
-                if response.status_code >= 400:
+                if raise_for_status and response.status_code >= 400:
                     raise error_from_response(response)
                 return parse(response)
             except RFCxError:

@@ -19,13 +19,12 @@ Timestamp('2024-03-01 12:00:00+0000', tz='UTC')
 from __future__ import annotations
 
 import datetime as dt
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
 #: Everything :func:`to_utc` accepts.
-TimeLike = Union[str, dt.datetime, dt.date, pd.Timestamp, np.datetime64]
+TimeLike = str | dt.datetime | dt.date | pd.Timestamp | np.datetime64
 
 
 def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:

@@ -13,8 +13,15 @@ Examples
 
 from __future__ import annotations
 
+from rfcx_frames.audio.clips import band_energy, band_pass_filter, clip_spans, clips, iter_clips, shift
 from rfcx_frames.audio.source import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, AudioVerificationError, default_audio_root
+from rfcx_frames.audio.training import (
+    read_training_set,
+    to_kaggle_rfcx,
+    training_set,
+    write_training_set,
+)
 from rfcx_frames.audio.windows import Coverage, GapError, WindowRequest, load_window, load_windows
 
 __all__ = [
@@ -26,7 +33,17 @@ __all__ = [
     "SegmentSource",
     "TableSource",
     "WindowRequest",
+    "band_energy",
+    "band_pass_filter",
+    "clip_spans",
+    "clips",
     "default_audio_root",
+    "iter_clips",
     "load_window",
     "load_windows",
+    "read_training_set",
+    "shift",
+    "to_kaggle_rfcx",
+    "training_set",
+    "write_training_set",
 ]

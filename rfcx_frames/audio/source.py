@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -95,7 +95,9 @@ def series_ns(values: pd.Series | pd.Index | np.ndarray | list[Any]) -> np.ndarr
     return parsed.dt.as_unit("ns").astype("int64").to_numpy()
 
 
-def ns_to_series(values: np.ndarray | list[int], unit: str = "ns") -> pd.Series:
+def ns_to_series(
+    values: np.ndarray | list[int], unit: Literal["s", "ms", "us", "ns"] = "ns"
+) -> pd.Series:
     """A ``datetime64[<unit>, UTC]`` Series from integer nanoseconds.
 
     Examples
@@ -104,8 +106,8 @@ def ns_to_series(values: np.ndarray | list[int], unit: str = "ns") -> pd.Series:
     'datetime64[ms, UTC]'
     """
     arr = np.asarray(values, dtype="int64")
-    out = pd.Series(pd.to_datetime(arr, unit="ns", utc=True))
-    return out.astype(f"datetime64[{unit}, UTC]")
+    index = pd.to_datetime(arr, unit="ns", utc=True).as_unit(unit)
+    return pd.Series(index)
 
 
 def seconds_to_ns(seconds: float) -> int:
@@ -248,7 +250,8 @@ class LocalSource:
         ...                              AudioStore(tempfile.mkdtemp()))
         """
         source = cls(store)
-        for row in table.to_dict("records"):
+        rows: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
+        for row in rows:
             if not source.store.has(row):
                 source.store.add(row, Path(row["path"]))
         return source

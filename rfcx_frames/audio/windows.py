@@ -164,7 +164,7 @@ class _Plan:
 def _resolve(source: SegmentSource, stream_id: str, table: pd.DataFrame) -> _Segments:
     """Arrays of starts, frame counts and rates; headers read where the table lacks them."""
     table = table.sort_values("start", kind="stable") if len(table) else table
-    rows = table.to_dict("records")
+    rows: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
     starts = series_ns(table["start"]) if len(rows) else np.zeros(0, dtype="int64")
     frames = np.zeros(len(rows), dtype="int64")
     rates = np.zeros(len(rows), dtype="int64")
@@ -349,6 +349,24 @@ def _runs(requests: Sequence[WindowRequest]) -> list[tuple[str, list[int]]]:
     return runs
 
 
+def _nearby_rate(source: SegmentSource, requests: Sequence[WindowRequest]) -> int:
+    """Native rate for windows that are all gap: the stream's audio within the hour around."""
+    for r in requests:
+        table = source.segments(
+            r.stream_id, from_ns(r.start_ns - RUN_SPAN_NS), from_ns(r.end_ns + RUN_SPAN_NS)
+        )
+        if len(table):
+            segs = _resolve(source, r.stream_id, table)
+            return int(segs.rate.max())
+    gaps = [(from_ns(r.start_ns), from_ns(r.end_ns)) for r in requests[:1]]
+    raise GapError(
+        "no audio in the window(s) or within an hour of them, and no sample_rate= given to "
+        "size them",
+        gaps,
+        requests[0].stream_id if requests else "",
+    )
+
+
 def load_windows(
     source: SegmentSource,
     requests: Sequence[WindowRequest],
@@ -363,7 +381,8 @@ def load_windows(
     Windows shorter than ``width`` are followed by zeros (``NaN`` with ``gap="nan"``);
     ``width`` defaults to the longest window. Each file is opened once per call and files
     are decoded in parallel. With ``sample_rate=None`` all windows must have the same
-    native rate (``ValueError`` otherwise); windows with no audio at all take that rate.
+    native rate (``ValueError`` otherwise); windows with no audio at all take that rate, or
+    the rate of the stream's audio within an hour (:class:`GapError` if there is none).
 
     Returns
     -------
@@ -417,13 +436,7 @@ def load_windows(
                 f"windows have different native sample rates {sorted(native_rates)}; "
                 "pass sample_rate= to resample them to one rate"
             )
-        if not native_rates:
-            gaps = [(from_ns(r.start_ns), from_ns(r.end_ns)) for r in requests[:1]]
-            raise GapError(
-                "no audio in any window and no sample_rate given to size them", gaps,
-                requests[0].stream_id if requests else "",
-            )
-        common = native_rates.pop()
+        common = native_rates.pop() if native_rates else _nearby_rate(source, requests)
         for i, p in enumerate(plans):
             if p is not None and p.rate == 0:
                 plans[i] = _plan_window(i, requests[i], run_segments[0], np.zeros(0, int), common)[0]

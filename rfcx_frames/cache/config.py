@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal, Union
+from typing import Any, Literal
 
 import pandas as pd
 import platformdirs
 
 Mode = Literal["use", "refresh", "offline", "off"]
-CacheArg = Union[str, bool, None]
+CacheArg = str | bool | None
 
 MODES: tuple[str, ...] = ("use", "refresh", "offline", "off")
 ENV_MODE = "RFCX_FRAMES_CACHE_MODE"
@@ -123,8 +123,8 @@ def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
-_UNITS = {"w": "W", "d": "D", "h": "h", "m": "min", "min": "min", "s": "s"}
+_DURATION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
+_UNITS: dict[str, Any] = {"w": "W", "d": "D", "h": "h", "m": "min", "min": "min", "s": "s"}
 
 
 def parse_duration(text: str | pd.Timedelta) -> pd.Timedelta:

@@ -22,8 +22,10 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,8 +87,45 @@ def table_from_frame(data: pd.DataFrame | pa.Table, schema: pa.Schema) -> pa.Tab
     return table.replace_schema_metadata(schema.metadata)
 
 
+def _dictionary_chunks(column: pa.ChunkedArray) -> list[pa.DictionaryArray]:
+    if pa.types.is_dictionary(column.type):
+        return list(column.chunks)
+    return [chunk.dictionary_encode() for chunk in column.chunks]
+
+
+def category_codes(
+    column: pa.ChunkedArray, categories: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a text or dictionary column against sorted (or given) categories.
+
+    Without ``categories`` they are the sorted distinct non-null values present. Nulls
+    and values outside ``categories`` get code ``-1``. Works on each chunk's dictionary,
+    so the cost is one integer gather per row.
+
+    Examples
+    --------
+    >>> codes, cats = category_codes(pa.chunked_array([pa.array(["b", None, "a"])]))
+    >>> codes.tolist(), cats
+    ([1, -1, 0], ['a', 'b'])
+    """
+    chunks = _dictionary_chunks(column)
+    if categories is None:
+        present: set[str] = set()
+        for chunk in chunks:
+            used = pc.unique(chunk.indices).drop_null()
+            present.update(chunk.dictionary.take(used).to_pylist())
+        categories = sorted(present)
+    value_set = pa.array(list(categories), type=pa.string())
+    parts = [np.empty(0, dtype=np.int32)]
+    for chunk in chunks:
+        mapping = pc.index_in(chunk.dictionary.cast(pa.string()), value_set=value_set)
+        codes = pc.take(mapping.fill_null(-1), chunk.indices).fill_null(-1)
+        parts.append(np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int32))
+    return np.concatenate(parts), list(categories)
+
+
 def sort_table(table: pa.Table, keys: Sequence[str]) -> pa.Table:
-    """Sort by ``keys`` (all ascending, stable); dictionary columns sort by their values.
+    """Sort by ``keys`` (all ascending, stable, nulls last); dictionaries sort by value.
 
     Examples
     --------
@@ -99,7 +138,9 @@ def sort_table(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     for key in keys:
         column = table[key]
         if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+            codes, cats = category_codes(column)
+            codes[codes < 0] = len(cats)  # nulls after every value
+            column = pa.chunked_array([pa.array(codes)])
         columns[key] = column
     order = pc.sort_indices(pa.table(columns), sort_keys=[(k, "ascending") for k in keys])
     return table.take(order)
@@ -123,36 +164,60 @@ def categories_of(field: pa.Field) -> tuple[list[str] | None, bool]:
     return list(json.loads(raw)), ordered
 
 
-def frame_from_table(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
+def _categorical(column: pa.ChunkedArray, field: pa.Field, target: Any) -> pd.Categorical:
+    declared, ordered = categories_of(field)
+    if isinstance(target, pd.CategoricalDtype):
+        ordered = bool(target.ordered)
+        if len(target.categories):
+            declared = [str(c) for c in target.categories]
+    codes, categories = category_codes(column, declared)
+    dtype = pd.CategoricalDtype(pd.Index(categories, dtype=str), ordered=ordered)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def frame_from_table(
+    table: pa.Table, schema: pa.Schema, dtypes: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """Convert once to pandas with deterministic dtypes (see the module notes).
 
-    Timestamps keep their unit and time zone, dictionaries become categoricals with
-    declared categories or the sorted values present, the index is a fresh ``RangeIndex``.
+    Parameters
+    ----------
+    table
+        Rows with ``schema``'s columns.
+    schema
+        The Arrow schema; dictionary fields become categoricals.
+    dtypes
+        Optional pandas dtype per column (e.g. ``schemas.pandas_dtypes(entity)``):
+        extension dtypes (``string[pyarrow]``, ``Int32``, ``boolean`` ...) are built
+        straight from Arrow; a ``CategoricalDtype`` with categories fixes them, one
+        without categories means "the sorted values present". Columns not named get
+        pyarrow's default conversion.
 
     Examples
     --------
-    >>> schema = pa.schema([("t", pa.timestamp("ms", tz="UTC"))])
-    >>> str(frame_from_table(pa.table({"t": pa.array([0], schema.field("t").type)}), schema).dtypes["t"])
-    'datetime64[ms, UTC]'
+    >>> schema = pa.schema([("t", pa.timestamp("ms", tz="UTC")), ("n", pa.int32())])
+    >>> t = pa.table({"t": pa.array([0], schema.field("t").type), "n": pa.array([1], pa.int32())})
+    >>> frame = frame_from_table(t, schema, {"n": pd.Int32Dtype()})
+    >>> [str(d) for d in frame.dtypes]
+    ['datetime64[ms, UTC]', 'Int32']
     """
     table = table.select(schema.names)
     if table.schema != schema:
         table = table.cast(schema)
-    frame = table.to_pandas()
+    wanted = dict(dtypes or {})
+    columns: dict[str, Any] = {}
     for field in schema:
-        if not pa.types.is_dictionary(field.type):
-            continue
-        column = frame[field.name]
-        declared, ordered = categories_of(field)
-        if declared is not None:
-            wanted = pd.CategoricalDtype(declared, ordered=ordered)
-            if column.dtype != wanted:
-                frame[field.name] = column.astype(wanted)
-            continue
-        # Dictionaries of files and of filtered tables may list values no row has.
-        column = column.cat.remove_unused_categories()
-        current = column.cat.categories
-        if not current.is_monotonic_increasing or column.cat.ordered != ordered:
-            column = column.cat.set_categories(current.sort_values(), ordered=ordered)
-        frame[field.name] = column
-    return frame
+        column = table[field.name]
+        target = wanted.get(field.name)
+        if pa.types.is_dictionary(field.type) or isinstance(target, pd.CategoricalDtype):
+            columns[field.name] = _categorical(column, field, target)
+        elif isinstance(target, pd.api.extensions.ExtensionDtype) and not isinstance(
+            target, pd.DatetimeTZDtype
+        ) and hasattr(target, "__from_arrow__"):
+            columns[field.name] = target.__from_arrow__(column)
+        else:
+            series = column.to_pandas()
+            if target is not None and series.dtype != target:
+                series = series.astype(target)
+            columns[field.name] = series
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)

@@ -133,7 +133,7 @@ class FilterSignature:
 
     Examples
     --------
-    >>> sig = FilterSignature("detections", "https://api.rfcx.org", "u1", classifications=["a"])
+    >>> sig = FilterSignature("detections", "https://api.rfcx.org", "u1", frozenset({"a"}))
     >>> sig.classifications
     frozenset({'a'})
     """
@@ -165,6 +165,35 @@ class FilterSignature:
         if self.min_confidence is not None:
             object.__setattr__(self, "min_confidence", float(self.min_confidence))
 
+    @classmethod
+    def build(
+        cls,
+        entity: str,
+        base_url: str,
+        user: str = "",
+        *,
+        classifications: Iterable[str] | None = None,
+        classifiers: Iterable[int] | None = None,
+        min_confidence: float | None = None,
+        review_statuses: Iterable[str] | None = None,
+    ) -> FilterSignature:
+        """Build a signature from any iterables (lists, tuples, sets) of filter values.
+
+        Examples
+        --------
+        >>> FilterSignature.build("detections", "http://x", classifiers=[2, 1]).classifiers
+        frozenset({1, 2})
+        """
+        return cls(
+            entity,
+            base_url,
+            user,
+            classifications=_set_or_none(classifications, str),
+            classifiers=_set_or_none(classifiers, int),
+            min_confidence=min_confidence,
+            review_statuses=_set_or_none(review_statuses, str),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The signature as plain JSON-able values (sets as sorted lists).
 
@@ -174,7 +203,8 @@ class FilterSignature:
         'streams'
         """
         plain = {name: getattr(self, name) for name in SIGNATURE_KEYS}
-        return json.loads(canonical_json(plain))  # type: ignore[no-any-return]
+        result: dict[str, Any] = json.loads(canonical_json(plain))
+        return result
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FilterSignature:
@@ -182,11 +212,11 @@ class FilterSignature:
 
         Examples
         --------
-        >>> s = FilterSignature("detections", "http://x", classifiers=[3])
+        >>> s = FilterSignature.build("detections", "http://x", classifiers=[3])
         >>> FilterSignature.from_dict(s.to_dict()) == s
         True
         """
-        return cls(**{k: data[k] for k in SIGNATURE_KEYS if k in data})
+        return cls.build(**{k: data[k] for k in SIGNATURE_KEYS if k in data})
 
     @property
     def key(self) -> str:
@@ -194,8 +224,8 @@ class FilterSignature:
 
         Examples
         --------
-        >>> a = FilterSignature("detections", "http://x", classifiers=[2, 1])
-        >>> a.key == FilterSignature("detections", "http://x/", classifiers=(1, 2)).key
+        >>> a = FilterSignature.build("detections", "http://x", classifiers=[2, 1])
+        >>> a.key == FilterSignature.build("detections", "http://x/", classifiers=(1, 2)).key
         True
         """
         return stable_hash(self.to_dict())
@@ -206,7 +236,7 @@ class FilterSignature:
         Examples
         --------
         >>> everything = FilterSignature("detections", "http://x")
-        >>> everything.covers(FilterSignature("detections", "http://x", classifications=["a"]))
+        >>> everything.covers(FilterSignature.build("detections", "http://x", classifications=["a"]))
         True
         """
         if (self.entity, self.base_url, self.user) != (query.entity, query.base_url, query.user):

@@ -34,8 +34,8 @@ from filelock import FileLock
 from rfcx_frames.cache.windows import Interval, from_ns, normalize, to_ns
 
 LAYOUT = "v1"
-MANIFEST = "manifest.json"
-SIGNATURE_FILE = "signature.json"
+MANIFEST = "_manifest.json"
+SIGNATURE_FILE = "_signature.json"
 TMP_PREFIX = ".tmp-"
 LOCK_TIMEOUT_S = 600.0
 

@@ -83,7 +83,7 @@ def amplitude_for_snr(snr_db: float, frequency_min: float, frequency_max: float,
     Examples
     --------
     >>> round(amplitude_for_snr(30.0, 1000, 4000, 24000), 4)
-    0.1265
+    0.0894
     """
     band = max(float(frequency_max) - float(frequency_min), 1.0)
     noise_power = noise_std**2 * band / (sample_rate / 2)
@@ -129,7 +129,7 @@ def _call_wave(call: CallSpec, t: np.ndarray) -> np.ndarray:
         freqs = rng.uniform(lo, hi, _NOISE_PARTIALS)
         phases = rng.uniform(0, 2 * np.pi, _NOISE_PARTIALS)
         wave = np.zeros_like(t)
-        for f, p in zip(freqs, phases):
+        for f, p in zip(freqs, phases, strict=True):
             wave += np.sin(2 * np.pi * f * t + p)
         wave *= np.sqrt(1.0 / _NOISE_PARTIALS)
     else:  # sweep, up or down

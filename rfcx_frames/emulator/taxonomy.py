@@ -253,7 +253,7 @@ def call_kind(value: str, type_: str = "") -> str:
     return CALL_KIND.get(value, "noise" if type_ == "characteristic" else "sweep")
 
 
-def local_taxa(region: str, nyquist_limit: float, min_band: float = 500.0) -> list[Taxon]:
+def local_taxa(region: str, nyquist_limit: float, min_band: float = 300.0) -> list[Taxon]:
     """Audible classifications that can be heard at a site of ``region``.
 
     Those whose band, cut at ``nyquist_limit`` Hz, keeps at least ``min_band`` Hz.

@@ -1,0 +1,69 @@
+"""A local Parquet cache for rfcx_frames queries.
+
+Time-ranged entities (detections, annotations, segments) live in
+:class:`TimeRangedCache`: a hive-partitioned Parquet dataset per entity and filter
+signature, with a manifest of the ``[start, end)`` windows held completely. Small
+listings (projects, streams, classifications) live in :class:`WholeResultCache`, one
+file per request with an expiry. See ``docs/cache.md`` for the layout and the modes.
+
+Examples
+--------
+>>> resolve_mode("offline")
+'offline'
+>>> parse_duration("7d")
+Timedelta('7 days 00:00:00')
+"""
+
+from __future__ import annotations
+
+from rfcx_frames.cache.config import (
+    DEFAULT_HORIZON,
+    DEFAULT_TTL,
+    ENV_DIR,
+    ENV_MODE,
+    MODES,
+    CacheArg,
+    Mode,
+    cache_path,
+    parse_duration,
+    resolve_mode,
+)
+from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
+from rfcx_frames.cache.manage import clear, info, windows_frame
+from rfcx_frames.cache.ranged import TimeRangedCache
+from rfcx_frames.cache.signature import (
+    REVIEW_STATUSES,
+    FilterSignature,
+    canonical_json,
+    stable_hash,
+    user_identity,
+)
+from rfcx_frames.cache.whole import WholeResultCache
+from rfcx_frames.exceptions import NotCachedError
+
+__all__ = [
+    "DEFAULT_HORIZON",
+    "DEFAULT_TTL",
+    "ENV_DIR",
+    "ENV_MODE",
+    "MODES",
+    "REVIEW_STATUSES",
+    "CacheArg",
+    "FilterSignature",
+    "Mode",
+    "NotCachedError",
+    "TimeRangedCache",
+    "WholeResultCache",
+    "cache_path",
+    "canonical_json",
+    "clear",
+    "frame_from_table",
+    "info",
+    "parse_duration",
+    "resolve_mode",
+    "schema_fingerprint",
+    "stable_hash",
+    "table_from_frame",
+    "user_identity",
+    "windows_frame",
+]

@@ -1,0 +1,423 @@
+"""One (entity, signature) entry of the time-ranged cache: its folder, manifest and writes.
+
+Layout of an entry (see ``docs/cache.md``)::
+
+    <root>/v1/<entity>/<signature key>/
+        _signature.json                the signature in clear
+        _manifest.json                 complete windows and files, per stream
+        stream=<id>/date=YYYY-MM-DD/part-<uuid>.parquet
+
+All writes happen under the entry's file lock, and the manifest is replaced only after
+the data files it names are in place; files it no longer names are deleted afterwards.
+So a crash at any moment leaves the old manifest (plus unreferenced files that the next
+writer collects) or the new one.
+
+Examples
+--------
+>>> partition_path("abc", 0)
+'stream=abc/date=1970-01-01'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from filelock import FileLock
+
+from rfcx_frames.cache.frames import sort_table
+from rfcx_frames.cache.store import (
+    LAYOUT,
+    MANIFEST,
+    READ_ERRORS,
+    SIGNATURE_FILE,
+    TMP_PREFIX,
+    Manifest,
+    PartFile,
+    StreamState,
+    load_manifest,
+    lock,
+    new_part_name,
+    parquet_is_readable,
+    read_json,
+    read_parquet,
+    utc_now,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from rfcx_frames.cache.windows import (
+    Interval,
+    day_label,
+    intersect,
+    split_by_day,
+    subtract,
+    union,
+)
+
+MAX_PARTS = 8
+
+
+def partition_path(stream_id: str, day_start_ns: int) -> str:
+    """The hive partition folder of a stream-day, relative to the entry folder.
+
+    Stream ids are percent-encoded, which pyarrow's hive partitioning decodes.
+
+    Examples
+    --------
+    >>> partition_path("a/b", 86_400 * 10**9)
+    'stream=a%2Fb/date=1970-01-02'
+    """
+    return f"stream={quote(stream_id, safe='')}/date={day_label(day_start_ns)}"
+
+
+def _bound(ns: int, unit_ns: int) -> int:
+    # Smallest value in the column's unit whose instant is >= ns (ceil division).
+    return -((-ns) // unit_ns)
+
+
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def time_bounds(intervals: Iterable[Interval], type_: pa.DataType) -> list[tuple[int, int]]:
+    """Intervals converted to ``[lo, hi)`` bounds in a timestamp column's own unit.
+
+    Examples
+    --------
+    >>> time_bounds([(1, 2_000_001)], pa.timestamp("ms"))
+    [(1, 3)]
+    """
+    unit_ns = UNIT_NS[type_.unit]
+    return [(_bound(s, unit_ns), _bound(e, unit_ns)) for s, e in intervals]
+
+
+def time_mask(column: pa.ChunkedArray | pa.Array, intervals: Sequence[Interval]) -> pa.Array:
+    """A boolean mask of the rows whose instant falls in one of ``intervals``.
+
+    Examples
+    --------
+    >>> col = pa.array([0, 5, 10], pa.timestamp("ns"))
+    >>> time_mask(col, [(5, 10)]).to_pylist()
+    [False, True, False]
+    """
+    values = column.cast(pa.int64())
+    mask = None
+    for lo, hi in time_bounds(intervals, column.type):
+        part = pc.and_(pc.greater_equal(values, lo), pc.less(values, hi))
+        mask = part if mask is None else pc.or_(mask, part)
+    if mask is None:
+        return pa.array([False] * len(values), pa.bool_())
+    return pc.fill_null(mask, False)
+
+
+@dataclass
+class Piece:
+    """Rows fetched for one stream, and the windows they completely answer."""
+
+    stream_id: str
+    windows: list[Interval]
+    table: pa.Table
+
+
+class Entry:
+    """One (entity, signature key) folder of the time-ranged cache.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> Entry(pathlib.Path("/c"), "detections", "k").folder.as_posix()
+    '/c/v1/detections/k'
+    """
+
+    def __init__(self, root: Path, entity: str, key: str) -> None:
+        self.root = root
+        self.entity = entity
+        self.key = key
+        self.folder = root / LAYOUT / entity / key
+
+    def lock(self) -> FileLock:
+        """The inter-process lock guarding this entry's writes.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").lock():
+        ...     pass
+        """
+        return lock(self.root, self.entity, self.key)
+
+    def load(self) -> Manifest | None:
+        """The current manifest, or ``None`` when the entry is empty or unreadable.
+
+        Examples
+        --------
+        >>> import pathlib
+        >>> Entry(pathlib.Path("/nonexistent"), "d", "k").load() is None
+        True
+        """
+        manifest = load_manifest(self.folder / MANIFEST)
+        if manifest is not None and manifest.key != self.key:
+            return None
+        return manifest
+
+    def path(self, relative: str) -> Path:
+        """The absolute path of a file named relative to the entry folder.
+
+        Examples
+        --------
+        >>> import pathlib
+        >>> Entry(pathlib.Path("/c"), "d", "k").path("x").as_posix()
+        '/c/v1/d/k/x'
+        """
+        return self.folder / relative
+
+    def store(
+        self,
+        pieces: Sequence[Piece],
+        *,
+        signature: dict[str, object],
+        schema: pa.Schema,
+        fingerprint: str,
+        keys: Sequence[str],
+        time_column: str,
+        replace: bool = False,
+        max_parts: int = MAX_PARTS,
+    ) -> None:
+        """Add fetched rows to the entry and mark their windows complete.
+
+        Windows another process completed meanwhile are skipped (their rows are already
+        stored); with ``replace`` the stored rows of the windows are replaced instead.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> schema = pa.schema([("start", pa.timestamp("ms", tz="UTC"))])
+        >>> e = Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k")
+        >>> e.store([Piece("s", [(0, 10**9)], schema.empty_table())], signature={},
+        ...         schema=schema, fingerprint="f", keys=["start"], time_column="start")
+        >>> e.load().streams["s"].complete
+        [(0, 1000000000)]
+        """
+        with self.lock():
+            now = utc_now().isoformat()
+            manifest = self.load()
+            if manifest is None or manifest.schema != fingerprint:
+                stale = manifest is not None
+                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, now, now)
+                if stale:
+                    # Rows of another schema version: forget them first, then delete them.
+                    write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+                    self._remove_data_tree()
+            obsolete: list[str] = []
+            touched: set[tuple[str, str]] = set()
+            for piece in pieces:
+                state = manifest.streams.setdefault(piece.stream_id, StreamState())
+                windows = piece.windows
+                if replace:
+                    obsolete += self._cut(
+                        piece.stream_id, state, windows, schema, time_column, now, touched
+                    )
+                new = subtract(windows, state.complete)
+                if not new:
+                    continue
+                table = sort_table(piece.table, keys) if piece.table.num_rows else piece.table
+                for day, parts in split_by_day(new):
+                    rows = table.filter(time_mask(table[time_column], parts))
+                    if rows.num_rows:
+                        state.files.append(
+                            self._write(piece.stream_id, day, parts, rows, now, touched)
+                        )
+                state.complete = union(state.complete, new)
+            for stream_id, folder in sorted(touched):
+                obsolete += self._compact(
+                    manifest.streams[stream_id], folder, schema, keys, now, max_parts
+                )
+            manifest.updated = now
+            if not (self.folder / SIGNATURE_FILE).exists():
+                write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
+            write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+            for relative in obsolete:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path(relative).unlink()
+            self._collect_garbage(manifest, {folder for _, folder in touched})
+
+    def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
+        """Remove the named files that cannot be read; their windows become missing.
+
+        Returns the relative paths dropped. Files that read fine are kept.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").drop_unreadable(["x"], pa.schema([]))
+        []
+        """
+        wanted = set(candidates)
+        dropped: list[str] = []
+        with self.lock():
+            manifest = self.load()
+            if manifest is None:
+                return dropped
+            for state in manifest.streams.values():
+                for part in list(state.files):
+                    if part.path in wanted and not parquet_is_readable(self.path(part.path), schema):
+                        state.files.remove(part)
+                        state.complete = subtract(state.complete, part.coverage)
+                        dropped.append(part.path)
+            if dropped:
+                manifest.updated = utc_now().isoformat()
+                write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+                for relative in dropped:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path(relative).unlink()
+        return dropped
+
+    # -- helpers, all called with the lock held -------------------------------------
+
+    def _write(
+        self,
+        stream_id: str,
+        day: int,
+        coverage: list[Interval],
+        rows: pa.Table,
+        now: str,
+        touched: set[tuple[str, str]],
+    ) -> PartFile:
+        folder = partition_path(stream_id, day)
+        relative = f"{folder}/{new_part_name()}"
+        size = write_parquet_atomic(self.path(relative), rows)
+        touched.add((stream_id, folder))
+        return PartFile(relative, day_label(day), list(coverage), rows.num_rows, size, now)
+
+    def _cut(
+        self,
+        stream_id: str,
+        state: StreamState,
+        windows: list[Interval],
+        schema: pa.Schema,
+        time_column: str,
+        now: str,
+        touched: set[tuple[str, str]],
+    ) -> list[str]:
+        """Forget ``windows`` of a stream, rewriting files that also hold other windows."""
+        obsolete: list[str] = []
+        for part in list(state.files):
+            if not intersect(part.coverage, windows):
+                continue
+            state.files.remove(part)
+            obsolete.append(part.path)
+            keep = subtract(part.coverage, windows)
+            if not keep:
+                continue
+            try:
+                table = read_parquet([self.path(part.path)], schema)
+            except READ_ERRORS:
+                state.complete = subtract(state.complete, keep)
+                continue
+            rows = table.filter(time_mask(table[time_column], keep))
+            if rows.num_rows:
+                folder = part.path.rsplit("/", 1)[0]
+                relative = f"{folder}/{new_part_name()}"
+                size = write_parquet_atomic(self.path(relative), rows)
+                touched.add((stream_id, folder))
+                state.files.append(PartFile(relative, part.date, keep, rows.num_rows, size, now))
+        state.complete = subtract(state.complete, windows)
+        return obsolete
+
+    def _compact(
+        self,
+        state: StreamState,
+        folder: str,
+        schema: pa.Schema,
+        keys: Sequence[str],
+        now: str,
+        max_parts: int,
+    ) -> list[str]:
+        """Merge a partition's parts into one file once it holds more than ``max_parts``."""
+        parts = [p for p in state.files if p.path.rsplit("/", 1)[0] == folder]
+        if len(parts) <= max_parts:
+            return []
+        tables: list[pa.Table] = []
+        coverage: list[Interval] = []
+        for part in parts:
+            state.files.remove(part)
+            try:
+                tables.append(read_parquet([self.path(part.path)], schema))
+                coverage = union(coverage, part.coverage)
+            except READ_ERRORS:
+                state.complete = subtract(state.complete, part.coverage)
+        merged = sort_table(pa.concat_tables(tables), keys) if tables else schema.empty_table()
+        if merged.num_rows:
+            relative = f"{folder}/{new_part_name()}"
+            size = write_parquet_atomic(self.path(relative), merged)
+            state.files.append(
+                PartFile(relative, parts[0].date, coverage, merged.num_rows, size, now)
+            )
+        return [p.path for p in parts]
+
+    def _collect_garbage(self, manifest: Manifest, folders: set[str]) -> None:
+        """Delete files in ``folders`` that the manifest does not name (crash leftovers)."""
+        named = {p.path for s in manifest.streams.values() for p in s.files}
+        for folder in folders:
+            directory = self.path(folder)
+            if not directory.is_dir():
+                continue
+            for child in directory.iterdir():
+                relative = f"{folder}/{child.name}"
+                is_ours = child.name.startswith(TMP_PREFIX) or child.name.startswith("part-")
+                if is_ours and relative not in named and child.is_file():
+                    with contextlib.suppress(FileNotFoundError):
+                        child.unlink()
+
+    def collect_all_garbage(self) -> int:
+        """Delete every unreferenced data or temporary file of the entry; returns how many.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").collect_all_garbage()
+        0
+        """
+        removed = 0
+        with self.lock():
+            manifest = self.load()
+            named = (
+                {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
+            )
+            if not self.folder.is_dir():
+                return 0
+            for child in self.folder.rglob("*"):
+                if not child.is_file():
+                    continue
+                relative = child.relative_to(self.folder).as_posix()
+                is_data = "/" in relative and (
+                    child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
+                )
+                stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
+                if (is_data and relative not in named) or stray_tmp:
+                    with contextlib.suppress(FileNotFoundError):
+                        child.unlink()
+                        removed += 1
+        return removed
+
+    def _remove_data_tree(self) -> None:
+        for child in self.folder.glob("stream=*"):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def read_signature(folder: Path) -> dict[str, object] | None:
+    """The ``_signature.json`` of an entry folder, or ``None``.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> read_signature(pathlib.Path("/nonexistent")) is None
+    True
+    """
+    data = read_json(folder / SIGNATURE_FILE)
+    return data if isinstance(data, dict) else None

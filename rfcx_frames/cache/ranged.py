@@ -1,0 +1,417 @@
+"""The time-ranged cache: detections, annotations and segments by stream and time window.
+
+A query for ``[start, end)`` on some streams is answered per stream from the windows
+the cache holds completely (in the query's own entry or in a looser one, filtered
+locally) plus one ``fetch(stream, w_start, w_end)`` per window it lacks. Fetched rows
+are stored, and their windows marked complete, except the part within ``horizon`` of
+now, which the platform may still fill.
+
+Rows belong to the window containing their ``start`` (half-open ``[start, end)``),
+for segments too: a segment is cached with the window in which it starts.
+
+Examples
+--------
+>>> import tempfile
+>>> cache = TimeRangedCache(tempfile.mkdtemp())
+>>> cache.root.exists()
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
+from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_bounds, time_mask
+from rfcx_frames.cache.frames import (
+    frame_from_table,
+    schema_fingerprint,
+    sort_keys,
+    sort_table,
+    table_from_frame,
+)
+from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
+from rfcx_frames.cache.store import LAYOUT, READ_ERRORS, Manifest, read_parquet, utc_now
+from rfcx_frames.cache.windows import Interval, covers, from_ns, intersect, subtract, to_ns
+from rfcx_frames.exceptions import NotCachedError
+
+Fetch = Callable[[str, pd.Timestamp, pd.Timestamp], "pd.DataFrame | pa.Table"]
+Window = tuple[str, pd.Timestamp, pd.Timestamp]
+
+_ATTEMPTS = 4
+
+
+@dataclass
+class _Source:
+    """A cache entry able to answer the query, and the filters to apply to its rows."""
+
+    entry: Entry
+    manifest: Manifest
+    stricter: list[str]
+
+
+@dataclass
+class _Plan:
+    """Per stream: the intervals each source answers, and the intervals to fetch."""
+
+    assigned: dict[int, dict[str, list[Interval]]] = field(default_factory=dict)
+    missing: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+class _UnreadableError(Exception):
+    def __init__(self, entry: Entry, paths: list[str]) -> None:
+        super().__init__(f"unreadable cache files in {entry.folder}")
+        self.entry = entry
+        self.paths = paths
+
+
+def _time_expr(column: str, type_: pa.DataType, intervals: Sequence[Interval]) -> ds.Expression:
+    expr: ds.Expression | None = None
+    for lo, hi in time_bounds(intervals, type_):
+        term = (pc.field(column) >= pa.scalar(lo, type=type_)) & (
+            pc.field(column) < pa.scalar(hi, type=type_)
+        )
+        expr = term if expr is None else expr | term
+    assert expr is not None
+    return expr
+
+
+class TimeRangedCache:
+    """A Parquet cache of time-ranged entities under ``root`` (see ``docs/cache.md``).
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+    max_parts
+        A stream-day partition holding more files than this is merged into one.
+    time_column, stream_column
+        The columns that place a row in a stream and a window.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> TimeRangedCache(tempfile.mkdtemp()).time_column
+    'start'
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        max_parts: int = MAX_PARTS,
+        time_column: str = "start",
+        stream_column: str = "stream_id",
+    ) -> None:
+        self.root = cache_path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_parts = max_parts
+        self.time_column = time_column
+        self.stream_column = stream_column
+
+    # -- public API ---------------------------------------------------------------------
+
+    def query(
+        self,
+        entity: str,
+        signature: FilterSignature,
+        streams: Sequence[str],
+        start: pd.Timestamp | str,
+        end: pd.Timestamp | str,
+        fetch: Fetch,
+        schema: pa.Schema,
+        mode: CacheArg = "use",
+        horizon: pd.Timedelta = DEFAULT_HORIZON,
+        now: pd.Timestamp | None = None,
+        max_workers: int = 1,
+    ) -> pd.DataFrame:
+        """Rows of ``streams`` in ``[start, end)``, from the cache plus fetches of what it lacks.
+
+        Parameters
+        ----------
+        entity
+            The entity name; must equal ``signature.entity``.
+        signature
+            What the rows are filtered by (see :class:`FilterSignature`).
+        streams
+            Stream ids; duplicates are ignored.
+        start, end
+            The half-open time range (naive values are UTC).
+        fetch
+            ``fetch(stream_id, w_start, w_end)`` returns the platform's rows of one stream
+            in ``[w_start, w_end)`` as a DataFrame or Arrow table with ``schema``'s
+            columns; rows starting outside the window are ignored. Calls are independent.
+        schema
+            The Arrow schema of the result; it must have the time and stream columns.
+        mode
+            ``"use"``, ``"refresh"`` (fetch everything, replace what is stored),
+            ``"offline"`` (never fetch; raise :class:`NotCachedError` when incomplete) or
+            ``"off"``/``False`` (fetch everything, store nothing).
+        horizon
+            Windows ending later than ``now - horizon`` are returned but never marked
+            complete.
+        now
+            The current time (for tests); default the clock.
+        max_workers
+            How many fetches may run at once (threads).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Exactly ``schema``'s columns, sorted by time, stream and tie-breakers, with
+            the dtypes of :func:`~rfcx_frames.cache.frames.frame_from_table`.
+
+        Raises
+        ------
+        NotCachedError
+            In offline mode, listing the ``(stream_id, start, end)`` windows missing.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> schema = pa.schema([("stream_id", pa.string()),
+        ...                     ("start", pa.timestamp("ms", tz="UTC"))])
+        >>> cache = TimeRangedCache(tempfile.mkdtemp())
+        >>> sig = FilterSignature("detections", "http://x")
+        >>> fetch = lambda s, a, b: pd.DataFrame({"stream_id": [s], "start": [a]})
+        >>> len(cache.query("detections", sig, ["s1"], "2020-01-01", "2020-01-02", fetch, schema))
+        1
+        """
+        resolved = resolve_mode(mode, "use")
+        if signature.entity != entity:
+            raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
+        for column in (self.time_column, self.stream_column):
+            if column not in schema.names:
+                raise ValueError(f"schema must have a {column!r} column")
+        lo, hi = to_ns(start), to_ns(end)
+        stream_ids = sorted(set(streams))
+        keys = sort_keys(schema, self.time_column, self.stream_column)
+        if hi <= lo or not stream_ids:
+            return frame_from_table(schema.empty_table(), schema)
+        if resolved == "off":
+            windows = [(s, lo, hi) for s in stream_ids]
+            tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
+            return self._finish(list(tables.values()), schema)
+
+        cutoff = to_ns(now if now is not None else utc_now()) - int(horizon.value)
+        fingerprint = schema_fingerprint(schema)
+        own = Entry(self.root, entity, signature.key)
+        fetched: dict[tuple[str, int, int], pa.Table] = {}
+        for attempt in range(_ATTEMPTS):
+            use_cache = resolved != "refresh" and attempt < _ATTEMPTS - 1
+            sources = self._sources(signature, schema, fingerprint) if use_cache else []
+            plan = self._plan(sources, stream_ids, lo, hi)
+            if resolved == "offline" and plan.missing:
+                raise self._not_cached(entity, plan.missing)
+            todo = [w for w in plan.missing if w not in fetched]
+            fetched.update(self._fetch_all(todo, fetch, schema, keys, max_workers))
+            pieces = []
+            for stream_id, w_lo, w_hi in todo:
+                done = intersect([(w_lo, w_hi)], [(w_lo, cutoff)])
+                if done:
+                    pieces.append(Piece(stream_id, done, fetched[(stream_id, w_lo, w_hi)]))
+            if pieces:
+                own.store(
+                    pieces,
+                    signature=signature.to_dict(),
+                    schema=schema,
+                    fingerprint=fingerprint,
+                    keys=keys,
+                    time_column=self.time_column,
+                    replace=resolved == "refresh",
+                    max_parts=self.max_parts,
+                )
+            try:
+                cached = [
+                    self._read(sources[i], assigned, schema, signature)
+                    for i, assigned in sorted(plan.assigned.items())
+                ]
+            except _UnreadableError as bad:
+                bad.entry.drop_unreadable(bad.paths, schema)
+                continue
+            return self._finish(cached + [fetched[w] for w in plan.missing], schema)
+        raise AssertionError("unreachable: the last attempt reads nothing from disk")
+
+    def missing_windows(
+        self,
+        entity: str,
+        signature: FilterSignature,
+        streams: Sequence[str],
+        start: pd.Timestamp | str,
+        end: pd.Timestamp | str,
+        schema: pa.Schema,
+    ) -> list[Window]:
+        """The ``(stream_id, start, end)`` windows a query would have to fetch.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> schema = pa.schema([("stream_id", pa.string()), ("start", pa.timestamp("ms"))])
+        >>> sig = FilterSignature("detections", "http://x")
+        >>> TimeRangedCache(tempfile.mkdtemp()).missing_windows(
+        ...     "detections", sig, ["s"], "2020-01-01", "2020-01-02", schema)[0][0]
+        's'
+        """
+        if signature.entity != entity:
+            raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
+        sources = self._sources(signature, schema, schema_fingerprint(schema))
+        plan = self._plan(sources, sorted(set(streams)), to_ns(start), to_ns(end))
+        return [(s, from_ns(a), from_ns(b)) for s, a, b in plan.missing]
+
+    def files(self, entity: str, signature: FilterSignature | None = None) -> list[Path]:
+        """The data files the manifests name (what a direct reader should read).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> TimeRangedCache(tempfile.mkdtemp()).files("detections")
+        []
+        """
+        out: list[Path] = []
+        for entry in self._entries(entity):
+            if signature is not None and entry.key != signature.key:
+                continue
+            manifest = entry.load()
+            if manifest is None:
+                continue
+            for _, state in sorted(manifest.streams.items()):
+                out += [entry.path(p.path) for p in state.files]
+        return out
+
+    # -- planning -----------------------------------------------------------------------
+
+    def _entries(self, entity: str) -> list[Entry]:
+        folder = self.root / LAYOUT / entity
+        if not folder.is_dir():
+            return []
+        return [Entry(self.root, entity, p.name) for p in sorted(folder.iterdir()) if p.is_dir()]
+
+    def _sources(
+        self, signature: FilterSignature, schema: pa.Schema, fingerprint: str
+    ) -> list[_Source]:
+        """Entries whose complete windows can answer ``signature``, the exact one first."""
+        found: list[_Source] = []
+        for entry in self._entries(signature.entity):
+            if entry.key == signature.key:
+                stricter: list[str] = []
+            else:
+                data = read_signature(entry.folder)
+                try:
+                    theirs = FilterSignature.from_dict(data) if data else None
+                except (TypeError, ValueError):
+                    theirs = None
+                if theirs is None or not theirs.covers(signature):
+                    continue
+                stricter = theirs.stricter_fields(signature)
+                if not can_filter(schema, stricter):
+                    continue
+            manifest = entry.load()
+            if manifest is None or manifest.schema != fingerprint:
+                continue
+            found.append(_Source(entry, manifest, stricter))
+        found.sort(key=lambda s: (len(s.stricter), s.entry.key != signature.key, s.entry.key))
+        return found
+
+    def _plan(self, sources: list[_Source], streams: list[str], lo: int, hi: int) -> _Plan:
+        plan = _Plan()
+        for stream_id in streams:
+            remaining = [(lo, hi)]
+            for index, source in enumerate(sources):
+                state = source.manifest.streams.get(stream_id)
+                if state is None or not remaining:
+                    continue
+                taken = intersect(remaining, state.complete)
+                if taken:
+                    plan.assigned.setdefault(index, {})[stream_id] = taken
+                    remaining = subtract(remaining, taken)
+            plan.missing += [(stream_id, a, b) for a, b in remaining]
+        return plan
+
+    # -- I/O ----------------------------------------------------------------------------
+
+    def _read(
+        self,
+        source: _Source,
+        assigned: dict[str, list[Interval]],
+        schema: pa.Schema,
+        query: FilterSignature,
+    ) -> pa.Table:
+        """One scan of the files of ``source`` that hold the assigned intervals."""
+        paths: list[str] = []
+        partial = False
+        groups: dict[tuple[Interval, ...], list[str]] = {}
+        for stream_id, intervals in sorted(assigned.items()):
+            state = source.manifest.streams[stream_id]
+            for part in sorted(state.files, key=lambda p: p.coverage[0]):
+                if intersect(part.coverage, intervals):
+                    paths.append(part.path)
+                    partial = partial or not covers(intervals, part.coverage)
+            groups.setdefault(tuple(intervals), []).append(stream_id)
+        time_type = schema.field(self.time_column).type
+        expr: ds.Expression | None = None
+        if partial:
+            for group, members in groups.items():
+                term = _time_expr(self.time_column, time_type, group)
+                if len(groups) > 1:
+                    term = term & pc.field(self.stream_column).isin(pa.array(members))
+                expr = term if expr is None else expr | term
+        local = local_filter(query, source.stricter, schema)
+        if local is not None:
+            expr = local if expr is None else expr & local
+        try:
+            return read_parquet([source.entry.path(p) for p in paths], schema, expr)
+        except READ_ERRORS as exc:
+            raise _UnreadableError(source.entry, paths) from exc
+
+    def _fetch_all(
+        self,
+        windows: Sequence[tuple[str, int, int]],
+        fetch: Fetch,
+        schema: pa.Schema,
+        keys: Sequence[str],
+        max_workers: int,
+    ) -> dict[tuple[str, int, int], pa.Table]:
+        def one(window: tuple[str, int, int]) -> pa.Table:
+            stream_id, w_lo, w_hi = window
+            table = table_from_frame(fetch(stream_id, from_ns(w_lo), from_ns(w_hi)), schema)
+            table = table.filter(time_mask(table[self.time_column], [(w_lo, w_hi)]))
+            return sort_table(table, keys)
+
+        if max_workers > 1 and len(windows) > 1:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                results = list(pool.map(one, windows))
+        else:
+            results = [one(w) for w in windows]
+        return dict(zip(windows, results, strict=True))
+
+    def _finish(self, tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+        """Merge, order by (time, stream) and convert once.
+
+        Rows tied on (time, stream) always come from one file or one fetch, which is
+        already sorted by every tie-breaker, so a stable two-key sort gives the full
+        order.
+        """
+        tables = [t for t in tables if t.num_rows] or [schema.empty_table()]
+        merged = pa.concat_tables(tables, promote_options="permissive")
+        merged = sort_table(merged, [self.time_column, self.stream_column])
+        return frame_from_table(merged, schema)
+
+    @staticmethod
+    def _not_cached(entity: str, missing: list[tuple[str, int, int]]) -> NotCachedError:
+        windows = [(s, from_ns(a), from_ns(b)) for s, a, b in missing]
+        shown = "; ".join(f"{s} [{a.isoformat()}, {b.isoformat()})" for s, a, b in windows[:5])
+        more = f" and {len(windows) - 5} more" if len(windows) > 5 else ""
+        return NotCachedError(
+            f"cache='offline' but the cache lacks {len(windows)} window(s) of {entity}: "
+            f"{shown}{more}",
+            missing=list(windows),
+        )

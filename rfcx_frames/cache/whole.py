@@ -1,0 +1,217 @@
+"""The whole-result cache: small listings (projects, streams, classifications) with an expiry.
+
+Each distinct request (entity, canonical parameters, API base URL, user identity and
+schema) is one Parquet file plus a JSON sidecar::
+
+    <root>/v1/whole/<entity>/<key>.json
+    <root>/v1/whole/<entity>/<key>-<uuid>.parquet
+
+The sidecar names the data file, so it is written after it; the previous data file
+is deleted last.
+
+Examples
+--------
+>>> import tempfile
+>>> WholeResultCache(tempfile.mkdtemp()).ttl
+Timedelta('0 days 01:00:00')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from rfcx_frames.cache.config import DEFAULT_TTL, CacheArg, cache_path, resolve_mode
+from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
+from rfcx_frames.cache.signature import FilterSignature, canonical_json, stable_hash
+from rfcx_frames.cache.store import (
+    LAYOUT,
+    READ_ERRORS,
+    lock,
+    read_json,
+    read_parquet,
+    utc_now,
+    write_json_atomic,
+    write_parquet_atomic,
+)
+from rfcx_frames.exceptions import NotCachedError
+
+WHOLE = "whole"
+SIDECAR_KEYS: frozenset[str] = frozenset(
+    {"format", "entity", "params", "base_url", "user", "schema", "file", "rows", "created",
+     "expires"}
+)
+
+
+class WholeResultCache:
+    """Cache of whole results keyed by request, each valid for ``ttl``.
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+    ttl
+        How long an entry answers ``"use"`` queries (offline ignores expiry).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = WholeResultCache(tempfile.mkdtemp())
+    >>> schema = pa.schema([("id", pa.string())])
+    >>> fetch = lambda: pd.DataFrame({"id": ["p1"]})
+    >>> cache.get("projects", {}, "http://x", "u", fetch, schema)["id"].tolist()
+    ['p1']
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, ttl: pd.Timedelta = DEFAULT_TTL
+    ) -> None:
+        self.root = cache_path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.ttl = ttl
+
+    def key(
+        self, entity: str, params: Mapping[str, Any], base_url: str, user: str, schema: pa.Schema
+    ) -> str:
+        """The stable key of one request.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = WholeResultCache(tempfile.mkdtemp())
+        >>> s = pa.schema([("a", pa.int64())])
+        >>> c.key("streams", {"b": 1, "a": [2]}, "http://x", "u", s) == c.key(
+        ...     "streams", {"a": (2,), "b": 1}, "http://x/", "u", s)
+        True
+        """
+        # Validating through FilterSignature refuses token-shaped identities.
+        checked = FilterSignature(entity, base_url, user)
+        return stable_hash(
+            {
+                "entity": entity,
+                "params": dict(params),
+                "base_url": checked.base_url,
+                "user": checked.user,
+                "schema": schema_fingerprint(schema),
+            }
+        )
+
+    def get(
+        self,
+        entity: str,
+        params: Mapping[str, Any],
+        base_url: str,
+        user: str,
+        fetch: Callable[[], pd.DataFrame | pa.Table],
+        schema: pa.Schema,
+        mode: CacheArg = "use",
+        ttl: pd.Timedelta | None = None,
+        now: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """The result of one request, from the cache when fresh, else from ``fetch()``.
+
+        Parameters
+        ----------
+        entity, params, base_url, user
+            What identifies the request (``user`` is a non-secret identity).
+        fetch
+            Returns the whole result as a DataFrame or Arrow table with ``schema``'s
+            columns.
+        schema
+            The Arrow schema of the result.
+        mode
+            ``"use"``, ``"refresh"``, ``"offline"`` (expired entries are still used;
+            :class:`NotCachedError` when absent) or ``"off"``/``False``.
+        ttl
+            Overrides the cache's ``ttl`` for entries written by this call.
+        now
+            The current time (for tests).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = WholeResultCache(tempfile.mkdtemp())
+        >>> s = pa.schema([("a", pa.int64())])
+        >>> c.get("projects", {}, "http://x", "u", lambda: pd.DataFrame({"a": [1]}), s,
+        ...       mode="offline")
+        Traceback (most recent call last):
+        ...
+        rfcx_frames.exceptions.NotCachedError: cache='offline' but projects {} is not cached
+        """
+        resolved = resolve_mode(mode, "use")
+        if resolved == "off":
+            return frame_from_table(table_from_frame(fetch(), schema), schema)
+        moment = now if now is not None else utc_now()
+        key = self.key(entity, params, base_url, user, schema)
+        folder = self.root / LAYOUT / WHOLE / entity
+        sidecar = folder / f"{key}.json"
+        if resolved != "refresh":
+            meta = read_json(sidecar)
+            if isinstance(meta, dict) and "file" in meta:
+                fresh = resolved == "offline" or pd.Timestamp(meta["expires"]) > moment
+                if fresh:
+                    try:
+                        table = read_parquet([folder / str(meta["file"])], schema)
+                        return frame_from_table(table, schema)
+                    except READ_ERRORS:
+                        pass  # unreadable: fall through to a fetch (or NotCachedError)
+        if resolved == "offline":
+            raise NotCachedError(
+                f"cache='offline' but {entity} {dict(params)} is not cached", missing=[]
+            )
+        table = table_from_frame(fetch(), schema)
+        self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
+        return frame_from_table(table, schema)
+
+    def _store(
+        self,
+        folder: os.PathLike[str],
+        key: str,
+        entity: str,
+        params: Mapping[str, Any],
+        base_url: str,
+        user: str,
+        schema: pa.Schema,
+        table: pa.Table,
+        moment: pd.Timestamp,
+        ttl: pd.Timedelta | None,
+    ) -> None:
+        directory = Path(folder)
+        sidecar = directory / f"{key}.json"
+        with lock(self.root, WHOLE, entity, key):
+            previous = read_json(sidecar)
+            name = f"{key}-{uuid.uuid4().hex}.parquet"
+            write_parquet_atomic(directory / name, table)
+            meta = {
+                "format": 1,
+                "entity": entity,
+                "params": _plain(params),
+                "base_url": base_url.rstrip("/"),
+                "user": user,
+                "schema": schema_fingerprint(schema),
+                "file": name,
+                "rows": table.num_rows,
+                "created": moment.isoformat(),
+                "expires": (moment + (ttl if ttl is not None else self.ttl)).isoformat(),
+            }
+            write_json_atomic(sidecar, meta)
+            if isinstance(previous, dict) and previous.get("file") not in (None, name):
+                with contextlib.suppress(OSError):
+                    (directory / str(previous["file"])).unlink()
+            # Data files of crashed writers (named by no sidecar) are removed here.
+            for stray in directory.glob(f"{key}-*.parquet"):
+                if stray.name != name:
+                    with contextlib.suppress(OSError):
+                        stray.unlink()
+
+
+def _plain(params: Mapping[str, Any]) -> Any:
+    return json.loads(canonical_json(dict(params)))

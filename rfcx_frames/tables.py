@@ -1,0 +1,473 @@
+"""The DataFrame methods of :class:`~rfcx_frames.Client` (``detections_df`` and friends).
+
+Every ``*_df`` returns every matching row, as a typed frame of the entity's declared
+schema (:mod:`rfcx_frames.schemas`), or raises; it never returns a silently short result.
+Time-ranged queries (segments, detections, annotations) select rows whose ``start`` lies
+in ``[start, end)``, require both times, and are split by stream and time window into
+pieces fetched concurrently (:mod:`rfcx_frames.paginate`). Each of them is built from a
+pure ``fetch(stream_ids | None, start, end) -> DataFrame`` (see :meth:`TableMethods.fetcher`)
+so a cache can wrap it.
+
+Each frame carries its query in ``df.attrs["query"]``: endpoint, parameters (never a
+token), time window, fetch time and API URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import requests
+
+from . import paginate, timeutil, validate
+from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
+from .paginate import Piece, Progress
+from .schemas import ANNOTATION, CLASSIFICATION, DETECTION, PROJECT, SEGMENT, STREAM, Entity
+from .session import Session
+from .timeutil import TimeLike
+
+#: ``fetch(stream_ids or None, start, end) -> DataFrame`` of one entity and filter set.
+Fetch = Callable[[list[str] | None, pd.Timestamp, pd.Timestamp], pd.DataFrame]
+
+
+class TableMethods:
+    """Mixin of the DataFrame methods; :class:`~rfcx_frames.Client` provides the attributes."""
+
+    session: Session
+    api_url: str
+    max_workers: int
+    progress: bool
+    _timezones: dict[str, str | None]
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _show_progress(self, progress: bool | None) -> bool:
+        return self.progress if progress is None else validate.check_bool(progress, "progress")
+
+    @staticmethod
+    def _check_cache(cache: Any) -> None:
+        if cache is None or cache is False or cache == "off":
+            return
+        raise NotImplementedError(
+            "cache= is not available in this build yet; pass cache=None (fetch fresh)")
+
+    def _page(
+        self, entity: Entity, url: str, params: Mapping[str, Any], bar: Progress,
+        constant: tuple[str, str] | None = None,
+    ) -> tuple[pa.StructArray, int | None]:
+        def parse(response: requests.Response) -> tuple[pa.StructArray, int | None]:
+            chunk = parse_page(entity, response.content)
+            total = paginate.parse_total(response.headers.get("Total-Items"))
+            return chunk, total
+
+        chunk, total = self.session.request("GET", url, params=dict(params), parse=parse)
+        bar.page(len(chunk))
+        if constant is not None:
+            chunk = with_constant(chunk, *constant)
+        return chunk, total
+
+    def _all_pages(
+        self, entity: Entity, url: str, params: Mapping[str, Any], bar: Progress,
+        *, stop_on_empty: bool = False, constant: tuple[str, str] | None = None,
+        stop: Any = None,
+    ) -> list[pa.StructArray]:
+        def fetch(offset: int, limit: int) -> tuple[pa.StructArray, int | None]:
+            return self._page(entity, url, {**params, "limit": limit, "offset": offset}, bar,
+                              constant)
+
+        return list(paginate.iter_pages(fetch, stop_on_empty=stop_on_empty, stop=stop))
+
+    def _attach_query(self, frame: pd.DataFrame, endpoint: str, params: Mapping[str, Any],
+                      start: pd.Timestamp | None = None,
+                      end: pd.Timestamp | None = None) -> pd.DataFrame:
+        frame.attrs["query"] = {
+            "endpoint": endpoint,
+            "params": {k: v for k, v in params.items() if v is not None},
+            "start": timeutil.to_wire(start) if start is not None else None,
+            "end": timeutil.to_wire(end) if end is not None else None,
+            "fetched_at": timeutil.to_wire(timeutil.utc_now()),
+            "api_url": self.api_url,
+        }
+        return frame
+
+    # -- time-ranged fetches -----------------------------------------------------------------
+    def fetcher(
+        self, entity: Entity, params: Mapping[str, Any], *, progress: bool = True,
+    ) -> Fetch:
+        """The pure fetch of one entity and filter set: ``fetch(stream_ids, start, end)``.
+
+        ``stream_ids=None`` asks for every stream the caller can read (not valid for
+        segments); ``[]`` returns an empty frame without a request. The frame is de-duplicated
+        and in the entity's stable order; rows have ``start`` in ``[start, end)``.
+
+        Examples
+        --------
+        >>> callable(TableMethods.fetcher)
+        True
+        """
+        base = {k: v for k, v in params.items() if v is not None}
+
+        def fetch(stream_ids: list[str] | None, start: pd.Timestamp,
+                  end: pd.Timestamp) -> pd.DataFrame:
+            if stream_ids is not None and not stream_ids:
+                return finalize(entity, to_frame(entity, []))
+            if stream_ids is None and entity is SEGMENT:
+                raise ValueError("segments need a stream")
+            pieces = paginate.plan_pieces(
+                stream_ids, timeutil.to_epoch_ms(start), timeutil.to_epoch_ms(end),
+                max_workers=self.max_workers)
+            with Progress(entity.name, enabled=progress) as bar:
+                def run(piece: Piece, stop: Any) -> list[pa.StructArray]:
+                    url, query, constant = self._piece_request(entity, base, piece)
+                    return self._all_pages(entity, url, query, bar, constant=constant, stop=stop)
+
+                results = paginate.run_parallel(run, pieces, max_workers=self.max_workers)
+            frame = to_frame(entity, [chunk for chunks in results for chunk in chunks])
+            if len(frame):
+                # Segment lists include a segment starting exactly at ``end``; keep [start, end).
+                inside = (frame["start"] >= start) & (frame["start"] < end)
+                if not bool(inside.all()):
+                    frame = frame[inside.to_numpy()]
+            return finalize(entity, frame)
+
+        return fetch
+
+    def _piece_request(
+        self, entity: Entity, base: Mapping[str, Any], piece: Piece
+    ) -> tuple[str, dict[str, Any], tuple[str, str] | None]:
+        query: dict[str, Any] = dict(base)
+        query["start"] = timeutil.to_wire(timeutil.from_epoch_ms(piece.start_ms))
+        query["end"] = timeutil.to_wire(timeutil.from_epoch_ms(piece.end_ms))
+        if entity is SEGMENT:
+            assert piece.stream is not None
+            url = f"{self.api_url}/streams/{piece.stream}/segments"
+            return url, query, ("stream_id", piece.stream)
+        if piece.stream is not None:
+            if entity is DETECTION:
+                query["streams[]"] = [piece.stream]
+            else:
+                query["stream_id"] = piece.stream
+        return f"{self.api_url}{entity.endpoint}", query, None
+
+    def _time_ranged(
+        self, entity: Entity, streams: list[str] | None, start: pd.Timestamp,
+        end: pd.Timestamp, params: dict[str, Any], *, progress: bool | None,
+        descending: bool = False, local_time: bool = False,
+    ) -> pd.DataFrame:
+        fetch = self.fetcher(entity, params, progress=self._show_progress(progress))
+        frame = fetch(streams, start, end)
+        if descending:
+            frame = frame.iloc[::-1].reset_index(drop=True)
+        if local_time:
+            frame = add_local_time(frame, self._stream_timezones(frame))
+        shown = dict(params)
+        if streams is not None:
+            shown["streams"] = list(streams)
+        return self._attach_query(frame, entity.endpoint, shown, start, end)
+
+    def _stream_timezones(self, frame: pd.DataFrame) -> dict[str, str | None]:
+        wanted = [str(s) for s in pd.unique(frame["stream_id"].astype(object))
+                  if str(s) not in self._timezones]
+
+        def one(stream: str, stop: Any) -> str | None:
+            body = self.session.request("GET", f"{self.api_url}/streams/{stream}",
+                                        parse=lambda r: r.json())
+            return body.get("timezone") if isinstance(body, dict) else None
+
+        zones = paginate.run_parallel(one, wanted, max_workers=self.max_workers)
+        for stream, tz in zip(wanted, zones, strict=True):
+            self._timezones[stream] = tz
+        return dict(self._timezones)
+
+    # -- public DataFrame methods ----------------------------------------------------------
+    def segments_df(
+        self, stream: Any, start: TimeLike, end: TimeLike, *,
+        progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every audio segment of one or more streams with ``start`` in ``[start, end)``.
+
+        Parameters
+        ----------
+        stream
+            A stream id (or stream dict), or an iterable of them.
+        start, end
+            The window; required. Naive times are UTC.
+        progress
+            Show a progress bar for long queries (default: the client's setting).
+        cache
+            Reserved for the local cache; only ``None`` is accepted in this build.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``id, stream_id, start, end, file_extension``.
+
+        Examples
+        --------
+        >>> df = client.segments_df("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        streams = validate.as_str_list(stream, "stream")
+        if streams is None:
+            raise TypeError("stream is required (a stream id or an iterable of ids)")
+        begin, finish = timeutil.window(start, end)
+        return self._time_ranged(SEGMENT, streams, begin, finish, {}, progress=progress)
+
+    def detections_df(
+        self, start: TimeLike, end: TimeLike, classifications: Any = None,
+        classifiers: Any = None, streams: Any = None, min_confidence: float | None = None,
+        *, review_statuses: Any = None, projects: Any = None, descending: bool = False,
+        local_time: bool = False, progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every detection with ``start`` in ``[start, end)`` matching the filters.
+
+        Parameters
+        ----------
+        start, end
+            The window; required. Naive times are UTC.
+        classifications
+            Classification value(s), e.g. ``"sciurus_carolinensis"``.
+        classifiers
+            Classifier id(s).
+        streams
+            Stream id(s); ``None`` = every stream you can read (public streams of other
+            users only when named here).
+        min_confidence
+            Keep ``confidence >= min_confidence``; ``None`` = the platform's default 0.95.
+        review_statuses
+            Any of ``unreviewed, rejected, uncertain, confirmed``.
+        projects
+            Project id(s).
+        descending
+            Newest first.
+        local_time
+            Add ``start_local``: naive wall-clock start in each stream's timezone.
+        progress, cache
+            As in :meth:`segments_df`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id, stream_id, classifier_id, classification_id, start, end, confidence,
+            review_status, classification_value, classification_title,
+            classification_image`` (+ ``start_local``), ordered by start, stream,
+            classification, classifier, id.
+
+        Examples
+        --------
+        >>> df = client.detections_df("2024-03-01", "2024-03-08", min_confidence=0.5)  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        begin, finish = timeutil.window(start, end)
+        stream_list = validate.as_str_list(streams, "streams")
+        params: dict[str, Any] = {
+            "classifications[]": validate.as_str_list(classifications, "classifications"),
+            "classifiers[]": validate.as_int_list(classifiers, "classifiers"),
+            "projects[]": validate.as_str_list(projects, "projects"),
+            "review_statuses[]": validate.review_statuses(review_statuses),
+            "min_confidence": validate.check_confidence(min_confidence),
+            "fields[]": list(DETECTION.fields),
+        }
+        return self._time_ranged(
+            DETECTION, stream_list, begin, finish, params, progress=progress,
+            descending=validate.check_bool(descending, "descending"),
+            local_time=validate.check_bool(local_time, "local_time"))
+
+    def annotations_df(
+        self, start: TimeLike, end: TimeLike, classifications: Any = None, streams: Any = None,
+        *, descending: bool = False, local_time: bool = False,
+        progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every annotation with ``start`` in ``[start, end)`` matching the filters.
+
+        Parameters
+        ----------
+        start, end
+            The window; required. Naive times are UTC.
+        classifications
+            Classification value(s).
+        streams
+            Stream id(s); ``None`` = every stream you can read.
+        descending, local_time, progress, cache
+            As in :meth:`detections_df`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id, stream_id, start, end, frequency_min, frequency_max,
+            classification_value, classification_title, classification_image``.
+
+        Examples
+        --------
+        >>> df = client.annotations_df("2024-03-01", "2024-04-01")  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        begin, finish = timeutil.window(start, end)
+        params = {"classifications[]": validate.as_str_list(classifications, "classifications")}
+        return self._time_ranged(
+            ANNOTATION, validate.as_str_list(streams, "streams"), begin, finish, params,
+            progress=progress, descending=validate.check_bool(descending, "descending"),
+            local_time=validate.check_bool(local_time, "local_time"))
+
+    def projects_df(
+        self, keyword: str | None = None, created_by: str | None = None,
+        only_public: bool | None = None, only_deleted: bool | None = None, *,
+        progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every project matching the filters (all pages, using ``Total-Items``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id, name, is_public, external_id``, ordered by name.
+
+        Examples
+        --------
+        >>> df = client.projects_df()  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        params = project_params(keyword, created_by, only_public, only_deleted)
+        with Progress("projects", enabled=self._show_progress(progress)) as bar:
+            chunks = self._all_pages(PROJECT, f"{self.api_url}/projects", params, bar)
+        frame = finalize(PROJECT, to_frame(PROJECT, chunks))
+        return self._attach_query(frame, PROJECT.endpoint, params)
+
+    def streams_df(
+        self, organizations: Any = None, projects: Any = None, created_by: str | None = None,
+        name: str | None = None, keyword: str | None = None, include_public: bool = False,
+        include_deleted: bool = False, *, progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every stream (site) matching the filters, with its timezone and project.
+
+        ``include_public=True`` adds the public streams of other users to yours (two
+        queries merged); ``include_deleted=True`` adds your deleted streams likewise.
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :data:`rfcx_frames.schemas.STREAM`, ordered by name.
+
+        Examples
+        --------
+        >>> df = client.streams_df(include_public=True)  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        queries = stream_queries(organizations, projects, created_by, name, keyword,
+                                 validate.check_bool(include_public, "include_public"),
+                                 validate.check_bool(include_deleted, "include_deleted"))
+        chunks: list[pa.StructArray] = []
+        with Progress("streams", enabled=self._show_progress(progress)) as bar:
+            for params in queries:
+                chunks += self._all_pages(STREAM, f"{self.api_url}/streams", params, bar)
+        frame = finalize(STREAM, to_frame(STREAM, chunks))
+        shown = {**queries[0], "include_public": include_public,
+                 "include_deleted": include_deleted}
+        shown.pop("only_public", None)
+        shown.pop("only_deleted", None)
+        return self._attach_query(frame, STREAM.endpoint, shown)
+
+    def classifications_df(
+        self, keyword: str | None = None, levels: Any = None, *,
+        progress: bool | None = None, cache: Any = None,
+    ) -> pd.DataFrame:
+        """Every classification matching ``keyword`` (title or alternative name).
+
+        The platform counts its page limit in (classification × alternative name) rows, so
+        pages are read until an empty one and split entries are merged.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``value, title, image, type, alternative_names``, ordered by title.
+
+        Examples
+        --------
+        >>> df = client.classifications_df("sciurus", levels="species")  # doctest: +SKIP
+        """
+        self._check_cache(cache)
+        params: dict[str, Any] = {"levels[]": validate.as_str_list(levels, "levels")}
+        if keyword is not None:
+            params["keyword"] = keyword
+        params = {k: v for k, v in params.items() if v is not None}
+        with Progress("classifications", enabled=self._show_progress(progress)) as bar:
+            chunks = self._all_pages(CLASSIFICATION, f"{self.api_url}/classifications",
+                                     params, bar, stop_on_empty=True)
+        frame = merge_alternative_names(to_frame(CLASSIFICATION, chunks))
+        frame = finalize(CLASSIFICATION, frame)
+        return self._attach_query(frame, CLASSIFICATION.endpoint, params)
+
+
+def project_params(keyword: str | None, created_by: str | None, only_public: bool | None,
+                   only_deleted: bool | None) -> dict[str, Any]:
+    """Query parameters of ``GET /projects`` as the official client sends them.
+
+    Examples
+    --------
+    >>> project_params("bird", None, True, None)
+    {'keyword': 'bird', 'only_public': 'true'}
+    """
+    params: dict[str, Any] = {}
+    if keyword:
+        params["keyword"] = keyword
+    if created_by:
+        params["created_by"] = created_by
+    for key, value in (("only_public", only_public), ("only_deleted", only_deleted)):
+        if value is not None:
+            params[key] = "true" if validate.check_bool(value, key) else "false"
+    return params
+
+
+def stream_queries(organizations: Any, projects: Any, created_by: str | None, name: str | None,
+                   keyword: str | None, include_public: bool,
+                   include_deleted: bool) -> list[dict[str, Any]]:
+    """The ``GET /streams`` queries whose union is the requested list.
+
+    The platform's ``only_public``/``only_deleted`` return *only* public/deleted streams,
+    so "include" means one more query each.
+
+    Examples
+    --------
+    >>> [q.get("only_public") for q in stream_queries(None, None, None, None, None, True, False)]
+    [None, 'true']
+    """
+    base: dict[str, Any] = {}
+    orgs = validate.as_str_list(organizations, "organizations")
+    projs = validate.as_str_list(projects, "projects")
+    if orgs:
+        base["organizations[]"] = orgs
+    if projs:
+        base["projects[]"] = projs
+    for key, value in (("created_by", created_by), ("name", name), ("keyword", keyword)):
+        if value:
+            base[key] = value
+    queries = [base]
+    if include_public:
+        queries.append({**base, "only_public": "true"})
+    if include_deleted:
+        queries.append({**base, "only_deleted": "true"})
+    return queries
+
+
+def merge_alternative_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Merge classifications split across pages: one row per value, names concatenated.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"value": ["a", "a"], "alternative_names": [[{"name": "x"}],
+    ...                                                               [{"name": "y"}]]})
+    >>> merge_alternative_names(df)["alternative_names"].tolist()
+    [[{'name': 'x'}, {'name': 'y'}]]
+    """
+    if len(frame) == 0 or not frame["value"].duplicated().any():
+        return frame
+    merged: dict[Any, list[Any]] = {}
+    for value, names in zip(frame["value"], frame["alternative_names"], strict=True):
+        bucket = merged.setdefault(value, [])
+        for item in names or []:
+            if item not in bucket:
+                bucket.append(item)
+    out = frame.drop_duplicates(subset=["value"], keep="first").reset_index(drop=True)
+    column = pd.Series([merged[v] for v in out["value"]], index=out.index, dtype=object)
+    out["alternative_names"] = column
+    return out

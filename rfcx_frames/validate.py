@@ -1,0 +1,188 @@
+"""Argument checks: bad input fails early with the argument's name and allowed values.
+
+Examples
+--------
+>>> as_str_list("abc", "streams")
+['abc']
+>>> as_str_list(["a", {"id": "b"}], "streams")
+['a', 'b']
+>>> check_limit(5000)
+Traceback (most recent call last):
+...
+ValueError: limit must be an integer between 1 and 1000, not 5000
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import config
+
+
+def as_str_list(value: Any, name: str) -> list[str] | None:
+    """One value or any iterable of values as a list of strings (``None`` stays ``None``).
+
+    A mapping with an ``"id"`` (a stream or project dict returned by the seed methods)
+    stands for that id. Duplicates are dropped, first occurrence kept.
+
+    Raises
+    ------
+    TypeError
+        If an item is not a non-empty string (or a mapping with one under ``"id"``).
+
+    Examples
+    --------
+    >>> as_str_list(("a", "a", "b"), "projects")
+    ['a', 'b']
+    >>> as_str_list(None, "streams") is None
+    True
+    """
+    if value is None:
+        return None
+    items: Iterable[Any]
+    if isinstance(value, (str, Mapping)):
+        items = [value]
+    elif isinstance(value, Iterable):
+        items = value
+    else:
+        raise TypeError(f"{name} must be a string or an iterable of strings, "
+                        f"not {type(value).__name__}")
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            item = item.get("id")
+        if not isinstance(item, str) or not item:
+            raise TypeError(f"{name} must hold non-empty strings, got {item!r}")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def as_int_list(value: Any, name: str) -> list[int] | None:
+    """One integer or an iterable of integers (digit strings accepted) as a list.
+
+    Examples
+    --------
+    >>> as_int_list(7, "classifiers"), as_int_list(["1", 2], "classifiers")
+    ([7], [1, 2])
+    """
+    if value is None:
+        return None
+    items: Iterable[Any] = [value] if isinstance(value, (int, str)) else value
+    if not isinstance(items, Iterable):
+        raise TypeError(f"{name} must be an integer or an iterable of integers, "
+                        f"not {type(value).__name__}")
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, bool):
+            raise TypeError(f"{name} must hold integers, got {item!r}")
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item)
+        if not isinstance(item, numbers.Integral):
+            raise TypeError(f"{name} must hold integers, got {item!r}")
+        if int(item) not in out:
+            out.append(int(item))
+    return out
+
+
+def review_statuses(value: Any) -> list[str] | None:
+    """Validate ``review_statuses`` against the platform's four values.
+
+    Examples
+    --------
+    >>> review_statuses("confirmed")
+    ['confirmed']
+    >>> review_statuses(["maybe"])
+    Traceback (most recent call last):
+    ...
+    ValueError: review_statuses: unknown value 'maybe'; allowed: unreviewed, rejected, uncertain, confirmed
+    """
+    items = as_str_list(value, "review_statuses")
+    if items is None:
+        return None
+    for item in items:
+        if item not in config.REVIEW_STATUSES:
+            raise ValueError(f"review_statuses: unknown value {item!r}; allowed: "
+                             f"{', '.join(config.REVIEW_STATUSES)}")
+    return items
+
+
+def check_limit(limit: Any, name: str = "limit") -> int:
+    """``limit`` must be an integer in 1..1000 (the platform's page maximum).
+
+    Examples
+    --------
+    >>> check_limit(50)
+    50
+    """
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+        raise TypeError(f"{name} must be an integer between 1 and {config.PAGE_LIMIT_MAX}, "
+                        f"not {limit!r}")
+    if not 1 <= int(limit) <= config.PAGE_LIMIT_MAX:
+        raise ValueError(f"{name} must be an integer between 1 and {config.PAGE_LIMIT_MAX}, "
+                         f"not {limit!r}")
+    return int(limit)
+
+
+def check_offset(offset: Any) -> int:
+    """``offset`` must be an integer >= 0.
+
+    Examples
+    --------
+    >>> check_offset(0)
+    0
+    """
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an integer >= 0, not {offset!r}")
+    if offset < 0:
+        raise ValueError(f"offset must be an integer >= 0, not {offset!r}")
+    return int(offset)
+
+
+def check_confidence(value: Any, name: str = "min_confidence") -> float | None:
+    """A confidence threshold in 0..1 (``None`` = the platform's default of 0.95).
+
+    Examples
+    --------
+    >>> check_confidence(0)
+    0.0
+    >>> check_confidence(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_confidence must be between 0 and 1, not 1.5
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number between 0 and 1, not {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+    return float(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """An integer >= 1 (``max_workers``).
+
+    Examples
+    --------
+    >>> check_positive_int(4, "max_workers")
+    4
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
+    return int(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A real ``bool`` (a string such as ``"false"`` would be truthy).
+
+    Examples
+    --------
+    >>> check_bool(True, "descending")
+    True
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
