@@ -1,10 +1,11 @@
 """Benchmark the Parquet cache: cold fetch vs warm repeat vs a bare ``read_table``.
 
-Builds 200,000 synthetic detections (10 streams x 20 days x 1,000), serves them
-through a ``fetch`` that decodes JSON pages of 1,000 rows shaped like the platform's
-``/detections`` responses (so the cold number is a lower bound of a real pull: no
-network, no server), runs one cold query through :class:`TimeRangedCache`, then times
-warm repeats against ``pyarrow.parquet.read_table`` of the very files the cache read.
+Builds 200,000 synthetic detections (10 streams x 20 days x 1,000) as JSON pages of
+1,000 rows shaped like the platform's ``/detections`` responses, serves them from a
+loopback HTTP server, and pulls them with ``requests`` page by page (a lower bound of a
+real pull: no TLS, no WAN latency, no database). One cold query goes through
+:class:`TimeRangedCache`; warm repeats are then timed, interleaved with
+``pyarrow.parquet.read_table`` of the very files the cache holds.
 
 Prints the numbers and writes them into ``BENCHMARKS.md`` between the markers
 ``<!-- bench:cache -->`` and ``<!-- /bench:cache -->`` (other sections untouched).
@@ -17,18 +18,23 @@ Run::
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import platform
 import statistics
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import requests
 
 from rfcx_frames.cache import FilterSignature, TimeRangedCache
 
@@ -81,11 +87,53 @@ def build_pages(rows: int, streams: int, days: int, page: int = 1000) -> dict[st
     return pages
 
 
-def page_fetch(pages: dict[str, list[bytes]]) -> Callable[..., pd.DataFrame]:
-    """A fetch that decodes every page of a stream and keeps the window's rows."""
+class _PageServer:
+    """Serve the JSON pages over loopback HTTP (``/detections?stream=..&offset=..``)."""
+
+    def __init__(self, pages: dict[str, list[bytes]], page: int = 1000) -> None:
+        size = page
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                index = int(query["offset"][0]) // size
+                stream_pages = pages.get(query["stream"][0], [])
+                body = stream_pages[index] if index < len(stream_pages) else b"[]"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/detections"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def page_fetch(url: str, page: int = 1000) -> Callable[..., pd.DataFrame]:
+    """A fetch that pages through the loopback server and keeps the window's rows."""
+    session = requests.Session()
 
     def fetch(stream: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        items = [item for body in pages[stream] for item in json.loads(body)]
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params: dict[str, str | int] = {"stream": stream, "offset": offset}
+            reply = session.get(url, params=params, timeout=30)
+            reply.raise_for_status()
+            batch = reply.json()
+            items += batch
+            if len(batch) < page:
+                break
+            offset += page
         frame = pd.DataFrame(
             {
                 "id": [int(i["id"]) for i in items],
@@ -106,13 +154,15 @@ def page_fetch(pages: dict[str, list[bytes]]) -> Callable[..., pd.DataFrame]:
     return fetch
 
 
-def best_and_median(func: Callable[[], object], repeats: int) -> tuple[float, float]:
-    times = []
+def interleaved(funcs: list[Callable[[], object]], repeats: int) -> list[tuple[float, float]]:
+    """(best, median) seconds of each function, run in turns so load drift hits all alike."""
+    times: list[list[float]] = [[] for _ in funcs]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
+        for slot, func in zip(times, funcs, strict=True):
+            t0 = time.perf_counter()
+            func()
+            slot.append(time.perf_counter() - t0)
+    return [(min(t), statistics.median(t)) for t in times]
 
 
 def write_section(path: Path, body: str) -> None:
@@ -141,29 +191,38 @@ def main() -> None:
     end = DAY0 + pd.Timedelta(days=args.days)
     sig = FilterSignature("detections", "https://bench.invalid", "bench-user")
     now = end + pd.Timedelta(days=30)
-    with tempfile.TemporaryDirectory() as root:
-        cache = TimeRangedCache(root)
+    server = _PageServer(pages)
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            cache = TimeRangedCache(root)
+            fetch = page_fetch(server.url)
 
-        def query() -> pd.DataFrame:
-            return cache.query(
-                "detections", sig, streams, DAY0, end, page_fetch(pages), SCHEMA, now=now
+            def query() -> pd.DataFrame:
+                return cache.query(
+                    "detections", sig, streams, DAY0, end, fetch, SCHEMA, now=now
+                )
+
+            t0 = time.perf_counter()
+            cold_frame = query()
+            cold = time.perf_counter() - t0
+            files = [str(p) for p in cache.files("detections")]
+            query()  # first warm run pays for imports and the OS page cache
+            (warm_best, warm_median), (bare_best, bare_median), (pandas_best, pandas_median) = (
+                interleaved(
+                    [query, lambda: pq.read_table(files),
+                     lambda: pq.read_table(files).to_pandas()],
+                    args.repeats,
+                )
             )
-
-        t0 = time.perf_counter()
-        cold_frame = query()
-        cold = time.perf_counter() - t0
-        files = [str(p) for p in cache.files("detections")]
-        warm_best, warm_median = best_and_median(query, args.repeats)
-        bare_best, bare_median = best_and_median(lambda: pq.read_table(files), args.repeats)
-        pandas_best, pandas_median = best_and_median(
-            lambda: pq.read_table(files).to_pandas(), args.repeats
-        )
-        warm_frame = query()
-        assert warm_frame.equals(cold_frame), "warm frame differs from the cold one"
-        size = sum(Path(f).stat().st_size for f in files)
+            warm_frame = query()
+            assert warm_frame.equals(cold_frame), "warm frame differs from the cold one"
+            size = sum(Path(f).stat().st_size for f in files)
+    finally:
+        server.close()
 
     speedup = cold / warm_median
     ratio = warm_median / bare_median
+    ratio_best = warm_best / bare_best
     lines = [
         "## Parquet cache (`bench/bench_cache.py`)",
         "",
@@ -174,14 +233,15 @@ def main() -> None:
         "",
         "| step | seconds |",
         "|---|---|",
-        f"| cold query (decode JSON pages, no network + write cache) | {cold:.3f} |",
+        f"| cold query (HTTP pages of 1,000 over loopback + JSON + write cache) | {cold:.3f} |",
         f"| warm repeat `TimeRangedCache.query` → DataFrame | {warm_median:.4f} ({warm_best:.4f}) |",
         f"| bare `pq.read_table(files)` → Arrow | {bare_median:.4f} ({bare_best:.4f}) |",
         f"| bare `pq.read_table(files).to_pandas()` | {pandas_median:.4f} ({pandas_best:.4f}) |",
         "",
-        f"- warm vs cold: **{speedup:.0f}x faster** (target >= 50x; the cold number excludes "
-        "network and server time, so a real pull widens the gap)",
-        f"- warm vs bare read_table: **{ratio:.2f}x** (target <= 1.5x)",
+        f"- warm vs cold: **{speedup:.0f}x faster** (target >= 50x; the cold pull here has no "
+        "TLS, WAN latency or database, so a real pull widens the gap)",
+        f"- warm vs bare read_table: **{ratio:.2f}x** median, {ratio_best:.2f}x best "
+        "(target <= 1.5x)",
         "",
     ]
     body = "\n".join(lines)

@@ -57,7 +57,7 @@ def windows(n: int, segments: int, seconds: int, clip: float, seed: int = 1) -> 
     seg = rng.integers(0, segments, n)
     length = rng.uniform(0.5, clip, n)
     centre = rng.uniform(clip / 2 + 0.01, seconds - clip / 2 - 0.01, n)
-    base = np.array([START + pd.Timedelta(seconds=int(s) * seconds) for s in seg])
+    base = START + pd.to_timedelta(seg * seconds, unit="s")
     start = base + pd.to_timedelta(np.round((centre - length / 2) * 1000), unit="ms")
     end = base + pd.to_timedelta(np.round((centre + length / 2) * 1000), unit="ms")
     return pd.DataFrame(

@@ -299,6 +299,19 @@ def _read_file(
         for r in sorted(reads, key=lambda r: r.src_start):
             if r.src_start != position:
                 f.seek(r.src_start)
+            direct = (
+                f.channels == 1
+                and channel in ("mix", 0)
+                and r.src_rate == native_rates[r.window]
+                and r.chunk_dst == r.dst_start
+                and r.src_count == r.dst_count
+            )
+            if direct:
+                # Decode straight into the output: no temporary array, no copy.
+                target = buffers[r.window][r.dst_start : r.dst_start + r.dst_count]
+                got = f.read(dtype="float32", out=target, fill_value=0.0)
+                position = r.src_start + len(got)
+                continue
             block = f.read(r.src_count, dtype="float32", always_2d=True)
             position = r.src_start + len(block)
             data = _mono(block, channel, path)
@@ -448,13 +461,21 @@ def load_windows(
     elif width < n_max:
         raise ValueError(f"width {width} is shorter than the longest window ({n_max} samples)")
     fill = np.nan if gap == "nan" else 0.0
-    out = np.full((len(requests), width), fill, dtype=np.float32)
+    # np.empty, then write every sample exactly once: decoded audio where covered, zeros in
+    # the gaps, the fill value after each window. A pre-filled array would be written twice.
+    out = np.empty((len(requests), width), dtype=np.float32)
 
     buffers: list[np.ndarray] = []
     for i, p in enumerate(final_plans):
+        out[i, p.n_out :] = fill
         if p.margin == 0 and p.rate == p.target:
             row = out[i, : p.n_out]
-            row[:] = 0.0
+            position = 0
+            for a, b in sorted(p.covered):
+                if a > position:
+                    row[position:a] = 0.0
+                position = max(position, b)
+            row[position:] = 0.0
             buffers.append(row)
         else:
             buffers.append(np.zeros(p.n_buffer, dtype=np.float32))

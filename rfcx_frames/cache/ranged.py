@@ -19,11 +19,13 @@ True
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -133,6 +135,8 @@ class TimeRangedCache:
         horizon: pd.Timedelta = DEFAULT_HORIZON,
         now: pd.Timestamp | None = None,
         max_workers: int = 1,
+        dtypes: Mapping[str, Any] | None = None,
+        order_by: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Rows of ``streams`` in ``[start, end)``, from the cache plus fetches of what it lacks.
 
@@ -163,6 +167,13 @@ class TimeRangedCache:
             The current time (for tests); default the clock.
         max_workers
             How many fetches may run at once (threads).
+        dtypes
+            pandas dtype per column (see
+            :func:`~rfcx_frames.cache.frames.frame_from_table`), e.g.
+            ``schemas.pandas_dtypes(entity)``.
+        order_by
+            Row order (all ascending); default time, stream, then
+            ``classification_value``, ``classifier_id``, ``id``, ``end`` when present.
 
         Returns
         -------
@@ -194,13 +205,16 @@ class TimeRangedCache:
                 raise ValueError(f"schema must have a {column!r} column")
         lo, hi = to_ns(start), to_ns(end)
         stream_ids = sorted(set(streams))
-        keys = sort_keys(schema, self.time_column, self.stream_column)
+        keys = list(order_by) if order_by else sort_keys(
+            schema, self.time_column, self.stream_column
+        )
+        finish = functools.partial(self._finish, schema=schema, keys=keys, dtypes=dtypes)
         if hi <= lo or not stream_ids:
-            return frame_from_table(schema.empty_table(), schema)
+            return finish([])
         if resolved == "off":
             windows = [(s, lo, hi) for s in stream_ids]
             tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
-            return self._finish(list(tables.values()), schema)
+            return finish(list(tables.values()))
 
         cutoff = to_ns(now if now is not None else utc_now()) - int(horizon.value)
         fingerprint = schema_fingerprint(schema)
@@ -238,7 +252,7 @@ class TimeRangedCache:
             except _UnreadableError as bad:
                 bad.entry.drop_unreadable(bad.paths, schema)
                 continue
-            return self._finish(cached + [fetched[w] for w in plan.missing], schema)
+            return finish(cached + [fetched[w] for w in plan.missing])
         raise AssertionError("unreachable: the last attempt reads nothing from disk")
 
     def missing_windows(
@@ -393,17 +407,25 @@ class TimeRangedCache:
             results = [one(w) for w in windows]
         return dict(zip(windows, results, strict=True))
 
-    def _finish(self, tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
-        """Merge, order by (time, stream) and convert once.
+    def _finish(
+        self,
+        tables: list[pa.Table],
+        *,
+        schema: pa.Schema,
+        keys: Sequence[str],
+        dtypes: Mapping[str, Any] | None,
+    ) -> pd.DataFrame:
+        """Merge, order and convert once.
 
         Rows tied on (time, stream) always come from one file or one fetch, which is
-        already sorted by every tie-breaker, so a stable two-key sort gives the full
-        order.
+        already sorted by every key, so when ``keys`` start with (time, stream) a stable
+        two-key sort gives the full order.
         """
         tables = [t for t in tables if t.num_rows] or [schema.empty_table()]
         merged = pa.concat_tables(tables, promote_options="permissive")
-        merged = sort_table(merged, [self.time_column, self.stream_column])
-        return frame_from_table(merged, schema)
+        head = [self.time_column, self.stream_column]
+        merged = sort_table(merged, head if list(keys[:2]) == head else keys)
+        return frame_from_table(merged, schema, dtypes)
 
     @staticmethod
     def _not_cached(entity: str, missing: list[tuple[str, int, int]]) -> NotCachedError:

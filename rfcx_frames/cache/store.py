@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from filelock import FileLock
 
@@ -171,7 +172,14 @@ def read_parquet(
         return schema.empty_table()
     options = ds.ParquetFragmentScanOptions(page_checksum_verification=True)
     fmt = ds.ParquetFileFormat(default_fragment_scan_options=options)
-    dataset = ds.dataset([str(p) for p in paths], schema=schema, format=fmt)
+    # from_paths skips the per-file existence checks of ds.dataset(); a missing file
+    # still fails the scan, which callers treat like any unreadable file.
+    dataset = ds.FileSystemDataset.from_paths(
+        [str(Path(p).absolute()) for p in paths],
+        schema=schema,
+        format=fmt,
+        filesystem=pafs.LocalFileSystem(),
+    )
     return dataset.to_table(filter=filter)
 
 

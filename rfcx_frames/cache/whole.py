@@ -115,6 +115,7 @@ class WholeResultCache:
         mode: CacheArg = "use",
         ttl: pd.Timedelta | None = None,
         now: pd.Timestamp | None = None,
+        dtypes: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """The result of one request, from the cache when fresh, else from ``fetch()``.
 
@@ -134,6 +135,11 @@ class WholeResultCache:
             Overrides the cache's ``ttl`` for entries written by this call.
         now
             The current time (for tests).
+        dtypes
+            pandas dtype per column (see
+            :func:`~rfcx_frames.cache.frames.frame_from_table`).
+
+        Rows come back in the order ``fetch`` returned them.
 
         Examples
         --------
@@ -148,7 +154,7 @@ class WholeResultCache:
         """
         resolved = resolve_mode(mode, "use")
         if resolved == "off":
-            return frame_from_table(table_from_frame(fetch(), schema), schema)
+            return frame_from_table(table_from_frame(fetch(), schema), schema, dtypes)
         moment = now if now is not None else utc_now()
         key = self.key(entity, params, base_url, user, schema)
         folder = self.root / LAYOUT / WHOLE / entity
@@ -160,7 +166,7 @@ class WholeResultCache:
                 if fresh:
                     try:
                         table = read_parquet([folder / str(meta["file"])], schema)
-                        return frame_from_table(table, schema)
+                        return frame_from_table(table, schema, dtypes)
                     except READ_ERRORS:
                         pass  # unreadable: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
@@ -169,7 +175,7 @@ class WholeResultCache:
             )
         table = table_from_frame(fetch(), schema)
         self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
-        return frame_from_table(table, schema)
+        return frame_from_table(table, schema, dtypes)
 
     def _store(
         self,

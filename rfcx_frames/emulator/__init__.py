@@ -71,14 +71,16 @@ class Emulator:
                  rate_limit: int | None = None) -> None:
         if world not in WORLDS:
             raise ValueError(f"world must be one of {sorted(WORLDS)}, got {world!r}")
+        # Validate every option before anything is written to disk.
+        fault_config = FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
+                                   latency_ms=latency_ms, rate_limit=rate_limit)
         self._owns_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="rfcx-emulator-") if data_dir is None
                              else data_dir)
         self.world = world
         self.store = Store(self.data_dir)
         build_world(self.store, world, seed=seed, streams=streams, days=days)
-        self.faults = Faults(FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
-                                         latency_ms=latency_ms, rate_limit=rate_limit), seed=seed)
+        self.faults = Faults(fault_config, seed=seed)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
                        secret=world_secret(self.store))
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:

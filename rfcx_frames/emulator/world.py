@@ -24,7 +24,7 @@ import numpy as np
 
 from . import auth
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
-from .schedule import Schedule, recording_segments, sample_counts, to_ms
+from .schedule import recording_segments, sample_counts, to_ms
 from .store import Store
 from .taxonomy import CLASSIFIERS, TAXA, local_taxa, output_class_name
 from .world_entities import (
@@ -404,4 +404,4 @@ def _annotations(conn: sqlite3.Connection, seed: int, spec: WorldSpec, plan: lis
                 [DEMO_USER] * n, created, created, call_ids[pick].tolist(), strict=True))
 
 
-__all__ = ["WORLDS", "Schedule", "WorldSpec", "build_world", "uuid4_strings", "world_summary"]
+__all__ = ["WORLDS", "WorldSpec", "build_world", "uuid4_strings", "world_summary"]

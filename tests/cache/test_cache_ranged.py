@@ -363,3 +363,19 @@ def test_missing_windows_lists_what_a_query_would_fetch(tmp_path: Path, world: p
     run(cache, world, sig, day(1), day(2), streams=["s01"])
     missing = cache.missing_windows("detections", sig, ["s01"], day(0), day(3), SCHEMA)
     assert missing == [("s01", day(0), day(1)), ("s01", day(2), day(3))]
+
+
+def test_corrupt_manifest_means_refetch_not_error(tmp_path: Path, world: pd.DataFrame) -> None:
+    cache = TimeRangedCache(tmp_path)
+    sig = signature()
+    run(cache, world, sig, day(0), day(2))
+    manifest = tmp_path / "v1" / "detections" / sig.key / "_manifest.json"
+    manifest.write_text('{"format": 1, "entity": "detec')
+    frame, calls = run(cache, world, sig, day(0), day(2))
+    assert len(calls) == len(STREAMS)
+    assert_frame_equal(frame, fresh_frame(world, sig, STREAMS, day(0), day(2)))
+    _, calls = run(cache, world, sig, day(0), day(2))
+    assert calls == []
+    named = set(cache.files("detections"))
+    assert len(named) == 2 * len(STREAMS)
+    assert set((tmp_path / "v1").rglob("*.parquet")) == named  # old parts were collected

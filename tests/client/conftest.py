@@ -31,7 +31,7 @@ def big_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]
 
 
 def _cat(values: Sequence[object]) -> pd.Categorical:
-    present = sorted({v for v in values if v is not None})
+    present = sorted({str(v) for v in values if v is not None})
     return pd.Categorical(list(values), categories=pd.Index(present, dtype=str))
 
 

@@ -75,7 +75,7 @@ def test_device_code_login_end_to_end_then_shared_file(
     assert stored.token not in repr(c)
 
     # the official client reads the same file without touching the network
-    from rfcx._authentication import Authentication
+    from rfcx._authentication import Authentication  # type: ignore[import-untyped]
 
     official = Authentication(persisted_credentials_path=str(path))
     official.authenticate()

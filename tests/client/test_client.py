@@ -62,7 +62,7 @@ def test_projects_and_streams(client: Client, demo_emulator: Emulator) -> None:
     assert all(s["is_public"] or (s["project"] or {}).get("is_public")
                for s in with_public if s["id"] in public_ids)
     assert len({s["id"] for s in with_public}) == len(with_public)
-    assert [s["name"] for s in client.streams(fields=["name"], limit=2)][0]
+    assert next(s["name"] for s in client.streams(fields=["name"], limit=2))
 
 
 def test_stream_works(client: Client) -> None:
@@ -154,7 +154,7 @@ def test_upload_classifier(fresh_emulator: Emulator, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("call", "match"), [
-    (lambda c: c.detections_df("2024-03-02", "2024-03-01"), "start .* is after end"),
+    (lambda c: c.detections_df("2024-03-02", "2024-03-01"), r"start .* is after end"),
     (lambda c: c.detections_df("not a date", "2024-03-01"), "start"),
     (lambda c: c.annotations_df("2024-03-01", "31/02/2024x"), "end"),
     (lambda c: c.segments_df("abc", "2024-03-05", "2024-03-01"), "start"),

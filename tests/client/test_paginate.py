@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -18,13 +20,17 @@ from rfcx_frames.paginate import (
 )
 
 
-def pager(data: list[int], total: int | None = None, calls: list[tuple[int, int]] | None = None):
+def pager(data: list[int], total: int | None = None,
+          calls: list[tuple[int, int]] | None = None) -> Callable[[int, int], Page]:
     def fetch(offset: int, limit: int) -> tuple[list[int], int | None]:
         if calls is not None:
             calls.append((offset, limit))
         return data[offset:offset + limit], total
 
     return fetch
+
+
+Page = tuple[list[int], int | None]
 
 
 def test_short_page_stops_without_total() -> None:
@@ -78,7 +84,7 @@ def test_plan_covers_the_window_without_overlap() -> None:
     for stream in "abc":
         mine = [p for p in pieces if p.stream == stream]
         assert mine[0].start_ms == 0 and mine[-1].end_ms == 31 * day
-        assert all(x.end_ms == y.start_ms for x, y in zip(mine, mine[1:], strict=False))
+        assert all(x.end_ms == y.start_ms for x, y in itertools.pairwise(mine))
     assert 8 <= len(pieces) <= 8 * config.PIECES_PER_WORKER + 3
     assert plan_pieces(None, 5, 5) == []
     short = plan_pieces(None, 0, 1000, max_workers=8)

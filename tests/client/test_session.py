@@ -49,9 +49,9 @@ def test_http_errors_are_typed_with_message_and_request_id(
 def test_bad_token_raises_authentication_error_without_the_token(
         demo_emulator: Emulator) -> None:
     secret = "header.payload-that-is-secret.signature"
-    with demo_emulator.client(token=secret, progress=False) as c:
-        with pytest.raises(AuthenticationError) as err:
-            c.streams_df()
+    with demo_emulator.client(token=secret, progress=False) as c, \
+            pytest.raises(AuthenticationError) as err:
+        c.streams_df()
     text = f"{err.value} {err.value!r} {err.value.args} {c!r} {c.session!r}"
     assert err.value.status == 401
     assert err.value.request_id
@@ -105,11 +105,10 @@ def test_unrecoverable_faults_raise_server_error(faulty: Emulator) -> None:
 
 def test_connection_refused_raises_server_error() -> None:
     with Client(api_url="http://127.0.0.1:9", token="t", retries=1, backoff_factor=0.01,
-                progress=False) as c:
-        with pytest.raises(ServerError) as err:
-            c.projects()
+                progress=False) as c, pytest.raises(ServerError) as err:
+        c.projects()
     assert err.value.status is None
-    assert "t" != str(err.value)
+    assert "connection" in str(err.value).lower() or "failed" in str(err.value)
 
 
 def test_rate_limiter_spaces_requests_across_threads() -> None:

@@ -70,7 +70,7 @@ def test_wire_formats() -> None:
 
 def test_window_checks_order() -> None:
     assert window("2024-03-01", "2024-03-01")[0] == window("2024-03-01", "2024-03-01")[1]
-    with pytest.raises(ValueError, match="from_ .* is after to_"):
+    with pytest.raises(ValueError, match=r"from_ .* is after to_"):
         window("2024-03-02", "2024-03-01", start_name="from_", end_name="to_")
     with pytest.raises(TypeError, match="end"):
         window("2024-03-01", None)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+
 def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     """The first stdout line of ``proc``, or fail after ``timeout`` seconds."""
     lines: list[str] = []
@@ -63,9 +64,6 @@ def test_bad_arguments_exit_non_zero(args: list[str], tmp_path: Path) -> None:
     assert proc.stderr.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: Emulator() builds a world in a fresh "
-                   "temporary folder before validating the fault options, and the folder "
-                   "is left behind when FaultConfig raises")
 def test_invalid_fault_options_leave_no_temporary_world(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "rfcx_frames.emulator", "--days", "1",
                            "--fault-rate", "3"], capture_output=True, text=True, timeout=60,

@@ -8,6 +8,7 @@ field names and formats.
 from __future__ import annotations
 
 import io
+import json
 import re
 import sqlite3
 import uuid
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -607,10 +609,10 @@ def test_classifier_upload(fresh_emulator: Emulator) -> None:
         return requests.post(url, headers=auth, data=fields, timeout=30,
                              files={"file": (filename, model, "text/plain")})
 
-    for bad, message in ([["a-b"], "classification_values is invalid format"],
-                         [["no_such_value_xyz"], 'Classification "no_such_value_xyz" does not '
-                                                 "exist"]):
-        failed = post(bad)
+    refusals = [("a-b", "classification_values is invalid format"),
+                ("no_such_value_xyz", 'Classification "no_such_value_xyz" does not exist')]
+    for bad, message in refusals:
+        failed = post([bad])
         assert failed.status_code == 400
         assert failed.json() == {"message": message, "error": {"status": 400}}
     assert post([values[0]], "model.zip").json()["message"] == "File must be .tar.gz"
@@ -618,3 +620,64 @@ def test_classifier_upload(fresh_emulator: Emulator) -> None:
     assert missing.status_code == 400
     assert "Parameter 'name' the parameter is required" in missing.json()["message"]
     assert requests.post(url, data=data, timeout=30).status_code == 401
+
+
+# -- shapes and headers against responses recorded from the platform ---------------------------
+
+SAMPLES = Path("/work/shared/real_api_samples")
+
+
+def same_shape(ours: Any, theirs: Any, where: str = "") -> None:
+    """Same keys in the same order and the same JSON types wherever both sides are non-null."""
+    if ours is None or theirs is None:
+        return
+    assert type(ours) is type(theirs), f"{where}: {type(ours).__name__} vs {theirs!r}"
+    if isinstance(theirs, dict):
+        assert list(ours) == list(theirs), where
+        for key in theirs:
+            same_shape(ours[key], theirs[key], f"{where}.{key}")
+    elif isinstance(theirs, list) and ours and theirs:
+        same_shape(ours[0], theirs[0], f"{where}[0]")
+
+
+def recorded_header_names(name: str) -> set[str]:
+    lines = (SAMPLES / f"{name}.headers").read_text(encoding="utf-8").splitlines()[1:]
+    return {line.split(":", 1)[0] for line in lines if ":" in line}
+
+
+def test_shapes_and_headers_match_recorded_responses(demo_emulator: Emulator,
+                                                     cast: Cast) -> None:
+    emu = demo_emulator
+    public_project = get(emu, "/projects", {"only_public": "true"}).json()[0]["id"]
+    seg = segments_of(emu, cast.own)[0]
+    det = detections_sql(emu, sorted(cast.readable), 0, 2**62)[0]
+    note = sql(emu, "SELECT stream_id, start FROM annotations ORDER BY start LIMIT 1")[0]
+    requests_by_sample: dict[str, tuple[str, Params]] = {
+        "projects_list": ("/projects", {"limit": 3}),
+        "project_get": (f"/projects/{public_project}", None),
+        "streams_list": ("/streams", {"limit": 2}),
+        "stream_get": (f"/streams/{cast.own}", None),
+        "segments_list": (f"/streams/{cast.own}/segments", {"start": iso(seg["start"]),
+                                                           "end": iso(seg["end"])}),
+        "segment_get": (f"/streams/{cast.own}/segments/{compact(seg['start'])}", None),
+        "detections_list": ("/detections", {"start": iso(det["start"]), "limit": 3,
+                                            "end": iso(det["start"] + 86_400_000)}),
+        "annotations_list": ("/annotations", {"start": iso(note["start"]), "limit": 3,
+                                              "end": iso(note["start"] + 86_400_000),
+                                              "stream_id": note["stream_id"]}),
+        "classifications_list": ("/classifications", {"keyword": "a", "limit": 3}),
+        "classification_get": (f"/classifications/{det['value']}", None),
+        "stream_404": ("/streams/doesnotexist", None),
+        "stream_403": (f"/streams/{cast.private_other}", None),
+    }
+    for sample, (path, params) in requests_by_sample.items():
+        resp = get(emu, path, params)
+        recorded = json.loads((SAMPLES / f"{sample}.body").read_text(encoding="utf-8"))
+        same_shape(resp.json(), recorded, sample)
+        missing = recorded_header_names(sample) - set(resp.headers)
+        assert not missing, (sample, missing)
+        if "Total-Items" in recorded_header_names(sample) or "Total-Items" in resp.headers:
+            assert "Total-Items" in recorded_header_names(sample), sample
+    unauth = get(emu, "/projects", token=None)
+    assert unauth.content == (SAMPLES / "unauth.body").read_bytes().strip()
+    assert recorded_header_names("unauth") <= set(unauth.headers)

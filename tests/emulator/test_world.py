@@ -315,6 +315,7 @@ def test_scale_knobs_add_streams_and_days(tmp_path: Path) -> None:
     assert len(set(names)) == len(names)
 
 
+@pytest.mark.slow
 def test_full_demo_world(tmp_path: Path) -> None:
     store, summary = build(tmp_path, seed=0)
     counts = summary["counts"]
