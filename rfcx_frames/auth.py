@@ -29,7 +29,9 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import os
 import tempfile
 import time
@@ -93,6 +95,30 @@ class Credentials:
         """
         current = now or dt.datetime.now(dt.timezone.utc)
         return self.expiry > current + dt.timedelta(seconds=seconds)
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, read without checking its signature; ``{}`` if not a JWT.
+
+    Used only to tell users apart (never to trust them): the cache keys its entries by a
+    hash of the email or subject, so the token itself is never stored.
+
+    Examples
+    --------
+    >>> jwt_claims("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1MSJ9.")
+    {'sub': 'u1'}
+    >>> jwt_claims("opaque-token")
+    {}
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def expiry_in(seconds: float) -> dt.datetime:

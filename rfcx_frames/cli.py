@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .commands import add_commands
 from .emulator import __main__ as emulator_main
 
 EXIT_OK = 0
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     sub.required = True
     _add_emulator(sub)
+    add_commands(sub)
     return parser
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 import requests
 
 from . import auth, config, timeutil, validate
+from . import cache as cache_mod
 from .exceptions import AuthenticationError, RFCxError
 from .session import AUTO, Session, _Auto
 from .tables import TableMethods, project_params, stream_queries
@@ -72,7 +73,8 @@ class Client(TableMethods):
         Bearer token (else ``RFCX_TOKEN``, else :meth:`authenticate`, else a valid
         ``.rfcx_credentials`` in the working directory, read on first use).
     cache_dir
-        Folder of the local cache (used by the cache, when present).
+        Folder of the local Parquet cache (default: ``RFCX_FRAMES_CACHE``, else the user
+        cache folder).
     max_workers
         Concurrent requests of one query.
     rate_limit
@@ -82,6 +84,9 @@ class Client(TableMethods):
         Show progress bars on long queries (``RFCX_FRAMES_PROGRESS=0`` disables all).
     timeout
         ``(connect, read)`` seconds for every request.
+    cache
+        Default cache mode of every ``*_df``: ``"use"``, ``"refresh"``, ``"offline"`` or
+        ``False``; ``RFCX_FRAMES_CACHE_MODE`` overrides it.
     retries, backoff_factor
         Retries of transient failures and their exponential backoff.
 
@@ -103,6 +108,7 @@ class Client(TableMethods):
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,
+        cache: Any = "use",
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
     ) -> None:
@@ -111,6 +117,7 @@ class Client(TableMethods):
             _resolve_url(ingest_url, config.ENV_INGEST_URL, config.DEFAULT_INGEST_URL))
         self.auth_url = _resolve_url(auth_url, config.ENV_AUTH_URL, config.DEFAULT_AUTH_URL)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_default = cache_mod.resolve_mode(cache, default="use")
         self.max_workers = validate.check_positive_int(max_workers, "max_workers")
         self.progress = validate.check_bool(progress, "progress")
         self.client_id = config.env(config.ENV_CLIENT_ID) or config.DEFAULT_CLIENT_ID

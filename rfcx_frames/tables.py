@@ -21,12 +21,26 @@ import pandas as pd
 import pyarrow as pa
 import requests
 
-from . import paginate, timeutil, validate
+from . import auth, paginate, timeutil, validate
+from . import cache as cache_mod
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
 from .paginate import Piece, Progress
-from .schemas import ANNOTATION, CLASSIFICATION, DETECTION, PROJECT, SEGMENT, STREAM, Entity
+from .schemas import (
+    ANNOTATION,
+    CLASSIFICATION,
+    DETECTION,
+    PROJECT,
+    SEGMENT,
+    STREAM,
+    Entity,
+    arrow_schema,
+    pandas_dtypes,
+)
 from .session import Session
 from .timeutil import TimeLike
+
+#: The platform's ``min_confidence`` when none is sent (part of the cache's filter signature).
+DEFAULT_MIN_CONFIDENCE = 0.95
 
 #: ``fetch(stream_ids or None, start, end) -> DataFrame`` of one entity and filter set.
 Fetch = Callable[[list[str] | None, pd.Timestamp, pd.Timestamp], pd.DataFrame]
@@ -40,17 +54,44 @@ class TableMethods:
     max_workers: int
     progress: bool
     _timezones: dict[str, str | None]
+    cache_dir: Any
+    cache_default: Any
+
+    def _bearer(self) -> str | None: ...
 
     # -- plumbing ------------------------------------------------------------------------
     def _show_progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else validate.check_bool(progress, "progress")
 
-    @staticmethod
-    def _check_cache(cache: Any) -> None:
-        if cache is None or cache is False or cache == "off":
-            return
-        raise NotImplementedError(
-            "cache= is not available in this build yet; pass cache=None (fetch fresh)")
+    def _cache_mode(self, cache: Any) -> str:
+        return cache_mod.resolve_mode(cache, default=self.cache_default)
+
+    @property
+    def cache_root(self) -> Any:
+        """Folder of the local Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache)."""
+        return cache_mod.cache_path(self.cache_dir)
+
+    def identity(self) -> str:
+        """A non-secret identity of the signed-in user, to keep users' caches apart.
+
+        Read from the token's claims (email, else subject) when it is a JWT; otherwise a
+        hash of the token, so the token itself is never written anywhere.
+        """
+        token = self._bearer() or ""
+        claims = auth.jwt_claims(token)
+        who = str(claims.get("email") or claims.get("sub") or "") if claims else ""
+        return cache_mod.user_identity(who or "token:" + token)
+
+    def _whole(self, entity: Entity, params: Mapping[str, Any], cache: Any,
+               fetch: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        mode = self._cache_mode(cache)
+        if mode == "off":
+            return fetch()
+        frame = cache_mod.WholeResultCache(self.cache_root).get(
+            entity.name, {k: v for k, v in params.items() if v is not None}, self.api_url,
+            self.identity(), fetch, arrow_schema(entity), mode=mode,
+            dtypes=pandas_dtypes(entity))
+        return finalize(entity, frame)
 
     def _page(
         self, entity: Entity, url: str, params: Mapping[str, Any], bar: Progress,
@@ -153,10 +194,15 @@ class TableMethods:
     def _time_ranged(
         self, entity: Entity, streams: list[str] | None, start: pd.Timestamp,
         end: pd.Timestamp, params: dict[str, Any], *, progress: bool | None,
-        descending: bool = False, local_time: bool = False,
+        descending: bool = False, local_time: bool = False, cache: Any = None,
     ) -> pd.DataFrame:
         fetch = self.fetcher(entity, params, progress=self._show_progress(progress))
-        frame = fetch(streams, start, end)
+        mode = self._cache_mode(cache)
+        # A project filter is resolved by the platform, not per stream: not cacheable by stream.
+        if mode == "off" or params.get("projects[]") is not None:
+            frame = fetch(streams, start, end)
+        else:
+            frame = self._cached(entity, fetch, streams, start, end, params, mode)
         if descending:
             frame = frame.iloc[::-1].reset_index(drop=True)
         if local_time:
@@ -166,7 +212,42 @@ class TableMethods:
             shown["streams"] = list(streams)
         return self._attach_query(frame, entity.endpoint, shown, start, end)
 
+    def _cached(self, entity: Entity, fetch: Fetch, streams: list[str] | None,
+                start: pd.Timestamp, end: pd.Timestamp, params: Mapping[str, Any],
+                mode: str) -> pd.DataFrame:
+        if streams is None:
+            # Without a stream filter the platform answers for every stream you can read.
+            listed = self.streams_df(progress=False, cache=mode if mode == "offline" else None)
+            streams = [str(s) for s in listed["id"]]
+        signature = cache_mod.FilterSignature.build(
+            entity.name, self.api_url, self.identity(),
+            classifications=params.get("classifications[]"),
+            classifiers=params.get("classifiers[]"),
+            min_confidence=(self._effective_confidence(params) if entity is DETECTION
+                            else None),
+            review_statuses=params.get("review_statuses[]"))
+        frame = cache_mod.TimeRangedCache(self.cache_root).query(
+            entity.name, signature, streams, start, end,
+            fetch=lambda stream, a, b: fetch([stream], a, b), schema=arrow_schema(entity),
+            mode=mode, dtypes=pandas_dtypes(entity), order_by=entity.order_by,
+            max_workers=self.max_workers)
+        return finalize(entity, frame)
+
+    @staticmethod
+    def _effective_confidence(params: Mapping[str, Any]) -> float:
+        value = params.get("min_confidence")
+        return float(value) if value is not None else DEFAULT_MIN_CONFIDENCE
+
     def _stream_timezones(self, frame: pd.DataFrame) -> dict[str, str | None]:
+        if not self._timezones:
+            # One cached listing answers most streams without a request per stream.
+            for include_public in (False, True):
+                try:
+                    listed = self.streams_df(include_public=include_public, progress=False)
+                except Exception:
+                    continue
+                self._timezones.update(zip(listed["id"].astype(str),
+                                           listed["timezone"].astype(object), strict=True))
         wanted = [str(s) for s in pd.unique(frame["stream_id"].astype(object))
                   if str(s) not in self._timezones]
 
@@ -196,7 +277,10 @@ class TableMethods:
         progress
             Show a progress bar for long queries (default: the client's setting).
         cache
-            Reserved for the local cache; only ``None`` is accepted in this build.
+            ``"use"`` (default: answer from the local Parquet cache, fetch only what it
+            lacks), ``"refresh"`` (fetch again and replace), ``"offline"`` (no request;
+            :class:`~rfcx_frames.exceptions.NotCachedError` if the cache cannot answer) or
+            ``False`` (bypass). Default: the client's ``cache``.
 
         Returns
         -------
@@ -207,12 +291,12 @@ class TableMethods:
         --------
         >>> df = client.segments_df("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
         """
-        self._check_cache(cache)
         streams = validate.as_str_list(stream, "stream")
         if streams is None:
             raise TypeError("stream is required (a stream id or an iterable of ids)")
         begin, finish = timeutil.window(start, end)
-        return self._time_ranged(SEGMENT, streams, begin, finish, {}, progress=progress)
+        return self._time_ranged(SEGMENT, streams, begin, finish, {}, progress=progress,
+                                 cache=cache)
 
     def detections_df(
         self, start: TimeLike, end: TimeLike, classifications: Any = None,
@@ -258,7 +342,6 @@ class TableMethods:
         --------
         >>> df = client.detections_df("2024-03-01", "2024-03-08", min_confidence=0.5)  # doctest: +SKIP
         """
-        self._check_cache(cache)
         begin, finish = timeutil.window(start, end)
         stream_list = validate.as_str_list(streams, "streams")
         params: dict[str, Any] = {
@@ -272,7 +355,7 @@ class TableMethods:
         return self._time_ranged(
             DETECTION, stream_list, begin, finish, params, progress=progress,
             descending=validate.check_bool(descending, "descending"),
-            local_time=validate.check_bool(local_time, "local_time"))
+            local_time=validate.check_bool(local_time, "local_time"), cache=cache)
 
     def annotations_df(
         self, start: TimeLike, end: TimeLike, classifications: Any = None, streams: Any = None,
@@ -302,13 +385,12 @@ class TableMethods:
         --------
         >>> df = client.annotations_df("2024-03-01", "2024-04-01")  # doctest: +SKIP
         """
-        self._check_cache(cache)
         begin, finish = timeutil.window(start, end)
         params = {"classifications[]": validate.as_str_list(classifications, "classifications")}
         return self._time_ranged(
             ANNOTATION, validate.as_str_list(streams, "streams"), begin, finish, params,
             progress=progress, descending=validate.check_bool(descending, "descending"),
-            local_time=validate.check_bool(local_time, "local_time"))
+            local_time=validate.check_bool(local_time, "local_time"), cache=cache)
 
     def projects_df(
         self, keyword: str | None = None, created_by: str | None = None,
@@ -326,11 +408,14 @@ class TableMethods:
         --------
         >>> df = client.projects_df()  # doctest: +SKIP
         """
-        self._check_cache(cache)
         params = project_params(keyword, created_by, only_public, only_deleted)
-        with Progress("projects", enabled=self._show_progress(progress)) as bar:
-            chunks = self._all_pages(PROJECT, f"{self.api_url}/projects", params, bar)
-        frame = finalize(PROJECT, to_frame(PROJECT, chunks))
+
+        def fetch() -> pd.DataFrame:
+            with Progress("projects", enabled=self._show_progress(progress)) as bar:
+                chunks = self._all_pages(PROJECT, f"{self.api_url}/projects", params, bar)
+            return finalize(PROJECT, to_frame(PROJECT, chunks))
+
+        frame = self._whole(PROJECT, params, cache, fetch)
         return self._attach_query(frame, PROJECT.endpoint, params)
 
     def streams_df(
@@ -352,19 +437,22 @@ class TableMethods:
         --------
         >>> df = client.streams_df(include_public=True)  # doctest: +SKIP
         """
-        self._check_cache(cache)
         queries = stream_queries(organizations, projects, created_by, name, keyword,
                                  validate.check_bool(include_public, "include_public"),
                                  validate.check_bool(include_deleted, "include_deleted"))
-        chunks: list[pa.StructArray] = []
-        with Progress("streams", enabled=self._show_progress(progress)) as bar:
-            for params in queries:
-                chunks += self._all_pages(STREAM, f"{self.api_url}/streams", params, bar)
-        frame = finalize(STREAM, to_frame(STREAM, chunks))
+
+        def fetch() -> pd.DataFrame:
+            chunks: list[pa.StructArray] = []
+            with Progress("streams", enabled=self._show_progress(progress)) as bar:
+                for params in queries:
+                    chunks += self._all_pages(STREAM, f"{self.api_url}/streams", params, bar)
+            return finalize(STREAM, to_frame(STREAM, chunks))
+
         shown = {**queries[0], "include_public": include_public,
                  "include_deleted": include_deleted}
         shown.pop("only_public", None)
         shown.pop("only_deleted", None)
+        frame = self._whole(STREAM, shown, cache, fetch)
         return self._attach_query(frame, STREAM.endpoint, shown)
 
     def classifications_df(
@@ -385,16 +473,19 @@ class TableMethods:
         --------
         >>> df = client.classifications_df("sciurus", levels="species")  # doctest: +SKIP
         """
-        self._check_cache(cache)
         params: dict[str, Any] = {"levels[]": validate.as_str_list(levels, "levels")}
         if keyword is not None:
             params["keyword"] = keyword
         params = {k: v for k, v in params.items() if v is not None}
-        with Progress("classifications", enabled=self._show_progress(progress)) as bar:
-            chunks = self._all_pages(CLASSIFICATION, f"{self.api_url}/classifications",
-                                     params, bar, stop_on_empty=True)
-        frame = merge_alternative_names(to_frame(CLASSIFICATION, chunks))
-        frame = finalize(CLASSIFICATION, frame)
+
+        def fetch() -> pd.DataFrame:
+            with Progress("classifications", enabled=self._show_progress(progress)) as bar:
+                chunks = self._all_pages(CLASSIFICATION, f"{self.api_url}/classifications",
+                                         params, bar, stop_on_empty=True)
+            frame = merge_alternative_names(to_frame(CLASSIFICATION, chunks))
+            return finalize(CLASSIFICATION, frame)
+
+        frame = self._whole(CLASSIFICATION, params, cache, fetch)
         return self._attach_query(frame, CLASSIFICATION.endpoint, params)
 
 

@@ -110,13 +110,11 @@ def check_id(value: Any, what: str) -> str:
     >>> check_id("../../x", "stream_id")
     Traceback (most recent call last):
     ...
-    ValueError: unsafe stream_id '../../x': ids may only hold letters, digits, '_' and '-'
+    ValueError: stream_id '../../x' may only contain letters, digits, '_' and '-'
     """
     text = str(value)
     if not _ID_RE.fullmatch(text):
-        raise ValueError(
-            f"unsafe {what} {text!r}: ids may only hold letters, digits, '_' and '-'"
-        )
+        raise ValueError(f"{what} {text!r} may only contain letters, digits, '_' and '-'")
     return text
 
 

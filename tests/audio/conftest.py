@@ -8,6 +8,7 @@ nothing, and float32 decoding is exact.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -24,10 +25,13 @@ def half_up(x: Fraction) -> int:
     return math.floor(x + Fraction(1, 2))
 
 
+_CYCLE = np.arange(-32768, 32768, dtype=np.int16)
+
+
 def ramp(n: int, seed: int) -> np.ndarray:
-    """int16 ramp of ``n`` samples starting at a per-segment offset."""
-    i = np.arange(n, dtype=np.int64)
-    return (((i + seed * 7919) % 65536) - 32768).astype(np.int16)
+    """int16 ramp of ``n`` samples starting at a per-segment offset (wraps every 65536)."""
+    first = (seed * 7919) % 65536
+    return np.tile(_CYCLE, (first + n) // 65536 + 1)[first : first + n].copy()
 
 
 def noise(n: int, seed: int, amplitude: float = 0.1) -> np.ndarray:
@@ -42,6 +46,7 @@ class World:
     root: Path
     rows: list[dict[str, object]] = field(default_factory=list)
     data: list[np.ndarray] = field(default_factory=list)  # decoded float32, mono
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     ramp = staticmethod(ramp)
     noise = staticmethod(noise)
@@ -84,8 +89,10 @@ class World:
             "file_extension": ext,
             "path": str(path),
         }
-        self.rows.append(row)
-        self.data.append(decoded.mean(axis=1).astype(np.float32))
+        mono = decoded.mean(axis=1).astype(np.float32)
+        with self._lock:  # rows[i] and data[i] must stay paired when threads add segments
+            self.rows.append(row)
+            self.data.append(mono)
         return row
 
     def table(self) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,7 +70,7 @@ def test_row_i_describes_clip_i(world) -> None:  # type: ignore[no-untyped-def]
     assert (meta["sample_rate"] == RATE).all()
     assert str(meta["clip_start"].dtype) == "datetime64[ns, UTC]"
     assert audio.shape[1] == meta["n_samples"].max()
-    for i, row in enumerate(meta.itertuples()):
+    for i, row in enumerate(list[Any](meta.itertuples())):
         want = world.reference(row.stream_id, row.clip_start, row.clip_end, RATE)
         assert row.n_samples == len(want)
         np.testing.assert_array_equal(audio[i, : row.n_samples], want)
@@ -98,7 +100,7 @@ def test_fixed_duration_and_alignment(world, align: str) -> None:  # type: ignor
     else:
         middle = meta["start"] + (meta["end"] - meta["start"]) / 2
         assert ((meta["clip_start"] + length / 2 - middle).abs() <= pd.Timedelta(1, "ns")).all()
-    for i, row in enumerate(meta.itertuples()):
+    for i, row in enumerate(list[Any](meta.itertuples())):
         want = world.reference(row.stream_id, row.clip_start, row.clip_end, RATE)
         np.testing.assert_array_equal(audio[i], want)
 
@@ -221,6 +223,6 @@ def test_load_window_agrees_with_clips(world) -> None:  # type: ignore[no-untype
     source = two_streams(world)
     frame = events()
     audio, meta = clips(source, frame, duration=0.75, progress=False)
-    for i, row in enumerate(meta.itertuples()):
+    for i, row in enumerate(list[Any](meta.itertuples())):
         one = load_window(source, row.stream_id, row.clip_start, row.clip_end)
         np.testing.assert_array_equal(audio[i], one)

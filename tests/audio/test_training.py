@@ -33,7 +33,7 @@ def build(world):  # type: ignore[no-untyped-def]
     return world.source()
 
 
-def annotations() -> pd.DataFrame:
+def make_annotations() -> pd.DataFrame:
     rows = [
         ("ta", 10.0, 11.0, "frog", 500, 900),
         ("ta", 10.5, 12.5, "bird", 1000, 1800),
@@ -53,7 +53,7 @@ def annotations() -> pd.DataFrame:
     )
 
 
-def detections() -> pd.DataFrame:
+def make_detections() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": ["d1", "d2", "d3"],
@@ -75,7 +75,7 @@ def row(table: pd.DataFrame, stream: str, start: float) -> pd.Series:
 
 def test_multi_hot_and_reviewed_mask(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    table = training_set(source, annotations(), clip_duration=2.0, step=1.0, negatives=0)
+    table = training_set(source, make_annotations(), clip_duration=2.0, step=1.0, negatives=0)
     assert table.attrs["classes"] == ["bird", "frog"]
     assert list(table.columns) == [
         "stream_id", "start", "end", "kind",
@@ -107,13 +107,13 @@ def test_multi_hot_and_reviewed_mask(world) -> None:  # type: ignore[no-untyped-
     # No window outside a recording (ta starts at 0: nothing before it).
     assert (table["start"] + pd.Timedelta(seconds=1) >= at(0)).all()
     # Restricting classes keeps the order asked and drops the others' labels.
-    only = training_set(source, annotations(), 2.0, step=1.0, negatives=0, classes=["frog"])
+    only = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0, classes=["frog"])
     assert [c for c in only.columns if c.startswith("label_")] == ["label_frog"]
 
 
 def test_background_negatives(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    ann = annotations()
+    ann = make_annotations()
     table = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=3)
     background = table[table["kind"] == "background"]
     assert len(background) == 25
@@ -144,8 +144,8 @@ def test_background_negatives(world) -> None:  # type: ignore[no-untyped-def]
 
 def test_detections_add_positives_and_validated_negatives(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    table = training_set(source, annotations(), 2.0, step=1.0, negatives=0,
-                         detections=detections())
+    table = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                         detections=make_detections())
     confirmed = row(table, "tb", 30)
     assert confirmed.label_frog == 1 and confirmed.reviewed_frog and confirmed.kind == "positive"
     rejected = row(table, "ta", 130)
@@ -154,13 +154,13 @@ def test_detections_add_positives_and_validated_negatives(world) -> None:  # typ
     # The unreviewed detection (d3) adds nothing.
     assert table[(table["stream_id"] == "ta") & (table["start"] >= at(138))].empty
     with pytest.raises(ValueError, match="review_status"):
-        training_set(source, annotations(), 2.0, detections=detections().drop(
+        training_set(source, make_annotations(), 2.0, detections=make_detections().drop(
             columns="review_status"))
 
 
 def test_write_read_round_trip(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    table = training_set(source, annotations(), 2.0, step=1.0, negatives=5)
+    table = training_set(source, make_annotations(), 2.0, step=1.0, negatives=5)
     out = write_training_set(table, source, tmp_path / "ds", format="npz", progress=False)
     assert (out / "labels.parquet").is_file()
     labels, audio = read_training_set(out)
@@ -189,7 +189,7 @@ def test_write_read_round_trip(world, tmp_path: Path) -> None:  # type: ignore[n
 def test_kaggle_export(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
     result = to_kaggle_rfcx(
-        annotations(), source, tmp_path / "kaggle", detections=detections(),
+        make_annotations(), source, tmp_path / "kaggle", detections=make_detections(),
         sample_rate=None, progress=False,
     )
     out = tmp_path / "kaggle"

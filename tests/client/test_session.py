@@ -70,7 +70,8 @@ def _fetch_all(c: Client) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_frames_identical_under_injected_faults(
         faulty: Emulator, fault_rate: float, reset_rate: float) -> None:
     # Many small pieces, so that a few hundred requests meet the injected faults.
-    with faulty.client(progress=False, backoff_factor=0.01, max_workers=24) as c:
+    with faulty.client(progress=False, backoff_factor=0.01, max_workers=24,
+                       cache=False) as c:
         clean = _fetch_all(c)
         faulty.set_faults(fault_rate=fault_rate, reset_rate=reset_rate)
         faulty.reset_stats()

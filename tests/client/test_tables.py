@@ -194,7 +194,3 @@ def test_module_level_functions_use_the_default_client(client: Client) -> None:
         rf.set_default_client("not a client")  # type: ignore[arg-type]
 
 
-def test_cache_argument_reserved(client: Client) -> None:
-    with pytest.raises(NotImplementedError, match="cache"):
-        client.detections_df(START, END, cache="use")
-    assert client.detections_df(START, "2024-03-01T01:00", cache=False).attrs["query"]

@@ -34,6 +34,10 @@ STREAM_KEYS = ["id", "name", "description", "start", "end", "project_id", "is_pu
                "max_sample_rate", "external_id", "created_by_id", "country_code", "created_at",
                "updated_at", "created_by", "project"]
 Params = dict[str, Any] | Sequence[tuple[str, Any]] | None
+# responses recorded from the platform's server: a vendored copy if the project has one
+SAMPLES = next((p for p in (Path(__file__).parents[1] / "data" / "real_api_samples",
+                            Path("/work/shared/real_api_samples")) if p.is_dir()),
+               Path("/work/shared/real_api_samples"))
 
 
 # -- helpers: SQL on the data directory, HTTP with a token -----------------------------------
@@ -321,6 +325,28 @@ def test_segments_validation(demo_emulator: Emulator, cast: Cast) -> None:
     assert get(emu, "/streams/doesnotexist/segments", WIDE).status_code == 404
 
 
+def test_segments_overlap_when_not_strict(demo_emulator: Emulator, cast: Cast) -> None:
+    emu = demo_emulator
+    segs = segments_of(emu, cast.own)
+    inside = segs[2]["start"] + 1_000  # after the start of segment 2: strict misses it
+    params = {"start": iso(inside), "end": iso(segs[3]["start"] - 1)}
+    path = f"/streams/{cast.own}/segments"
+    assert get(emu, path, params).json() == []
+    loose = get(emu, path, {**params, "strict": "false"}).json()
+    assert [s["id"] for s in loose] == [s["id"] for s in segs
+                                        if s["start"] < segs[3]["start"] - 1
+                                        and s["end"] > inside]
+
+
+@pytest.mark.xfail(strict=True, reason="emulator bug: segments use pagedQuery upstream, a plain "
+                   "findAll without LIMIT when limit and offset are both falsy (contract §3), "
+                   "so limit=0 returns every row; the emulator sends LIMIT 0 and returns []")
+def test_segments_limit_zero_returns_every_row(demo_emulator: Emulator, cast: Cast) -> None:
+    path = f"/streams/{cast.own}/segments"
+    every = get(demo_emulator, path, WIDE).json()
+    assert get(demo_emulator, path, {**WIDE, "limit": 0}).json() == every
+
+
 def test_time_parameter_formats_agree(demo_emulator: Emulator, cast: Cast) -> None:
     emu = demo_emulator
     seg = segments_of(emu, cast.own)[2]
@@ -358,6 +384,8 @@ def test_single_segment_and_file(demo_emulator: Emulator, cast: Cast) -> None:
     assert_platform_headers(redirect)
     location = redirect.headers["Location"]
     assert redirect.text == f"Found. Redirecting to {location}"
+    assert redirect.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert recorded_header_names("segment_file_302") <= set(redirect.headers)
     assert re.search(rf"/\d{{4}}/\d{{2}}/\d{{2}}/{stream}/{seg['id']}\.flac\?", location)
     blob = requests.get(location, timeout=60)
     assert blob.status_code == 200
@@ -505,12 +533,52 @@ def test_detections_public_streams_rules(demo_emulator: Emulator, cast: Cast) ->
     assert len(system) == min(10, len(detections_sql(emu, [cast.private_other], 0, 2**62, 0)))
 
 
+def test_detections_filters(demo_emulator: Emulator, cast: Cast,
+                            det_window: tuple[int, int]) -> None:
+    emu = demo_emulator
+    start, end = det_window[0], det_window[0] + 7 * 86_400_000
+    readable = sorted(cast.readable)
+    rows = sql(emu, f"SELECT d.id, d.classifier_id, d.classifier_job_id, d.review_status, "
+                    f"s.project_id FROM detections d JOIN streams s ON s.id = d.stream_id "
+                    f"WHERE d.stream_id IN ({marks(readable)}) AND d.start >= ? AND d.start < ? "
+                    f"ORDER BY d.start, d.id", [*readable, start, end])
+    base = [("start", iso(start)), ("end", iso(end)), ("min_confidence", "0")]
+
+    def ids(*extra: tuple[str, str]) -> list[str]:
+        resp = get(emu, "/detections", [*base, *extra])
+        assert resp.status_code == 200, resp.text
+        return [d["id"] for d in resp.json()]
+
+    def expect(keep: Any) -> list[str]:
+        return [str(r["id"]) for r in rows if keep(r)]
+
+    confirmed = expect(lambda r: r["review_status"] == 1)
+    assert confirmed and ids(("review_statuses[]", "confirmed")) == confirmed
+    assert ids(("review_statuses", "unreviewed"), ("review_statuses", "rejected")) == expect(
+        lambda r: r["review_status"] in (None, -1))
+    classifier = rows[0]["classifier_id"]
+    assert ids(("classifiers[]", str(classifier))) == expect(
+        lambda r: r["classifier_id"] == classifier)
+    job = rows[0]["classifier_job_id"]
+    assert ids(("classifier_jobs", str(job))) == expect(lambda r: r["classifier_job_id"] == job)
+    project = rows[0]["project_id"]
+    assert ids(("projects[]", project)) == expect(lambda r: r["project_id"] == project)
+    bad = get(emu, "/detections", [*base, ("review_statuses", "maybe")])
+    assert bad.status_code == 400
+    assert bad.json()["message"] == ("Validation errors: Parameter 'review_statuses' should be "
+                                     "one of these values: unreviewed, rejected, uncertain, "
+                                     "confirmed.")
+    related = get(emu, "/detections", [*base, ("limit", "1"), ("fields[]", "stream"),
+                                       ("fields[]", "classifier")]).json()[0]
+    assert list(related["stream"]) == ["id", "name", "start", "end", "latitude", "longitude",
+                                       "altitude", "is_public", "hidden"]
+    assert list(related["classifier"]) == ["id", "name", "version", "last_executed_at"]
+
+
 def test_detections_validation_matches_platform(demo_emulator: Emulator) -> None:
     resp = get(demo_emulator, "/detections")
     assert resp.status_code == 400
-    recorded = "/work/shared/real_api_samples/detections_400.body"
-    with open(recorded, encoding="utf-8") as fh:
-        assert resp.text == fh.read()
+    assert resp.text == (SAMPLES / "detections_400.body").read_text(encoding="utf-8")
     bad = get(demo_emulator, "/detections", {**WIDE, "min_confidence": "high"})
     assert bad.json()["message"] == "Validation errors: Parameter 'min_confidence' should be a " \
                                     "float."
@@ -623,8 +691,6 @@ def test_classifier_upload(fresh_emulator: Emulator) -> None:
 
 
 # -- shapes and headers against responses recorded from the platform ---------------------------
-
-SAMPLES = Path("/work/shared/real_api_samples")
 
 
 def same_shape(ours: Any, theirs: Any, where: str = "") -> None:

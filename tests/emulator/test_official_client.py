@@ -204,8 +204,18 @@ def test_classifications(demo_emulator: Emulator, monkeypatch: pytest.MonkeyPatc
     client = connect(emu, monkeypatch)
     row = sql(emu, "SELECT value, title FROM classifications WHERE type = 'species' ORDER BY id "
                    "LIMIT 1")[0]
-    found = client.classifications(row["title"])
-    assert row["value"] in [c["value"] for c in found]
+    keyword = row["title"].split()[0]
+    expected = sql(emu, "SELECT DISTINCT c.value FROM classifications c LEFT JOIN "
+                        "classification_alternative_names n ON n.classification_id = c.id "
+                        "WHERE c.title LIKE ? OR n.name LIKE ?", [f"%{keyword}%"] * 2)
+    found = client.classifications(keyword)
+    assert {c["value"] for c in found} == {r["value"] for r in expected}
+    assert row["value"] in {c["value"] for c in found}
+    names = sql(emu, "SELECT n.name, n.language_id FROM classification_alternative_names n JOIN "
+                     "classifications c ON c.id = n.classification_id WHERE c.value = ? "
+                     "ORDER BY n.rank, n.id", [row["value"]])
+    mine = next(c for c in found if c["value"] == row["value"])
+    assert mine["alternative_names"] == names and mine["title"] == row["title"]
     species = client.classifications(row["title"][:3], levels=["species"])
     assert species and all(c["type"]["value"] == "species" for c in species)
     assert client.classifications(row["title"], levels=["characteristics"]) == []

@@ -1,0 +1,316 @@
+"""``rfcx-frames demo``: the path a data scientist takes, end to end, in under two minutes.
+
+streams of a project -> a month of detections -> a per-species, per-stream, per-day summary
+and a plot of daily activity -> the same query again from the cache -> annotations -> clips
+aligned to them and their spectrograms -> a training set on disk.
+
+Without ``api_url`` it starts the embedded emulator's demo world; with one (and a token or a
+login) it runs the same steps against that platform.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .audio import clips, training_set, write_training_set
+from .audio.download import ClientSource
+from .audio.store import AudioStore
+from .client import Client
+
+PLOT_SPECIES = 6
+CLIP_COUNT = 6
+CLIP_SECONDS = 3.0
+CLIP_RATE = 24000
+
+
+@dataclass
+class DemoResult:
+    """What the demo produced: timings and the files it wrote."""
+
+    out_dir: Path
+    detections: int = 0
+    annotations: int = 0
+    cold_seconds: float = 0.0
+    warm_seconds: float = 0.0
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _say(title: str, echo: Callable[[str], None]) -> None:
+    echo("")
+    echo(f"== {title}")
+
+
+def _table(frame: pd.DataFrame, echo: Callable[[str], None], rows: int = 12) -> None:
+    with pd.option_context("display.width", 120, "display.max_columns", 12,
+                           "display.max_colwidth", 28):
+        echo(frame.head(rows).to_string(index=False))
+    if len(frame) > rows:
+        echo(f"... {len(frame) - rows} more rows")
+
+
+def daily_summary(detections: pd.DataFrame) -> pd.DataFrame:
+    """Detections per species per stream per UTC day.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"start": pd.to_datetime(["2024-03-01T05:00Z", "2024-03-01T06:00Z"]),
+    ...                    "stream_id": ["a", "a"], "classification_value": ["x", "x"]})
+    >>> daily_summary(df)["detections"].tolist()
+    [2]
+    """
+    day = detections["start"].dt.floor("D").rename("day")
+    counts = (detections.groupby([day, detections["stream_id"],
+                                  detections["classification_value"]], observed=True)
+              .size().rename("detections").reset_index())
+    return counts.sort_values(["day", "stream_id", "detections"],
+                              ascending=[True, True, False]).reset_index(drop=True)
+
+
+def plot_daily_activity(summary: pd.DataFrame, path: Path, species: int = PLOT_SPECIES) -> Path:
+    """A PNG of detections per day for the most detected species (all streams together)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_day = summary.groupby(["day", "classification_value"], observed=True)["detections"].sum()
+    table = per_day.unstack("classification_value").fillna(0)
+    top = table.sum().sort_values(ascending=False).index[:species]
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
+    for value in top:
+        ax.plot(table.index, table[value], marker="o", markersize=3, label=str(value))
+    ax.set_title("Daily detections of the most detected species")
+    ax.set_xlabel("day (UTC)")
+    ax.set_ylabel("detections")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def spectrogram(audio: np.ndarray, sample_rate: int, nfft: int = 512,
+                hop: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Power spectrogram in dB: ``(db[freq, time], freqs_hz, times_s)``.
+
+    Examples
+    --------
+    >>> db, f, t = spectrogram(np.zeros(4000, dtype=np.float32), 8000)
+    >>> db.shape[0] == f.size
+    True
+    """
+    if audio.size < nfft:
+        audio = np.pad(audio, (0, nfft - audio.size))
+    frames = 1 + (audio.size - nfft) // hop
+    index = np.arange(nfft)[None, :] + hop * np.arange(frames)[:, None]
+    window = np.hanning(nfft).astype(np.float32)
+    power = np.abs(np.fft.rfft(audio[index] * window, axis=1)) ** 2
+    db = 10 * np.log10(power.T + 1e-12)
+    return db, np.fft.rfftfreq(nfft, 1 / sample_rate), (np.arange(frames) * hop + nfft / 2) / \
+        sample_rate
+
+
+def plot_spectrograms(audio: np.ndarray, meta: pd.DataFrame, path: Path) -> Path:
+    """A PNG grid of clip spectrograms with each annotation's time-frequency box."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    n = len(meta)
+    cols = 3
+    rows = max(1, (n + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), dpi=100, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        row = meta.iloc[i]
+        rate = int(row["sample_rate"])
+        db, freqs, times = spectrogram(audio[i], rate)
+        ax.pcolormesh(times, freqs / 1000, db, shading="auto", cmap="magma",
+                      vmin=float(np.percentile(db, 5)), vmax=float(db.max()))
+        offset = (row["start"] - row["clip_start"]) / pd.Timedelta(seconds=1)
+        length = (row["end"] - row["start"]) / pd.Timedelta(seconds=1)
+        if pd.notna(row.get("frequency_min")) and pd.notna(row.get("frequency_max")):
+            low, high = float(row["frequency_min"]) / 1000, float(row["frequency_max"]) / 1000
+            ax.add_patch(Rectangle((offset, low), length, high - low, fill=False,
+                                   edgecolor="cyan", linewidth=1.5))
+        ax.set_title(f"{row['classification_value']}\n{row['stream_id']} "
+                     f"{row['start']:%m-%d %H:%M:%S}", fontsize=8)
+        ax.set_xlabel("s", fontsize=8)
+        ax.set_ylabel("kHz", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_demo(*, api_url: str | None = None, token: str | None = None,
+             out_dir: str | Path = "demo-output", start: str = "2024-03-01",
+             end: str = "2024-04-01", min_confidence: float = 0.5, progress: bool = True,
+             echo: Callable[[str], None] = print) -> DemoResult:
+    """Run every step of the demo and return what it produced.
+
+    Parameters
+    ----------
+    api_url, token
+        A platform to run against; ``None`` starts the embedded emulator's demo world.
+    out_dir
+        Where plots, tables, clips and the training set go (emptied first).
+    start, end
+        The month of detections to analyse.
+    min_confidence
+        Detection confidence threshold.
+    progress
+        Show progress bars.
+    echo
+        Where lines of output go.
+
+    Examples
+    --------
+    >>> result = run_demo(out_dir="/tmp/rfcx-demo", echo=lambda s: None)  # doctest: +SKIP
+    >>> result.files["activity_plot"].exists()  # doctest: +SKIP
+    True
+    """
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    result = DemoResult(out_dir=out)
+    with ExitStack() as stack:
+        client = _client(stack, api_url, token, out, progress, echo)
+        _run_steps(client, result, start, end, min_confidence, echo)
+    return result
+
+
+def _client(stack: ExitStack, api_url: str | None, token: str | None, out: Path,
+            progress: bool, echo: Callable[[str], None]) -> Client:
+    cache_dir = out / "cache"
+    if api_url is not None:
+        client = Client(api_url=api_url, token=token, cache_dir=cache_dir, progress=progress)
+        if token is None:
+            client.authenticate()
+        echo(f"Platform: {client.api_url}")
+        return stack.enter_context(client)
+    from .emulator import running
+
+    emu = stack.enter_context(running(world="demo"))
+    echo(f"Embedded emulator (demo world) at {emu.api_url}; data in {emu.data_dir}")
+    return stack.enter_context(emu.client(cache_dir=cache_dir, progress=progress))
+
+
+def _pick_project(client: Client) -> tuple[str, str, pd.DataFrame]:
+    projects = client.projects_df(progress=False)
+    best: tuple[str, str, pd.DataFrame] | None = None
+    for _, project in projects.iterrows():
+        streams = client.streams_df(projects=[project["id"]], progress=False)
+        if best is None or len(streams) > len(best[2]):
+            best = (str(project["id"]), str(project["name"]), streams)
+    if best is None or best[2].empty:
+        raise RuntimeError("no project with streams is readable with these credentials")
+    return best
+
+
+def _run_steps(client: Client, result: DemoResult, start: str, end: str,
+               min_confidence: float, echo: Callable[[str], None]) -> None:
+    out = result.out_dir
+    project_id, project_name, streams = _pick_project(client)
+    _say(f"1. Streams of project '{project_name}' ({project_id})", echo)
+    _table(streams[["id", "name", "timezone", "max_sample_rate", "start", "end"]], echo)
+    ids = list(streams["id"].astype(str))
+
+    _say(f"2. Detections {start} .. {end}, confidence >= {min_confidence}", echo)
+    t0 = time.perf_counter()
+    detections = client.detections_df(start, end, streams=ids, min_confidence=min_confidence,
+                                      local_time=True)
+    result.cold_seconds = time.perf_counter() - t0
+    result.detections = len(detections)
+    memory_mb = detections.memory_usage(deep=True).sum() / 1e6
+    echo(f"{len(detections):,} detections in {result.cold_seconds:.1f} s "
+         f"({memory_mb:.1f} MB in memory)")
+    _table(detections[["start", "stream_id", "classification_value", "confidence",
+                       "review_status"]], echo, rows=5)
+
+    _say("3. Detections per species per stream per day", echo)
+    summary = daily_summary(detections)
+    result.files["summary_csv"] = out / "daily_detections.csv"
+    summary.to_csv(result.files["summary_csv"], index=False)
+    top = (summary.groupby(["stream_id", "classification_value"], observed=True)["detections"]
+           .sum().sort_values(ascending=False).head(10).reset_index())
+    _table(top, echo)
+    hours = detections["start_local"].dt.hour.value_counts().sort_index()
+    echo("Busiest local hours: " + ", ".join(f"{h:02d}h" for h in
+                                              hours.sort_values(ascending=False).index[:4]))
+    result.files["activity_plot"] = plot_daily_activity(summary, out / "daily_activity.png")
+
+    _say("4. The same query again (answered from the local cache)", echo)
+    t0 = time.perf_counter()
+    again = client.detections_df(start, end, streams=ids, min_confidence=min_confidence,
+                                 local_time=True)
+    result.warm_seconds = time.perf_counter() - t0
+    same = again.reset_index(drop=True).equals(detections.reset_index(drop=True))
+    echo(f"first run {result.cold_seconds:.2f} s, second run {result.warm_seconds:.3f} s "
+         f"({result.cold_seconds / max(result.warm_seconds, 1e-6):.0f}x faster); "
+         f"identical frame: {same}")
+
+    _say("5. Annotations", echo)
+    annotations = client.annotations_df(start, end, streams=ids)
+    result.annotations = len(annotations)
+    per_class = (annotations.groupby("classification_value", observed=True).size()
+                 .sort_values(ascending=False).rename("annotations").reset_index())
+    echo(f"{len(annotations):,} annotations of {per_class.shape[0]} classes")
+    _table(per_class, echo, rows=8)
+
+    _say(f"6. Clips aligned to {CLIP_COUNT} annotations, with spectrograms", echo)
+    source = ClientSource(client, AudioStore(out / "audio"))
+    chosen = _spread(annotations, CLIP_COUNT)
+    audio, meta = clips(source, chosen, duration=CLIP_SECONDS, sample_rate=CLIP_RATE,
+                        progress=False)
+    echo(f"clips array {audio.shape} {audio.dtype}; metadata columns: "
+         f"{', '.join(map(str, meta.columns[:8]))} ...")
+    result.files["spectrograms"] = plot_spectrograms(audio, meta, out / "clip_spectrograms.png")
+
+    _say("7. A training set from one stream's annotations", echo)
+    stream = str(chosen["stream_id"].iloc[0])
+    subset = annotations[annotations["stream_id"].astype(str) == stream]
+    subset = subset[subset["start"] < subset["start"].min() + pd.Timedelta(days=2)]
+    table = training_set(source, subset, clip_duration=CLIP_SECONDS, negatives=0.5)
+    labels = [c for c in table.columns if str(c).startswith("label_")]
+    echo(f"{len(table)} clips, {len(labels)} classes, "
+         f"{int((table[labels].sum(axis=1) == 0).sum())} background negatives")
+    result.files["training_set"] = write_training_set(table, source, out / "training_set",
+                                                      progress=False)
+
+    _say("Written", echo)
+    for name, path in result.files.items():
+        echo(f"  {name:15s} {path}")
+    echo(f"  {'cache':15s} {client.cache_dir}")
+
+
+def _spread(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``n`` rows spread over distinct classes where possible, in time order."""
+    picked = frame.sort_values("start").groupby("classification_value", observed=True).head(1)
+    if len(picked) < n:
+        picked = pd.concat([picked, frame.drop(picked.index).head(n - len(picked))])
+    return picked.head(n).sort_values("start").reset_index(drop=True)
+
+
+def main(args: Any) -> int:
+    """``rfcx-frames demo`` (arguments parsed by :mod:`rfcx_frames.commands`)."""
+    result = run_demo(api_url=args.api_url, token=args.token, out_dir=args.out,
+                      progress=not args.no_progress)
+    return 0 if result.detections > 0 else 1

@@ -1,0 +1,108 @@
+"""The client's DataFrames through the Parquet cache, counted at the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from rfcx_frames.emulator import Emulator, running
+from rfcx_frames.exceptions import NotCachedError
+
+START, MID, END = "2024-03-01", "2024-03-03", "2024-03-05"
+
+
+def _streams(emu: Emulator) -> list[str]:
+    with emu.client(progress=False, cache=False) as c:
+        return [str(s) for s in c.streams_df()["id"]]
+
+
+def test_repeat_query_makes_zero_requests(demo_emulator: Emulator, tmp_path: Path) -> None:
+    streams = _streams(demo_emulator)
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
+        cold = c.detections_df(START, END, streams=streams, min_confidence=0.5)
+        demo_emulator.reset_stats()
+        warm = c.detections_df(START, END, streams=streams, min_confidence=0.5)
+        assert demo_emulator.stats()["total_requests"] == 0
+    with demo_emulator.client(progress=False, cache=False) as c:
+        fresh = c.detections_df(START, END, streams=streams, min_confidence=0.5)
+    assert len(cold) > 1000
+    pd.testing.assert_frame_equal(warm, cold)
+    pd.testing.assert_frame_equal(warm, fresh)
+
+
+def test_overlapping_query_fetches_only_the_new_window(demo_emulator: Emulator,
+                                                       tmp_path: Path) -> None:
+    streams = _streams(demo_emulator)[:2]
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
+        c.detections_df(START, MID, streams=streams, min_confidence=0.3)
+        demo_emulator.reset_stats()
+        both = c.detections_df(START, END, streams=streams, min_confidence=0.3)
+        stats = demo_emulator.stats()
+    with demo_emulator.client(progress=False, cache=False) as c:
+        fresh = c.detections_df(START, END, streams=streams, min_confidence=0.3)
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "other") as c:
+        demo_emulator.reset_stats()
+        c.detections_df(MID, END, streams=streams, min_confidence=0.3)
+        new_only = demo_emulator.stats()["total_requests"]
+    pd.testing.assert_frame_equal(both, fresh)
+    # The overlapping query costs exactly a cold query of the uncovered half.
+    assert 0 < stats["total_requests"] == new_only
+
+
+def test_looser_cached_pull_answers_a_stricter_query(demo_emulator: Emulator,
+                                                     tmp_path: Path) -> None:
+    streams = _streams(demo_emulator)
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
+        c.detections_df(START, END, streams=streams, min_confidence=0.5)
+        demo_emulator.reset_stats()
+        strict = c.detections_df(START, END, streams=streams, min_confidence=0.9,
+                                 review_statuses=["confirmed", "unreviewed"])
+        assert demo_emulator.stats()["total_requests"] == 0
+    with demo_emulator.client(progress=False, cache=False) as c:
+        fresh = c.detections_df(START, END, streams=streams, min_confidence=0.9,
+                                review_statuses=["confirmed", "unreviewed"])
+    assert len(strict) > 0
+    pd.testing.assert_frame_equal(strict.reset_index(drop=True), fresh)
+
+
+def test_offline_with_the_emulator_stopped(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    with running(world="demo", days=4, data_dir=tmp_path / "world") as emu:
+        with emu.client(progress=False, cache_dir=cache_dir) as c:
+            streams = [str(s) for s in c.streams_df()["id"]]
+            cached = c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+            cached_ann = c.annotations_df(START, MID)
+        url, token = emu.api_url, emu.token
+    from rfcx_frames import Client
+
+    with Client(api_url=url, token=token, cache_dir=cache_dir, progress=False,
+                retries=0) as c:
+        offline = c.detections_df(START, MID, streams=streams, min_confidence=0.5,
+                                  cache="offline")
+        pd.testing.assert_frame_equal(offline, cached)
+        pd.testing.assert_frame_equal(c.annotations_df(START, MID, cache="offline"), cached_ann)
+        with pytest.raises(NotCachedError) as info:
+            c.detections_df(START, END, streams=streams, min_confidence=0.5, cache="offline")
+    assert info.value.missing
+    assert {m[0] for m in info.value.missing} <= set(streams)
+
+
+def test_cache_holds_no_token_and_is_plain_parquet(demo_emulator: Emulator,
+                                                  tmp_path: Path) -> None:
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
+        c.streams_df()
+        c.detections_df(START, MID, min_confidence=0.5)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files)
+    for p in files:
+        assert demo_emulator.token.encode() not in p.read_bytes()
+    part = next(p for p in files if p.suffix == ".parquet" and "detections" in str(p))
+    assert pq.read_table(part).num_rows > 0
+
+
+def test_bad_cache_argument_names_the_allowed_values(demo_emulator: Emulator) -> None:
+    with demo_emulator.client(progress=False) as c, pytest.raises(ValueError, match="cache"):
+        c.detections_df(START, END, cache="sometimes")
