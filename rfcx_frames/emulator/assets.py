@@ -25,7 +25,9 @@ ASSET_NAME = re.compile(
     r"^(?P<stream>[A-Za-z0-9]+)_t(?P<start>[0-9TZ]+)\.(?P<end>[0-9TZ]+)"
     r"_r(?P<range>full|\d+\.\d+)_g(?P<gain>[0-9.]+)_f(?P<type>[a-z0-9]+)"
     r"(?P<extra>(?:_[a-z][^_.]*)*)\.(?P<ext>[a-z0-9]+)$")
-AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "opus": "audio/ogg"}
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "opus": "audio/ogg",
+               "mp3": "audio/mpeg"}
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 BLOB_TYPES = {".flac": "audio/flac", ".opus": "audio/ogg", ".wav": "audio/wav"}
 
 
@@ -129,6 +131,10 @@ def asset(app: App, req: Request) -> Response:
     if spec["band"] is not None:
         out = band_pass(out, rate, *spec["band"])
     out = np.clip(out * spec["gain"], -1.0, 1.0).astype(np.float32)
+    if spec["type"] == "opus" and rate not in OPUS_RATES:
+        # Opus has a fixed set of rates; the platform's ffmpeg resamples to 48 kHz.
+        out = soxr.resample(out, rate, 48000).astype(np.float32)
+        rate = 48000
     body = synth.encode(out, rate, spec["type"])
     filename = req.params["name"]
     resp = Response(status=200, body=body)
@@ -137,14 +143,33 @@ def asset(app: App, req: Request) -> Response:
     resp.header("Content-Disposition", f"attachment; filename={filename}")
     resp.header("Cache-Control", "max-age=600")
     resp.header("Access-Control-Expose-Headers", "RFCx-Stream-Next-Timestamp, RFCx-Stream-Gaps")
-    nxt = app.store.query("SELECT start FROM segments WHERE stream_id = ? AND start >= ? "
-                          "ORDER BY start LIMIT 1", (spec["stream"], end))
-    if nxt:
-        resp.header("RFCx-Stream-Next-Timestamp", str(nxt[0]["start"]))
+    if segments[-1]["end"] > end:
+        # Audio continues past the window: the next window starts where this one ends.
+        resp.header("RFCx-Stream-Next-Timestamp", str(end))
+    else:
+        nxt = app.store.query("SELECT start FROM segments WHERE stream_id = ? AND start >= ? "
+                              "ORDER BY start LIMIT 1", (spec["stream"], end))
+        if nxt:
+            resp.header("RFCx-Stream-Next-Timestamp", js_date_string(int(nxt[0]["start"])))
     for gap_start, gap_end in gaps:
-        # Upstream sets an array of [Date, ms] pairs; Node writes one header line per pair.
-        resp.header("RFCx-Stream-Gaps", f"{js_date_string(gap_start)},{gap_end}")
+        resp.header("RFCx-Stream-Gaps", gap_header(gap_start, gap_end, start, end))
     return resp
+
+
+def gap_header(gap_start: int, gap_end: int, window_start: int, window_end: int) -> str:
+    """One ``RFCx-Stream-Gaps`` line, formatted as upstream does for each kind of gap.
+
+    Upstream builds ``[start, end]`` pairs mixing epoch ms (the window's own edges) and
+    ``Date`` objects (segment edges), and Node writes each pair with ``String()``.
+
+    Examples
+    --------
+    >>> gap_header(0, 60000, 0, 120000)
+    '0,Thu Jan 01 1970 00:01:00 GMT+0000 (Coordinated Universal Time)'
+    """
+    left = str(gap_start) if gap_start == window_start else js_date_string(gap_start)
+    right = str(gap_end) if gap_end == window_end else js_date_string(gap_end)
+    return f"{left},{right}"
 
 
 def asset_name(stream_id: str, start_ms: int, end_ms: int, fmt: str = "wav",

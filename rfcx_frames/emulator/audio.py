@@ -203,7 +203,7 @@ def _to_pcm16(samples: np.ndarray) -> np.ndarray:
 
 
 def encode(samples: np.ndarray, sample_rate: int, codec: str) -> bytes:
-    """Encode mono samples as ``flac`` (PCM_16), ``opus`` (Ogg) or ``wav`` (PCM_16).
+    """Encode mono samples as ``flac`` (PCM_16), ``opus`` (Ogg), ``wav`` (PCM_16) or ``mp3``.
 
     The same input always gives byte-identical output.
 
@@ -227,6 +227,10 @@ def encode(samples: np.ndarray, sample_rate: int, codec: str) -> bytes:
         data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
         sf.write(buf, data, sample_rate, format="OGG", subtype="OPUS")
         return _pin_ogg_serial(buf.getvalue())
+    if codec == "mp3":
+        data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+        sf.write(buf, data, sample_rate, format="MP3", subtype="MPEG_LAYER_III")
+        return buf.getvalue()
     raise ValueError(f"unknown codec {codec!r}; expected one of {sorted(CODEC_EXTENSIONS)}")
 
 

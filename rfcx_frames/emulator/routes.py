@@ -311,9 +311,10 @@ def list_segments(app: App, req: Request) -> Response:
     else:
         where = 'stream_id = ? AND start < ? AND "end" > ?'
         args = [stream_id, end, start]
+    # pagedQuery applies no LIMIT when limit and offset are both falsy (limit=0 = every row).
     rows = app.store.query(
         f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
-        f'ORDER BY start ASC{_limit_sql(limit, offset)}', args)
+        f'ORDER BY start ASC{_limit_sql(limit or None, offset)}', args)
     body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
              "file_extension": r["file_extension"]} for r in rows]
     # The platform reads a property its DAO never sets, so the header says "undefined".

@@ -26,7 +26,7 @@ from rfcx_frames.schemas import (
     wire_type,
 )
 
-SAMPLES = Path("/work/shared/real_api_samples")
+SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 RECORDED = {
     "detections_list": DETECTION,
     "streams_list": STREAM,

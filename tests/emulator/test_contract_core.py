@@ -35,9 +35,7 @@ STREAM_KEYS = ["id", "name", "description", "start", "end", "project_id", "is_pu
                "updated_at", "created_by", "project"]
 Params = dict[str, Any] | Sequence[tuple[str, Any]] | None
 # responses recorded from the platform's server: a vendored copy if the project has one
-SAMPLES = next((p for p in (Path(__file__).parents[1] / "data" / "real_api_samples",
-                            Path("/work/shared/real_api_samples")) if p.is_dir()),
-               Path("/work/shared/real_api_samples"))
+SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 
 
 # -- helpers: SQL on the data directory, HTTP with a token -----------------------------------
@@ -338,9 +336,6 @@ def test_segments_overlap_when_not_strict(demo_emulator: Emulator, cast: Cast) -
                                         and s["end"] > inside]
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: segments use pagedQuery upstream, a plain "
-                   "findAll without LIMIT when limit and offset are both falsy (contract §3), "
-                   "so limit=0 returns every row; the emulator sends LIMIT 0 and returns []")
 def test_segments_limit_zero_returns_every_row(demo_emulator: Emulator, cast: Cast) -> None:
     path = f"/streams/{cast.own}/segments"
     every = get(demo_emulator, path, WIDE).json()

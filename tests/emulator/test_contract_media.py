@@ -24,9 +24,7 @@ import soundfile as sf
 from rfcx_frames.emulator import Emulator
 
 # responses recorded from the platform's server: a vendored copy if the project has one
-SAMPLES = next((p for p in (Path(__file__).parents[1] / "data" / "real_api_samples",
-                            Path("/work/shared/real_api_samples")) if p.is_dir()),
-               Path("/work/shared/real_api_samples"))
+SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 MINUTE = 60_000
 
 
@@ -265,10 +263,6 @@ def test_gain_scales_the_audio(demo_emulator: Emulator) -> None:
     assert np.abs(half - unity / 2).max() <= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: RFCx-Stream-Next-Timestamp must be the "
-                   "window end when a segment still covers it (upstream "
-                   "getNextSegmentTimeAfterSegment: segment.end > time ? time : next start); "
-                   "the emulator always answers the next segment start at or after the end")
 def test_next_timestamp_is_window_end_while_audio_continues(demo_emulator: Emulator) -> None:
     emu = demo_emulator
     stream, seg, _ = flac_boundary(emu)
@@ -293,11 +287,6 @@ def test_next_timestamp_after_a_gap_names_the_next_segment(demo_emulator: Emulat
         assert value in (str(following), js_date(following))
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: upstream getGapsForFile pushes "
-                   "[startsMs, segment.start] for a leading gap and [segment.end, next.start] "
-                   "for inner gaps; segment times are Date objects, so Node writes "
-                   "'<ms>,<Date.toString()>' and '<Date.toString()>,<Date.toString()>'; the "
-                   "emulator writes '<Date.toString()>,<ms>' for every gap")
 def test_gap_lines_use_the_platform_formats(demo_emulator: Emulator) -> None:
     emu = demo_emulator
     stream, segs, start, end = session_with_dropped_minute(emu)
@@ -307,9 +296,6 @@ def test_gap_lines_use_the_platform_formats(demo_emulator: Emulator) -> None:
         f"{lead_a},{js_date(lead_b)}", f"{js_date(inner_a)},{js_date(inner_b)}"]
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: mp3 windows (contract §4.5, recorded "
-                   "asset_mp3_gap: 200 audio/mpeg) are refused with 400 although libsndfile "
-                   "here can write MPEG Layer III")
 def test_mp3_window(demo_emulator: Emulator) -> None:
     emu = demo_emulator
     stream, seg, _ = flac_boundary(emu)
