@@ -125,7 +125,7 @@ def test_encode_rejects_unknown_codec_and_bad_opus_rate() -> None:
     with pytest.raises(ValueError, match="opus"):
         encode(x, 44100, "opus")
     with pytest.raises(ValueError, match="codec"):
-        encode(x, 8000, "mp3")
+        encode(x, 8000, "aac")
 
 
 def test_encode_clips_out_of_range_samples() -> None:
