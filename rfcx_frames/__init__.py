@@ -10,19 +10,22 @@ Examples
 >>> df = rf.detections_df(start="2024-03-01", end="2024-03-08", streams="abc123abc123")  # doctest: +SKIP
 """
 
-from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import functools
+import inspect
 import threading
+from collections.abc import Callable
 from typing import Any
-
-import pandas as pd
 
 from .client import Client
 from .exceptions import (
     AuthenticationError,
+    DownloadError,
     ForbiddenError,
+    IngestError,
+    NotCachedError,
     NotFoundError,
     RateLimitError,
     RFCxError,
@@ -35,21 +38,43 @@ __all__ = [
     "AUTO",
     "AuthenticationError",
     "Client",
+    "DownloadError",
     "ForbiddenError",
+    "IngestError",
+    "NotCachedError",
     "NotFoundError",
     "RFCxError",
     "RateLimitError",
     "ServerError",
     "ValidationError",
+    "annotations",
     "annotations_df",
     "authenticate",
+    "check_ingest",
+    "classifications",
     "classifications_df",
+    "clips",
+    "detections",
     "detections_df",
+    "download",
+    "download_segment",
+    "download_segments",
     "get_default_client",
+    "ingest_file",
+    "iter_clips",
+    "load_window",
+    "projects",
     "projects_df",
     "segments_df",
     "set_default_client",
+    "stream",
+    "stream_segments",
+    "streams",
     "streams_df",
+    "to_kaggle_rfcx",
+    "training_set",
+    "upload_classifier",
+    "write_training_set",
 ]
 
 _default: Client | None = None
@@ -88,72 +113,49 @@ def set_default_client(client: Client | None) -> None:
         _default = client
 
 
-def authenticate(*args: Any, **kwargs: Any) -> None:
-    """:meth:`Client.authenticate` on the default client.
+def _on_default_client(name: str) -> Callable[..., Any]:
+    """A module-level function that calls ``Client.<name>`` on the default client.
 
-    Examples
-    --------
-    >>> import rfcx_frames as rf
-    >>> rf.authenticate()  # doctest: +SKIP
+    It carries the method's signature (without ``self``) and docstring, so ``help()``
+    and IDEs show the real arguments.
     """
-    get_default_client().authenticate(*args, **kwargs)
+    method = getattr(Client, name)
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(get_default_client(), name)(*args, **kwargs)
+
+    sig = inspect.signature(method)
+    call.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=list(sig.parameters.values())[1:])
+    call.__qualname__ = name
+    return call
 
 
-def projects_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.projects_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.projects_df()  # doctest: +SKIP
-    """
-    return get_default_client().projects_df(*args, **kwargs)
-
-
-def streams_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.streams_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.streams_df(include_public=True)  # doctest: +SKIP
-    """
-    return get_default_client().streams_df(*args, **kwargs)
-
-
-def segments_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.segments_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.segments_df("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
-    """
-    return get_default_client().segments_df(*args, **kwargs)
-
-
-def detections_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.detections_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.detections_df(start="2024-03-01", end="2024-03-08")  # doctest: +SKIP
-    """
-    return get_default_client().detections_df(*args, **kwargs)
-
-
-def annotations_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.annotations_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.annotations_df(start="2024-03-01", end="2024-04-01")  # doctest: +SKIP
-    """
-    return get_default_client().annotations_df(*args, **kwargs)
-
-
-def classifications_df(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """:meth:`Client.classifications_df` on the default client.
-
-    Examples
-    --------
-    >>> rf.classifications_df("sciurus")  # doctest: +SKIP
-    """
-    return get_default_client().classifications_df(*args, **kwargs)
+#: Seed-parity methods, DataFrames and audio, each on the default client.
+authenticate = _on_default_client("authenticate")
+projects = _on_default_client("projects")
+streams = _on_default_client("streams")
+stream = _on_default_client("stream")
+stream_segments = _on_default_client("stream_segments")
+detections = _on_default_client("detections")
+annotations = _on_default_client("annotations")
+classifications = _on_default_client("classifications")
+ingest_file = _on_default_client("ingest_file")
+check_ingest = _on_default_client("check_ingest")
+upload_classifier = _on_default_client("upload_classifier")
+projects_df = _on_default_client("projects_df")
+streams_df = _on_default_client("streams_df")
+segments_df = _on_default_client("segments_df")
+detections_df = _on_default_client("detections_df")
+annotations_df = _on_default_client("annotations_df")
+classifications_df = _on_default_client("classifications_df")
+download_segment = _on_default_client("download_segment")
+download_segments = _on_default_client("download_segments")
+download = _on_default_client("download")
+load_window = _on_default_client("load_window")
+clips = _on_default_client("clips")
+iter_clips = _on_default_client("iter_clips")
+training_set = _on_default_client("training_set")
+write_training_set = _on_default_client("write_training_set")
+to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")

@@ -31,6 +31,7 @@ import requests
 
 from . import auth, config, timeutil, validate
 from . import cache as cache_mod
+from .audio.methods import AudioMethods
 from .exceptions import AuthenticationError, RFCxError
 from .session import AUTO, Session, _Auto
 from .tables import TableMethods, project_params, stream_queries
@@ -60,7 +61,7 @@ def ingest_endpoint(url: str) -> str:
     return url if url.endswith(config.INGEST_UPLOADS_SUFFIX) else url + config.INGEST_UPLOADS_SUFFIX
 
 
-class Client(TableMethods):
+class Client(TableMethods, AudioMethods):
     """Authenticate and query the RFCx/Arbimon platform.
 
     Parameters

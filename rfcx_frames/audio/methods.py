@@ -1,0 +1,229 @@
+"""The audio methods of :class:`~rfcx_frames.Client`: downloads, windows, clips, training sets.
+
+Each method runs the function of the same name in :mod:`rfcx_frames.audio` on the client's
+:class:`~rfcx_frames.audio.download.ClientSource`, which lists segments through the client
+(cached) and downloads each file once into the local audio store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import config, timeutil
+from . import training, windows
+from .clips import Align
+from .clips import clips as make_clips
+from .clips import iter_clips as make_iter_clips
+from .download import ClientSource, check_format, download, download_one
+from .store import AudioStore
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+
+class AudioMethods:
+    """Mixin of the audio methods; :class:`~rfcx_frames.Client` provides the attributes."""
+
+    cache_dir: Any
+    _audio_source: ClientSource | None = None
+
+    def _client(self) -> Client:
+        return self  # type: ignore[return-value]
+
+    def audio_source(self, store: AudioStore | str | os.PathLike[str] | None = None
+                     ) -> ClientSource:
+        """The segment source the audio methods read from (downloading on first use).
+
+        Parameters
+        ----------
+        store
+            The local audio store or its folder; default: ``audio/`` under the cache
+            folder (``RFCX_FRAMES_CACHE``, else the user cache folder).
+
+        Examples
+        --------
+        >>> src = client.audio_source()  # doctest: +SKIP
+        """
+        if store is None and self._audio_source is not None:
+            return self._audio_source
+        if store is None:
+            from ..cache import cache_path
+
+            store = AudioStore(cache_path(self.cache_dir) / "audio")
+        elif not isinstance(store, AudioStore):
+            store = AudioStore(store)
+        source = ClientSource(self._client(), store)
+        self._audio_source = source
+        return source
+
+    # -- seed parity ---------------------------------------------------------------------
+    def download_segment(self, stream: str, dest_path: str | os.PathLike[str], start_time: Any,
+                         file_ext: str | None = None) -> str:
+        """Download one segment, as the official client's ``download_segment`` does.
+
+        The file keeps its real format unless ``file_ext`` asks for another one (then it
+        is converted, never renamed), is verified after download, and is written
+        atomically. Unlike the official client, errors raise.
+
+        Parameters
+        ----------
+        stream
+            Stream id.
+        dest_path
+            Folder to save into (created if missing).
+        start_time
+            The segment's exact start (string or datetime; naive = UTC).
+        file_ext
+            ``None`` keeps the stored format; ``"wav"``, ``"flac"``, ``"opus"``, ``"ogg"``.
+
+        Returns
+        -------
+        str
+            Path of the file, ``{dest}/{stream}_{YYYY-MM-DD_HH-MM-SS}.{ext}``.
+
+        Examples
+        --------
+        >>> client.download_segment("abc123abc123", "audio", "2024-03-01T05:00:00Z")  # doctest: +SKIP
+        'audio/abc123abc123_2024-03-01_05-00-00.flac'
+        """
+        client = self._client()
+        at = timeutil.to_utc(start_time, "start_time")
+        found = client.segments_df(stream, at, at + pd.Timedelta(milliseconds=1),
+                                   progress=False, cache=False)
+        if found.empty:
+            from ..exceptions import NotFoundError
+
+            raise NotFoundError("Segment not found", status=404,
+                                url=f"{client.api_url}/streams/{stream}/segments")
+        if file_ext is not None:
+            check_format(file_ext)
+        row = {str(k): v for k, v in found.iloc[0].items()}
+        path, _ = download_one(client, row, Path(dest_path), file_ext)
+        return str(path)
+
+    def download_segments(self, stream: str, dest_path: str | os.PathLike[str] = "./audios",
+                          min_date: Any = None, max_date: Any = None,
+                          file_ext: str | None = None, parallel: bool = True) -> pd.DataFrame:
+        """Download every segment of a stream in ``[min_date, max_date)``.
+
+        As the official client's ``download_segments`` (same defaults: the last 30 days),
+        but files go to ``{dest_path}/{stream id}/`` (an id cannot point outside the
+        folder; a stream name could), keep their real format unless ``file_ext`` converts
+        them, and every failure is raised at the end in one
+        :class:`~rfcx_frames.exceptions.DownloadError`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The segments with ``path`` and ``downloaded`` columns.
+
+        Examples
+        --------
+        >>> client.download_segments("abc123abc123", "audios", "2024-03-01", "2024-03-02")  # doctest: +SKIP
+        """
+        client = self._client()
+        now = timeutil.utc_now()
+        start = (timeutil.to_utc(min_date, "min_date") if min_date is not None
+                 else now - pd.Timedelta(days=config.SEED_DEFAULT_WINDOW_DAYS))
+        end = timeutil.to_utc(max_date, "max_date") if max_date is not None else now
+        segments = client.segments_df(stream, start, end)
+        return download(client, segments, dest_path, file_ext=file_ext,
+                        max_workers=None if parallel else 1)
+
+    def download(self, segments: pd.DataFrame, dest: str | os.PathLike[str], *,
+                 file_ext: str | None = None, by_stream: bool = True,
+                 max_workers: int | None = None, overwrite: bool = False,
+                 progress: bool | None = None) -> pd.DataFrame:
+        """Download the files of a :meth:`segments_df` frame (see
+        :func:`rfcx_frames.audio.download.download`).
+
+        Examples
+        --------
+        >>> segs = client.segments_df("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
+        >>> files = client.download(segs, "audios")  # doctest: +SKIP
+        """
+        return download(self._client(), segments, dest, file_ext=file_ext, by_stream=by_stream,
+                        max_workers=max_workers, overwrite=overwrite, progress=progress)
+
+    # -- windows, clips, training sets -----------------------------------------------------
+    def load_window(self, stream: str, start: Any, end: Any, sample_rate: int | None = None,
+                    channel: windows.Channel = "mix", gap: windows.GapMode = "zero",
+                    return_gaps: bool = False) -> Any:
+        """Audio of ``stream`` for exactly ``[start, end)`` (see
+        :func:`rfcx_frames.audio.load_window`), downloading segments not yet local.
+
+        Examples
+        --------
+        >>> x = client.load_window("abc123abc123", "2024-03-01T05:00:10Z",  # doctest: +SKIP
+        ...                        "2024-03-01T05:01:10Z", sample_rate=24000)
+        """
+        return windows.load_window(self.audio_source(), stream, start, end,
+                                   sample_rate=sample_rate, channel=channel, gap=gap,
+                                   return_gaps=return_gaps)  # type: ignore[call-overload]
+
+    def clips(self, frame: pd.DataFrame, duration: float | None = None, pad: float = 0.0,
+              align: Align = "center", sample_rate: int | None = None,
+              **options: Any) -> tuple[np.ndarray, pd.DataFrame]:
+        """Clips aligned to each row of a detections/annotations frame (see
+        :func:`rfcx_frames.audio.clips`).
+
+        Examples
+        --------
+        >>> audio, meta = client.clips(annotations, duration=3.0, sample_rate=24000)  # doctest: +SKIP
+        """
+        return make_clips(self.audio_source(), frame, duration=duration, pad=pad,
+                               align=align, sample_rate=sample_rate, **options)
+
+    def iter_clips(self, frame: pd.DataFrame, duration: float | None = None,
+                   batch_size: int = 256, **options: Any
+                   ) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+        """:meth:`clips` in batches with bounded memory (see
+        :func:`rfcx_frames.audio.iter_clips`).
+
+        Examples
+        --------
+        >>> for audio, meta in client.iter_clips(detections, duration=2.0):  # doctest: +SKIP
+        ...     pass
+        """
+        return make_iter_clips(self.audio_source(), frame, duration=duration,
+                                    batch_size=batch_size, **options)
+
+    def training_set(self, annotations: pd.DataFrame, clip_duration: float,
+                     **options: Any) -> pd.DataFrame:
+        """A multi-hot clip table from annotations (see
+        :func:`rfcx_frames.audio.training_set`).
+
+        Examples
+        --------
+        >>> table = client.training_set(annotations, clip_duration=3.0)  # doctest: +SKIP
+        """
+        return training.training_set(self.audio_source(), annotations, clip_duration,
+                                     **options)
+
+    def write_training_set(self, table: pd.DataFrame, out_dir: str | os.PathLike[str],
+                           **options: Any) -> Path:
+        """Write a training set's labels and audio (see
+        :func:`rfcx_frames.audio.write_training_set`).
+
+        Examples
+        --------
+        >>> client.write_training_set(table, "train")  # doctest: +SKIP
+        """
+        return training.write_training_set(table, self.audio_source(), out_dir, **options)
+
+    def to_kaggle_rfcx(self, annotations: pd.DataFrame, out_dir: str | os.PathLike[str],
+                       **options: Any) -> dict[str, pd.DataFrame]:
+        """Export in the form of the Kaggle RFCx species audio detection data (see
+        :func:`rfcx_frames.audio.to_kaggle_rfcx`).
+
+        Examples
+        --------
+        >>> client.to_kaggle_rfcx(annotations, "kaggle")  # doctest: +SKIP
+        """
+        return training.to_kaggle_rfcx(annotations, self.audio_source(), out_dir, **options)
