@@ -28,7 +28,7 @@ from .client import Client
 
 PLOT_SPECIES = 6
 CLIP_COUNT = 6
-CLIP_SECONDS = 3.0
+CLIP_SECONDS = 5.0
 CLIP_RATE = 24000
 
 

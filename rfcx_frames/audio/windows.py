@@ -48,6 +48,7 @@ import soundfile as sf
 import soxr
 
 from rfcx_frames.audio.source import (
+    NS_PER_MS,
     NS_PER_S,
     SegmentSource,
     from_ns,
@@ -161,24 +162,54 @@ class _Plan:
     n_native: int
 
 
-def _resolve(source: SegmentSource, stream_id: str, table: pd.DataFrame) -> _Segments:
-    """Arrays of starts, frame counts and rates; headers read where the table lacks them."""
+#: Slack on a segment's listed ``end`` while its real length is unknown: the platform floors
+#: ``end`` to milliseconds and older rows end 1 ms before the next segment.
+_END_SLACK_NS = 3 * NS_PER_MS
+
+
+def _segments_of(stream_id: str, table: pd.DataFrame) -> _Segments:
+    """Arrays of a segment table; rate and length stay 0 where the table lacks them."""
     table = table.sort_values("start", kind="stable") if len(table) else table
     rows: list[dict[str, Any]] = table.to_dict("records")  # type: ignore[assignment]
-    starts = series_ns(table["start"]) if len(rows) else np.zeros(0, dtype="int64")
-    frames = np.zeros(len(rows), dtype="int64")
-    rates = np.zeros(len(rows), dtype="int64")
-    paths: dict[int, Path] = {}
+    n = len(rows)
+    starts = series_ns(table["start"]) if n else np.zeros(0, dtype="int64")
+    listed_end = series_ns(table["end"]) if n and "end" in table.columns else starts.copy()
+    frames = np.zeros(n, dtype="int64")
+    rates = np.zeros(n, dtype="int64")
     for i, row in enumerate(rows):
         rate, count = row.get("sample_rate"), row.get("sample_count")
-        if rate is None or count is None or pd.isna(rate) or pd.isna(count):
-            path = source.fetch(row)
-            paths[i] = path
-            info = sf.info(str(path))
-            rate, count = info.samplerate, info.frames
-        rates[i], frames[i] = int(rate), int(count)
-    ends = starts + -(-(frames * NS_PER_S) // np.maximum(rates, 1))
-    return _Segments(stream_id, rows, starts, frames, rates, ends, paths)
+        if rate is not None and count is not None and not pd.isna(rate) and not pd.isna(count):
+            rates[i], frames[i] = int(rate), int(count)
+    known = (rates > 0) & (frames > 0)
+    real_end = starts + -(-(frames * NS_PER_S) // np.maximum(rates, 1))
+    ends = np.where(known, real_end, listed_end + _END_SLACK_NS)
+    return _Segments(stream_id, rows, starts, frames, rates, ends)
+
+
+def _complete(
+    source: SegmentSource, pending: list[tuple[_Segments, int]], workers: int
+) -> None:
+    """Fetch the files of segments whose rate or length is unknown and read their headers.
+
+    Only segments some window needs get here, and they are fetched in parallel (a
+    downloading source downloads them now; the files are decoded from the same paths later).
+    """
+
+    def one(item: tuple[_Segments, int]) -> tuple[Path, int, int]:
+        segs, k = item
+        path = source.fetch(segs.rows[k])
+        info = sf.info(str(path))
+        return path, int(info.samplerate), int(info.frames)
+
+    if workers <= 1 or len(pending) <= 1:
+        results = [one(item) for item in pending]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, pending))
+    for (segs, k), (path, rate, frames) in zip(pending, results, strict=True):
+        segs.paths[k] = path
+        segs.rate[k], segs.frames[k] = rate, frames
+        segs.end_ns[k] = segs.start_ns[k] + -(-(frames * NS_PER_S) // rate)
 
 
 def _margin_samples(native: int, target: int) -> int:
@@ -369,8 +400,10 @@ def _nearby_rate(source: SegmentSource, requests: Sequence[WindowRequest]) -> in
             r.stream_id, from_ns(r.start_ns - RUN_SPAN_NS), from_ns(r.end_ns + RUN_SPAN_NS)
         )
         if len(table):
-            segs = _resolve(source, r.stream_id, table)
-            return int(segs.rate.max())
+            segs = _segments_of(r.stream_id, table)
+            if segs.rate[0] == 0:
+                _complete(source, [(segs, 0)], 1)
+            return int(segs.rate[0])
     gaps = [(from_ns(r.start_ns), from_ns(r.end_ns)) for r in requests[:1]]
     raise GapError(
         "no audio in the window(s) or within an hour of them, and no sample_rate= given to "
@@ -421,26 +454,34 @@ def load_windows(
     target = None if sample_rate is None else int(sample_rate)
     margin_ns = 0 if target is None else QUERY_MARGIN_NS
 
+    n_workers = workers if workers is not None else default_workers()
     plans: list[_Plan | None] = [None] * len(requests)
     reads_by_file: dict[tuple[int, int], list[_Read]] = defaultdict(list)
     run_segments: list[_Segments] = []
+    candidates: dict[int, tuple[int, np.ndarray]] = {}
+    pending: dict[tuple[int, int], tuple[_Segments, int]] = {}
     for stream_id, indices in _runs(requests):
         lo = min(requests[i].start_ns for i in indices) - margin_ns
         hi = max(requests[i].end_ns for i in indices) + margin_ns
-        table = source.segments(stream_id, from_ns(lo), from_ns(hi))
-        segs = _resolve(source, stream_id, table)
+        segs = _segments_of(stream_id, source.segments(stream_id, from_ns(lo), from_ns(hi)))
         run_id = len(run_segments)
         run_segments.append(segs)
-        order = np.argsort(segs.start_ns, kind="stable")
         for i in indices:
             r = requests[i]
             q0, q1 = r.start_ns - margin_ns, r.end_ns + margin_ns
             # Segments are short compared with a run; a vectorised overlap test is cheap.
-            cand = order[(segs.start_ns[order] < q1) & (segs.end_ns[order] > q0)]
-            plan, reads = _plan_window(i, r, segs, cand, target)
-            plans[i] = plan
-            for rd in reads:
-                reads_by_file[(run_id, rd.segment)].append(rd)
+            cand = np.flatnonzero((segs.start_ns < q1) & (segs.end_ns > q0))
+            candidates[i] = (run_id, cand)
+            for k in cand[segs.rate[cand] == 0]:
+                pending[(run_id, int(k))] = (segs, int(k))
+    if pending:
+        _complete(source, list(pending.values()), n_workers)
+    for i, (run_id, cand) in candidates.items():
+        segs = run_segments[run_id]
+        plan, reads = _plan_window(i, requests[i], segs, cand, target)
+        plans[i] = plan
+        for rd in reads:
+            reads_by_file[(run_id, rd.segment)].append(rd)
 
     native_rates = {p.rate for p in plans if p is not None and p.rate}
     if target is None:
@@ -502,7 +543,6 @@ def load_windows(
         if path is None:
             path = source.fetch(segs.rows[seg_index])
         jobs.append((path, reads))
-    n_workers = workers if workers is not None else default_workers()
     if n_workers <= 1 or len(jobs) <= 1:
         for path, reads in jobs:
             _read_file(path, reads, buffers, rates, channel)

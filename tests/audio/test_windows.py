@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +19,7 @@ from rfcx_frames.audio import (
     load_window,
     load_windows,
 )
-from rfcx_frames.audio.source import to_ns
+from rfcx_frames.audio.source import TableSource, to_ns
 
 T0 = pd.Timestamp("2021-03-04T05:00:00Z")
 
@@ -231,3 +234,35 @@ def test_load_windows_batches_streams_and_width(world) -> None:  # type: ignore[
         one = load_window(source, req.stream_id, pd.Timestamp(req.start_ns, tz="UTC"),
                           pd.Timestamp(req.end_ns, tz="UTC"), gap="nan")
         np.testing.assert_array_equal(single[: len(one)], one)
+
+
+class HeaderlessSource:
+    """A source whose table has no rates or lengths (like the API's list), counting fetches."""
+
+    def __init__(self, inner: TableSource) -> None:
+        self.inner = inner
+        self.fetched: list[str] = []
+
+    def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        table = self.inner.segments(stream_id, start - pd.Timedelta(minutes=30), end)
+        return table.drop(columns=["sample_rate", "sample_count"])
+
+    def fetch(self, segment: Mapping[str, Any]) -> Path:
+        self.fetched.append(str(segment["id"]))
+        return self.inner.fetch(segment)
+
+
+def test_only_needed_segments_are_fetched(world) -> None:  # type: ignore[no-untyped-def]
+    for k in range(10):
+        world.add("lazy", at(10 * k), world.ramp(10 * 8000, k), 8000, seg_id=f"z{k}")
+    table_source = world.source()
+    lazy = HeaderlessSource(table_source)
+    got = load_window(lazy, "lazy", at(35), at(52))
+    np.testing.assert_array_equal(got, load_window(table_source, "lazy", at(35), at(52)))
+    # The table listed every segment of the half hour before; only the three the window
+    # touches were fetched (once each: header and decoding share the file).
+    assert sorted(lazy.fetched) == ["z3", "z4", "z5"]
+    lazy.fetched.clear()
+    got = load_window(lazy, "lazy", at(39.9995), at(40.0005), sample_rate=16000)
+    assert len(got) == 16
+    assert set(lazy.fetched) <= {"z3", "z4", "z5"}  # resampling margin reaches neighbours

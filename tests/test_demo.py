@@ -1,0 +1,43 @@
+"""``rfcx-frames demo``: the main job runs end to end on the embedded emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from rfcx_frames.audio import read_training_set
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("rfcx-frames")
+    out = tmp_path / "demo"
+    proc = subprocess.run([str(script), "demo", "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    for step in ("1. Streams of project", "2. Detections", "3. Detections per species",
+                 "4. The same query again", "5. Annotations", "6. Clips", "7. A training set",
+                 "Written"):
+        assert step in text
+    assert "identical frame: True" in text
+    assert "Traceback" not in proc.stderr
+
+    summary = pd.read_csv(out / "daily_detections.csv")
+    assert {"day", "stream_id", "classification_value", "detections"} <= set(summary.columns)
+    assert summary["detections"].sum() > 1000
+
+    for png in ("daily_activity.png", "clip_spectrograms.png"):
+        image = mpimg.imread(out / png)
+        assert image.shape[0] > 300 and image.shape[1] > 600
+        assert float(np.std(image)) > 0.05  # not a blank canvas
+
+    table, audio = read_training_set(out / "training_set")
+    assert len(table) == audio.shape[0] > 0
+    assert any(str(c).startswith("label_") for c in table.columns)
