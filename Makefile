@@ -32,8 +32,16 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+# Rewrites BENCHMARKS.md: a fresh header, then one section per bench/bench_*.py (~10 min).
 bench: $(STAMP)
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@$(BIN)/python bench/report.py --reset
+	@start=$$(date +%s); for script in bench/bench_*.py; do \
+		t0=$$(date +%s); echo "== $$script"; $(BIN)/python $$script || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - t0 )) s"; done; \
+		echo "== make bench: $$(( $$(date +%s) - start )) s in all"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -1,52 +1,98 @@
-"""Emulator throughput: world build times and detection pages served per second.
+"""Emulator benchmark: world build times, segment render times, detection pages served per second.
 
-Run: ``.venv/bin/python bench/bench_emulator.py`` (part of ``make bench``).
+* **build**: :func:`build_world` of the ``demo`` and ``large`` worlds into fresh folders
+  (median of ``--repeat`` builds), with detections written per second;
+* **render**: the synthetic audio of the first full 60 s segment of each (codec, sample
+  rate) pair of the demo world, synthesised and encoded (no disk write), as a multiple of
+  real time;
+* **serve**: ``GET /detections`` pages of 1,000 rows from an emulator in its own process,
+  by 1, 4 and 8 concurrent clients for a few seconds each (median of ``--repeat`` rounds),
+  as a ratio to the single-client rate.
+
+Run from the project root (part of ``make bench``)::
+
+    .venv/bin/python bench/bench_emulator.py [--repeat 3] [--skip-large]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import requests
-from report import machine, write_section
+from bench_detections import emulator
+from report import load_note, machine, write_section
 
-from rfcx_frames.emulator import Emulator
+from rfcx_frames.emulator.audio import render_segment
 from rfcx_frames.emulator.store import Store
 from rfcx_frames.emulator.world import build_world
 
 PAGE = 1000
-SECONDS = 5.0
+SECONDS = 3.0
+CLIENTS = (1, 4, 8)
 
 
-def build_time(world: str, **scale: int) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(tmp)
-        t0 = time.perf_counter()
-        build_world(store, world, **scale)
-        elapsed = time.perf_counter() - t0
-        n = int(store.query("SELECT count(*) AS n FROM detections")[0]["n"])
-        store.close()
-    return elapsed, n
+def build_time(world: str, repeat: int) -> tuple[list[float], dict[str, int], int]:
+    """Seconds of ``repeat`` builds of ``world``, its row counts and database size (bytes)."""
+    times: list[float] = []
+    counts: dict[str, int] = {}
+    size = 0
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix=f"bench-{world}-") as tmp:
+            store = Store(tmp)
+            t0 = time.perf_counter()
+            summary = build_world(store, world)
+            times.append(time.perf_counter() - t0)
+            store.close()
+            counts = dict(summary["counts"])
+            size = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
+    return times, counts, size
 
 
-def pages_per_second(emu: Emulator, workers: int) -> float:
-    period = emu.store.query("SELECT min(start) AS a, max(start) AS b FROM detections")[0]
-    session = requests.Session()
-    headers = {"Authorization": f"Bearer {emu.token}"}
+def render_times(store: Store, repeat: int) -> list[tuple[str, int, float, float]]:
+    """(codec, rate, median seconds, audio seconds) for one full segment per codec and rate."""
+    rows = store.query(
+        'SELECT st.codec, st.max_sample_rate, min(s.id) AS id, min(s."end" - s.start) AS ms '
+        'FROM segments s JOIN streams st ON st.id = s.stream_id '
+        'WHERE s."end" - s.start = 60000 AND s.synth '
+        "GROUP BY st.codec, st.max_sample_rate ORDER BY st.codec, st.max_sample_rate")
+    out = []
+    for codec, rate, seg_id, ms in rows:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            render_segment(store, str(seg_id))
+            times.append(time.perf_counter() - t0)
+        out.append((str(codec), int(rate), statistics.median(times), int(ms) / 1000))
+    return out
+
+
+def pages_per_second(info: dict[str, Any], period: tuple[int, int], workers: int) -> float:
+    """Detection pages served per second to ``workers`` concurrent clients."""
+    headers = {"Authorization": f"Bearer {info['token']}"}
     deadline = time.perf_counter() + SECONDS
 
     def loop(worker: int) -> int:
-        pages, offset = 0, worker * PAGE
-        while time.perf_counter() < deadline:
-            r = session.get(f"{emu.api_url}/detections", headers=headers, params={
-                "start": period["a"], "end": period["b"] + 1, "min_confidence": 0,
-                "limit": PAGE, "offset": offset})
-            r.raise_for_status()
-            pages += 1
-            offset = (offset + workers * PAGE) % 20000
-        return pages
+        # One connection per client, as separate programs would have.
+        with requests.Session() as session:
+            pages, offset = 0, worker * PAGE
+            while time.perf_counter() < deadline:
+                r = session.get(f"{info['api_url']}/detections", headers=headers, params={
+                    "start": period[0], "end": period[1] + 1, "min_confidence": 0,
+                    "limit": PAGE, "offset": offset}, timeout=60)
+                r.raise_for_status()
+                if len(r.json()) != PAGE:
+                    raise RuntimeError("a short page: the world has too few detections")
+                pages += 1
+                offset = (offset + workers * PAGE) % 20_000
+            return pages
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
@@ -54,35 +100,90 @@ def pages_per_second(emu: Emulator, workers: int) -> float:
     return total / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    demo_s, demo_n = build_time("demo")
-    large_s, large_n = build_time("large")
-    print(f"demo world: {demo_s:.1f} s ({demo_n:,} detections)")
-    print(f"large world: {large_s:.1f} s ({large_n:,} detections)")
-    rows = []
-    with Emulator("demo") as emu:
-        for workers in (1, 4, 8):
-            pps = pages_per_second(emu, workers)
-            print(f"{workers} clients: {pps:.1f} pages of {PAGE} detections per second")
-            rows.append(f"| {workers} | {pps:.1f} | {pps * PAGE:,.0f} |")
-    body = "\n".join([
-        "## Emulator",
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--skip-large", action="store_true", help="build the demo world only")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    load0 = os.getloadavg()
+    builds = {}
+    for world in ("demo",) if args.skip_large else ("demo", "large"):
+        times, counts, size = build_time(world, args.repeat)
+        builds[world] = (times, counts, size)
+        print(f"build {world}: {', '.join(f'{t:.2f}' for t in times)} s, "
+              f"{counts['detections']:,} detections", flush=True)
+    serve: dict[int, list[float]] = {n: [] for n in CLIENTS}
+    with tempfile.TemporaryDirectory(prefix="bench-emulator-") as tmp:
+        data_dir = Path(tmp) / "world"
+        with emulator(data_dir, 0, 6, 30) as info:
+            store = Store(data_dir)
+            renders = render_times(store, args.repeat)
+            row = store.query("SELECT min(start) AS a, max(start) AS b FROM detections")[0]
+            store.close()
+            for codec, rate, secs, audio in renders:
+                print(f"render {audio:.0f} s {codec} {rate} Hz: {secs:.3f} s", flush=True)
+            for _ in range(args.repeat):
+                for n in CLIENTS:  # in turns, so load drift hits every level alike
+                    serve[n].append(pages_per_second(info, (int(row["a"]), int(row["b"])), n))
+                print("pages/s: " + ", ".join(f"{n} clients {serve[n][-1]:.1f}"
+                                               for n in CLIENTS), flush=True)
+    note = load_note(load0)
+    command = "python bench/bench_emulator.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    base_world = builds["demo"]
+    base_rate = base_world[1]["detections"] / statistics.median(base_world[0])
+    lines = [
+        "## Emulator (`bench/bench_emulator.py`)",
         "",
-        f"Machine: {machine()}. Command: `.venv/bin/python bench/bench_emulator.py`.",
+        f"Command: `{command.strip()}`",
         "",
-        "| world | build time | detections |",
-        "|---|---|---|",
-        f"| demo | {demo_s:.1f} s | {demo_n:,} |",
-        f"| large | {large_s:.1f} s | {large_n:,} |",
+        f"Machine: {machine()}. {note}",
         "",
-        f"Detection pages ({PAGE} rows, `min_confidence=0`) served on loopback over {SECONDS:.0f} s:",
+        f"World builds into a fresh folder, median of {args.repeat} (ratio: detections "
+        "written per second relative to the demo build):",
         "",
-        "| concurrent clients | pages/s | rows/s |",
-        "|---|---|---|",
-        *rows,
-    ])
-    write_section("emulator", body)
+        "| world | median build time | runs (s) | segments | detections | database | "
+        "detections/s | ratio |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for world, (times, counts, size) in builds.items():
+        med = statistics.median(times)
+        speed = counts["detections"] / med
+        lines.append(f"| {world} | {med:.2f} s | {', '.join(f'{t:.2f}' for t in times)} | "
+                     f"{counts['segments']:,} | {counts['detections']:,} | "
+                     f"{size / 2**20:.0f} MiB | {speed:,.0f} | {speed / base_rate:.2f}x |")
+    lines += [
+        "",
+        f"Rendering one full segment (synthesis + encoding, no disk write), median of "
+        f"{args.repeat}; ratio = audio duration / render time (times faster than real time):",
+        "",
+        "| codec | sample rate | median render time | × real time |",
+        "|---|---:|---:|---:|",
+    ]
+    for codec, rate, secs, audio in renders:
+        lines.append(f"| {codec} | {rate} Hz | {secs:.3f} s | {audio / secs:.0f}x |")
+    one = statistics.median(serve[1])
+    lines += [
+        "",
+        f"Detection pages ({PAGE} rows, `min_confidence=0`, offsets below 20,000) served on "
+        f"loopback by the demo-world emulator in its own process, {SECONDS:.0f} s per level, "
+        f"levels in turns, median of {args.repeat}; ratio to one client:",
+        "",
+        "| concurrent clients | median pages/s | runs | rows/s | ratio |",
+        "|---:|---:|---|---:|---:|",
+    ]
+    for n in CLIENTS:
+        med = statistics.median(serve[n])
+        lines.append(f"| {n} | {med:.1f} | {', '.join(f'{x:.1f}' for x in serve[n])} | "
+                     f"{med * PAGE:,.0f} | {med / one:.2f}x |")
+    lines.append("")
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_write:
+        write_section("emulator", body)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -75,16 +75,11 @@ class ServerError(RFCxError):
 
 
 class RateLimitError(ServerError):
-    """429, or the ingress's 503 for too many requests, after every retry."""
+    """429 Too Many Requests after every retry.
 
-
-class IngestError(RFCxError):
-    """An upload was processed but ended in a failure status (30, 31 or 32)."""
-
-    def __init__(self, message: str, *, status_code: int, upload_id: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.upload_id = upload_id
+    The platform's ingress answers an exceeded rate limit with a plain 503, which cannot
+    be told apart from other 503s and raises :class:`ServerError`.
+    """
 
 
 class DownloadError(RFCxError):

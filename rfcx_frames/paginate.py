@@ -27,7 +27,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from tqdm.auto import tqdm
+from rfcx_frames.progress import tqdm
 
 from . import config
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
-from . import auth, paginate, timeutil, validate
+from . import auth, config, paginate, timeutil, validate
 from . import cache as cache_mod
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
 from .paginate import Piece, Progress
@@ -155,16 +156,11 @@ class TableMethods:
                 return finalize(entity, to_frame(entity, []))
             if stream_ids is None and entity is SEGMENT:
                 raise ValueError("segments need a stream")
-            pieces = paginate.plan_pieces(
-                stream_ids, timeutil.to_epoch_ms(start), timeutil.to_epoch_ms(end),
-                max_workers=self.max_workers)
             with Progress(entity.name, enabled=progress) as bar:
-                def run(piece: Piece, stop: Any) -> list[pa.StructArray]:
-                    url, query, constant = self._piece_request(entity, base, piece)
-                    return self._all_pages(entity, url, query, bar, constant=constant, stop=stop)
-
-                results = paginate.run_parallel(run, pieces, max_workers=self.max_workers)
-            frame = to_frame(entity, [chunk for chunks in results for chunk in chunks])
+                chunks = self._probe_then_split(entity, base, stream_ids,
+                                                timeutil.to_epoch_ms(start),
+                                                timeutil.to_epoch_ms(end), bar)
+            frame = to_frame(entity, chunks)
             if len(frame):
                 # Segment lists include a segment starting exactly at ``end``; keep [start, end).
                 inside = (frame["start"] >= start) & (frame["start"] < end)
@@ -173,6 +169,44 @@ class TableMethods:
             return finalize(entity, frame)
 
         return fetch
+
+    def _probe_then_split(
+        self, entity: Entity, base: Mapping[str, Any], stream_ids: list[str] | None,
+        start_ms: int, end_ms: int, bar: Progress,
+    ) -> list[pa.StructArray]:
+        """Fetch every row: one first page per stream, then split only what is dense.
+
+        A stream whose first page is short is complete after one request. For a full one,
+        the rest of the window, from the last start seen, is cut into time pieces fetched
+        concurrently; rows at that start come twice and are dropped by ``finalize``.
+        """
+        limit = config.PAGE_LIMIT_MAX
+        groups: list[str | None] = list(stream_ids) if stream_ids else [None]
+
+        def first(group: str | None, stop: Any) -> pa.StructArray:
+            url, query, constant = self._piece_request(entity, base,
+                                                       Piece(group, start_ms, end_ms))
+            chunk, _ = self._page(entity, url, {**query, "limit": limit, "offset": 0}, bar,
+                                  constant)
+            return chunk
+
+        firsts = paginate.run_parallel(first, groups, max_workers=self.max_workers)
+        chunks = list(firsts)
+        full = [(g, c) for g, c in zip(groups, firsts, strict=True) if len(c) >= limit]
+        pieces: list[Piece] = []
+        for group, chunk in full:
+            last = timeutil.to_epoch_ms(timeutil.to_utc(pc.max(chunk.field("start")).as_py()))
+            share = max(1, self.max_workers // len(full))
+            pieces += paginate.plan_pieces([group] if group is not None else None, last,
+                                           end_ms, max_workers=share)
+
+        def run(piece: Piece, stop: Any) -> list[pa.StructArray]:
+            url, query, constant = self._piece_request(entity, base, piece)
+            return self._all_pages(entity, url, query, bar, constant=constant, stop=stop)
+
+        for result in paginate.run_parallel(run, pieces, max_workers=self.max_workers):
+            chunks += result
+        return chunks
 
     def _piece_request(
         self, entity: Entity, base: Mapping[str, Any], piece: Piece
@@ -456,13 +490,24 @@ class TableMethods:
         return self._attach_query(frame, STREAM.endpoint, shown)
 
     def classifications_df(
-        self, keyword: str | None = None, levels: Any = None, *,
+        self, keyword: str | None = None, levels: Any = None, *, classifiers: Any = None,
         progress: bool | None = None, cache: Any = None,
     ) -> pd.DataFrame:
         """Every classification matching ``keyword`` (title or alternative name).
 
         The platform counts its page limit in (classification × alternative name) rows, so
         pages are read until an empty one and split entries are merged.
+
+        Parameters
+        ----------
+        keyword
+            Text matched against titles and alternative names (``None``: every one).
+        levels
+            Classification type(s): ``species``, ``genus``, ``family`` ... ``characteristic``.
+        classifiers
+            Classifier id(s), or ``"*"``: only the classes those classifiers output.
+        progress, cache
+            As in :meth:`segments_df`.
 
         Returns
         -------
@@ -474,6 +519,10 @@ class TableMethods:
         >>> df = client.classifications_df("sciurus", levels="species")  # doctest: +SKIP
         """
         params: dict[str, Any] = {"levels[]": validate.as_str_list(levels, "levels")}
+        if classifiers is not None:
+            # The platform takes classifier ids, or "*" for the outputs of any classifier.
+            params["classifiers[]"] = (["*"] if classifiers == "*" else
+                                       validate.as_int_list(classifiers, "classifiers"))
         if keyword is not None:
             params["keyword"] = keyword
         params = {k: v for k, v in params.items() if v is not None}

@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rfcx_frames.audio.source import (
     SegmentSource,
@@ -39,6 +38,7 @@ from rfcx_frames.audio.source import (
     series_ns,
 )
 from rfcx_frames.audio.windows import Channel, GapMode, WindowRequest, load_windows
+from rfcx_frames.progress import tqdm
 
 Align = Literal["center", "start"]
 
@@ -157,11 +157,16 @@ def band_pass_filter(
 
 
 def _per_row(value: Any, rows: int, default: float) -> np.ndarray:
-    arr = np.asarray(
-        pd.to_numeric(pd.Series(np.broadcast_to(np.asarray(value, dtype=object), (rows,))))
-        .astype("Float64")
-        .to_numpy(np.float64, na_value=np.nan)
-    )
+    """One float per row from a scalar or a column; missing values (None, NA) -> default."""
+    if value is None:
+        return np.full(rows, default)
+    if np.ndim(value) == 0:
+        values = pd.Series([value] * rows, dtype=object)
+    else:
+        values = pd.Series(list(value), dtype=object)
+        if len(values) != rows:
+            raise ValueError(f"{len(values)} band edges for {rows} rows")
+    arr = pd.to_numeric(values).astype("Float64").to_numpy(np.float64, na_value=np.nan)
     return np.where(np.isnan(arr), default, arr)
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import requests
 import soundfile as sf
-from tqdm.auto import tqdm
+
+from rfcx_frames.progress import tqdm
 
 from .. import config
 from ..exceptions import DownloadError

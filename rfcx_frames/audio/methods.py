@@ -31,6 +31,7 @@ class AudioMethods:
     """Mixin of the audio methods; :class:`~rfcx_frames.Client` provides the attributes."""
 
     cache_dir: Any
+    progress: bool
     _audio_source: ClientSource | None = None
 
     def _client(self) -> Client:
@@ -177,8 +178,9 @@ class AudioMethods:
         --------
         >>> audio, meta = client.clips(annotations, duration=3.0, sample_rate=24000)  # doctest: +SKIP
         """
+        options.setdefault("progress", self.progress)
         return make_clips(self.audio_source(), frame, duration=duration, pad=pad,
-                               align=align, sample_rate=sample_rate, **options)
+                          align=align, sample_rate=sample_rate, **options)
 
     def iter_clips(self, frame: pd.DataFrame, duration: float | None = None,
                    batch_size: int = 256, **options: Any
@@ -191,6 +193,7 @@ class AudioMethods:
         >>> for audio, meta in client.iter_clips(detections, duration=2.0):  # doctest: +SKIP
         ...     pass
         """
+        options.setdefault("progress", self.progress)
         return make_iter_clips(self.audio_source(), frame, duration=duration,
                                     batch_size=batch_size, **options)
 
@@ -215,6 +218,7 @@ class AudioMethods:
         --------
         >>> client.write_training_set(table, "train")  # doctest: +SKIP
         """
+        options.setdefault("progress", self.progress)
         return training.write_training_set(table, self.audio_source(), out_dir, **options)
 
     def to_kaggle_rfcx(self, annotations: pd.DataFrame, out_dir: str | os.PathLike[str],
@@ -226,4 +230,5 @@ class AudioMethods:
         --------
         >>> client.to_kaggle_rfcx(annotations, "kaggle")  # doctest: +SKIP
         """
+        options.setdefault("progress", self.progress)
         return training.to_kaggle_rfcx(annotations, self.audio_source(), out_dir, **options)

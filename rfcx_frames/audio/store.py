@@ -31,7 +31,8 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -267,37 +268,58 @@ class AudioStore:
         self.root = Path(root) if root is not None else default_audio_root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / _INDEX_NAME
-        self._local = threading.local()
-        with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        with self._lock:
+            self._connect().executescript(_SCHEMA)
 
     # ----------------------------------------------------------------- index plumbing
 
     def _connect(self) -> sqlite3.Connection:
-        # One connection per thread and per process: sqlite3 objects must not cross
-        # threads, and a connection inherited through fork() is unsafe to reuse.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
-        conn = sqlite3.connect(str(self.index_path), timeout=60.0, isolation_level=None)
+        """This process's connection (caller holds ``self._lock``).
+
+        One connection shared by the threads of a process, serialised by the lock (SQLite
+        serialises writers anyway); a connection inherited through fork() is never reused.
+        """
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        conn = sqlite3.connect(
+            str(self.index_path), timeout=60.0, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        self._local.conn = conn
-        self._local.pid = os.getpid()
+        self._conn, self._pid = conn, os.getpid()
+        # Close on garbage collection too, so a store nobody closed leaks nothing.
+        self._finalizer = weakref.finalize(self, conn.close)
         return conn
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._connect().execute(sql, params).fetchall())
+
     def close(self) -> None:
-        """Close this thread's index connection (others close when their thread ends).
+        """Close the index connection (it reopens on next use).
 
         Examples
         --------
         >>> import tempfile
         >>> AudioStore(tempfile.mkdtemp()).close()
         """
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            if self._conn is not None:
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                if self._pid == os.getpid():
+                    self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> AudioStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ----------------------------------------------------------------- naming
 
@@ -355,14 +377,11 @@ class AudioStore:
         """
         stream_id = check_id(segment["stream_id"], "stream_id")
         start_ms = to_ns(segment["start"]) // NS_PER_MS
-        row = (
-            self._connect()
-            .execute(
-                "SELECT segment_id, path FROM segments WHERE stream_id=? AND start_ms=?",
-                (stream_id, start_ms),
-            )
-            .fetchone()
+        rows = self._query(
+            "SELECT segment_id, path FROM segments WHERE stream_id=? AND start_ms=?",
+            (stream_id, start_ms),
         )
+        row = rows[0] if rows else None
         if row is None or row[0] != str(segment["id"]):
             return False
         return (self.root / row[1]).is_file()
@@ -387,9 +406,7 @@ class AudioStore:
         end_ms = -(-end_ns // NS_PER_MS)
         # The segment containing `start` is the last one starting at or before it; every
         # other overlapping segment starts inside the span. Both lookups use the primary key.
-        rows = (
-            self._connect()
-            .execute(
+        rows = self._query(
                 """
                 SELECT stream_id, segment_id, start_ms, end_ms, file_extension, sample_rate,
                        frames, channels, sha1, path
@@ -400,8 +417,6 @@ class AudioStore:
                 ORDER BY start_ms
                 """,
                 (stream_id, start_ms, end_ms),
-            )
-            .fetchall()
         )
         frame = self._rows_to_frame(rows)
         if frame.empty:
@@ -503,8 +518,7 @@ class AudioStore:
             end_ns = start_ns + -(-(frames * NS_PER_S) // rate)
         else:
             end_ns = to_ns(end_value)
-        conn = self._connect()
-        conn.execute(
+        self._query(
             "INSERT OR REPLACE INTO segments VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 str(segment["stream_id"]),
@@ -530,7 +544,7 @@ class AudioStore:
         ...     "start": "2020-01-01", "file_extension": ".flac"})
         """
         path = self.path_for(segment)
-        self._connect().execute(
+        self._query(
             "DELETE FROM segments WHERE stream_id=? AND start_ms=?",
             (str(segment["stream_id"]), to_ns(segment["start"]) // NS_PER_MS),
         )
@@ -546,22 +560,18 @@ class AudioStore:
         ...     "start": "2020-01-01", "file_extension": ".flac"})
         False
         """
-        row = (
-            self._connect()
-            .execute(
-                "SELECT sha1, path, segment_id FROM segments WHERE stream_id=? AND start_ms=?",
-                (check_id(segment["stream_id"], "stream_id"),
-                 to_ns(segment["start"]) // NS_PER_MS),
-            )
-            .fetchone()
+        rows = self._query(
+            "SELECT sha1, path, segment_id FROM segments WHERE stream_id=? AND start_ms=?",
+            (check_id(segment["stream_id"], "stream_id"), to_ns(segment["start"]) // NS_PER_MS),
         )
+        row = rows[0] if rows else None
         if row is None or row[2] != str(segment["id"]):
             return False
         path = self.root / row[1]
         return path.is_file() and _sha1(path) == row[0]
 
     def __len__(self) -> int:
-        return int(self._connect().execute("SELECT COUNT(*) FROM segments").fetchone()[0])
+        return int(self._query("SELECT COUNT(*) FROM segments")[0][0])
 
     def __repr__(self) -> str:
         return f"AudioStore({str(self.root)!r})"

@@ -119,6 +119,8 @@ class WholeResultCache:
     ) -> pd.DataFrame:
         """The result of one request, from the cache when fresh, else from ``fetch()``.
 
+        Rows come back in the order ``fetch`` returned them.
+
         Parameters
         ----------
         entity, params, base_url, user
@@ -138,8 +140,6 @@ class WholeResultCache:
         dtypes
             pandas dtype per column (see
             :func:`~rfcx_frames.cache.frames.frame_from_table`).
-
-        Rows come back in the order ``fetch`` returned them.
 
         Examples
         --------

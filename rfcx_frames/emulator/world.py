@@ -170,8 +170,12 @@ def build_world(store: Store, world: str = "demo", *, seed: int = 0, streams: in
         return world_summary(store)
     spec = WORLDS[world]
     if streams is not None or days is not None:
+        base = spec
         spec = replace(spec, streams=spec.streams if streams is None else int(streams),
                        days=spec.days if days is None else int(days))
+        # Annotators box a share of the calls, so a smaller world gets fewer boxes.
+        share = (spec.days / base.days) * (spec.streams / base.streams)
+        spec = replace(spec, annotations=max(1, round(base.annotations * share)))
     if spec.days < 1 or spec.streams < 1:
         raise ValueError("a world needs at least one day and one stream")
     conn = store.connection()

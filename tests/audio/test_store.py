@@ -242,3 +242,15 @@ def test_local_source_from_files(world, tmp_path: Path) -> None:  # type: ignore
     assert len(store) == 2
     found = source.segments("lf", T0, T0 + pd.Timedelta(seconds=10))
     assert found["file_extension"].tolist() == [".flac", ".wav"]
+
+
+def test_find_uses_the_real_length_of_the_audio(tmp_path: Path) -> None:
+    store = AudioStore(tmp_path / "store")
+    # Legacy rows end 1 ms before the next segment although the file holds the full 2 s.
+    legacy = {**segment(0), "end": segment(0)["end"] - pd.Timedelta(milliseconds=1)}
+    store.add(legacy, flac_bytes())
+    tail = T0 + pd.Timedelta(seconds=1.9995)
+    found = store.find("st1", tail, tail + pd.Timedelta(microseconds=100))
+    assert found["id"].tolist() == ["seg-000"]
+    assert found["end"].iloc[0] == legacy["end"]  # the listed end is kept as listed
+    assert store.find("st1", T0 + pd.Timedelta(seconds=2), T0 + pd.Timedelta(seconds=3)).empty

@@ -266,3 +266,19 @@ def test_only_needed_segments_are_fetched(world) -> None:  # type: ignore[no-unt
     got = load_window(lazy, "lazy", at(39.9995), at(40.0005), sample_rate=16000)
     assert len(got) == 16
     assert set(lazy.fetched) <= {"z3", "z4", "z5"}  # resampling margin reaches neighbours
+
+
+def test_opus_without_exact_seeking_decodes_from_the_start(  # type: ignore[no-untyped-def]
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfcx_frames.audio import stitch
+
+    rate = 24_000
+    world.add("op2", at(0), world.noise(3 * rate, 4), rate, ext=".opus")
+    world.add("op2", at(3), world.noise(3 * rate, 5), rate, ext=".opus")
+    source = world.source()
+    exact = load_window(source, "op2", at(2.5), at(4.25))
+    monkeypatch.setattr(stitch, "OGG_SEEK_EXACT", False)
+    slow = load_window(source, "op2", at(2.5), at(4.25))
+    np.testing.assert_array_equal(slow, exact)
+    np.testing.assert_array_equal(slow, world.reference("op2", at(2.5), at(4.25), rate))

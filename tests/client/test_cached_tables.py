@@ -106,3 +106,15 @@ def test_cache_holds_no_token_and_is_plain_parquet(demo_emulator: Emulator,
 def test_bad_cache_argument_names_the_allowed_values(demo_emulator: Emulator) -> None:
     with demo_emulator.client(progress=False) as c, pytest.raises(ValueError, match="cache"):
         c.detections_df(START, END, cache="sometimes")
+
+
+def test_classifications_of_a_classifier(demo_emulator: Emulator) -> None:
+    with demo_emulator.client(progress=False, cache=False) as c:
+        outputs = c.classifications_df(classifiers=[1])
+        every_output = c.classifications_df(classifiers="*")
+        everything = c.classifications_df()
+    expected = {r["value"] for r in demo_emulator.store.query(
+        "SELECT DISTINCT c.value FROM classifier_outputs o JOIN classifications c "
+        "ON c.id = o.classification_id WHERE o.classifier_id = 1")}
+    assert set(outputs["value"]) == expected
+    assert set(outputs["value"]) <= set(every_output["value"]) < set(everything["value"])
