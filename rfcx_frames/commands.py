@@ -20,207 +20,24 @@ import pandas as pd
 
 from . import cache as cache_mod
 from . import config
+from .cli_args import (
+    existing_file,
+    id_list,
+    input_table,
+    int_list,
+    negatives_value,
+    positive_float,
+    positive_int,
+    table_path,
+    time_text,
+    unit_float,
+    with_suffix,
+)
 from .client import Client
 from .exceptions import AuthenticationError
 
 TABLE_ROWS = 40
 TABLE_COLWIDTH = 40
-TABLE_SUFFIXES = (".parquet", ".csv")
-
-
-# ------------------------------------------------------------------------ argument types
-
-
-def table_path(text: str) -> str:
-    """``--out`` of a table: a path ending in ``.parquet`` or ``.csv`` (checked up front).
-
-    Examples
-    --------
-    >>> table_path("detections.parquet")
-    'detections.parquet'
-    >>> table_path("detections.xlsx")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: must end in .parquet or .csv, got 'detections.xlsx'
-    """
-    if Path(text).suffix.lower() not in TABLE_SUFFIXES:
-        raise argparse.ArgumentTypeError(f"must end in .parquet or .csv, got {text!r}")
-    return text
-
-
-def input_table(text: str) -> str:
-    """An existing ``.parquet`` or ``.csv`` table to read.
-
-    Examples
-    --------
-    >>> input_table("/nonexistent/table.parquet")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: no such file: '/nonexistent/table.parquet'
-    """
-    table_path(text)
-    if not Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
-    return text
-
-
-def existing_file(text: str) -> str:
-    """A path to an existing file.
-
-    Examples
-    --------
-    >>> existing_file("/nonexistent.wav")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: no such file: '/nonexistent.wav'
-    """
-    if not Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
-    return text
-
-
-def npz_path(text: str) -> str:
-    """``--out`` of ``clips``: a path ending in ``.npz``.
-
-    Examples
-    --------
-    >>> npz_path("clips.npz")
-    'clips.npz'
-    """
-    if Path(text).suffix.lower() != ".npz":
-        raise argparse.ArgumentTypeError(f"must end in .npz, got {text!r}")
-    return text
-
-
-def time_text(text: str) -> str:
-    """An ISO 8601 time, checked up front and passed on as given (naive = UTC).
-
-    Examples
-    --------
-    >>> time_text("2024-03-01T06:00")
-    '2024-03-01T06:00'
-    >>> time_text("yesterday")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: not an ISO 8601 time: 'yesterday' (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)
-    """
-    from .timeutil import to_utc
-
-    try:
-        to_utc(text)
-    except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {text!r} (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)"
-        ) from None
-    return text
-
-
-def unit_float(text: str) -> float:
-    """A number between 0 and 1 (a confidence).
-
-    Examples
-    --------
-    >>> unit_float("0.5")
-    0.5
-    >>> unit_float("2.0")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: must be between 0 and 1, got '2.0'
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A number > 0 (seconds).
-
-    Examples
-    --------
-    >>> positive_float("2.5")
-    2.5
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """A whole number > 0.
-
-    Examples
-    --------
-    >>> positive_int("8")
-    8
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def negatives_value(text: str) -> int | float:
-    """``--negatives``: a count (``"200"``) or a ratio of the positives (``"1.0"``).
-
-    Examples
-    --------
-    >>> negatives_value("200"), negatives_value("0.5")
-    (200, 0.5)
-    """
-    try:
-        value: int | float = int(text)
-    except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"not a count or a ratio: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
-
-
-def id_list(values: list[str] | None) -> list[str] | None:
-    """Flatten repeated and comma-separated options; ``None`` when none were given.
-
-    Examples
-    --------
-    >>> id_list(["a,b", "c"])
-    ['a', 'b', 'c']
-    >>> id_list(None) is None
-    True
-    """
-    if not values:
-        return None
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
-
-
-def int_list(values: list[str] | None, option: str) -> list[int] | None:
-    """Like :func:`id_list` for integer ids; a non-integer is a usage error.
-
-    Examples
-    --------
-    >>> int_list(["1,2"], "--classifier")
-    [1, 2]
-    """
-    items = id_list(values)
-    if items is None:
-        return None
-    try:
-        return [int(v) for v in items]
-    except ValueError:
-        raise ValueError(f"{option} takes integer ids, got {','.join(items)!r}") from None
 
 
 # ------------------------------------------------------------------------ shared helpers
@@ -623,7 +440,7 @@ def add_commands(sub: Any) -> None:
                         "clips x samples) and OUT.parquet (one metadata row per clip).")
     p.add_argument("input", type=input_table,
                    help="a .parquet or .csv table (stream_id, start, end, ...)")
-    p.add_argument("--out", required=True, type=npz_path,
+    p.add_argument("--out", required=True, type=with_suffix(".npz"),
                    help="output .npz (the metadata .parquet goes beside it)")
     p.add_argument("--duration", type=positive_float, default=None,
                    help="clip length in seconds (default: each row's own length, "

@@ -610,3 +610,15 @@ def test_script_detections_to_parquet(demo_emulator: Emulator, tmp_path: Path) -
     assert proc.stderr.strip() == f"wrote {len(expected)} rows to {out}"
     pd.testing.assert_frame_equal(pd.read_parquet(out), parquet_round_trip(expected))
     assert os.environ["RFCX_FRAMES_CACHE"]  # the subprocess used the test's own cache
+
+
+def test_script_closed_pipe_is_not_an_error(demo_emulator: Emulator) -> None:
+    # `rfcx-frames projects | head -0`: the reader is gone before the table is written.
+    proc = subprocess.Popen([str(SCRIPT), "projects", *conn(demo_emulator)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""

@@ -1,0 +1,182 @@
+"""Argument types of the ``rfcx-frames`` subcommands: each checks one value up front.
+
+A bad value raises ``argparse.ArgumentTypeError`` (or ``ValueError``) naming the option,
+so the command line fails before any request with exit code 2.
+
+Examples
+--------
+>>> unit_float("0.5")
+0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .timeutil import to_utc
+
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+def with_suffix(*suffixes: str) -> Callable[[str], str]:
+    """An argument type: a path ending in one of ``suffixes`` (checked before any work).
+
+    Examples
+    --------
+    >>> with_suffix(".npz")("clips.npz")
+    'clips.npz'
+    >>> with_suffix(".parquet", ".csv")("detections.xlsx")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must end in .parquet or .csv, got 'detections.xlsx'
+    """
+
+    def check(text: str) -> str:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"must end in {' or '.join(suffixes)}, got {text!r}")
+        return text
+
+    return check
+
+
+table_path = with_suffix(*TABLE_SUFFIXES)
+
+
+def existing_file(text: str) -> str:
+    """An argument type: a path to an existing file.
+
+    Examples
+    --------
+    >>> existing_file("/nonexistent.wav")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: no such file: '/nonexistent.wav'
+    """
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text
+
+
+def input_table(text: str) -> str:
+    """An argument type: an existing ``.parquet`` or ``.csv`` table.
+
+    Examples
+    --------
+    >>> input_table("/nonexistent/table.parquet")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: no such file: '/nonexistent/table.parquet'
+    """
+    return existing_file(table_path(text))
+
+
+def time_text(text: str) -> str:
+    """An argument type: an ISO 8601 time, checked and passed on as given (naive = UTC).
+
+    Examples
+    --------
+    >>> time_text("2024-03-01T06:00")
+    '2024-03-01T06:00'
+    >>> time_text("yesterday")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: not an ISO 8601 time: 'yesterday' (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)
+    """
+    try:
+        to_utc(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)"
+        ) from None
+    return text
+
+
+def number(cast: Callable[[str], Any], low: float, high: float | None = None, *,
+           low_open: bool = False) -> Callable[[str], Any]:
+    """An argument type: ``cast(text)`` within ``[low, high]`` (``(low, ...`` if ``low_open``).
+
+    Examples
+    --------
+    >>> number(float, 0, 1)("0.5")
+    0.5
+    >>> number(float, 0, 1)("2.0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be between 0 and 1, got '2.0'
+    >>> number(int, 0, low_open=True)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be > 0, got '0'
+    """
+
+    def check(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            kind = "a whole number" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if too_low or (high is not None and value > high):
+            expected = (f"between {low:g} and {high:g}" if high is not None
+                        else f"> {low:g}" if low_open else f">= {low:g}")
+            raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
+        return value
+
+    return check
+
+
+unit_float = number(float, 0.0, 1.0)
+positive_float = number(float, 0.0, low_open=True)
+positive_int = number(int, 0, low_open=True)
+
+
+def negatives_value(text: str) -> int | float:
+    """``--negatives``: a count (``"200"``) or a ratio of the positives (``"1.0"``).
+
+    Examples
+    --------
+    >>> negatives_value("200"), negatives_value("0.5")
+    (200, 0.5)
+    """
+    try:
+        value: int | float = int(text)
+    except ValueError:
+        value = number(float, 0.0)(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def id_list(values: list[str] | None) -> list[str] | None:
+    """Flatten repeated and comma-separated options; ``None`` when none were given.
+
+    Examples
+    --------
+    >>> id_list(["a,b", "c"])
+    ['a', 'b', 'c']
+    >>> id_list(None) is None
+    True
+    """
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def int_list(values: list[str] | None, option: str) -> list[int] | None:
+    """Like :func:`id_list` for integer ids; a non-integer is a usage error.
+
+    Examples
+    --------
+    >>> int_list(["1,2"], "--classifier")
+    [1, 2]
+    """
+    items = id_list(values)
+    if items is None:
+        return None
+    try:
+        return [int(v) for v in items]
+    except ValueError:
+        raise ValueError(f"{option} takes integer ids, got {','.join(items)!r}") from None
