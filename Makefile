@@ -35,13 +35,19 @@ test: lint typecheck unit
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-# Rewrites BENCHMARKS.md: a fresh header, then one section per bench/bench_*.py (~10 min).
+# Rewrites BENCHMARKS.md: a fresh header, then one section per bench/bench_*.py (~10 min);
+# if a script fails the previous file is put back. Scripts share a throw-away cache folder,
+# so no run reads or fills the user's cache.
 bench: $(STAMP)
-	@$(BIN)/python bench/report.py --reset
-	@start=$$(date +%s); for script in bench/bench_*.py; do \
-		t0=$$(date +%s); echo "== $$script"; $(BIN)/python $$script || exit 1; \
+	@cache=$$(mktemp -d); old=$$cache/BENCHMARKS.md.old; export RFCX_FRAMES_CACHE=$$cache/cache; \
+	if [ -f BENCHMARKS.md ]; then cp BENCHMARKS.md "$$old"; fi; \
+	fail() { if [ -f "$$old" ]; then cp "$$old" BENCHMARKS.md; fi; rm -rf "$$cache"; \
+		echo "== $$1 failed; BENCHMARKS.md left as it was"; exit 1; }; \
+	$(BIN)/python bench/report.py --reset || fail bench/report.py; start=$$(date +%s); \
+	for script in bench/bench_*.py; do \
+		t0=$$(date +%s); echo "== $$script"; $(BIN)/python $$script || fail $$script; \
 		echo "== $$script: $$(( $$(date +%s) - t0 )) s"; done; \
-		echo "== make bench: $$(( $$(date +%s) - start )) s in all"
+	rm -rf "$$cache"; echo "== make bench: $$(( $$(date +%s) - start )) s in all"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -164,7 +164,7 @@ def run_official(client: Any, plan: Plan, dest: Path) -> Outcome:
                                  file_ext="flac", parallel=True)
     seconds = time.perf_counter() - t0
     text = out.getvalue()
-    note = "" if "Downloading" in text else "listing failed, nothing downloaded"
+    note = "" if "Downloading" in text else "stream or listing request failed: no download"
     # It saves under the stream's name, with the same file names as rfcx_frames.
     return Outcome(seconds, *check_files(dest / plan.stream_name, plan), note=note)
 

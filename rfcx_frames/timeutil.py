@@ -163,6 +163,30 @@ def window(
     return begin, finish
 
 
+def to_ns(value: TimeLike) -> int:
+    """Integer nanoseconds since the epoch of one instant (naive = UTC).
+
+    Integer nanoseconds keep interval and sample arithmetic exact.
+
+    Examples
+    --------
+    >>> to_ns("1970-01-01T00:00:01Z")
+    1000000000
+    """
+    return int(to_utc(value).as_unit("ns").value)
+
+
+def from_ns(ns: int) -> pd.Timestamp:
+    """The UTC ``Timestamp`` of integer nanoseconds since the epoch.
+
+    Examples
+    --------
+    >>> from_ns(0)
+    Timestamp('1970-01-01 00:00:00+0000', tz='UTC')
+    """
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
+
+
 def utc_now() -> pd.Timestamp:
     """The current time in UTC.
 

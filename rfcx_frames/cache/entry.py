@@ -47,7 +47,6 @@ from rfcx_frames.cache.store import (
     parquet_is_readable,
     read_json,
     read_parquet,
-    utc_now,
     write_json_atomic,
     write_parquet_atomic,
 )
@@ -59,6 +58,7 @@ from rfcx_frames.cache.windows import (
     subtract,
     union,
 )
+from rfcx_frames.timeutil import utc_now
 
 MAX_PARTS = 8
 

@@ -19,8 +19,9 @@ import pandas as pd
 
 from rfcx_frames.cache.config import cache_path, parse_duration
 from rfcx_frames.cache.entry import Entry
-from rfcx_frames.cache.store import LAYOUT, MANIFEST, read_json, utc_now
+from rfcx_frames.cache.store import LAYOUT, MANIFEST, read_json
 from rfcx_frames.cache.whole import WHOLE
+from rfcx_frames.timeutil import utc_now
 
 Root = str | os.PathLike[str] | None
 

@@ -42,9 +42,10 @@ from rfcx_frames.cache.frames import (
     table_from_frame,
 )
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import LAYOUT, READ_ERRORS, Manifest, read_parquet, utc_now
-from rfcx_frames.cache.windows import Interval, covers, from_ns, intersect, subtract, to_ns
+from rfcx_frames.cache.store import LAYOUT, READ_ERRORS, Manifest, read_parquet
+from rfcx_frames.cache.windows import Interval, covers, intersect, subtract
 from rfcx_frames.exceptions import NotCachedError
+from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
 Fetch = Callable[[str, pd.Timestamp, pd.Timestamp], "pd.DataFrame | pa.Table"]
 Window = tuple[str, pd.Timestamp, pd.Timestamp]

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from rfcx_frames.cache.windows import Interval, from_ns, normalize, to_ns
+from rfcx_frames.cache.windows import Interval, normalize
+from rfcx_frames.timeutil import from_ns, to_ns
 
 LAYOUT = "v1"
 MANIFEST = "_manifest.json"
@@ -42,17 +42,6 @@ LOCK_TIMEOUT_S = 600.0
 
 # Errors that mean "this file cannot be read": truncation, bad footer, bad page, gone.
 READ_ERRORS: tuple[type[BaseException], ...] = (OSError, pa.ArrowException, ValueError)
-
-
-def utc_now() -> pd.Timestamp:
-    """The current UTC time.
-
-    Examples
-    --------
-    >>> utc_now().tzname()
-    'UTC'
-    """
-    return pd.Timestamp.now(tz="UTC")
 
 
 def iso(ns: int) -> str:

@@ -38,11 +38,11 @@ from rfcx_frames.cache.store import (
     lock,
     read_json,
     read_parquet,
-    utc_now,
     write_json_atomic,
     write_parquet_atomic,
 )
 from rfcx_frames.exceptions import NotCachedError
+from rfcx_frames.timeutil import utc_now
 
 WHOLE = "whole"
 SIDECAR_KEYS: frozenset[str] = frozenset(

@@ -17,36 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import pandas as pd
+from rfcx_frames.timeutil import from_ns
 
 Interval = tuple[int, int]
 
 DAY_NS = 86_400 * 10**9
-
-
-def to_ns(value: pd.Timestamp | str) -> int:
-    """Nanoseconds since the epoch of a timestamp; naive values are taken as UTC.
-
-    Examples
-    --------
-    >>> to_ns("1970-01-01T00:00:01Z")
-    1000000000
-    """
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return int(ts.as_unit("ns").value)
-
-
-def from_ns(value: int) -> pd.Timestamp:
-    """The UTC timestamp of a count of nanoseconds.
-
-    Examples
-    --------
-    >>> from_ns(0)
-    Timestamp('1970-01-01 00:00:00+0000', tz='UTC')
-    """
-    return pd.Timestamp(value, unit="ns", tz="UTC")
 
 
 def normalize(intervals: Iterable[Interval]) -> list[Interval]:

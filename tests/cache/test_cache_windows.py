@@ -9,15 +9,14 @@ import pandas as pd
 from rfcx_frames.cache.windows import (
     DAY_NS,
     covers,
-    from_ns,
     intersect,
     normalize,
     split_by_day,
     subtract,
-    to_ns,
     total,
     union,
 )
+from rfcx_frames.timeutil import from_ns, to_ns
 
 
 def points(intervals: list[tuple[int, int]]) -> set[int]:
