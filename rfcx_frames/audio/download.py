@@ -25,10 +25,11 @@ import requests
 import soundfile as sf
 
 from rfcx_frames.progress import tqdm
+from rfcx_frames.timeutil import to_utc
 
 from .. import config
 from ..exceptions import DownloadError
-from .source import empty_segments, overlapping, to_utc
+from .source import empty_segments, overlapping
 from .store import AudioStore, AudioVerificationError, check_id, expected_frame_range
 
 if TYPE_CHECKING:

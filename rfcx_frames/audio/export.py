@@ -29,10 +29,11 @@ import soundfile as sf
 
 from rfcx_frames.audio.clips import iter_clips
 from rfcx_frames.audio.events import CONFIRMED, REJECTED, detection_events, event_table
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource, from_ns, seconds_to_ns, series_ns
+from rfcx_frames.audio.source import NS_PER_S, SegmentSource, seconds_to_ns, series_ns
 from rfcx_frames.audio.store import check_id, compact_time
 from rfcx_frames.audio.windows import GapMode, WindowRequest, load_windows
 from rfcx_frames.progress import tqdm
+from rfcx_frames.timeutil import from_ns
 
 AudioFormat = Literal["npz", "flac"]
 

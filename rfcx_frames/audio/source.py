@@ -1,4 +1,4 @@
-"""Where audio comes from: the segment-source Protocol, two local sources, time helpers.
+"""Where audio comes from: the segment-source Protocol, two local sources, column time helpers.
 
 The window loader, clips and training sets only ever talk to a :class:`SegmentSource`: an
 object that lists the segments of a stream overlapping a time span and hands back a local
@@ -13,10 +13,8 @@ missing the window loader reads them from the file's header.
 Examples
 --------
 >>> import pandas as pd
->>> to_ns("2020-05-24T09:21:00.5Z")
-1590312060500000000
->>> from_ns(1590312060500000000)
-Timestamp('2020-05-24 09:21:00.500000+0000', tz='UTC')
+>>> series_ns(pd.Series(["2020-05-24T09:21:00.5Z"])).tolist()
+[1590312060500000000]
 """
 
 from __future__ import annotations
@@ -30,6 +28,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from rfcx_frames.timeutil import to_ns
+
 if TYPE_CHECKING:
     from rfcx_frames.audio.store import AudioStore
 
@@ -41,46 +41,6 @@ SEGMENT_COLUMNS = ("stream_id", "id", "start", "end", "file_extension")
 
 
 # --------------------------------------------------------------------------- time helpers
-
-
-def to_utc(value: Any) -> pd.Timestamp:
-    """A UTC :class:`pandas.Timestamp` from a string, datetime or Timestamp.
-
-    Naive values are taken as UTC, as the platform does.
-
-    Examples
-    --------
-    >>> to_utc("2020-05-24 09:21:00")
-    Timestamp('2020-05-24 09:21:00+0000', tz='UTC')
-    """
-    ts = pd.Timestamp(value)
-    if ts is pd.NaT:
-        raise ValueError(f"not a time: {value!r}")
-    if ts.tzinfo is None:
-        return ts.tz_localize("UTC")
-    return ts.tz_convert("UTC")
-
-
-def to_ns(value: Any) -> int:
-    """Integer nanoseconds since the epoch (UTC) of one instant.
-
-    Examples
-    --------
-    >>> to_ns("1970-01-01T00:00:01Z")
-    1000000000
-    """
-    return int(to_utc(value).as_unit("ns").value)
-
-
-def from_ns(ns: int) -> pd.Timestamp:
-    """The UTC Timestamp of integer nanoseconds since the epoch.
-
-    Examples
-    --------
-    >>> from_ns(1_000_000_000)
-    Timestamp('1970-01-01 00:00:01+0000', tz='UTC')
-    """
-    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
 
 def series_ns(values: pd.Series | pd.Index | np.ndarray | list[Any]) -> np.ndarray:

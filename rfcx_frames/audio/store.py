@@ -41,7 +41,8 @@ import pandas as pd
 import platformdirs
 import soundfile as sf
 
-from rfcx_frames.audio.source import NS_PER_MS, NS_PER_S, ns_to_series, to_ns, to_utc
+from rfcx_frames.audio.source import NS_PER_MS, NS_PER_S, ns_to_series
+from rfcx_frames.timeutil import to_ns, to_utc
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _EXTENSIONS = {".flac", ".opus", ".ogg", ".wav", ".mp3"}

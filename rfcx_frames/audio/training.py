@@ -47,14 +47,8 @@ from rfcx_frames.audio.events import detection_events, event_table
 
 # Writing and the Kaggle export live in export.py; re-exported here, where users look.
 from rfcx_frames.audio.export import read_training_set, to_kaggle_rfcx, write_training_set
-from rfcx_frames.audio.source import (
-    NS_PER_S,
-    SegmentSource,
-    from_ns,
-    ns_to_series,
-    seconds_to_ns,
-    series_ns,
-)
+from rfcx_frames.audio.source import NS_PER_S, SegmentSource, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.timeutil import from_ns
 
 #: Events of one stream further apart than this are looked up in separate segment queries.
 _QUERY_SPAN_NS = 6 * 3600 * NS_PER_S

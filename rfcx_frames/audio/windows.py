@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import soxr
 
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource, from_ns, series_ns, to_ns
+from rfcx_frames.audio.source import NS_PER_S, SegmentSource, series_ns
 from rfcx_frames.audio.stitch import (
     Channel,
     Plan,
@@ -57,6 +57,7 @@ from rfcx_frames.audio.stitch import (
     read_file,
     segments_of,
 )
+from rfcx_frames.timeutil import from_ns, to_ns
 
 GapMode = Literal["zero", "nan", "raise"]
 

@@ -19,7 +19,8 @@ from rfcx_frames.audio import (
     load_window,
     load_windows,
 )
-from rfcx_frames.audio.source import TableSource, to_ns
+from rfcx_frames.audio.source import TableSource
+from rfcx_frames.timeutil import to_ns
 
 T0 = pd.Timestamp("2021-03-04T05:00:00Z")
 
