@@ -165,6 +165,20 @@ class Client(TableMethods, AudioMethods):
                 "not authenticated: pass token=, set RFCX_TOKEN, or call authenticate()")
         return self._credentials.token
 
+    def _identity_token(self) -> str:
+        """The token that names the user, without any network call (may be expired).
+
+        The cache keys entries by user; ``cache="offline"`` must work with expired
+        credentials and no network, so no refresh happens here.
+        """
+        if self._token:
+            return self._token
+        creds = self._credentials or auth.read_credentials(config.CREDENTIALS_FILE)
+        if creds is None:
+            raise AuthenticationError(
+                "not authenticated: pass token=, set RFCX_TOKEN, or call authenticate()")
+        return creds.token
+
     def _refresh(self) -> None:
         assert self._credentials is not None and self._credentials.refresh_token
         self._credentials = auth.refresh_login(self.session, self.auth_url, self.client_id,

@@ -159,6 +159,35 @@ def plot_spectrograms(audio: np.ndarray, meta: pd.DataFrame, path: Path) -> Path
     return path
 
 
+#: Written into every demo output folder: only such a folder is ever emptied by a rerun.
+MARKER = ".rfcx-frames-demo"
+
+
+def prepare_out_dir(out: Path) -> Path:
+    """An empty output folder: new, or a previous demo's output (recognised by its marker).
+
+    Never deletes a folder the demo did not make.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = prepare_out_dir(Path(tempfile.mkdtemp()) / "demo")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['.rfcx-frames-demo']
+    """
+    if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a folder")
+        if any(out.iterdir()):
+            if not (out / MARKER).exists():
+                raise ValueError(f"--out {out} is not empty and was not made by the demo; "
+                                 "choose a new or empty folder")
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by rfcx-frames demo; emptied by the next run\n")
+    return out
+
+
 def run_demo(*, api_url: str | None = None, token: str | None = None,
              out_dir: str | Path = "demo-output", start: str = "2024-03-01",
              end: str = "2024-04-01", min_confidence: float = 0.5, progress: bool = True,
@@ -170,7 +199,8 @@ def run_demo(*, api_url: str | None = None, token: str | None = None,
     api_url, token
         A platform to run against; ``None`` starts the embedded emulator's demo world.
     out_dir
-        Where plots, tables, clips and the training set go (emptied first).
+        Where plots, tables, clips and the training set go: a new or empty folder, or the
+        output of an earlier demo run (which is emptied first). Any other folder is refused.
     start, end
         The month of detections to analyse.
     min_confidence
@@ -186,10 +216,7 @@ def run_demo(*, api_url: str | None = None, token: str | None = None,
     >>> result.files["activity_plot"].exists()  # doctest: +SKIP
     True
     """
-    out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = prepare_out_dir(Path(out_dir))
     result = DemoResult(out_dir=out)
     with ExitStack() as stack:
         client = _client(stack, api_url, token, out, progress, echo)

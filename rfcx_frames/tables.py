@@ -60,6 +60,8 @@ class TableMethods:
 
     def _bearer(self) -> str | None: ...
 
+    _identity_token: Callable[[], str]
+
     # -- plumbing ------------------------------------------------------------------------
     def _show_progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else validate.check_bool(progress, "progress")
@@ -78,7 +80,7 @@ class TableMethods:
         Read from the token's claims (email, else subject) when it is a JWT; otherwise a
         hash of the token, so the token itself is never written anywhere.
         """
-        token = self._bearer() or ""
+        token = self._identity_token()
         claims = auth.jwt_claims(token)
         who = str(claims.get("email") or claims.get("sub") or "") if claims else ""
         return cache_mod.user_identity(who or "token:" + token)

@@ -18,6 +18,8 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pandas as pd
+
 from . import config
 
 
@@ -42,6 +44,9 @@ def as_str_list(value: Any, name: str) -> list[str] | None:
     if value is None:
         return None
     items: Iterable[Any]
+    if isinstance(value, pd.DataFrame):
+        # Iterating a DataFrame yields its column names: a silently wrong filter.
+        raise TypeError(f"{name} got a DataFrame; pass one of its columns, e.g. df['id']")
     if isinstance(value, (str, Mapping)):
         items = [value]
     elif isinstance(value, Iterable):

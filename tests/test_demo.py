@@ -41,3 +41,18 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     table, audio = read_training_set(out / "training_set")
     assert len(table) == audio.shape[0] > 0
     assert any(str(c).startswith("label_") for c in table.columns)
+
+
+def test_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    from rfcx_frames.demo import prepare_out_dir
+
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.docx").write_text("years of work")
+    with pytest.raises(ValueError, match="not made by the demo"):
+        prepare_out_dir(precious)
+    assert (precious / "chapter1.docx").read_text() == "years of work"
+    made = prepare_out_dir(tmp_path / "demo")
+    (made / "old.png").write_text("x")
+    again = prepare_out_dir(made)  # a previous demo output is emptied
+    assert sorted(p.name for p in again.iterdir()) == [".rfcx-frames-demo"]

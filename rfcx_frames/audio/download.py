@@ -111,17 +111,22 @@ def verify_bytes(data: bytes, start: Any, end: Any) -> tuple[int, int]:
     AudioVerificationError
         The bytes do not decode, or hold a different number of frames.
     """
+    # Decode every frame: a header can promise frames that a cut-short body lacks.
     try:
-        info = sf.info(io.BytesIO(data))
+        with sf.SoundFile(io.BytesIO(data)) as fh:
+            rate = fh.samplerate
+            frames = 0
+            for block in fh.blocks(blocksize=1 << 16, dtype="float32"):
+                frames += len(block)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioVerificationError(f"downloaded file does not decode: {exc}") from exc
     duration_ms = int((to_utc(end) - to_utc(start)) / pd.Timedelta(milliseconds=1))
-    low, high = expected_frame_range(duration_ms, info.samplerate)
-    if not low <= info.frames <= high:
+    low, high = expected_frame_range(duration_ms, rate)
+    if not low <= frames <= high:
         raise AudioVerificationError(
-            f"downloaded file has {info.frames} frames, expected {low}..{high} for "
-            f"{duration_ms} ms at {info.samplerate} Hz")
-    return info.frames, info.samplerate
+            f"downloaded file decodes to {frames} frames, expected {low}..{high} for "
+            f"{duration_ms} ms at {rate} Hz")
+    return frames, rate
 
 
 def convert(data: bytes, ext: str) -> bytes:

@@ -21,6 +21,7 @@ from .clips import Align
 from .clips import clips as make_clips
 from .clips import iter_clips as make_iter_clips
 from .download import ClientSource, check_format, download, download_one
+from .server import server_clips
 from .store import AudioStore
 
 if TYPE_CHECKING:
@@ -170,14 +171,27 @@ class AudioMethods:
 
     def clips(self, frame: pd.DataFrame, duration: float | None = None, pad: float = 0.0,
               align: Align = "center", sample_rate: int | None = None,
-              **options: Any) -> tuple[np.ndarray, pd.DataFrame]:
+              source: str = "segments", **options: Any) -> tuple[np.ndarray, pd.DataFrame]:
         """Clips aligned to each row of a detections/annotations frame (see
         :func:`rfcx_frames.audio.clips`).
+
+        ``source="segments"`` (default) downloads whole segment files once into the local
+        audio store and cuts sample-exact windows from them; ``source="server"`` asks the
+        platform's media route for each clip instead (less data for short clips of long
+        segments, millisecond alignment; see :func:`rfcx_frames.audio.server.server_clips`).
 
         Examples
         --------
         >>> audio, meta = client.clips(annotations, duration=3.0, sample_rate=24000)  # doctest: +SKIP
         """
+        if source == "server":
+            unsupported = set(options) - {"progress", "workers"}
+            if unsupported:
+                raise ValueError(f"source='server' does not support {sorted(unsupported)}")
+            return server_clips(self._client(), frame, duration=duration, pad=pad, align=align,
+                                sample_rate=sample_rate, max_workers=options.get("workers"))
+        if source != "segments":
+            raise ValueError(f"source must be 'segments' or 'server', got {source!r}")
         options.setdefault("progress", self.progress)
         return make_clips(self.audio_source(), frame, duration=duration, pad=pad,
                           align=align, sample_rate=sample_rate, **options)

@@ -85,3 +85,28 @@ def test_window_across_a_segment_boundary_equals_hand_stitched_segments(
     first = offset_ms * rate // 1000
     np.testing.assert_array_equal(window, reference[first:first + window.size])
     assert window.size == 20 * rate
+
+
+def test_server_clips_match_segment_clips(world: Emulator, client: Client) -> None:
+    annotations = client.annotations_df("2024-03-01", "2024-03-02")
+    flac = {r["id"] for r in world.store.query("SELECT id FROM streams WHERE codec = 'flac'")}
+    chosen = annotations[annotations["stream_id"].astype(str).isin(flac)].head(4)
+    assert len(chosen) == 4
+    # Whole-millisecond spans, so both paths cut the same samples.
+    chosen = chosen.assign(start=chosen["start"].dt.floor("ms"), end=chosen["end"].dt.floor("ms"))
+    local, meta = client.clips(chosen, duration=2.0, sample_rate=48000, progress=False)
+    remote, remote_meta = client.clips(chosen, duration=2.0, sample_rate=48000, source="server")
+    assert remote.shape == local.shape
+    assert list(remote_meta["clip_start"]) == list(meta["clip_start"])
+    # The media route re-encodes as 16-bit WAV and resamples on its side: equal within that.
+    np.testing.assert_allclose(remote, local, atol=2e-3)
+    assert (_band(remote, remote_meta) > 0).all()
+
+
+def test_server_source_rejects_unknown_options(client: Client) -> None:
+    frame = pd.DataFrame({"stream_id": ["abc"], "start": [pd.Timestamp("2024-03-01", tz="UTC")],
+                          "end": [pd.Timestamp("2024-03-01 00:00:01", tz="UTC")]})
+    with pytest.raises(ValueError, match="source must be"):
+        client.clips(frame, source="cloud")
+    with pytest.raises(ValueError, match="band_pass"):
+        client.clips(frame, source="server", band_pass=True)

@@ -161,3 +161,14 @@ def test_client_source_fetches_into_the_store_once(emu: Emulator, tmp_path: Path
     assert source.fetch(listed.iloc[0].to_dict()) == path
     blob_requests = emu.stats()["requests"].get("GET /_blobs/...", 0)
     assert blob_requests == 1
+
+
+def test_a_cut_short_file_is_not_taken_for_a_finished_one(emu: Emulator, tmp_path: Path) -> None:
+    segs = _first_segments(emu, _flac_stream(emu), 2)
+    first = download(emu.client(progress=False), segs, tmp_path)
+    victim = Path(first["path"].iloc[0])
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[: len(whole) // 2])  # the header still promises every frame
+    again = download(emu.client(progress=False), segs, tmp_path)
+    assert list(again["downloaded"]) == [True, False]
+    assert victim.read_bytes() == whole

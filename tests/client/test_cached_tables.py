@@ -118,3 +118,36 @@ def test_classifications_of_a_classifier(demo_emulator: Emulator) -> None:
         "ON c.id = o.classification_id WHERE o.classifier_id = 1")}
     assert set(outputs["value"]) == expected
     assert set(outputs["value"]) <= set(every_output["value"]) < set(everything["value"])
+
+
+def test_offline_works_with_expired_credentials_and_no_network(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    import datetime as dt
+
+    from rfcx_frames import Client, auth
+
+    cache_dir = tmp_path / "cache"
+    with running(world="demo", days=2, data_dir=tmp_path / "world") as emu:
+        with emu.client(progress=False, cache_dir=cache_dir) as c:
+            streams = [str(s) for s in c.streams_df()["id"]]
+            cached = c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+        expired = auth.Credentials(access_token=emu.token, refresh_token="stale-refresh",
+                                   expiry=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+        api_url = emu.api_url
+    monkeypatch.chdir(tmp_path)
+    auth.write_credentials(tmp_path / ".rfcx_credentials", expired)
+    # The emulator is gone: any request (login refresh included) would fail.
+    with Client(api_url="http://127.0.0.1:9", auth_url="http://127.0.0.1:9", token=None,
+                cache_dir=cache_dir, progress=False, retries=0) as c:
+        c.api_url = api_url  # the cache is keyed by the URL it was filled from
+        offline = c.detections_df(START, MID, streams=streams, min_confidence=0.5,
+                                  cache="offline")
+    pd.testing.assert_frame_equal(offline, cached)
+
+
+def test_a_dataframe_is_not_a_list_of_streams(demo_emulator: Emulator) -> None:
+    with demo_emulator.client(progress=False) as c:
+        streams = c.streams_df()
+        with pytest.raises(TypeError, match="df\\['id'\\]"):
+            c.detections_df(START, MID, streams=streams)
