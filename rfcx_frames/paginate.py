@@ -51,7 +51,7 @@ PageFunc = Callable[[int, int], "tuple[P, int | None]"]
 class Piece:
     """One unit of work: a stream (or all streams) and a ``[start_ms, end_ms)`` window."""
 
-    stream: str | None
+    stream: str | tuple[str, ...] | None
     start_ms: int
     end_ms: int
 
@@ -121,7 +121,7 @@ def offsets_after_first(total: int, first: int, limit: int) -> list[int]:
 
 
 def plan_pieces(
-    streams: Sequence[str] | None,
+    streams: Sequence[str | tuple[str, ...]] | None,
     start_ms: int,
     end_ms: int,
     *,
@@ -142,7 +142,7 @@ def plan_pieces(
     span = end_ms - start_ms
     if span <= 0:
         return []
-    groups: list[str | None] = list(streams) if streams else [None]
+    groups: list[str | tuple[str, ...] | None] = list(streams) if streams else [None]
     target = max_workers * config.PIECES_PER_WORKER if max_workers > 1 else 1
     per_group = max(1, math.ceil(target / len(groups)))
     n_windows = max(1, min(per_group, span // max(min_window_ms, 1)))

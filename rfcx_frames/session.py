@@ -191,7 +191,7 @@ class Session:
         Requests per minute; :data:`AUTO` (300/min on ``*.rfcx.org`` only) or ``None``
         (no limit).
     pool_size
-        Connections kept per host; should be at least the number of worker threads.
+        Connections kept per host, and the most requests in flight at once.
 
     Examples
     --------
@@ -246,6 +246,8 @@ class Session:
         self.http.mount("https://", adapter)
         self.http.headers["User-Agent"] = user_agent
         self._lock = threading.Lock()
+        # Pools nest (cache windows over query pieces): cap requests in flight, not threads.
+        self._in_flight = threading.BoundedSemaphore(max(pool_size, 1))
         self.requests_sent = 0
 
     def __repr__(self) -> str:
@@ -320,11 +322,13 @@ class Session:
             with self._lock:
                 self.requests_sent += 1
             try:
-                response = self.http.request(
-                    method, url, params=params, data=data, files=files, headers=send_headers,
-                    timeout=timeout if timeout is not None else self.timeout,
-                    allow_redirects=allow_redirects,
-                )
+                with self._in_flight:
+                    response = self.http.request(
+                        method, url, params=params, data=data, files=files,
+                        headers=send_headers,
+                        timeout=timeout if timeout is not None else self.timeout,
+                        allow_redirects=allow_redirects,
+                    )
                 log.debug("%s %s -> %s", method, strip_query(url), response.status_code)
                 if raise_for_status and response.status_code >= 400:
                     raise error_from_response(response)

@@ -183,9 +183,13 @@ class TableMethods:
         concurrently; rows at that start come twice and are dropped by ``finalize``.
         """
         limit = config.PAGE_LIMIT_MAX
-        groups: list[str | None] = list(stream_ids) if stream_ids else [None]
+        groups: list[str | tuple[str, ...] | None]
+        if entity is DETECTION and stream_ids and len(stream_ids) > 1:
+            groups = [tuple(stream_ids)]  # one probe for every stream
+        else:
+            groups = list(stream_ids) if stream_ids else [None]
 
-        def first(group: str | None, stop: Any) -> pa.StructArray:
+        def first(group: str | tuple[str, ...] | None, stop: Any) -> pa.StructArray:
             url, query, constant = self._piece_request(entity, base,
                                                        Piece(group, start_ms, end_ms))
             chunk, _ = self._page(entity, url, {**query, "limit": limit, "offset": 0}, bar,
@@ -217,10 +221,13 @@ class TableMethods:
         query["start"] = timeutil.to_wire(timeutil.from_epoch_ms(piece.start_ms))
         query["end"] = timeutil.to_wire(timeutil.from_epoch_ms(piece.end_ms))
         if entity is SEGMENT:
-            assert piece.stream is not None
+            assert isinstance(piece.stream, str)
             url = f"{self.api_url}/streams/{piece.stream}/segments"
             return url, query, ("stream_id", piece.stream)
-        if piece.stream is not None:
+        if isinstance(piece.stream, tuple):
+            # Only detections take several streams in one request (``streams[]``).
+            query["streams[]"] = list(piece.stream)
+        elif piece.stream is not None:
             if entity is DETECTION:
                 query["streams[]"] = [piece.stream]
             else:
@@ -262,12 +269,45 @@ class TableMethods:
             min_confidence=(self._effective_confidence(params) if entity is DETECTION
                             else None),
             review_statuses=params.get("review_statuses[]"))
-        frame = cache_mod.TimeRangedCache(self.cache_root).query(
-            entity.name, signature, streams, start, end,
-            fetch=lambda stream, a, b: fetch([stream], a, b), schema=arrow_schema(entity),
-            mode=mode, dtypes=pandas_dtypes(entity), order_by=entity.order_by,
-            max_workers=self.max_workers)
+        store = cache_mod.TimeRangedCache(self.cache_root)
+        schema = arrow_schema(entity)
+        ready: dict[tuple[str, int, int], pd.DataFrame] = {}
+        if mode != "offline":
+            ready = self._prefetch(entity, fetch, store, signature, streams, start, end, schema)
+
+        def fetch_window(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
+            window = (stream, timeutil.to_ns(a), timeutil.to_ns(b))
+            return ready.pop(window) if window in ready else fetch([stream], a, b)
+
+        frame = store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
+                            schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
+                            order_by=entity.order_by, max_workers=self.max_workers)
         return finalize(entity, frame)
+
+    @staticmethod
+    def _prefetch(entity: Entity, fetch: Fetch, store: Any, signature: Any,
+                  streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
+                  schema: pa.Schema) -> dict[tuple[str, int, int], pd.DataFrame]:
+        """Fetch the cache's missing windows with one query per window for all its streams.
+
+        The cache asks per stream; detections can name many streams in one request, so
+        streams missing the same window are fetched together and split afterwards.
+        """
+        if entity is not DETECTION:
+            return {}
+        missing = store.missing_windows(entity.name, signature, streams, start, end, schema)
+        by_window: dict[tuple[int, int], list[str]] = {}
+        for stream, a, b in missing:
+            by_window.setdefault((timeutil.to_ns(a), timeutil.to_ns(b)), []).append(stream)
+        ready: dict[tuple[str, int, int], pd.DataFrame] = {}
+        for (a, b), group in by_window.items():
+            if len(group) < 2:
+                continue
+            frame = fetch(group, timeutil.from_ns(a), timeutil.from_ns(b))
+            ids = frame["stream_id"].astype(str)
+            for stream in group:
+                ready[(stream, a, b)] = frame[(ids == stream).to_numpy()].reset_index(drop=True)
+        return ready
 
     @staticmethod
     def _effective_confidence(params: Mapping[str, Any]) -> float:
