@@ -26,6 +26,8 @@ from .store import check_id
 if TYPE_CHECKING:
     from ..client import Client
 
+#: Audio fetched on each side of a window that will be resampled (ms).
+RESAMPLE_MARGIN_MS = 50
 #: The longest window the media route serves.
 MAX_WINDOW = pd.Timedelta(minutes=15)
 
@@ -56,8 +58,9 @@ def fetch_window(client: Client, stream_id: str, start: Any, end: Any,
                  sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Mono float32 audio of ``[start, end)`` cut by the platform; ``(samples, rate)``.
 
-    The span is widened to whole milliseconds for the request, then cut back to
-    ``round((end - start) * rate)`` samples. ``sample_rate`` resamples with soxr.
+    The span is widened to whole milliseconds for the request (plus a margin when
+    resampling), then cut back to ``round((end - start) * rate)`` samples. ``sample_rate``
+    resamples with soxr.
 
     Examples
     --------
@@ -65,7 +68,10 @@ def fetch_window(client: Client, stream_id: str, start: Any, end: Any,
     ...                            "2024-03-01T05:00:13Z")
     """
     start_ns, end_ns = to_ns(start), to_ns(end)
-    first_ms, last_ms = start_ns // NS_PER_MS, -(-end_ns // NS_PER_MS)
+    # A margin on both sides keeps the resampler's edge transients out of the window.
+    margin_ms = RESAMPLE_MARGIN_MS if sample_rate else 0
+    first_ms = start_ns // NS_PER_MS - margin_ms
+    last_ms = -(-end_ns // NS_PER_MS) + margin_ms
     url = asset_url(client.api_url, stream_id, pd.Timestamp(first_ms, unit="ms", tz="UTC"),
                     pd.Timestamp(last_ms, unit="ms", tz="UTC"))
     audio, native = client.session.request("GET", url, parse=_decode)

@@ -119,9 +119,10 @@ def asset(app: App, req: Request) -> Response:
         samples, seg_rate = synth.decode(synth.ensure_blob(app.store, seg["id"]))
         if seg_rate != rate:
             samples = soxr.resample(samples, seg_rate, rate).astype(np.float32)
-        # Positions come from each segment's own start in integer ms, never a running sum.
-        first = (max(seg["start"], start) - seg["start"]) * rate // 1000
-        dest = (max(seg["start"], start) - start) * rate // 1000
+        # Positions come from each segment's own start in integer ms, never a running sum,
+        # rounded to the nearest sample (half up) like rfcx_frames' own window loader.
+        first = ((max(seg["start"], start) - seg["start"]) * rate + 500) // 1000
+        dest = ((max(seg["start"], start) - start) * rate + 500) // 1000
         count = min(samples.size - first, total - dest)
         if count > 0:
             out[dest:dest + count] = samples[first:first + count]
