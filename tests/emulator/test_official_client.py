@@ -364,3 +364,53 @@ def connect_as(user: Any, emu: Emulator) -> Any:
     other = rfcx.Client()
     other.credentials = type(user.credentials)(emu.token, user.credentials.token_expiry)
     return other
+
+
+def test_environment_variables_alone_point_the_official_client(fresh_emulator: Emulator,
+                                                               tmp_path: Path) -> None:
+    """A fresh process with only RFCX_API_URL/RFCX_INGEST_URL set and a credentials file."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    write_credentials(tmp_path, fresh_emulator.token)
+    wav = tmp_path / "field.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(wav, (np.random.default_rng(7).standard_normal(24000 * 5) * 0.05).astype("float32"),
+             24000)
+    stream = flac_stream(fresh_emulator)
+    script = textwrap.dedent(f"""
+        import datetime, json, time
+        import rfcx
+        client = rfcx.Client()
+        client.authenticate()
+        out = {{}}
+        out["projects"] = sorted(p["id"] for p in client.projects())
+        out["detections"] = len(client.detections(min_date="2024-03-01T00:00:00Z",
+                                                  max_date="2024-03-02T00:00:00Z",
+                                                  min_confidence=0.5, limit=1000))
+        upload = client.ingest_file({stream!r}, {str(wav)!r}, datetime.datetime(2024, 2, 1, 6))
+        for _ in range(100):
+            status = client.check_ingest(upload)
+            if status[0] >= 20:
+                break
+            time.sleep(0.1)
+        out["ingest"] = list(status)
+        print(json.dumps(out))
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RFCX_", "AUTH0_"))}
+    env.update(RFCX_API_URL=fresh_emulator.api_url, RFCX_INGEST_URL=fresh_emulator.ingest_url)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = sorted(r["id"] for r in sql(
+        fresh_emulator, "SELECT id FROM projects WHERE created_by_id = 1 OR id IN "
+        "(SELECT project_id FROM project_roles WHERE user_id = 1)"))
+    assert out["projects"] == expected
+    assert out["detections"] > 0
+    assert out["ingest"][:2] == [20, "INGESTED"]
