@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from .audio.store import AudioVerificationError
 from .commands import add_commands
 from .emulator import __main__ as emulator_main
 from .exceptions import RFCxError
@@ -144,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except AudioVerificationError as exc:
+        # A ValueError by type, but bad data from the platform, not a bad argument.
+        if args.debug:
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except (ValueError, TypeError) as exc:
         if args.debug:
             raise

@@ -423,7 +423,9 @@ class Client(TableMethods, AudioMethods):
         form = {"filename": path.name, "timestamp": when, "stream": stream}
         ticket = self.session.request("POST", self.ingest_url, data=form, parse=_json)
         if not isinstance(ticket, dict) or "url" not in ticket or "uploadId" not in ticket:
-            raise RFCxError(f"unexpected answer from the ingest service: {ticket!r:.200}")
+            # Name the keys only: the answer may hold a pre-signed (secret) upload URL.
+            keys = sorted(ticket) if isinstance(ticket, dict) else type(ticket).__name__
+            raise RFCxError(f"unexpected answer from the ingest service (keys: {keys})")
         content_type = f"audio/{path.suffix.lstrip('.').lower()}"
         self.session.request("PUT", str(ticket["url"]), data=path.read_bytes(),
                              headers={"Content-Type": content_type}, auth=False,

@@ -508,5 +508,12 @@ def add_commands(sub: Any) -> None:
                    help="run against this platform instead of the emulator")
     p.add_argument("--token", default=None, help="bearer token for --api-url")
     p.add_argument("--out", default="demo-output",
-                   help="output folder, emptied first (default: %(default)s)")
+                   help="output folder: new, empty, or an earlier demo's output "
+                        "(default: %(default)s)")
+    p.add_argument("--start", type=time_text, default="2024-03-01",
+                   help="start of the month analysed (default: %(default)s, the demo world)")
+    p.add_argument("--end", type=time_text, default="2024-04-01",
+                   help="end of the window, exclusive (default: %(default)s)")
+    p.add_argument("--min-confidence", type=unit_float, default=0.5,
+                   help="detection confidence threshold (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

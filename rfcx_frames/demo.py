@@ -241,15 +241,14 @@ def _client(stack: ExitStack, api_url: str | None, token: str | None, out: Path,
 
 
 def _pick_project(client: Client) -> tuple[str, str, pd.DataFrame]:
-    projects = client.projects_df(progress=False)
-    best: tuple[str, str, pd.DataFrame] | None = None
-    for _, project in projects.iterrows():
-        streams = client.streams_df(projects=[project["id"]], progress=False)
-        if best is None or len(streams) > len(best[2]):
-            best = (str(project["id"]), str(project["name"]), streams)
-    if best is None or best[2].empty:
+    """The readable project with the most streams, and its streams (one listing request)."""
+    streams = client.streams_df(progress=False)
+    streams = streams[streams["project_id"].notna()]
+    if streams.empty:
         raise RuntimeError("no project with streams is readable with these credentials")
-    return best
+    project_id = str(streams["project_id"].astype(str).value_counts().index[0])
+    mine = streams[streams["project_id"].astype(str) == project_id].reset_index(drop=True)
+    return project_id, str(mine["project_name"].iloc[0]), mine
 
 
 def _run_steps(client: Client, result: DemoResult, start: str, end: str,
@@ -266,6 +265,10 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
                                       local_time=True)
     result.cold_seconds = time.perf_counter() - t0
     result.detections = len(detections)
+    if detections.empty:
+        echo(f"no detections between {start} and {end}; choose another window with "
+             "--start/--end")
+        return
     memory_mb = detections.memory_usage(deep=True).sum() / 1e6
     echo(f"{len(detections):,} detections in {result.cold_seconds:.1f} s "
          f"({memory_mb:.1f} MB in memory)")
@@ -297,6 +300,10 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
     _say("5. Annotations", echo)
     annotations = client.annotations_df(start, end, streams=ids)
     result.annotations = len(annotations)
+    if annotations.empty:
+        echo("no annotations in this window: clips and a training set need some; stopping here")
+        _written(result, client, echo)
+        return
     per_class = (annotations.groupby("classification_value", observed=True).size()
                  .sort_values(ascending=False).rename("annotations").reset_index())
     echo(f"{len(annotations):,} annotations of {per_class.shape[0]} classes")
@@ -322,6 +329,10 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
     result.files["training_set"] = write_training_set(table, source, out / "training_set",
                                                       progress=False)
 
+    _written(result, client, echo)
+
+
+def _written(result: DemoResult, client: Client, echo: Callable[[str], None]) -> None:
     _say("Written", echo)
     for name, path in result.files.items():
         echo(f"  {name:15s} {path}")
@@ -339,5 +350,6 @@ def _spread(frame: pd.DataFrame, n: int) -> pd.DataFrame:
 def main(args: Any) -> int:
     """``rfcx-frames demo`` (arguments parsed by :mod:`rfcx_frames.commands`)."""
     result = run_demo(api_url=args.api_url, token=args.token, out_dir=args.out,
+                      start=args.start, end=args.end, min_confidence=args.min_confidence,
                       progress=not args.no_progress)
     return 0 if result.detections > 0 else 1

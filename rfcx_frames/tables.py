@@ -24,6 +24,7 @@ import requests
 
 from . import auth, config, paginate, timeutil, validate
 from . import cache as cache_mod
+from .exceptions import RFCxError
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
 from .paginate import Piece, Progress
 from .schemas import (
@@ -320,7 +321,7 @@ class TableMethods:
             for include_public in (False, True):
                 try:
                     listed = self.streams_df(include_public=include_public, progress=False)
-                except Exception:
+                except RFCxError:  # the per-stream lookup below still runs and raises
                     continue
                 self._timezones.update(zip(listed["id"].astype(str),
                                            listed["timezone"].astype(object), strict=True))
