@@ -87,7 +87,12 @@ class Client(TableMethods, AudioMethods):
         ``(connect, read)`` seconds for every request.
     cache
         Default cache mode of every ``*_df``: ``"use"``, ``"refresh"``, ``"offline"`` or
-        ``False``; ``RFCX_FRAMES_CACHE_MODE`` overrides it.
+        ``False``. ``None``: ``RFCX_FRAMES_CACHE_MODE`` if set, else ``"use"``. A ``cache=``
+        given to one call outranks both.
+    cache_horizon
+        Windows ending less than this before now are fetched again next time instead of
+        being cached as complete, because the platform may still add rows there (e.g.
+        ``"6h"``, ``"2d"``, a ``Timedelta``; default 6 hours).
     retries, backoff_factor
         Retries of transient failures and their exponential backoff.
 
@@ -109,7 +114,8 @@ class Client(TableMethods, AudioMethods):
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,
-        cache: Any = "use",
+        cache: Any = None,
+        cache_horizon: Any = None,
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
     ) -> None:
@@ -118,7 +124,15 @@ class Client(TableMethods, AudioMethods):
             _resolve_url(ingest_url, config.ENV_INGEST_URL, config.DEFAULT_INGEST_URL))
         self.auth_url = _resolve_url(auth_url, config.ENV_AUTH_URL, config.DEFAULT_AUTH_URL)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.cache_default = cache_mod.resolve_mode(cache, default="use")
+        # An explicit client setting outranks the environment; None leaves it to
+        # RFCX_FRAMES_CACHE_MODE, then "use".
+        self.cache_default: Any = (None if cache is None or cache is True
+                                   else cache_mod.resolve_mode(cache, default="use"))
+        self.cache_horizon = (cache_mod.DEFAULT_HORIZON if cache_horizon is None
+                              else cache_mod.parse_duration(cache_horizon)
+                              if isinstance(cache_horizon, str) else pd.Timedelta(cache_horizon))
+        if self.cache_horizon < pd.Timedelta(0):
+            raise ValueError(f"cache_horizon must be >= 0, got {cache_horizon!r}")
         self.max_workers = validate.check_positive_int(max_workers, "max_workers")
         self.progress = validate.check_bool(progress, "progress")
         self.client_id = config.env(config.ENV_CLIENT_ID) or config.DEFAULT_CLIENT_ID

@@ -58,6 +58,7 @@ class TableMethods:
     _timezones: dict[str, str | None]
     cache_dir: Any
     cache_default: Any
+    cache_horizon: pd.Timedelta
 
     def _bearer(self) -> str | None: ...
 
@@ -68,7 +69,10 @@ class TableMethods:
         return self.progress if progress is None else validate.check_bool(progress, "progress")
 
     def _cache_mode(self, cache: Any) -> str:
-        return cache_mod.resolve_mode(cache, default=self.cache_default)
+        # Per call, then the client's explicit setting, then the environment, then "use".
+        if cache is None or cache is True:
+            cache = self.cache_default
+        return cache_mod.resolve_mode(cache, default="use")
 
     @property
     def cache_root(self) -> Any:
@@ -282,7 +286,8 @@ class TableMethods:
 
         frame = store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
                             schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
-                            order_by=entity.order_by, max_workers=self.max_workers)
+                            order_by=entity.order_by, max_workers=self.max_workers,
+                            horizon=self.cache_horizon)
         return finalize(entity, frame)
 
     @staticmethod

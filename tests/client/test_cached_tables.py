@@ -151,3 +151,28 @@ def test_a_dataframe_is_not_a_list_of_streams(demo_emulator: Emulator) -> None:
         streams = c.streams_df()
         with pytest.raises(TypeError, match="df\\['id'\\]"):
             c.detections_df(START, MID, streams=streams)
+
+
+def test_explicit_client_setting_outranks_the_environment(demo_emulator: Emulator,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RFCX_FRAMES_CACHE_MODE", "offline")
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
+        with pytest.raises(NotCachedError):  # no explicit setting: the environment rules
+            c.detections_df(START, MID, min_confidence=0.5, streams=_streams(demo_emulator))
+    with demo_emulator.client(progress=False, cache_dir=tmp_path, cache="use") as c:
+        assert len(c.detections_df(START, MID, min_confidence=0.5,
+                                   streams=_streams(demo_emulator))) > 0
+
+
+def test_cache_horizon_keeps_recent_windows_incomplete(demo_emulator: Emulator,
+                                                      tmp_path: Path) -> None:
+    streams = _streams(demo_emulator)[:1]
+    # A horizon reaching back past the whole demo month: nothing may be cached as complete.
+    with demo_emulator.client(progress=False, cache_dir=tmp_path, cache_horizon="1000d") as c:
+        c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+        demo_emulator.reset_stats()
+        c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+        assert demo_emulator.stats()["total_requests"] > 0
+    with pytest.raises(ValueError, match="cache_horizon"):
+        demo_emulator.client(cache_horizon=pd.Timedelta(hours=-1))
