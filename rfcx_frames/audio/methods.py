@@ -171,78 +171,164 @@ class AudioMethods:
 
     def clips(self, frame: pd.DataFrame, duration: float | None = None, pad: float = 0.0,
               align: Align = "center", sample_rate: int | None = None,
-              source: str = "segments", **options: Any) -> tuple[np.ndarray, pd.DataFrame]:
-        """Clips aligned to each row of a detections/annotations frame (see
-        :func:`rfcx_frames.audio.clips`).
+              gap: windows.GapMode = "zero", band_pass: bool = False,
+              channel: windows.Channel = "mix", source: str = "segments",
+              progress: bool | None = None,
+              workers: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Clips aligned to each row of a detections/annotations frame.
 
-        ``source="segments"`` (default) downloads whole segment files once into the local
-        audio store and cuts sample-exact windows from them; ``source="server"`` asks the
-        platform's media route for each clip instead (less data for short clips of long
-        segments, millisecond alignment; see :func:`rfcx_frames.audio.server.server_clips`).
+        Parameters
+        ----------
+        frame
+            Rows with ``stream_id``, ``start``, ``end`` (and optionally ``frequency_min``,
+            ``frequency_max``, labels...), all copied to the metadata.
+        duration
+            Fixed clip length in seconds; ``None``: each event's own span.
+        pad
+            Seconds added before and after each clip.
+        align
+            ``"center"`` on the event's middle, or ``"start"`` at its start.
+        sample_rate
+            Output rate (soxr); ``None``: the native rate (all clips must share it).
+        gap
+            Recording gaps become ``"zero"``, ``"nan"``, or ``"raise"`` an error.
+        band_pass
+            Keep only each row's ``frequency_min..frequency_max``.
+        channel
+            ``"mix"`` or a channel index.
+        source
+            ``"segments"`` (default): whole segment files are downloaded once into the local
+            audio store and cut sample-exactly. ``"server"``: each clip is cut by the
+            platform's media route (less data for short clips; millisecond alignment; no
+            ``band_pass``/``gap``/``channel`` options).
+        progress
+            Show a progress bar (default: the client's setting).
+        workers
+            Decoding (or, with ``"server"``, download) threads.
+
+        Returns
+        -------
+        audio, meta
+            ``float32 [N, samples]`` and one metadata row per clip (see
+            :func:`rfcx_frames.audio.clips`).
 
         Examples
         --------
         >>> audio, meta = client.clips(annotations, duration=3.0, sample_rate=24000)  # doctest: +SKIP
         """
+        show = self.progress if progress is None else progress
         if source == "server":
-            unsupported = set(options) - {"progress", "workers"}
-            if unsupported:
-                raise ValueError(f"source='server' does not support {sorted(unsupported)}")
+            if band_pass or gap != "zero" or channel != "mix":
+                raise ValueError("source='server' does not support band_pass, gap or channel; "
+                                 "use source='segments'")
             return server_clips(self._client(), frame, duration=duration, pad=pad, align=align,
-                                sample_rate=sample_rate, max_workers=options.get("workers"))
+                                sample_rate=sample_rate, max_workers=workers)
         if source != "segments":
             raise ValueError(f"source must be 'segments' or 'server', got {source!r}")
-        options.setdefault("progress", self.progress)
-        return make_clips(self.audio_source(), frame, duration=duration, pad=pad,
-                          align=align, sample_rate=sample_rate, **options)
+        return make_clips(self.audio_source(), frame, duration=duration, pad=pad, align=align,
+                          sample_rate=sample_rate, gap=gap, band_pass=band_pass,
+                          channel=channel, progress=show, workers=workers)
 
-    def iter_clips(self, frame: pd.DataFrame, duration: float | None = None,
-                   batch_size: int = 256, **options: Any
+    def iter_clips(self, frame: pd.DataFrame, duration: float | None = None, pad: float = 0.0,
+                   align: Align = "center", sample_rate: int | None = None,
+                   gap: windows.GapMode = "zero", band_pass: bool = False,
+                   channel: windows.Channel = "mix", batch_size: int = 256,
+                   progress: bool | None = None, workers: int | None = None,
                    ) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
-        """:meth:`clips` in batches with bounded memory (see
-        :func:`rfcx_frames.audio.iter_clips`).
+        """:meth:`clips` in batches of ``batch_size`` rows, memory bounded by the batch.
+
+        Same arguments as :meth:`clips` (segment source only). Concatenating the batches
+        gives exactly :meth:`clips`'s result.
 
         Examples
         --------
         >>> for audio, meta in client.iter_clips(detections, duration=2.0):  # doctest: +SKIP
         ...     pass
         """
-        options.setdefault("progress", self.progress)
-        return make_iter_clips(self.audio_source(), frame, duration=duration,
-                                    batch_size=batch_size, **options)
+        return make_iter_clips(self.audio_source(), frame, duration=duration, pad=pad,
+                               align=align, sample_rate=sample_rate, gap=gap,
+                               band_pass=band_pass, channel=channel, batch_size=batch_size,
+                               progress=self.progress if progress is None else progress,
+                               workers=workers)
 
     def training_set(self, annotations: pd.DataFrame, clip_duration: float,
-                     **options: Any) -> pd.DataFrame:
-        """A multi-hot clip table from annotations (see
-        :func:`rfcx_frames.audio.training_set`).
+                     step: float | None = None, min_overlap: float = 0.5,
+                     negatives: int | float = 1.0, classes: list[str] | None = None,
+                     detections: pd.DataFrame | None = None, seed: int = 0,
+                     min_distance: float = 5.0) -> pd.DataFrame:
+        """A clip table with multi-hot labels from annotations.
+
+        Parameters
+        ----------
+        annotations
+            ``stream_id``, ``start``, ``end``, ``classification_value``.
+        clip_duration
+            Window length in seconds.
+        step
+            Grid step in seconds (default: half the clip).
+        min_overlap
+            Share of an event a window must cover to be positive for it.
+        negatives
+            Background windows: a count (int) or a ratio of positive windows (float).
+        classes
+            Classes to label (default: every class annotated).
+        detections
+            Confirmed/rejected detections to add as positives/validated negatives.
+        seed
+            Seed of the background draw.
+        min_distance
+            Seconds kept between background windows and any event.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per window: ``stream_id``, ``start``, ``end``, ``kind``, one
+            ``label_<class>`` and one ``reviewed_<class>`` column per class (unreviewed is
+            not negative). See :func:`rfcx_frames.audio.training_set`.
 
         Examples
         --------
         >>> table = client.training_set(annotations, clip_duration=3.0)  # doctest: +SKIP
         """
         return training.training_set(self.audio_source(), annotations, clip_duration,
-                                     **options)
+                                     step=step, min_overlap=min_overlap, negatives=negatives,
+                                     classes=classes, detections=detections, seed=seed,
+                                     min_distance=min_distance)
 
     def write_training_set(self, table: pd.DataFrame, out_dir: str | os.PathLike[str],
-                           **options: Any) -> Path:
-        """Write a training set's labels and audio (see
-        :func:`rfcx_frames.audio.write_training_set`).
+                           format: str = "npz", sample_rate: int | None = None,
+                           gap: windows.GapMode = "zero", batch_size: int = 256,
+                           progress: bool | None = None) -> Path:
+        """Write a training set: ``labels.parquet`` plus audio as ``.npz`` or ``.flac``.
+
+        Read it back with :func:`rfcx_frames.audio.read_training_set`.
 
         Examples
         --------
-        >>> client.write_training_set(table, "train")  # doctest: +SKIP
+        >>> client.write_training_set(table, "train", format="flac")  # doctest: +SKIP
         """
-        options.setdefault("progress", self.progress)
-        return training.write_training_set(table, self.audio_source(), out_dir, **options)
+        return training.write_training_set(
+            table, self.audio_source(), out_dir, format=format,  # type: ignore[arg-type]
+            sample_rate=sample_rate, gap=gap, batch_size=batch_size,
+            progress=self.progress if progress is None else progress)
 
     def to_kaggle_rfcx(self, annotations: pd.DataFrame, out_dir: str | os.PathLike[str],
-                       **options: Any) -> dict[str, pd.DataFrame]:
-        """Export in the form of the Kaggle RFCx species audio detection data (see
+                       detections: pd.DataFrame | None = None,
+                       recording_duration: float = 60.0, sample_rate: int | None = 48_000,
+                       songtype_id: int = 1,
+                       progress: bool | None = None) -> dict[str, pd.DataFrame]:
+        """Export like the Kaggle "Rainforest Connection species audio detection" data.
+
+        Writes ``train_tp.csv``, ``train_fp.csv`` (``recording_id, species_id,
+        songtype_id, t_min, f_min, t_max, f_max`` plus ``stream_id`` and ``start_utc``),
+        ``species.csv`` and 60 s FLAC recordings (see
         :func:`rfcx_frames.audio.to_kaggle_rfcx`).
 
         Examples
         --------
         >>> client.to_kaggle_rfcx(annotations, "kaggle")  # doctest: +SKIP
         """
-        options.setdefault("progress", self.progress)
-        return training.to_kaggle_rfcx(annotations, self.audio_source(), out_dir, **options)
+        return training.to_kaggle_rfcx(
+            annotations, self.audio_source(), out_dir, detections=detections,
+            recording_duration=recording_duration, sample_rate=sample_rate,
+            songtype_id=songtype_id, progress=self.progress if progress is None else progress)
