@@ -484,11 +484,13 @@ class Client(TableMethods, AudioMethods):
             time.sleep(poll_interval)
 
     def upload_classifier(self, filepath: str | os.PathLike[str], name: str, version: int,
-                          classification_values: Sequence[str]) -> int:
+                          classification_values: Sequence[str], *,
+                          active_streams: Sequence[str] | None = None) -> int:
         """Upload a classifier model (``.tar.gz``); returns the new classifier's id.
 
         ``classification_values`` items are ``from[:to][:threshold]``, e.g.
-        ``"bird_song:sciurus_carolinensis:0.5"``.
+        ``"bird_song:sciurus_carolinensis:0.5"``. ``active_streams`` (not in the official
+        client) asks the platform to run the classifier on those streams.
 
         Examples
         --------
@@ -503,7 +505,11 @@ class Client(TableMethods, AudioMethods):
         if not values:
             raise ValueError("classification_values must hold at least one mapping")
         upload_name = path.name if path.name.endswith(".tar.gz") else "model.tar.gz"
-        form = {"name": str(name), "version": str(version), "classification_values": values}
+        form: dict[str, Any] = {"name": str(name), "version": str(version),
+                                "classification_values": values}
+        streams = validate.as_str_list(active_streams, "active_streams")
+        if streams:
+            form["active_streams"] = streams
         with path.open("rb") as fh:
             location = self.session.request(
                 "POST", f"{self.api_url}/classifiers", data=form,

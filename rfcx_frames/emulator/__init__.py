@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from . import assets, ingest, oauth, routes
 from .auth import Auth0, world_secret
 from .faults import FaultConfig, Faults
+from .inference import JobRunner
 from .server import App, EmulatorHTTPServer
 from .store import Store
 from .world import WORLDS, build_world
@@ -96,6 +97,8 @@ class Emulator:
     def start(self) -> Emulator:
         """Bind, start serving in a background thread, and return self."""
         ingest.register(self.app)
+        self.app.jobs = JobRunner(self.store)
+        self.app.workers.append(self.app.jobs)
         self._server = EmulatorHTTPServer((self._host, self._port), self.app)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
@@ -181,6 +184,10 @@ class Emulator:
     def set_faults(self, **changes: Any) -> None:
         """Change fault injection while running (``fault_rate``, ``reset_rate``, ...)."""
         self.faults.configure(**changes)
+
+    def wait_for_jobs(self, timeout: float = 60.0) -> bool:
+        """Wait until every queued classifier job has run; ``False`` on timeout."""
+        return self.app.jobs is None or self.app.jobs.idle.wait(timeout)
 
     def client(self, **kwargs: Any) -> Client:
         """A :class:`rfcx_frames.Client` wired to this emulator as the demo user."""

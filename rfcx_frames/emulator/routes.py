@@ -601,6 +601,7 @@ def create_classifier(app: App, req: Request) -> Response:
                            "was not provided")
     parameters = conv.string("parameters")
     external_id = conv.string("external_id")
+    active_streams = conv.array("active_streams")
     if parameters is not None and len(parameters) > 255:
         conv.errors.append("Parameter 'parameters' should be less than 255 characters")
     conv.validate()
@@ -622,6 +623,8 @@ def create_classifier(app: App, req: Request) -> Response:
             raise HTTPError(400, f'Classification "{target}" does not exist')
         outputs.append((int(cls[0]["id"]), source, float(threshold) if threshold else 0.5))
     assert req.user is not None
+    for stream_id in active_streams or []:
+        access.require_stream(app.store, req.user, stream_id)
     with app.store.connect() as conn:
         cur = conn.execute(
             "INSERT INTO classifiers (name, version, external_id, model_url, parameters, "
@@ -639,6 +642,10 @@ def create_classifier(app: App, req: Request) -> Response:
         conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
                          "output_class_name, ignore_threshold) VALUES (?, ?, ?, ?)",
                          [(classifier_id, c, s, t) for c, s, t in outputs])
+    if active_streams and app.jobs is not None:
+        # The platform would schedule the model on these streams; the emulator scores
+        # their ingested audio with a band-energy stand-in (see emulator/inference.py).
+        app.jobs.submit(classifier_id, list(active_streams))
     resp = text_response("Created", status=201)
     return resp.header("Location", f"/classifiers/{classifier_id}")
 

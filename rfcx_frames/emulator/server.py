@@ -64,6 +64,7 @@ class App:
     oauth: Router = field(default_factory=Router)
     storage: Router = field(default_factory=Router)
     workers: list[Any] = field(default_factory=list)
+    jobs: Any = None  # the classifier-job runner, once the server starts
 
     def sign(self, path: str) -> str:
         """Signature for a pre-signed storage URL path."""

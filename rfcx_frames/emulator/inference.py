@@ -1,0 +1,155 @@
+"""Classifier jobs: the emulator's stand-in for running an uploaded model.
+
+The platform runs uploaded classifiers on its own infrastructure and writes detections.
+The emulator cannot run a model, so a job scores audio with a band-energy detector
+instead: for each output class with a known frequency band, every one-second window whose
+in-band energy stands out from the segment's quiet windows becomes a detection, with a
+confidence that grows with that contrast. A call synthesised (or recorded) inside a
+class's band is therefore detected, and silence is not: enough for a field workflow to
+"upload a classifier, see new detections".
+
+Jobs run on ingested audio only (segments with ``synth = 0``): the synthetic world's
+recordings already carry the detections of its own classifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import audio as synth
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 1.0
+#: Share of the quietest windows taken as the noise floor of a segment.
+FLOOR_QUANTILE = 0.2
+
+
+@dataclass(frozen=True)
+class Output:
+    """One class a classifier emits, with the band its detector listens to."""
+
+    classification_id: int
+    frequency_min: int
+    frequency_max: int
+    threshold: float
+
+
+def confidence(contrast_db: np.ndarray) -> np.ndarray:
+    """Confidence in [0, 1) from in-band contrast: 0 dB -> 0, 20 dB -> 0.9, 40 dB -> 0.99.
+
+    Examples
+    --------
+    >>> confidence(np.array([0.0, 20.0])).round(2).tolist()
+    [0.0, 0.9]
+    """
+    return np.asarray(1.0 - 10.0 ** (-np.clip(contrast_db, 0.0, None) / 20.0))
+
+
+def score_segment(samples: np.ndarray, rate: int, outputs: list[Output]
+                  ) -> list[tuple[int, int, int, float]]:
+    """Detections in one segment: ``(classification_id, start_ms, end_ms, confidence)``.
+
+    Offsets are from the segment start. Each window is compared with the quietest windows
+    of the same segment in the same band.
+
+    Examples
+    --------
+    >>> rate = 8000
+    >>> t = np.arange(rate * 6) / rate
+    >>> x = 0.001 * np.random.default_rng(0).standard_normal(t.size)
+    >>> x[2 * rate:3 * rate] += 0.3 * np.sin(2 * np.pi * 1500 * t[2 * rate:3 * rate])
+    >>> [d[:3] for d in score_segment(x.astype(np.float32), rate, [Output(7, 1000, 2000, 0.5)])]
+    [(7, 2000, 3000)]
+    """
+    hop = int(rate * WINDOW_S)
+    n = samples.size // hop
+    if n < 2:
+        return []
+    frames = samples[: n * hop].astype(np.float64).reshape(n, hop)
+    power = np.abs(np.fft.rfft(frames * np.hanning(hop), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(hop, 1.0 / rate)
+    found = []
+    for out in outputs:
+        band = (freqs >= out.frequency_min) & (freqs <= out.frequency_max)
+        if not band.any():
+            continue
+        energy = power[:, band].sum(axis=1)
+        floor = np.quantile(energy, FLOOR_QUANTILE) + 1e-20
+        conf = confidence(10.0 * np.log10(energy / floor + 1e-20))
+        for i in np.flatnonzero(conf >= out.threshold):
+            found.append((out.classification_id, int(i * WINDOW_S * 1000),
+                          int((i + 1) * WINDOW_S * 1000), float(conf[i])))
+    return found
+
+
+def run_job(store: Store, classifier_id: int, job_id: int, stream_ids: list[str]) -> int:
+    """Score every ingested segment of ``stream_ids``; return the detections written."""
+    rows = store.query(
+        "SELECT o.classification_id, c.frequency_min, c.frequency_max, o.ignore_threshold "
+        "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
+        "WHERE o.classifier_id = ? AND c.frequency_min IS NOT NULL "
+        "AND c.frequency_max IS NOT NULL", (classifier_id,))
+    outputs = [Output(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+    marks = ",".join("?" * len(stream_ids))
+    segments = store.query(f"SELECT id, stream_id, start FROM segments WHERE synth = 0 AND "
+                           f"stream_id IN ({marks}) ORDER BY stream_id, start", stream_ids)
+    written = 0
+    for seg in segments if outputs else []:
+        samples, rate = synth.decode(synth.ensure_blob(store, seg["id"]))
+        found = score_segment(samples, rate, outputs)
+        with store.connect() as conn:
+            conn.executemany(
+                'INSERT INTO detections (stream_id, classifier_id, classification_id, '
+                'classifier_job_id, start, "end", confidence) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                [(seg["stream_id"], classifier_id, cls, job_id, seg["start"] + a,
+                  seg["start"] + b, round(conf, 4)) for cls, a, b, conf in found])
+        written += len(found)
+    with store.connect() as conn:
+        conn.execute("UPDATE classifiers SET last_executed_at = strftime('%s','now') * 1000 "
+                     "WHERE id = ?", (classifier_id,))
+    return written
+
+
+class JobRunner:
+    """Runs classifier jobs one at a time in a background thread, like a job queue."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.queue: queue.Queue[tuple[int, int, list[str]] | None] = queue.Queue()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.thread = threading.Thread(target=self._run, name="emulator-jobs", daemon=True)
+        self.thread.start()
+
+    def submit(self, classifier_id: int, stream_ids: list[str]) -> int:
+        """Queue a job of ``classifier_id`` over ``stream_ids``; return its job id."""
+        rows = self.store.query("SELECT coalesce(max(classifier_job_id), 0) + 1 AS n "
+                                "FROM detections")
+        job_id = int(rows[0]["n"]) + self.queue.qsize()
+        self.idle.clear()
+        self.queue.put((classifier_id, job_id, stream_ids))
+        return job_id
+
+    def stop(self) -> None:
+        """Stop after the job in hand."""
+        self.queue.put(None)
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            try:
+                run_job(self.store, *item)
+            except Exception:  # a failed job must not stop the queue; the log says why
+                log.exception("classifier job %s failed", item[1])
+            if self.queue.empty():
+                self.idle.set()
