@@ -146,5 +146,6 @@ def test_field_workflow_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert match.group(1) == match.group(2) == str(150 * 24_000)
     assert float(match.group(3)) <= 1 / 32768 + 1e-9  # lossless up to one 16-bit step
     assert _number(out, r"classifier id: (\d+)") > 0
-    assert _number(out, r"detections by classifier \d+: (\d+)") == 0
-    assert _images(nb) == 1
+    # The 150 s file has a call every 2 s, the 20 s one too: about one per 2 s of audio.
+    assert 60 <= _number(out, r"detections by classifier \d+: (\d+)") <= 100
+    assert _images(nb) == 2
