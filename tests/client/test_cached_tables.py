@@ -156,13 +156,14 @@ def test_a_dataframe_is_not_a_list_of_streams(demo_emulator: Emulator) -> None:
 def test_explicit_client_setting_outranks_the_environment(demo_emulator: Emulator,
                                                          tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    streams = _streams(demo_emulator)
     monkeypatch.setenv("RFCX_FRAMES_CACHE_MODE", "offline")
-    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c:
-        with pytest.raises(NotCachedError):  # no explicit setting: the environment rules
-            c.detections_df(START, MID, min_confidence=0.5, streams=_streams(demo_emulator))
+    # No explicit setting: the environment rules.
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as c, \
+            pytest.raises(NotCachedError):
+        c.detections_df(START, MID, min_confidence=0.5, streams=streams)
     with demo_emulator.client(progress=False, cache_dir=tmp_path, cache="use") as c:
-        assert len(c.detections_df(START, MID, min_confidence=0.5,
-                                   streams=_streams(demo_emulator))) > 0
+        assert len(c.detections_df(START, MID, min_confidence=0.5, streams=streams)) > 0
 
 
 def test_cache_horizon_keeps_recent_windows_incomplete(demo_emulator: Emulator,
