@@ -96,8 +96,10 @@ def fmt(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="detections to fetch")
-    parser.add_argument("--streams", type=int, default=26, help="demo-world scale: streams")
-    parser.add_argument("--days", type=int, default=31, help="demo-world scale: days")
+    parser.add_argument("--world", default="demo", choices=["demo", "large"],
+                        help="emulator world (large: ~1,300 detections per stream and day)")
+    parser.add_argument("--streams", type=int, default=26, help="world scale: streams")
+    parser.add_argument("--days", type=int, default=31, help="world scale: days")
     parser.add_argument("--cold-repeat", type=int, default=3, help="cold runs per latency")
     parser.add_argument("--warm-repeat", type=int, default=9, help="warm/bare rounds")
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[0, 50],
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     cold: dict[int, tuple[list[float], list[float], list[int], list[int]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
         root = Path(tmp)
-        with emulator(root / "world", 0, args.streams, args.days) as info:
+        with emulator(root / "world", 0, args.streams, args.days, args.world) as info:
             end = query_end(root / "world", args.rows)
             folder = root
             for latency in args.latency_ms:

@@ -44,11 +44,15 @@ QUERY_START = "2024-03-01T00:00:00.000Z"
 
 
 @contextmanager
-def emulator(data_dir: Path, latency_ms: int, streams: int, days: int) -> Iterator[dict[str, Any]]:
+def emulator(data_dir: Path, latency_ms: int, streams: int | None, days: int | None,
+             world: str = "demo") -> Iterator[dict[str, Any]]:
     """Run the emulator in a subprocess; yield its info line (URLs, token, data_dir)."""
-    cmd = [sys.executable, "-m", "rfcx_frames.emulator", "--world", "demo", "--port", "0",
-           "--data-dir", str(data_dir), "--streams", str(streams), "--days", str(days),
-           "--latency-ms", str(latency_ms)]
+    cmd = [sys.executable, "-m", "rfcx_frames.emulator", "--world", world, "--port", "0",
+           "--data-dir", str(data_dir), "--latency-ms", str(latency_ms)]
+    if streams is not None:
+        cmd += ["--streams", str(streams)]
+    if days is not None:
+        cmd += ["--days", str(days)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert proc.stdout is not None
