@@ -235,8 +235,12 @@ def client_credentials_login(
 
     Examples
     --------
-    >>> callable(client_credentials_login)
-    True
+    >>> from rfcx_frames.emulator import running
+    >>> with running(days=1) as emu:
+    ...     creds = client_credentials_login(Session(rate_limit=None), emu.auth_url,
+    ...                                      "my-machine", emu.client_secret)
+    >>> creds.refresh_token is None, creds.valid_for(3600)
+    (True, True)
     """
     body = _post_form(session, f"{auth_url}/oauth/token", {
         "grant_type": "client_credentials",
@@ -254,7 +258,9 @@ def refresh_login(
 
     Examples
     --------
-    >>> callable(refresh_login)
+    >>> creds = refresh_login(Session(), "https://auth.rfcx.org", client_id,  # doctest: +SKIP
+    ...                       old.refresh_token)
+    >>> creds.valid_for(3600)  # doctest: +SKIP
     True
     """
     body = _post_form(session, f"{auth_url}/oauth/token", {
@@ -288,7 +294,11 @@ def device_code_login(
 
     Examples
     --------
-    >>> callable(device_code_login)
+    >>> from rfcx_frames.emulator import running
+    >>> with running(days=1) as emu:
+    ...     creds = device_code_login(Session(rate_limit=None), emu.auth_url, "notebook",
+    ...                               out=lambda line: None, open_browser=False)
+    >>> creds.refresh_token is not None
     True
     """
     start = _post_form(session, f"{auth_url}/oauth/device/code", {

@@ -199,6 +199,7 @@ def _read_table(path: str) -> pd.DataFrame:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    """``rfcx-frames login``: device-code (or client-credentials) login, saved 0600."""
     client = Client(api_url=args.api_url, ingest_url=args.ingest_url, auth_url=args.auth_url)
     client.authenticate(persist=True, persisted_credentials_path=args.credentials,
                         open_browser=not args.no_browser)
@@ -211,11 +212,13 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_projects(args: argparse.Namespace) -> int:
+    """``rfcx-frames projects``: :meth:`Client.projects_df` as a table or file."""
     emit(_client(args).projects_df(keyword=args.keyword, cache=_cache_value(args)), args.out)
     return 0
 
 
 def cmd_streams(args: argparse.Namespace) -> int:
+    """``rfcx-frames streams``: :meth:`Client.streams_df` as a table or file."""
     frame = _client(args).streams_df(projects=id_list(args.project), keyword=args.keyword,
                                      include_public=args.include_public,
                                      cache=_cache_value(args))
@@ -224,12 +227,14 @@ def cmd_streams(args: argparse.Namespace) -> int:
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
+    """``rfcx-frames segments``: :meth:`Client.segments_df` of one stream."""
     emit(_client(args).segments_df(args.stream, args.start, args.end, cache=_cache_value(args)),
          args.out)
     return 0
 
 
 def cmd_detections(args: argparse.Namespace) -> int:
+    """``rfcx-frames detections``: :meth:`Client.detections_df`; unknown streams exit 1."""
     client = _client(args)
     streams = id_list(args.stream)
     frame = client.detections_df(
@@ -245,6 +250,7 @@ def cmd_detections(args: argparse.Namespace) -> int:
 
 
 def cmd_annotations(args: argparse.Namespace) -> int:
+    """``rfcx-frames annotations``: :meth:`Client.annotations_df`."""
     frame = _client(args).annotations_df(args.start, args.end,
                                          classifications=id_list(args.classification),
                                          streams=id_list(args.stream),
@@ -255,12 +261,14 @@ def cmd_annotations(args: argparse.Namespace) -> int:
 
 
 def cmd_classifications(args: argparse.Namespace) -> int:
+    """``rfcx-frames classifications``: :meth:`Client.classifications_df`."""
     emit(_client(args).classifications_df(keyword=args.keyword, levels=id_list(args.level),
                                           cache=_cache_value(args)), args.out)
     return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    """``rfcx-frames download``: verified, resumable segment downloads of one stream."""
     from .audio.download import download
 
     client = _client(args)
@@ -274,6 +282,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_clips(args: argparse.Namespace) -> int:
+    """``rfcx-frames clips``: clips for the rows of a table, as ``.npz`` plus metadata."""
     import numpy as np
 
     from .audio import clips
@@ -293,6 +302,7 @@ def cmd_clips(args: argparse.Namespace) -> int:
 
 
 def cmd_training_set(args: argparse.Namespace) -> int:
+    """``rfcx-frames training-set``: build and write a training set from annotations."""
     from .audio import training_set, write_training_set
     from .audio.download import ClientSource
 
@@ -307,6 +317,7 @@ def cmd_training_set(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """``rfcx-frames ingest``: upload a recording; with ``--wait``, exit 1 if it fails."""
     client = _client(args)
     upload_id = client.ingest_file(args.stream, args.file, args.timestamp)
     status, name, message = client.check_ingest(upload_id, wait_for_completion=args.wait,
@@ -322,6 +333,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
+    """``rfcx-frames cache info|path|clear``: inspect or clear the local cache."""
     if args.older_than is not None and args.action != "clear":
         raise ValueError("--older-than only applies to 'cache clear'")
     root = cache_mod.cache_path(args.cache_dir)
@@ -337,6 +349,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``rfcx-frames demo``: the whole product end to end (see :mod:`rfcx_frames.demo`)."""
     from .demo import main
 
     return main(args)

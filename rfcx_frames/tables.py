@@ -152,8 +152,9 @@ class TableMethods:
 
         Examples
         --------
-        >>> callable(TableMethods.fetcher)
-        True
+        >>> from rfcx_frames.schemas import ANNOTATION
+        >>> fetch = client.fetcher(ANNOTATION, {})  # doctest: +SKIP
+        >>> fetch(["abc123abc123"], start, end)  # doctest: +SKIP
         """
         base = {k: v for k, v in params.items() if v is not None}
 

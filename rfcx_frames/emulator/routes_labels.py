@@ -1,0 +1,313 @@
+"""Core API routes of what is heard: detections, annotations, classifications, classifiers.
+
+Same conventions as :mod:`.routes` (contract §4.6-§4.9): validation messages, ``[start, end)``
+on the item's start, order by start then id, string detection ids, the
+``from[:to][:threshold]`` grammar of classifier outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import access
+from .http import HTTPError, Request, Response, json_response, text_response
+from .params import Converter, iso
+from .routes import STREAM_LITE, column_value, leading_int, limit_sql, page_params, placeholders
+from .server import App
+
+DETECTION_FIELDS = ("id", "stream_id", "classifier_id", "classification_id", "classifier_job_id",
+                    "start", "end", "confidence", "review_status")
+DETECTION_DEFAULT = ("id", "stream_id", "start", "end", "confidence")
+REVIEW_STATUSES = {"unreviewed": None, "rejected": -1, "uncertain": 0, "confirmed": 1}
+LEVELS = ("section", "kingdom", "phylum", "class", "order", "family", "genus", "species",
+          "subspecies", "characteristic")
+CLASSIFICATION_VALUE = re.compile(
+    r"^([a-zA-Z\d_]+)?(?::([a-zA-Z\d_]+))?(?::((?:0(?:\.\d{1,2})?|1(?:\.0{1,2})?)))?$")
+
+
+def _classification_ids(app: App, values: list[str]) -> list[int]:
+    rows = app.store.query(f"SELECT id FROM classifications WHERE value IN ({placeholders(values)})",
+                           values)
+    return [int(r["id"]) for r in rows]
+
+
+def list_detections(app: App, req: Request) -> Response:
+    """``GET /detections``: detections with start in ``[start, end)``, filters of §4.6."""
+    conv = Converter(req.query)
+    start = conv.time("start", required=True)
+    end = conv.time("end", required=True)
+    streams = conv.array("streams")
+    projects = conv.array("projects")
+    classifications = conv.array("classifications")
+    classifiers = conv.array("classifiers", integers=True)
+    classifier_jobs = conv.array("classifier_jobs", integers=True)
+    review_statuses = conv.array("review_statuses", allowed=tuple(REVIEW_STATUSES))
+    min_confidence = conv.float("min_confidence", default=0.95)
+    limit = conv.integer("limit", maximum=1000)
+    offset = conv.integer("offset", default=0) or 0
+    descending = conv.boolean("descending", default=False)
+    fields = conv.array("fields")
+    conv.validate()
+    user = req.user
+    assert user is not None and start is not None and end is not None
+    where = ["d.start >= ?", "d.start < ?"]
+    args: list[object] = [start, end]
+    if not user.is_system:
+        readable = access.accessible_stream_ids(app.store, user)
+        if streams is not None:
+            # Requested streams the caller cannot read are dropped silently, as upstream.
+            allowed = readable | access.public_stream_ids(app.store)
+            ids = sorted(s for s in streams if s in allowed)
+        else:
+            ids = sorted(readable)
+        where.append(f"d.stream_id IN ({placeholders(ids)})")
+        args.extend(ids)
+    elif streams is not None:
+        where.append(f"d.stream_id IN ({placeholders(streams)})")
+        args.extend(streams)
+    if projects is not None:
+        where.append(f"d.stream_id IN (SELECT id FROM streams WHERE project_id IN "
+                     f"({placeholders(projects)}))")
+        args.extend(projects)
+    if classifications is not None:
+        ids_c = _classification_ids(app, classifications)
+        where.append(f"d.classification_id IN ({placeholders(ids_c)})")
+        args.extend(ids_c)
+    if classifiers is not None:
+        where.append(f"d.classifier_id IN ({placeholders(classifiers)})")
+        args.extend(leading_int(c) for c in classifiers)
+    if classifier_jobs is not None:
+        where.append(f"d.classifier_job_id IN ({placeholders(classifier_jobs)})")
+        args.extend(leading_int(c) for c in classifier_jobs)
+    if review_statuses is not None:
+        parts = []
+        codes = [REVIEW_STATUSES[s] for s in review_statuses]
+        if None in codes:
+            parts.append("d.review_status IS NULL")
+        numeric = [c for c in codes if c is not None]
+        if numeric:
+            parts.append(f"d.review_status IN ({placeholders(numeric)})")
+            args.extend(numeric)
+        where.append("(" + " OR ".join(parts) + ")")
+    if min_confidence is not None:
+        where.append("d.confidence >= ?")
+        args.append(min_confidence)
+    direction = "DESC" if descending else "ASC"
+    sql = (f'SELECT d.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
+           f'FROM detections d JOIN classifications c ON c.id = d.classification_id '
+           f'WHERE {" AND ".join(where)} ORDER BY d.start {direction}, d.id {direction}'
+           f'{limit_sql(limit, offset)}')
+    rows = app.store.query(sql, args)
+    wanted = [f for f in (fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
+    want_stream = bool(fields and "stream" in fields)
+    want_classifier = bool(fields and "classifier" in fields)
+    body = []
+    for r in rows:
+        item: dict[str, Any] = {}
+        for f in wanted:
+            value = r[f]
+            item[f] = str(value) if f == "id" else column_value(f, value)
+        if want_stream:
+            srow = app.store.query("SELECT * FROM streams WHERE id = ?", (r["stream_id"],))
+            item["stream"] = {c: column_value(c, srow[0][c]) for c in STREAM_LITE} if srow else None
+        if want_classifier:
+            crow = app.store.query("SELECT id, name, version, last_executed_at FROM classifiers "
+                                   "WHERE id = ?", (r["classifier_id"],))
+            item["classifier"] = ({c: column_value(c, crow[0][c]) for c in crow[0].keys()}  # noqa: SIM118
+                                  if crow else None)
+        item["classification"] = {"value": r["c_value"], "title": r["c_title"],
+                                  "image": r["c_image"]}
+        body.append(item)
+    return json_response(body)
+
+
+# ---------------------------------------------------------------------------------------
+# annotations
+
+
+def list_annotations(app: App, req: Request) -> Response:
+    """``GET /annotations``: annotations with start in ``[start, end)``."""
+    conv = Converter(req.query)
+    start = conv.time("start", required=True)
+    end = conv.time("end", required=True)
+    stream_id = conv.string("stream_id")
+    classifications = conv.array("classifications")
+    limit, offset = page_params(conv, None)
+    conv.validate()
+    user = req.user
+    assert user is not None and start is not None and end is not None
+    where = ["a.start >= ?", "a.start < ?"]
+    args: list[object] = [start, end]
+    if stream_id:
+        access.require_stream(app.store, user, stream_id,
+                              forbidden="You do not have permission to access this stream.")
+        where.append("a.stream_id = ?")
+        args.append(stream_id)
+    elif not user.is_system:
+        ids = sorted(access.accessible_stream_ids(app.store, user))
+        where.append(f"a.stream_id IN ({placeholders(ids)})")
+        args.extend(ids)
+    if classifications is not None:
+        ids_c = _classification_ids(app, classifications)
+        where.append(f"a.classification_id IN ({placeholders(ids_c)})")
+        args.extend(ids_c)
+    rows = app.store.query(
+        f'SELECT a.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
+        f'FROM annotations a JOIN classifications c ON c.id = a.classification_id '
+        f'WHERE {" AND ".join(where)} ORDER BY a.start ASC, a.id ASC{limit_sql(limit, offset)}',
+        args)
+    body = [{"id": r["id"], "stream_id": r["stream_id"], "start": iso(r["start"]),
+             "end": iso(r["end"]), "frequency_min": r["frequency_min"],
+             "frequency_max": r["frequency_max"],
+             "classification": {"value": r["c_value"], "title": r["c_title"],
+                                "image": r["c_image"]}} for r in rows]
+    return json_response(body)
+
+
+# ---------------------------------------------------------------------------------------
+# classifications and classifiers
+
+
+def list_classifications(app: App, req: Request) -> Response:
+    """``GET /classifications``: keyword over titles and alternative names."""
+    conv = Converter(req.query)
+    keyword = conv.string("keyword")
+    levels = conv.array("levels")
+    classifiers = conv.array("classifiers")
+    limit, offset = page_params(conv, 100)
+    conv.validate()
+    where: list[str] = []
+    args: list[object] = []
+    if keyword:
+        where.append("(c.title LIKE ? OR c.id IN (SELECT classification_id FROM "
+                     "classification_alternative_names WHERE name LIKE ?))")
+        args.extend([f"%{keyword}%", f"%{keyword}%"])
+    if levels:
+        where.append(f"c.type IN ({placeholders(levels)})")
+        args.extend(levels)
+    if classifiers:
+        if "*" in classifiers:
+            where.append("c.id IN (SELECT classification_id FROM classifier_outputs)")
+        else:
+            where.append(f"c.id IN (SELECT classification_id FROM classifier_outputs WHERE "
+                         f"classifier_id IN ({placeholders(classifiers)}))")
+            args.extend(classifiers)
+    sql_where = ("WHERE " + " AND ".join(where)) if where else ""
+    # limit/offset count classification x alternative-name rows, exactly like upstream.
+    rows = app.store.query(
+        f"SELECT c.id, c.value, c.title, c.image, c.type, n.name AS alt_name, n.language_id "
+        f"FROM classifications c LEFT JOIN classification_alternative_names n "
+        f"ON n.classification_id = c.id {sql_where} ORDER BY c.title ASC, c.id ASC, n.rank ASC, "
+        f"n.id ASC{limit_sql(limit, offset)}", args)
+    body: list[dict[str, Any]] = []
+    for r in rows:
+        if not body or body[-1]["_id"] != r["id"]:
+            body.append({"_id": r["id"], "value": r["value"], "title": r["title"],
+                         "image": r["image"], "type": {"value": r["type"]},
+                         "alternative_names": []})
+        if r["alt_name"] is not None:
+            body[-1]["alternative_names"].append({"name": r["alt_name"],
+                                                  "language_id": r["language_id"]})
+    for item in body:
+        del item["_id"]
+    return json_response(body)
+
+
+def get_classification(app: App, req: Request) -> Response:
+    """``GET /classifications/{value}``: one classification by value or id."""
+    key = req.params["value"]
+    rows = app.store.query("SELECT * FROM classifications WHERE value = ? OR CAST(id AS TEXT) = ?",
+                           (key, key))
+    if not rows:
+        raise HTTPError(404, "Classification not found")
+    r = rows[0]
+    names = app.store.query("SELECT name, language_id FROM classification_alternative_names "
+                            "WHERE classification_id = ? ORDER BY rank, id", (r["id"],))
+    refs = app.store.query("SELECT stream_id, start, \"end\", frequency_min, frequency_max "
+                           "FROM annotations WHERE classification_id = ? ORDER BY start LIMIT 0",
+                           (r["id"],))
+    return json_response({"id": r["id"], "value": r["value"], "title": r["title"],
+                          "image": r["image"], "description": r["description"],
+                          "frequency_min": r["frequency_min"], "frequency_max": r["frequency_max"],
+                          "type": {"value": r["type"]},
+                          "alternative_names": [dict(n) for n in names],
+                          "reference_annotations": [dict(x) for x in refs]})
+
+
+def create_classifier(app: App, req: Request) -> Response:
+    """``POST /classifiers``: multipart model upload; 201 with ``Location``."""
+    fields, files = req.form()
+    conv = Converter(fields)
+    name = conv.string("name", required=True)
+    version = conv.integer("version", required=True)
+    values = conv.array("classification_values")
+    if values is None:
+        conv.errors.append("Parameter 'classification_values' the parameter is required but "
+                           "was not provided")
+    parameters = conv.string("parameters")
+    external_id = conv.string("external_id")
+    active_streams = conv.array("active_streams")
+    if parameters is not None and len(parameters) > 255:
+        conv.errors.append("Parameter 'parameters' should be less than 255 characters")
+    conv.validate()
+    assert name is not None and version is not None and values is not None
+    if len(files) > 1:
+        raise HTTPError(400, "Can upload only 1 file at a time")
+    if files and not files[0].filename.endswith(".tar.gz"):
+        raise HTTPError(400, "File must be .tar.gz")
+    outputs = []
+    for item in values:
+        m = CLASSIFICATION_VALUE.match(item)
+        if not m or not (m.group(1) or m.group(2)):
+            raise HTTPError(400, "classification_values is invalid format")
+        source, target, threshold = m.group(1), m.group(2), m.group(3)
+        target = target or source
+        source = source or target
+        cls = app.store.query("SELECT id FROM classifications WHERE value = ?", (target,))
+        if not cls:
+            raise HTTPError(400, f'Classification "{target}" does not exist')
+        outputs.append((int(cls[0]["id"]), source, float(threshold) if threshold else 0.5))
+    assert req.user is not None
+    for stream_id in active_streams or []:
+        access.require_stream(app.store, req.user, stream_id)
+    with app.store.connect() as conn:
+        cur = conn.execute(
+            "INSERT INTO classifiers (name, version, external_id, model_url, parameters, "
+            "created_by_id, created_at) VALUES (?, ?, ?, '', ?, ?, strftime('%s','now') * 1000)",
+            (name, version, external_id, parameters, req.user.id))
+        classifier_id = int(cur.lastrowid or 0)
+        model_url = ""
+        if files:
+            folder = app.store.data_dir / "classifiers"
+            folder.mkdir(exist_ok=True)
+            target_path = folder / f"{classifier_id}.tar.gz"
+            target_path.write_bytes(files[0].data)
+            model_url = f"s3://rfcx-ai-dev/classifiers/{classifier_id}.tar.gz"
+        conn.execute("UPDATE classifiers SET model_url = ? WHERE id = ?", (model_url, classifier_id))
+        conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
+                         "output_class_name, ignore_threshold) VALUES (?, ?, ?, ?)",
+                         [(classifier_id, c, s, t) for c, s, t in outputs])
+    if active_streams and app.jobs is not None:
+        # The platform would schedule the model on these streams; the emulator scores
+        # their ingested audio with a band-energy stand-in (see emulator/inference.py).
+        app.jobs.submit(classifier_id, list(active_streams))
+    resp = text_response("Created", status=201)
+    return resp.header("Location", f"/classifiers/{classifier_id}")
+
+
+def get_classifier(app: App, req: Request) -> Response:
+    """``GET /classifiers/{id}``: one classifier and its outputs."""
+    rows = app.store.query("SELECT * FROM classifiers WHERE id = ?", (req.params["id"],))
+    if not rows:
+        raise HTTPError(404, "Classifier not found")
+    r = dict(rows[0])
+    outputs = app.store.query(
+        "SELECT c.value AS classification_value, o.output_class_name, o.ignore_threshold "
+        "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
+        "WHERE o.classifier_id = ?", (r["id"],))
+    return json_response({"id": r["id"], "name": r["name"], "version": r["version"],
+                          "external_id": r["external_id"], "model_url": r["model_url"],
+                          "model_runner": r["model_runner"],
+                          "last_executed_at": iso(r["last_executed_at"]),
+                          "outputs": [dict(o) for o in outputs]})
