@@ -10,10 +10,8 @@ from __future__ import annotations
 import io
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +22,7 @@ import requests
 import soundfile as sf
 
 from rfcx_frames.emulator import Emulator
+from tests.emulator.helpers import iso, sql
 
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 WIDE = {"start": "2000-01-01T00:00:00.000Z", "end": "2100-01-01T00:00:00.000Z"}
@@ -39,21 +38,6 @@ SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 
 
 # -- helpers: SQL on the data directory, HTTP with a token -----------------------------------
-
-def sql(emu: Emulator, query: str,
-        args: Sequence[object] | dict[str, object] = ()) -> list[dict[str, Any]]:
-    """Rows of a read query on the emulator's database, as dicts."""
-    with closing(sqlite3.connect(emu.data_dir / "platform.sqlite3")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(query, args if isinstance(args, dict)
-                                              else tuple(args))]
-
-
-def iso(ms: int) -> str:
-    """Epoch ms as the platform writes it (``YYYY-MM-DDTHH:MM:SS.sssZ``)."""
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
 
 def compact(ms: int) -> str:
     """Epoch ms in the compact ``YYYYMMDDTHHmmssSSSZ`` form of segment paths."""

@@ -9,10 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import sqlite3
 import time
-from collections.abc import Sequence
-from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,20 +19,10 @@ import requests
 import soundfile as sf
 
 from rfcx_frames.emulator import Emulator, running
+from tests.emulator.helpers import iso, sql
 
 T0 = 1706745600000  # 2024-02-01T00:00:00Z: before the world's recordings, in the past
 RATE = 8000
-
-
-def sql(emu: Emulator, query: str, args: Sequence[object] = ()) -> list[dict[str, Any]]:
-    with closing(sqlite3.connect(emu.data_dir / "platform.sqlite3")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(query, tuple(args))]
-
-
-def iso(ms: int) -> str:
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def auth(emu: Emulator, who: str = "demo") -> dict[str, str]:

@@ -9,10 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +18,11 @@ import requests
 import soundfile as sf
 
 from rfcx_frames.emulator import Emulator
+from tests.emulator.helpers import sql, utc
 
 # responses recorded from the platform's server: a vendored copy if the project has one
 SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 MINUTE = 60_000
-
-
-def sql(emu: Emulator, query: str,
-        args: Sequence[object] | dict[str, object] = ()) -> list[dict[str, Any]]:
-    with closing(sqlite3.connect(emu.data_dir / "platform.sqlite3")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(query, args if isinstance(args, dict)
-                                              else tuple(args))]
-
-
-def utc(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
 
 
 def compact(ms: int) -> str:

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import gc
 import re
-import sqlite3
 import time
 import webbrowser
-from collections.abc import Iterator, Sequence
-from contextlib import closing
-from datetime import datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +27,12 @@ import rfcx._ingest  # type: ignore[import-untyped]
 import soundfile as sf
 
 from rfcx_frames.emulator import Emulator
+from tests.emulator.helpers import iso, naive_utc, sql
 
 T0 = 1706745600000  # 2024-02-01T00:00:00Z, before the world's recordings
 
 # httplib2, under the official client, never closes its sockets: that is upstream's leak
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-def sql(emu: Emulator, query: str, args: Sequence[object] = ()) -> list[dict[str, Any]]:
-    with closing(sqlite3.connect(emu.data_dir / "platform.sqlite3")) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(query, tuple(args))]
-
-
-def iso(ms: int) -> str:
-    return utc(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def utc(ms: int) -> datetime:
-    """Naive UTC datetime, as the official client expects."""
-    return datetime(1970, 1, 1) + timedelta(milliseconds=ms)
 
 
 def write_credentials(folder: Path, token: str) -> None:
@@ -150,7 +133,7 @@ def test_segments_detections_annotations(demo_emulator: Emulator,
                     "ORDER BY start LIMIT 40", [stream])
     lo, hi = segs[0]["start"], segs[-1]["start"]
     # datetimes go on the wire as str(datetime); BETWEEN includes both ends
-    listed = client.stream_segments(stream, utc(lo), utc(hi), limit=1000)
+    listed = client.stream_segments(stream, naive_utc(lo), naive_utc(hi), limit=1000)
     assert listed == [{"id": s["id"], "start": iso(s["start"]), "end": iso(s["end"]),
                        "file_extension": s["file_extension"]} for s in segs]
     page = client.stream_segments(stream, iso(lo), iso(hi), limit=10, offset=5)
@@ -242,16 +225,16 @@ def test_download_segment_and_segments(demo_emulator: Emulator,
                      f"start % 1000 = 0 AND stream_id IN ({','.join('?' * len(mine))}) "
                      f"ORDER BY start LIMIT 1", mine)[0]
     path = client.download_segment(whole["stream_id"], str(tmp_path / "one"),
-                                   utc(whole["start"]), "wav")  # the client's default name
+                                   naive_utc(whole["start"]), "wav")  # the client's default name
     blob = emu.data_dir / "blobs" / f"{whole['id']}{whole['file_extension']}"
     assert Path(path).name == sdk_name(whole["stream_id"], iso(whole["start"])) + ".wav"
     assert Path(path).read_bytes() == blob.read_bytes()  # bytes as stored: no conversion
 
     window = sql(emu, "SELECT id, start, file_extension FROM segments WHERE stream_id = ? AND "
                       "start >= ? ORDER BY start LIMIT 4", [stream, seg["start"]])
-    lo = utc(window[0]["start"]).replace(microsecond=0)
-    hi = utc(window[-1]["start"]).replace(microsecond=0)
-    expected = [w for w in window if lo <= utc(w["start"]) <= hi]
+    lo = naive_utc(window[0]["start"]).replace(microsecond=0)
+    hi = naive_utc(window[-1]["start"]).replace(microsecond=0)
+    expected = [w for w in window if lo <= naive_utc(w["start"]) <= hi]
     client.download_segments(stream, str(tmp_path / "many"), lo, hi, file_ext="flac")
     folder = tmp_path / "many" / name
     saved = sorted(p.name for p in folder.iterdir())
@@ -271,7 +254,7 @@ def test_ingest_file_and_check_ingest(fresh_emulator: Emulator,
     samples = np.random.default_rng(7).integers(-9000, 9000, 3 * 16000, dtype=np.int16)
     wav = tmp_path / "rec.wav"
     sf.write(wav, samples, 16000, subtype="PCM_16")
-    upload_id = client.ingest_file(stream, str(wav), utc(T0))
+    upload_id = client.ingest_file(stream, str(wav), naive_utc(T0))
     assert re.fullmatch(r"[0-9a-f]{24}", upload_id)
     status = wait_ingest(client, upload_id)
     assert status == (20, "INGESTED", None)
@@ -284,13 +267,13 @@ def test_ingest_file_and_check_ingest(fresh_emulator: Emulator,
 
     mp3 = tmp_path / "song.mp3"
     mp3.write_bytes(b"ID3\x03\x00 not really audio")
-    failed = wait_ingest(client, client.ingest_file(stream, str(mp3), utc(T0 + 60_000)))
+    failed = wait_ingest(client, client.ingest_file(stream, str(mp3), naive_utc(T0 + 60_000)))
     assert failed == (30, "FAILED", "File extension is not supported")
     # AudioMoth names end in .WAV: the client sends audio/WAV, which the signed URL refuses
     moth = tmp_path / "20240201_000200.WAV"
     moth.write_bytes(wav.read_bytes())
     with pytest.raises(requests.HTTPError) as info:
-        client.ingest_file(stream, str(moth), utc(T0 + 120_000))
+        client.ingest_file(stream, str(moth), naive_utc(T0 + 120_000))
     assert info.value.response.status_code == 403
     assert "Failed to upload file" in getattr(info.value, "__notes__", [])
 
