@@ -101,6 +101,15 @@ class NotCachedError(RFCxError):
         self.missing = missing
 
 
+class CrowdedInstantWarning(UserWarning):
+    """More rows share one start (millisecond) than one page holds.
+
+    The platform orders rows by start only, so inside such an instant offset pages may
+    skip or repeat rows; repeats are dropped, but a skipped row cannot be detected. Narrow
+    the query (``classifiers=``, ``classifications=``, ``streams=``) to be sure.
+    """
+
+
 STATUS_ERRORS: dict[int, type[RFCxError]] = {
     400: ValidationError,
     401: AuthenticationError,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from rfcx_frames.progress import tqdm
 
 from . import config
+from .exceptions import CrowdedInstantWarning
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -107,6 +109,65 @@ def iter_pages(
             return
         if len(page) == 0 or (not stop_on_empty and total is None and len(page) < limit):
             return
+
+
+def iter_keyset_pages(
+    fetch: Callable[[int, int, int, int], P],
+    start_ms: int,
+    end_ms: int,
+    last_start: Callable[[P], int],
+    *,
+    limit: int = config.PAGE_LIMIT_MAX,
+    stop: threading.Event | None = None,
+) -> Iterator[P]:
+    """Pages of a time-ordered listing, each starting at the last start seen.
+
+    ``fetch(start_ms, end_ms, offset, limit)`` returns rows ordered by start. The platform
+    orders by start only, so rows sharing a start may come in a different order in every
+    query, and offset pages can skip some of them. Restarting each page at the last start
+    seen (offset 0) fetches the rows at that start again, whole; the caller drops the
+    repeats by id. Only when one millisecond holds a full page of rows does paging fall
+    back to offsets inside that millisecond.
+
+    Examples
+    --------
+    >>> rows = [0, 1, 1, 2, 3, 3, 4]
+    >>> def fetch(a, b, offset, n):
+    ...     return [r for r in rows if a <= r < b][offset:offset + n]
+    >>> pages = list(iter_keyset_pages(fetch, 0, 5, last_start=lambda p: p[-1], limit=3))
+    >>> sorted(set(r for page in pages for r in page)) == sorted(set(rows))
+    True
+    """
+    if not 1 <= limit <= config.PAGE_LIMIT_MAX:
+        raise ValueError(f"limit must be between 1 and {config.PAGE_LIMIT_MAX}, not {limit!r}")
+    cursor = start_ms
+    while cursor < end_ms:
+        if stop is not None and stop.is_set():
+            return
+        page = fetch(cursor, end_ms, 0, limit)
+        yield page
+        if len(page) < limit:
+            return
+        last = last_start(page)
+        if last > cursor:
+            cursor = last
+            continue
+        # A whole page at one millisecond: page through it by offset, then move past it.
+        warnings.warn(
+            f"{limit} or more rows start at the same millisecond ({cursor} ms since the "
+            "epoch) in one query; the platform does not order them, so some may be missed. "
+            "Narrow the query (classifiers=, classifications=, streams=) to be sure.",
+            CrowdedInstantWarning, stacklevel=2)
+        offset = len(page)
+        while True:
+            if stop is not None and stop.is_set():
+                return
+            crowded = fetch(cursor, cursor + 1, offset, limit)
+            yield crowded
+            if len(crowded) < limit:
+                break
+            offset += len(crowded)
+        cursor += 1
 
 
 def offsets_after_first(total: int, first: int, limit: int) -> list[int]:

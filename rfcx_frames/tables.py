@@ -207,14 +207,22 @@ class TableMethods:
         full = [(g, c) for g, c in zip(groups, firsts, strict=True) if len(c) >= limit]
         pieces: list[Piece] = []
         for group, chunk in full:
-            last = timeutil.to_epoch_ms(timeutil.to_utc(pc.max(chunk.field("start")).as_py()))
+            last = _last_start_ms(chunk)
             share = max(1, self.max_workers // len(full))
             pieces += paginate.plan_pieces([group] if group is not None else None, last,
                                            end_ms, max_workers=share)
 
         def run(piece: Piece, stop: Any) -> list[pa.StructArray]:
-            url, query, constant = self._piece_request(entity, base, piece)
-            return self._all_pages(entity, url, query, bar, constant=constant, stop=stop)
+            def fetch(a: int, b: int, offset: int, count: int) -> pa.StructArray:
+                url, query, constant = self._piece_request(entity, base,
+                                                           Piece(piece.stream, a, b))
+                chunk, _ = self._page(entity, url,
+                                      {**query, "limit": count, "offset": offset}, bar,
+                                      constant)
+                return chunk
+
+            return list(paginate.iter_keyset_pages(fetch, piece.start_ms, piece.end_ms,
+                                                   last_start=_last_start_ms, stop=stop))
 
         for result in paginate.run_parallel(run, pieces, max_workers=self.max_workers):
             chunks += result
@@ -660,3 +668,8 @@ def merge_alternative_names(frame: pd.DataFrame) -> pd.DataFrame:
     column = pd.Series([merged[v] for v in out["value"]], index=out.index, dtype=object)
     out["alternative_names"] = column
     return out
+
+
+def _last_start_ms(chunk: pa.StructArray) -> int:
+    """The latest ``start`` of a parsed page, in epoch ms."""
+    return timeutil.to_epoch_ms(timeutil.to_utc(pc.max(chunk.field("start")).as_py()))

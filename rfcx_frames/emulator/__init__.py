@@ -56,6 +56,10 @@ class Emulator:
     fault_rate, reset_rate, latency_ms, rate_limit
         Fault injection: share of requests answered 500/502/503, share of connections
         reset or cut short, added latency, and requests per minute per client before 503.
+    tie_order
+        ``"id"`` (default): detections and annotations sharing a start come in id order, so
+        offset pages are stable. ``"random"``: a new order for every query, as the
+        platform's database may do; a client that pages by offset can then skip rows.
 
     Examples
     --------
@@ -69,10 +73,12 @@ class Emulator:
                  host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  streams: int | None = None, days: int | None = None,
                  fault_rate: float = 0.0, reset_rate: float = 0.0, latency_ms: int = 0,
-                 rate_limit: int | None = None) -> None:
+                 rate_limit: int | None = None, tie_order: str = "id") -> None:
         if world not in WORLDS:
             raise ValueError(f"world must be one of {sorted(WORLDS)}, got {world!r}")
         # Validate every option before anything is written to disk.
+        if tie_order not in ("id", "random"):
+            raise ValueError(f"tie_order must be 'id' or 'random', got {tie_order!r}")
         fault_config = FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
                                    latency_ms=latency_ms, rate_limit=rate_limit)
         self._owns_dir = data_dir is None
@@ -83,7 +89,7 @@ class Emulator:
         build_world(self.store, world, seed=seed, streams=streams, days=days)
         self.faults = Faults(fault_config, seed=seed)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
-                       secret=world_secret(self.store))
+                       secret=world_secret(self.store), tie_order=tie_order)
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:
             self.store.set_meta(oauth.CLIENT_SECRET_META, "emulator-client-secret")
         routes.register(self.app)

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
     parser.add_argument("--rate-limit", type=int, default=None,
                         help="requests per minute per client before 503 (platform: 300)")
+    parser.add_argument("--tie-order", default="id", choices=["id", "random"],
+                        help="order of rows sharing a start: by id (stable) or random per "
+                             "query (like the platform's database)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -41,7 +44,8 @@ def serve(args: argparse.Namespace) -> int:
     emu = Emulator(args.world, data_dir=args.data_dir, host=args.host, port=args.port,
                    seed=args.seed, streams=args.streams, days=args.days,
                    fault_rate=args.fault_rate, reset_rate=args.reset_rate,
-                   latency_ms=args.latency_ms, rate_limit=args.rate_limit).start()
+                   latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+                   tie_order=args.tie_order).start()
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

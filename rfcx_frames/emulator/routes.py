@@ -2,8 +2,8 @@
 
 Each handler follows the contract (``shared/api_contract.md`` §3-§5): parameter names and
 defaults, validation messages, interval semantics, ordering, ``Total-Items`` headers and
-response shapes. Ties in the platform's ``ORDER BY start`` are broken by id here, so offset
-pagination over the emulator is stable (documented in docs/emulator.md).
+response shapes. Ties in the platform's ``ORDER BY start`` are broken by id here (or shuffled
+per query with ``tie_order="random"``, as the platform's database may), see docs/emulator.md.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def list_detections(app: App, req: Request) -> Response:
     direction = "DESC" if descending else "ASC"
     sql = (f'SELECT d.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
            f'FROM detections d JOIN classifications c ON c.id = d.classification_id '
-           f'WHERE {" AND ".join(where)} ORDER BY d.start {direction}, d.id {direction}'
+           f'WHERE {" AND ".join(where)} ORDER BY d.start {direction}, {app.tie_break("d.id", direction)}'
            f'{limit_sql(limit, offset)}')
     rows = app.store.query(sql, args)
     wanted = [f for f in (fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
@@ -155,7 +155,8 @@ def list_annotations(app: App, req: Request) -> Response:
     rows = app.store.query(
         f'SELECT a.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
         f'FROM annotations a JOIN classifications c ON c.id = a.classification_id '
-        f'WHERE {" AND ".join(where)} ORDER BY a.start ASC, a.id ASC{limit_sql(limit, offset)}',
+        f'WHERE {" AND ".join(where)} ORDER BY a.start ASC, {app.tie_break("a.id")}'
+        f'{limit_sql(limit, offset)}',
         args)
     body = [{"id": r["id"], "stream_id": r["stream_id"], "start": iso(r["start"]),
              "end": iso(r["end"]), "frequency_min": r["frequency_min"],

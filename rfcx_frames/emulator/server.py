@@ -65,6 +65,13 @@ class App:
     storage: Router = field(default_factory=Router)
     workers: list[Any] = field(default_factory=list)
     jobs: Any = None  # the classifier-job runner, once the server starts
+    #: "id": rows sharing a start come in id order; "random": in a new order every query,
+    #: as Postgres is free to do for the platform's ``ORDER BY start``.
+    tie_order: str = "id"
+
+    def tie_break(self, column: str, direction: str = "ASC") -> str:
+        """The ``ORDER BY`` term that orders rows sharing a start."""
+        return "random()" if self.tie_order == "random" else f"{column} {direction}"
 
     def sign(self, path: str) -> str:
         """Signature for a pre-signed storage URL path."""
