@@ -22,6 +22,7 @@ from typing import Any
 from .client import Client
 from .exceptions import (
     AuthenticationError,
+    CrowdedInstantWarning,
     DownloadError,
     ForbiddenError,
     NotCachedError,
@@ -37,6 +38,7 @@ __all__ = [
     "AUTO",
     "AuthenticationError",
     "Client",
+    "CrowdedInstantWarning",
     "DownloadError",
     "ForbiddenError",
     "NotCachedError",
