@@ -14,7 +14,7 @@ token), time window, fetch time and API URL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import requests
 
-from . import auth, config, paginate, timeutil, validate
-from . import cache as cache_mod
+from . import config, paginate, timeutil, validate
+from .caching import CacheMethods, Fetch
 from .exceptions import RFCxError
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
 from .paginate import Piece, Progress
@@ -35,20 +35,12 @@ from .schemas import (
     SEGMENT,
     STREAM,
     Entity,
-    arrow_schema,
-    pandas_dtypes,
 )
 from .session import Session
 from .timeutil import TimeLike
 
-#: The platform's ``min_confidence`` when none is sent (part of the cache's filter signature).
-DEFAULT_MIN_CONFIDENCE = 0.95
 
-#: ``fetch(stream_ids or None, start, end) -> DataFrame`` of one entity and filter set.
-Fetch = Callable[[list[str] | None, pd.Timestamp, pd.Timestamp], pd.DataFrame]
-
-
-class TableMethods:
+class TableMethods(CacheMethods):
     """Mixin of the DataFrame methods; :class:`~rfcx_frames.Client` provides the attributes."""
 
     session: Session
@@ -56,50 +48,9 @@ class TableMethods:
     max_workers: int
     progress: bool
     _timezones: dict[str, str | None]
-    cache_dir: Any
-    cache_default: Any
-    cache_horizon: pd.Timedelta
-
-    def _bearer(self) -> str | None: ...
-
-    _identity_token: Callable[[], str]
-
     # -- plumbing ------------------------------------------------------------------------
     def _show_progress(self, progress: bool | None) -> bool:
         return self.progress if progress is None else validate.check_bool(progress, "progress")
-
-    def _cache_mode(self, cache: Any) -> str:
-        # Per call, then the client's explicit setting, then the environment, then "use".
-        if cache is None or cache is True:
-            cache = self.cache_default
-        return cache_mod.resolve_mode(cache, default="use")
-
-    @property
-    def cache_root(self) -> Any:
-        """Folder of the local Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache)."""
-        return cache_mod.cache_path(self.cache_dir)
-
-    def identity(self) -> str:
-        """A non-secret identity of the signed-in user, to keep users' caches apart.
-
-        Read from the token's claims (email, else subject) when it is a JWT; otherwise a
-        hash of the token, so the token itself is never written anywhere.
-        """
-        token = self._identity_token()
-        claims = auth.jwt_claims(token)
-        who = str(claims.get("email") or claims.get("sub") or "") if claims else ""
-        return cache_mod.user_identity(who or "token:" + token)
-
-    def _whole(self, entity: Entity, params: Mapping[str, Any], cache: Any,
-               fetch: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        mode = self._cache_mode(cache)
-        if mode == "off":
-            return fetch()
-        frame = cache_mod.WholeResultCache(self.cache_root).get(
-            entity.name, {k: v for k, v in params.items() if v is not None}, self.api_url,
-            self.identity(), fetch, arrow_schema(entity), mode=mode,
-            dtypes=pandas_dtypes(entity))
-        return finalize(entity, frame)
 
     def _page(
         self, entity: Entity, url: str, params: Mapping[str, Any], bar: Progress,
@@ -268,66 +219,6 @@ class TableMethods:
         if streams is not None:
             shown["streams"] = list(streams)
         return self._attach_query(frame, entity.endpoint, shown, start, end)
-
-    def _cached(self, entity: Entity, fetch: Fetch, streams: list[str] | None,
-                start: pd.Timestamp, end: pd.Timestamp, params: Mapping[str, Any],
-                mode: str) -> pd.DataFrame:
-        if streams is None:
-            # Without a stream filter the platform answers for every stream you can read.
-            listed = self.streams_df(progress=False, cache=mode if mode == "offline" else None)
-            streams = [str(s) for s in listed["id"]]
-        signature = cache_mod.FilterSignature.build(
-            entity.name, self.api_url, self.identity(),
-            classifications=params.get("classifications[]"),
-            classifiers=params.get("classifiers[]"),
-            min_confidence=(self._effective_confidence(params) if entity is DETECTION
-                            else None),
-            review_statuses=params.get("review_statuses[]"))
-        store = cache_mod.TimeRangedCache(self.cache_root)
-        schema = arrow_schema(entity)
-        ready: dict[tuple[str, int, int], pd.DataFrame] = {}
-        if mode != "offline":
-            ready = self._prefetch(entity, fetch, store, signature, streams, start, end, schema)
-
-        def fetch_window(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
-            window = (stream, timeutil.to_ns(a), timeutil.to_ns(b))
-            return ready.pop(window) if window in ready else fetch([stream], a, b)
-
-        frame = store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
-                            schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
-                            order_by=entity.order_by, max_workers=self.max_workers,
-                            horizon=self.cache_horizon)
-        return finalize(entity, frame)
-
-    @staticmethod
-    def _prefetch(entity: Entity, fetch: Fetch, store: Any, signature: Any,
-                  streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
-                  schema: pa.Schema) -> dict[tuple[str, int, int], pd.DataFrame]:
-        """Fetch the cache's missing windows with one query per window for all its streams.
-
-        The cache asks per stream; detections can name many streams in one request, so
-        streams missing the same window are fetched together and split afterwards.
-        """
-        if entity is not DETECTION:
-            return {}
-        missing = store.missing_windows(entity.name, signature, streams, start, end, schema)
-        by_window: dict[tuple[int, int], list[str]] = {}
-        for stream, a, b in missing:
-            by_window.setdefault((timeutil.to_ns(a), timeutil.to_ns(b)), []).append(stream)
-        ready: dict[tuple[str, int, int], pd.DataFrame] = {}
-        for (a, b), group in by_window.items():
-            if len(group) < 2:
-                continue
-            frame = fetch(group, timeutil.from_ns(a), timeutil.from_ns(b))
-            ids = frame["stream_id"].astype(str)
-            for stream in group:
-                ready[(stream, a, b)] = frame[(ids == stream).to_numpy()].reset_index(drop=True)
-        return ready
-
-    @staticmethod
-    def _effective_confidence(params: Mapping[str, Any]) -> float:
-        value = params.get("min_confidence")
-        return float(value) if value is not None else DEFAULT_MIN_CONFIDENCE
 
     def _stream_timezones(self, frame: pd.DataFrame) -> dict[str, str | None]:
         if not self._timezones:
