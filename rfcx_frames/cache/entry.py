@@ -2,10 +2,13 @@
 
 Layout of an entry (see ``docs/cache.md``)::
 
-    <root>/v1/<entity>/<signature key>/
+    <root>/v2/<entity>/<signature key>/
         _signature.json                the signature in clear
         _manifest.json                 complete windows and files, per stream
-        stream=<id>/date=YYYY-MM-DD/part-<uuid>.parquet
+        stream_id=<id>/date=YYYY-MM-DD/part-<uuid>.parquet
+
+Files hold the rows in :func:`~rfcx_frames.cache.frames.file_schema` form: no stream
+column (the folder names it, as hive readers expect) and plain value types.
 
 All writes happen under the entry's file lock, and the manifest is replaced only after
 the data files it names are in place; files it no longer names are deleted afterwards.
@@ -15,7 +18,7 @@ writer collects) or the new one.
 Examples
 --------
 >>> partition_path("abc", 0)
-'stream=abc/date=1970-01-01'
+'stream_id=abc/date=1970-01-01'
 """
 
 from __future__ import annotations
@@ -31,22 +34,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from filelock import FileLock
 
-from rfcx_frames.cache.frames import sort_table
+from rfcx_frames.cache.frames import file_schema, sort_table, to_file_table
 from rfcx_frames.cache.store import (
     LAYOUT,
     MANIFEST,
-    READ_ERRORS,
     SIGNATURE_FILE,
     TMP_PREFIX,
     Manifest,
     PartFile,
     StreamState,
+    UnreadableFilesError,
     load_manifest,
     lock,
     new_part_name,
     parquet_is_readable,
     read_json,
-    read_parquet,
+    read_parts,
     write_json_atomic,
     write_parquet_atomic,
 )
@@ -63,17 +66,18 @@ from rfcx_frames.timeutil import utc_now
 MAX_PARTS = 8
 
 
-def partition_path(stream_id: str, day_start_ns: int) -> str:
+def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
     """The hive partition folder of a stream-day, relative to the entry folder.
 
-    Stream ids are percent-encoded, which pyarrow's hive partitioning decodes.
+    The key is the stream column's name, so hive readers give the rows back their
+    stream column; stream ids are percent-encoded, which pyarrow decodes.
 
     Examples
     --------
     >>> partition_path("a/b", 86_400 * 10**9)
-    'stream=a%2Fb/date=1970-01-02'
+    'stream_id=a%2Fb/date=1970-01-02'
     """
-    return f"stream={quote(stream_id, safe='')}/date={day_label(day_start_ns)}"
+    return f"{stream_column}={quote(stream_id, safe='')}/date={day_label(day_start_ns)}"
 
 
 def _bound(ns: int, unit_ns: int) -> int:
@@ -131,13 +135,14 @@ class Entry:
     --------
     >>> import tempfile, pathlib
     >>> Entry(pathlib.Path("/c"), "detections", "k").folder.as_posix()
-    '/c/v1/detections/k'
+    '/c/v2/detections/k'
     """
 
-    def __init__(self, root: Path, entity: str, key: str) -> None:
+    def __init__(self, root: Path, entity: str, key: str, stream_column: str = "stream_id") -> None:
         self.root = root
         self.entity = entity
         self.key = key
+        self.stream_column = stream_column
         self.folder = root / LAYOUT / entity / key
 
     def lock(self) -> FileLock:
@@ -151,8 +156,11 @@ class Entry:
         """
         return lock(self.root, self.entity, self.key)
 
-    def load(self) -> Manifest | None:
+    def load(self, *, shared: bool = False) -> Manifest | None:
         """The current manifest, or ``None`` when the entry is empty or unreadable.
+
+        ``shared=True`` may return the in-memory copy of an unchanged manifest, which
+        readers must not modify (see :func:`~rfcx_frames.cache.store.load_manifest`).
 
         Examples
         --------
@@ -160,7 +168,7 @@ class Entry:
         >>> Entry(pathlib.Path("/nonexistent"), "d", "k").load() is None
         True
         """
-        manifest = load_manifest(self.folder / MANIFEST)
+        manifest = load_manifest(self.folder / MANIFEST, shared=shared)
         if manifest is not None and manifest.key != self.key:
             return None
         return manifest
@@ -172,7 +180,7 @@ class Entry:
         --------
         >>> import pathlib
         >>> Entry(pathlib.Path("/c"), "d", "k").path("x").as_posix()
-        '/c/v1/d/k/x'
+        '/c/v2/d/k/x'
         """
         return self.folder / relative
 
@@ -196,7 +204,8 @@ class Entry:
         Examples
         --------
         >>> import tempfile, pathlib
-        >>> schema = pa.schema([("start", pa.timestamp("ms", tz="UTC"))])
+        >>> schema = pa.schema([("stream_id", pa.string()),
+        ...                     ("start", pa.timestamp("ms", tz="UTC"))])
         >>> e = Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k")
         >>> e.store([Piece("s", [(0, 10**9)], schema.empty_table())], signature={},
         ...         schema=schema, fingerprint="f", keys=["start"], time_column="start")
@@ -229,13 +238,15 @@ class Entry:
                 for day, parts in split_by_day(new):
                     rows = table.filter(time_mask(table[time_column], parts))
                     if rows.num_rows:
+                        rows = to_file_table(rows, schema, self.stream_column)
                         state.files.append(
                             self._write(piece.stream_id, day, parts, rows, now, touched)
                         )
                 state.complete = union(state.complete, new)
             for stream_id, folder in sorted(touched):
                 obsolete += self._compact(
-                    manifest.streams[stream_id], folder, schema, keys, now, max_parts
+                    manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
+                    [k for k in keys if k != self.stream_column], now, max_parts,
                 )
             manifest.updated = now
             if not (self.folder / SIGNATURE_FILE).exists():
@@ -258,6 +269,7 @@ class Entry:
         []
         """
         wanted = set(candidates)
+        stored = file_schema(schema, self.stream_column)
         dropped: list[str] = []
         with self.lock():
             manifest = self.load()
@@ -265,7 +277,7 @@ class Entry:
                 return dropped
             for state in manifest.streams.values():
                 for part in list(state.files):
-                    if part.path in wanted and not parquet_is_readable(self.path(part.path), schema):
+                    if part.path in wanted and not parquet_is_readable(self.path(part.path), stored):
                         state.files.remove(part)
                         state.complete = subtract(state.complete, part.coverage)
                         dropped.append(part.path)
@@ -288,7 +300,7 @@ class Entry:
         now: str,
         touched: set[tuple[str, str]],
     ) -> PartFile:
-        folder = partition_path(stream_id, day)
+        folder = partition_path(stream_id, day, self.stream_column)
         relative = f"{folder}/{new_part_name()}"
         size = write_parquet_atomic(self.path(relative), rows)
         touched.add((stream_id, folder))
@@ -315,8 +327,8 @@ class Entry:
             if not keep:
                 continue
             try:
-                table = read_parquet([self.path(part.path)], schema)
-            except READ_ERRORS:
+                (table,) = read_parts([self.path(part.path)], file_schema(schema, self.stream_column))
+            except UnreadableFilesError:
                 state.complete = subtract(state.complete, keep)
                 continue
             rows = table.filter(time_mask(table[time_column], keep))
@@ -347,9 +359,9 @@ class Entry:
         for part in parts:
             state.files.remove(part)
             try:
-                tables.append(read_parquet([self.path(part.path)], schema))
+                tables += read_parts([self.path(part.path)], schema)
                 coverage = union(coverage, part.coverage)
-            except READ_ERRORS:
+            except UnreadableFilesError:
                 state.complete = subtract(state.complete, part.coverage)
         merged = sort_table(pa.concat_tables(tables), keys) if tables else schema.empty_table()
         if merged.num_rows:
@@ -406,7 +418,7 @@ class Entry:
         return removed
 
     def _remove_data_tree(self) -> None:
-        for child in self.folder.glob("stream=*"):
+        for child in self.folder.glob(f"{self.stream_column}=*"):
             shutil.rmtree(child, ignore_errors=True)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -221,3 +222,116 @@ def frame_from_table(
                 series = series.astype(target)
             columns[field.name] = series
     return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)
+
+
+def file_schema(schema: pa.Schema, stream_column: str = "stream_id") -> pa.Schema:
+    """The schema of the cache's Parquet files for rows of ``schema``.
+
+    The stream column lives in the hive folder name (``stream_id=<id>``), not in the
+    file, and dictionary columns are stored as their plain value type: Parquet
+    dictionary-encodes them on its own, and plain types read back faster than one Arrow
+    dictionary per small file, which the reader would then have to unify.
+
+    Examples
+    --------
+    >>> s = pa.schema([("stream_id", pa.dictionary(pa.int32(), pa.string())),
+    ...                ("v", pa.dictionary(pa.int8(), pa.string())), ("n", pa.int32())])
+    >>> file_schema(s).names, str(file_schema(s).field("v").type)
+    (['v', 'n'], 'string')
+    """
+    fields = [
+        pa.field(f.name, f.type.value_type, f.nullable, f.metadata)
+        if pa.types.is_dictionary(f.type) else f
+        for f in schema
+        if f.name != stream_column
+    ]
+    return pa.schema(fields)
+
+
+def to_file_table(table: pa.Table, schema: pa.Schema, stream_column: str = "stream_id") -> pa.Table:
+    """Rows of ``schema`` in the form the cache's files store (see :func:`file_schema`).
+
+    Examples
+    --------
+    >>> s = pa.schema([("stream_id", pa.string()), ("n", pa.int32())])
+    >>> to_file_table(pa.table({"stream_id": ["a"], "n": pa.array([1], pa.int32())}), s).column_names
+    ['n']
+    """
+    target = file_schema(schema, stream_column)
+    return table.select(target.names).cast(target)
+
+
+def _sort_order(start: pa.ChunkedArray) -> np.ndarray:
+    # Stable, nulls last: a null start sorts after every instant.
+    values = start.cast(pa.int64()).fill_null(np.iinfo(np.int64).max)
+    return np.argsort(values.to_numpy(), kind="stable")
+
+
+def _dictionary_column(column: pa.ChunkedArray, type_: pa.DictionaryType) -> pa.Array:
+    # One dictionary for all rows (a single encode of the concatenated values), so the
+    # conversion to pandas does one code lookup instead of one per file.
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(type_.value_type)
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    return pa.DictionaryArray.from_arrays(
+        encoded.indices.cast(type_.index_type), encoded.dictionary.cast(type_.value_type)
+    )
+
+
+def assemble(
+    pieces: Sequence[tuple[str, pa.Table]],
+    schema: pa.Schema,
+    keys: Sequence[str],
+    dtypes: Mapping[str, Any] | None = None,
+    *,
+    time_column: str = "start",
+    stream_column: str = "stream_id",
+) -> pd.DataFrame:
+    """One DataFrame of ``schema`` from per-stream pieces of rows, ordered by ``keys``.
+
+    Each piece is ``(stream_id, rows)`` with the columns of :func:`file_schema` (more
+    columns are ignored); every row of a piece belongs to its stream, and each piece is
+    already sorted by ``keys``. Pieces of one stream must hold disjoint time windows,
+    so rows tied on (time, stream) always come from one piece. Under those rules, when
+    ``keys`` begin with (time, stream), laying the pieces out stream by stream and
+    sorting stably by time alone gives the full order.
+
+    Examples
+    --------
+    >>> s = pa.schema([("stream_id", pa.dictionary(pa.int32(), pa.string())),
+    ...                ("start", pa.int64())])
+    >>> df = assemble([("b", pa.table({"start": [1, 3]})), ("a", pa.table({"start": [1]}))],
+    ...               s, ["start", "stream_id"])
+    >>> df.values.tolist()
+    [['a', 1], ['b', 1], ['b', 3]]
+    """
+    target = file_schema(schema, stream_column)
+    ordered = sorted((p for p in pieces if p[1].num_rows), key=lambda p: p[0])
+    if not ordered:
+        return frame_from_table(schema.empty_table(), schema, dtypes)
+    table = pa.concat_tables(
+        [t if t.schema.equals(target) else t.select(target.names).cast(target) for _, t in ordered]
+    )
+    stream_ids = [sid for sid, _ in groupby(sid for sid, _ in ordered)]
+    counts = [sum(t.num_rows for _, t in group) for _, group in groupby(ordered, key=lambda p: p[0])]
+    codes = np.repeat(np.arange(len(stream_ids), dtype=np.int32), counts)
+    stream_type = schema.field(stream_column).type
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for field in schema:
+        if field.name == stream_column:
+            dictionary = pa.array(stream_ids, pa.string())
+            if pa.types.is_dictionary(stream_type):
+                columns[field.name] = pa.DictionaryArray.from_arrays(
+                    pa.array(codes, stream_type.index_type), dictionary.cast(stream_type.value_type))
+            else:
+                columns[field.name] = dictionary.take(pa.array(codes)).cast(stream_type)
+        elif pa.types.is_dictionary(field.type):
+            columns[field.name] = _dictionary_column(table[field.name], field.type)
+        else:
+            columns[field.name] = table[field.name].combine_chunks()
+    merged = pa.table(columns, schema=schema)
+    # Laid out stream by stream, a stable sort by time alone is the full order.
+    by_time = list(keys[:2]) == [time_column, stream_column]
+    merged = merged.take(pa.array(_sort_order(merged[time_column]))) if by_time else sort_table(
+        merged, keys)
+    return frame_from_table(merged, schema, dtypes)

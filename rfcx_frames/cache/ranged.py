@@ -29,26 +29,26 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
-from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_bounds, time_mask
+from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_mask
 from rfcx_frames.cache.frames import (
-    frame_from_table,
+    assemble,
+    file_schema,
     schema_fingerprint,
     sort_keys,
     sort_table,
     table_from_frame,
 )
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import LAYOUT, READ_ERRORS, Manifest, read_parquet
+from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
 from rfcx_frames.cache.windows import Interval, covers, intersect, subtract
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
 Fetch = Callable[[str, pd.Timestamp, pd.Timestamp], "pd.DataFrame | pa.Table"]
 Window = tuple[str, pd.Timestamp, pd.Timestamp]
+Pieces = list[tuple[str, pa.Table]]
 
 _ATTEMPTS = 4
 
@@ -75,17 +75,6 @@ class _UnreadableError(Exception):
         super().__init__(f"unreadable cache files in {entry.folder}")
         self.entry = entry
         self.paths = paths
-
-
-def _time_expr(column: str, type_: pa.DataType, intervals: Sequence[Interval]) -> ds.Expression:
-    expr: ds.Expression | None = None
-    for lo, hi in time_bounds(intervals, type_):
-        term = (pc.field(column) >= pa.scalar(lo, type=type_)) & (
-            pc.field(column) < pa.scalar(hi, type=type_)
-        )
-        expr = term if expr is None else expr | term
-    assert expr is not None
-    return expr
 
 
 class TimeRangedCache:
@@ -215,11 +204,11 @@ class TimeRangedCache:
         if resolved == "off":
             windows = [(s, lo, hi) for s in stream_ids]
             tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
-            return finish(list(tables.values()))
+            return finish([(w[0], t) for w, t in tables.items()])
 
         cutoff = to_ns(now if now is not None else utc_now()) - int(horizon.value)
         fingerprint = schema_fingerprint(schema)
-        own = Entry(self.root, entity, signature.key)
+        own = Entry(self.root, entity, signature.key, self.stream_column)
         fetched: dict[tuple[str, int, int], pa.Table] = {}
         for attempt in range(_ATTEMPTS):
             use_cache = resolved != "refresh" and attempt < _ATTEMPTS - 1
@@ -246,14 +235,13 @@ class TimeRangedCache:
                     max_parts=self.max_parts,
                 )
             try:
-                cached = [
-                    self._read(sources[i], assigned, schema, signature)
-                    for i, assigned in sorted(plan.assigned.items())
-                ]
+                cached: Pieces = []
+                for i, assigned in sorted(plan.assigned.items()):
+                    cached += self._read(sources[i], assigned, schema, signature)
             except _UnreadableError as bad:
                 bad.entry.drop_unreadable(bad.paths, schema)
                 continue
-            return finish(cached + [fetched[w] for w in plan.missing])
+            return finish(cached + [(w[0], fetched[w]) for w in plan.missing])
         raise AssertionError("unreachable: the last attempt reads nothing from disk")
 
     def missing_windows(
@@ -295,7 +283,7 @@ class TimeRangedCache:
         for entry in self._entries(entity):
             if signature is not None and entry.key != signature.key:
                 continue
-            manifest = entry.load()
+            manifest = entry.load(shared=True)
             if manifest is None:
                 continue
             for _, state in sorted(manifest.streams.items()):
@@ -308,7 +296,11 @@ class TimeRangedCache:
         folder = self.root / LAYOUT / entity
         if not folder.is_dir():
             return []
-        return [Entry(self.root, entity, p.name) for p in sorted(folder.iterdir()) if p.is_dir()]
+        return [
+            Entry(self.root, entity, p.name, self.stream_column)
+            for p in sorted(folder.iterdir())
+            if p.is_dir()
+        ]
 
     def _sources(
         self, signature: FilterSignature, schema: pa.Schema, fingerprint: str
@@ -329,7 +321,7 @@ class TimeRangedCache:
                 stricter = theirs.stricter_fields(signature)
                 if not can_filter(schema, stricter):
                     continue
-            manifest = entry.load()
+            manifest = entry.load(shared=True)
             if manifest is None or manifest.schema != fingerprint:
                 continue
             found.append(_Source(entry, manifest, stricter))
@@ -359,33 +351,33 @@ class TimeRangedCache:
         assigned: dict[str, list[Interval]],
         schema: pa.Schema,
         query: FilterSignature,
-    ) -> pa.Table:
-        """One scan of the files of ``source`` that hold the assigned intervals."""
-        paths: list[str] = []
-        partial = False
-        groups: dict[tuple[Interval, ...], list[str]] = {}
+    ) -> Pieces:
+        """The rows of ``source`` in the assigned intervals, one piece per file read."""
+        wanted: list[tuple[str, str, list[Interval] | None]] = []
         for stream_id, intervals in sorted(assigned.items()):
             state = source.manifest.streams[stream_id]
             for part in sorted(state.files, key=lambda p: p.coverage[0]):
                 if intersect(part.coverage, intervals):
-                    paths.append(part.path)
-                    partial = partial or not covers(intervals, part.coverage)
-            groups.setdefault(tuple(intervals), []).append(stream_id)
-        time_type = schema.field(self.time_column).type
-        expr: ds.Expression | None = None
-        if partial:
-            for group, members in groups.items():
-                term = _time_expr(self.time_column, time_type, group)
-                if len(groups) > 1:
-                    term = term & pc.field(self.stream_column).isin(pa.array(members))
-                expr = term if expr is None else expr | term
-        local = local_filter(query, source.stricter, schema)
-        if local is not None:
-            expr = local if expr is None else expr & local
+                    # A file reaching outside the query is cut to the intervals asked.
+                    cut = None if covers(intervals, part.coverage) else intervals
+                    wanted.append((stream_id, part.path, cut))
+        stored = file_schema(schema, self.stream_column)
         try:
-            return read_parquet([source.entry.path(p) for p in paths], schema, expr)
-        except READ_ERRORS as exc:
-            raise _UnreadableError(source.entry, paths) from exc
+            tables = read_parts([source.entry.path(p) for _, p, _ in wanted], stored)
+        except UnreadableFilesError as exc:
+            folder = source.entry.folder
+            raise _UnreadableError(
+                source.entry, [Path(p).relative_to(folder).as_posix() for p in exc.paths]
+            ) from exc
+        local = local_filter(query, source.stricter, schema)
+        pieces: Pieces = []
+        for (stream_id, _, cut), table in zip(wanted, tables, strict=True):
+            if cut is not None:
+                table = table.filter(time_mask(table[self.time_column], cut))
+            if local is not None:
+                table = table.filter(local)
+            pieces.append((stream_id, table))
+        return pieces
 
     def _fetch_all(
         self,
@@ -410,23 +402,15 @@ class TimeRangedCache:
 
     def _finish(
         self,
-        tables: list[pa.Table],
+        pieces: Pieces,
         *,
         schema: pa.Schema,
         keys: Sequence[str],
         dtypes: Mapping[str, Any] | None,
     ) -> pd.DataFrame:
-        """Merge, order and convert once.
-
-        Rows tied on (time, stream) always come from one file or one fetch, which is
-        already sorted by every key, so when ``keys`` start with (time, stream) a stable
-        two-key sort gives the full order.
-        """
-        tables = [t for t in tables if t.num_rows] or [schema.empty_table()]
-        merged = pa.concat_tables(tables, promote_options="permissive")
-        head = [self.time_column, self.stream_column]
-        merged = sort_table(merged, head if list(keys[:2]) == head else keys)
-        return frame_from_table(merged, schema, dtypes)
+        """Merge, order and convert once (see :func:`~rfcx_frames.cache.frames.assemble`)."""
+        return assemble(pieces, schema, keys, dtypes, time_column=self.time_column,
+                        stream_column=self.stream_column)
 
     @staticmethod
     def _not_cached(entity: str, missing: list[tuple[str, int, int]]) -> NotCachedError:

@@ -23,6 +23,7 @@ from cache_world import (
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import TimeRangedCache
+from rfcx_frames.cache.frames import file_schema
 from rfcx_frames.cache.store import TMP_PREFIX, parquet_is_readable
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -34,7 +35,7 @@ def assert_consistent(root: Path) -> None:
     cache = TimeRangedCache(root)
     for path in cache.files("detections"):
         assert not path.name.startswith(TMP_PREFIX)
-        assert parquet_is_readable(path, SCHEMA), path
+        assert parquet_is_readable(path, file_schema(SCHEMA)), path
 
 
 @pytest.mark.slow

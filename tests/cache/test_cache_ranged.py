@@ -9,11 +9,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from cache_world import DAY0, NOW, SCHEMA, STREAMS, WorldFetch, fresh_frame, signature
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import FilterSignature, TimeRangedCache
+from rfcx_frames.cache.store import LAYOUT
 from rfcx_frames.exceptions import NotCachedError
 
 
@@ -274,16 +276,22 @@ def test_garbage_file_in_manifest_is_refetched_offline_raises(tmp_path: Path, wo
 def test_dataset_is_plain_hive_parquet(tmp_path: Path, world: pd.DataFrame) -> None:
     cache = TimeRangedCache(tmp_path)
     sig = signature()
-    run(cache, world, sig, day(0), day(3))
-    (entry,) = (tmp_path / "v1" / "detections").iterdir()
+    frame, _ = run(cache, world, sig, day(0), day(3))
+    (entry,) = (tmp_path / LAYOUT / "detections").iterdir()
     assert entry.name == sig.key
+    # A hive reader gets the stream column back from the folder names.
     direct = ds.dataset(entry, format="parquet", partitioning="hive").to_table()
-    assert direct.num_rows == len(fresh_frame(world, sig, STREAMS, day(0), day(3)))
-    assert {"stream", "date"} <= set(direct.column_names)
-    assert set(direct["stream"].to_pylist()) == set(STREAMS)
+    assert {"stream_id", "date"} <= set(direct.column_names)
+    got = direct.to_pandas().sort_values("id").reset_index(drop=True)
+    want = frame.sort_values("id").reset_index(drop=True)
+    assert got["id"].tolist() == want["id"].tolist()
+    assert got["stream_id"].astype(str).tolist() == want["stream_id"].astype(str).tolist()
+    assert got["confidence"].tolist() == want["confidence"].tolist()
     names = sorted(p.relative_to(entry).as_posix() for p in cache.files("detections"))
-    assert names[0].startswith("stream=s01/date=2024-01-01/part-")
+    assert names[0].startswith("stream_id=s01/date=2024-01-01/part-")
     assert len(names) == 3 * len(STREAMS)  # one file per stream-day
+    # Each file on its own is plain Parquet without the partition column.
+    assert "stream_id" not in pq.read_schema(cache.files("detections")[0]).names
 
 
 def test_many_small_writes_are_compacted(tmp_path: Path, world: pd.DataFrame) -> None:
@@ -369,7 +377,7 @@ def test_corrupt_manifest_means_refetch_not_error(tmp_path: Path, world: pd.Data
     cache = TimeRangedCache(tmp_path)
     sig = signature()
     run(cache, world, sig, day(0), day(2))
-    manifest = tmp_path / "v1" / "detections" / sig.key / "_manifest.json"
+    manifest = tmp_path / LAYOUT / "detections" / sig.key / "_manifest.json"
     manifest.write_text('{"format": 1, "entity": "detec')
     frame, calls = run(cache, world, sig, day(0), day(2))
     assert len(calls) == len(STREAMS)
@@ -378,4 +386,4 @@ def test_corrupt_manifest_means_refetch_not_error(tmp_path: Path, world: pd.Data
     assert calls == []
     named = set(cache.files("detections"))
     assert len(named) == 2 * len(STREAMS)
-    assert set((tmp_path / "v1").rglob("*.parquet")) == named  # old parts were collected
+    assert set((tmp_path / LAYOUT).rglob("*.parquet")) == named  # old parts were collected

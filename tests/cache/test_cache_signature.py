@@ -13,7 +13,7 @@ from cache_world import DAY0, NOW, SCHEMA, WorldFetch, signature
 
 from rfcx_frames.cache import FilterSignature, TimeRangedCache, user_identity
 from rfcx_frames.cache.signature import SIGNATURE_KEYS
-from rfcx_frames.cache.store import MANIFEST, MANIFEST_KEYS, SIGNATURE_FILE
+from rfcx_frames.cache.store import LAYOUT, MANIFEST, MANIFEST_KEYS, SIGNATURE_FILE
 
 BASE = "https://api.example.org"
 
@@ -90,7 +90,7 @@ def test_manifest_holds_only_documented_keys(tmp_path: Path, world: pd.DataFrame
         "detections", sig, ["s01", "s02"], DAY0, DAY0 + pd.Timedelta(days=2),
         WorldFetch(world, sig), SCHEMA, now=NOW,
     )
-    folder = tmp_path / "v1" / "detections" / sig.key
+    folder = tmp_path / LAYOUT / "detections" / sig.key
     manifest = json.loads((folder / MANIFEST).read_text())
     assert set(manifest) == MANIFEST_KEYS
     assert set(manifest["signature"]) == set(SIGNATURE_KEYS)

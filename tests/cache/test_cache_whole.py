@@ -11,6 +11,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import WholeResultCache, frame_from_table, table_from_frame
+from rfcx_frames.cache.store import LAYOUT
 from rfcx_frames.cache.whole import SIDECAR_KEYS
 from rfcx_frames.exceptions import NotCachedError
 
@@ -70,7 +71,7 @@ def test_expiry_and_distinct_keys_refetch(tmp_path: Path) -> None:
     cache.get("projects", {}, BASE, "someone-else", listing, SCHEMA, now=T0)
     cache.get("projects", {}, "https://staging", "u", listing, SCHEMA, now=T0)
     assert listing.calls == 5
-    files = list((tmp_path / "v1" / "whole" / "projects").glob("*.parquet"))
+    files = list((tmp_path / LAYOUT / "whole" / "projects").glob("*.parquet"))
     assert len(files) == 4  # the expired entry's file was replaced, not kept
 
 
@@ -103,7 +104,7 @@ def test_corrupt_file_is_refetched(tmp_path: Path) -> None:
     cache = WholeResultCache(tmp_path)
     listing = Listing()
     cache.get("projects", {}, BASE, "u", listing, SCHEMA, now=T0)
-    (data,) = (tmp_path / "v1" / "whole" / "projects").glob("*.parquet")
+    (data,) = (tmp_path / LAYOUT / "whole" / "projects").glob("*.parquet")
     data.write_bytes(data.read_bytes()[:40])
     frame = cache.get("projects", {}, BASE, "u", listing, SCHEMA, now=T0)
     assert listing.calls == 2
@@ -113,7 +114,7 @@ def test_corrupt_file_is_refetched(tmp_path: Path) -> None:
 def test_sidecar_holds_only_documented_keys(tmp_path: Path) -> None:
     cache = WholeResultCache(tmp_path)
     cache.get("projects", {"keyword": {"b", "a"}}, BASE, "u", Listing(), SCHEMA, now=T0)
-    (sidecar,) = (tmp_path / "v1" / "whole" / "projects").glob("*.json")
+    (sidecar,) = (tmp_path / LAYOUT / "whole" / "projects").glob("*.json")
     meta = json.loads(sidecar.read_text())
     assert set(meta) == SIDECAR_KEYS
     assert meta["params"] == {"keyword": ["a", "b"]}
