@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -64,6 +65,7 @@ from rfcx_frames.cache.windows import (
 from rfcx_frames.timeutil import utc_now
 
 MAX_PARTS = 8
+WRITE_THREADS = 8
 
 
 def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
@@ -224,6 +226,7 @@ class Entry:
                     self._remove_data_tree()
             obsolete: list[str] = []
             touched: set[tuple[str, str]] = set()
+            jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
             for piece in pieces:
                 state = manifest.streams.setdefault(piece.stream_id, StreamState())
                 windows = piece.windows
@@ -238,11 +241,13 @@ class Entry:
                 for day, parts in split_by_day(new):
                     rows = table.filter(time_mask(table[time_column], parts))
                     if rows.num_rows:
-                        rows = to_file_table(rows, schema, self.stream_column)
-                        state.files.append(
-                            self._write(piece.stream_id, day, parts, rows, now, touched)
-                        )
+                        jobs.append((state, piece.stream_id, day, parts,
+                                     to_file_table(rows, schema, self.stream_column)))
                 state.complete = union(state.complete, new)
+            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, now),
+                                                         strict=True):
+                state.files.append(part)
+                touched.add((stream_id, part.path.rsplit("/", 1)[0]))
             for stream_id, folder in sorted(touched):
                 obsolete += self._compact(
                     manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
@@ -291,20 +296,26 @@ class Entry:
 
     # -- helpers, all called with the lock held -------------------------------------
 
-    def _write(
-        self,
-        stream_id: str,
-        day: int,
-        coverage: list[Interval],
-        rows: pa.Table,
-        now: str,
-        touched: set[tuple[str, str]],
-    ) -> PartFile:
+    def _write(self, stream_id: str, day: int, coverage: list[Interval], rows: pa.Table,
+               now: str) -> PartFile:
         folder = partition_path(stream_id, day, self.stream_column)
         relative = f"{folder}/{new_part_name()}"
         size = write_parquet_atomic(self.path(relative), rows)
-        touched.add((stream_id, folder))
         return PartFile(relative, day_label(day), list(coverage), rows.num_rows, size, now)
+
+    def _write_all(
+        self, jobs: Sequence[tuple[StreamState, str, int, list[Interval], pa.Table]], now: str
+    ) -> list[PartFile]:
+        """Write one file per job, in parallel: encoding and fsync release the GIL, and
+        a month of a project is hundreds of stream-day files."""
+        def one(job: tuple[StreamState, str, int, list[Interval], pa.Table]) -> PartFile:
+            _, stream_id, day, coverage, rows = job
+            return self._write(stream_id, day, coverage, rows, now)
+
+        if len(jobs) < 2:
+            return [one(job) for job in jobs]
+        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(jobs))) as pool:
+            return list(pool.map(one, jobs))
 
     def _cut(
         self,

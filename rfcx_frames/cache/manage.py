@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,28 @@ def _ranged_entries(root: Path) -> list[Entry]:
     return out
 
 
+def obsolete_layouts(root: Root = None) -> list[Path]:
+    """Folders of older cache layouts (``v1`` ...), which this version never reads.
+
+    :func:`clear` deletes them; :func:`info` reports their size.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "v1").mkdir()
+    >>> [p.name for p in obsolete_layouts(folder)]
+    ['v1']
+    """
+    folder = cache_path(root)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_dir() and re.fullmatch(r"v\d+", p.name) and p.name != LAYOUT
+    )
+
+
 def _whole_sidecars(root: Path) -> list[Path]:
     base = root / LAYOUT / WHOLE
     return sorted(base.glob("*/*.json")) if base.is_dir() else []
@@ -65,13 +88,15 @@ def info(root: Root = None) -> dict[str, Any]:
         ``path``, ``size_bytes``, ``entries`` (count), ``ranged`` (one dict per
         (entity, signature): ``entity``, ``key``, ``signature``, ``updated``,
         ``size_bytes``, ``rows``, ``streams`` → ``{stream_id: {"windows": [[start,
-        end], ...], "rows", "files"}}``) and ``whole`` (one dict per cached listing).
+        end], ...], "rows", "files"}}``), ``whole`` (one dict per cached listing) and
+        ``obsolete_bytes`` (older layouts left by earlier versions, freed by
+        :func:`clear`).
 
     Examples
     --------
     >>> import tempfile
     >>> sorted(info(tempfile.mkdtemp()))
-    ['entries', 'path', 'ranged', 'size_bytes', 'whole']
+    ['entries', 'obsolete_bytes', 'path', 'ranged', 'size_bytes', 'whole']
     """
     folder = cache_path(root)
     ranged: list[dict[str, Any]] = []
@@ -117,6 +142,7 @@ def info(root: Root = None) -> dict[str, Any]:
         "entries": len(ranged) + len(whole),
         "ranged": ranged,
         "whole": whole,
+        "obsolete_bytes": sum(_size(p) for p in obsolete_layouts(folder)),
     }
 
 
@@ -151,7 +177,9 @@ def clear(
 
     A time-ranged entry (one entity and filter signature) goes as a whole when its
     manifest's ``updated`` time is older; a whole-result entry when its ``created``
-    time is. ``entity`` restricts the clearing to one entity.
+    time is. ``entity`` restricts the clearing to one entity. Folders of older cache
+    layouts (see :func:`obsolete_layouts`) are deleted by every call without
+    ``entity``, each counted as one entry.
 
     Returns
     -------
@@ -203,4 +231,9 @@ def clear(
                 data.unlink()
         removed += 1
         freed += size
+    if entity is None:
+        for old in obsolete_layouts(folder):
+            freed += _size(old)
+            shutil.rmtree(old, ignore_errors=True)
+            removed += 1
     return {"entries": removed, "bytes": freed}
