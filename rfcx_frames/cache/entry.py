@@ -219,7 +219,8 @@ class Entry:
             manifest = self.load()
             if manifest is None or manifest.schema != fingerprint:
                 stale = manifest is not None
-                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, now, now)
+                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, now, now,
+                                    order=list(keys))
                 if stale:
                     # Rows of another schema version: forget them first, then delete them.
                     write_json_atomic(self.folder / MANIFEST, manifest.to_json())
@@ -237,7 +238,9 @@ class Entry:
                 new = subtract(windows, state.complete)
                 if not new:
                     continue
-                table = sort_table(piece.table, keys) if piece.table.num_rows else piece.table
+                # Files follow the entry's order, whatever order this query asked for.
+                order = manifest.order or list(keys)
+                table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
                 for day, parts in split_by_day(new):
                     rows = table.filter(time_mask(table[time_column], parts))
                     if rows.num_rows:
@@ -251,7 +254,8 @@ class Entry:
             for stream_id, folder in sorted(touched):
                 obsolete += self._compact(
                     manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
-                    [k for k in keys if k != self.stream_column], now, max_parts,
+                    [k for k in (manifest.order or keys) if k != self.stream_column], now,
+                    max_parts,
                 )
             manifest.updated = now
             if not (self.folder / SIGNATURE_FILE).exists():

@@ -169,7 +169,7 @@ def _categorical(column: pa.ChunkedArray, field: pa.Field, target: Any) -> pd.Ca
     declared, ordered = categories_of(field)
     if isinstance(target, pd.CategoricalDtype):
         ordered = bool(target.ordered)
-        if len(target.categories):
+        if target.categories is not None and len(target.categories):
             declared = [str(c) for c in target.categories]
     codes, categories = category_codes(column, declared)
     dtype = pd.CategoricalDtype(pd.Index(categories, dtype=str), ordered=ordered)

@@ -237,7 +237,7 @@ class TimeRangedCache:
             try:
                 cached: Pieces = []
                 for i, assigned in sorted(plan.assigned.items()):
-                    cached += self._read(sources[i], assigned, schema, signature)
+                    cached += self._read(sources[i], assigned, schema, signature, keys)
             except _UnreadableError as bad:
                 bad.entry.drop_unreadable(bad.paths, schema)
                 continue
@@ -351,8 +351,10 @@ class TimeRangedCache:
         assigned: dict[str, list[Interval]],
         schema: pa.Schema,
         query: FilterSignature,
+        keys: Sequence[str],
     ) -> Pieces:
-        """The rows of ``source`` in the assigned intervals, one piece per file read."""
+        """The rows of ``source`` in the assigned intervals, one piece per file read,
+        each sorted by ``keys``."""
         wanted: list[tuple[str, str, list[Interval] | None]] = []
         for stream_id, intervals in sorted(assigned.items()):
             state = source.manifest.streams[stream_id]
@@ -370,12 +372,19 @@ class TimeRangedCache:
                 source.entry, [Path(p).relative_to(folder).as_posix() for p in exc.paths]
             ) from exc
         local = local_filter(query, source.stricter, schema)
+        # Files are sorted by the order their entry was created with; another order
+        # asked of the same entry re-sorts each file (one stream each, hence no stream key).
+        resort = None
+        if list(source.manifest.order) != list(keys):
+            resort = [k for k in keys if k != self.stream_column]
         pieces: Pieces = []
         for (stream_id, _, cut), table in zip(wanted, tables, strict=True):
             if cut is not None:
                 table = table.filter(time_mask(table[self.time_column], cut))
             if local is not None:
                 table = table.filter(local)
+            if resort is not None:
+                table = sort_table(table, resort)
             pieces.append((stream_id, table))
         return pieces
 
