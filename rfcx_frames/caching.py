@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from . import auth, timeutil
 from . import cache as cache_mod
@@ -75,7 +74,9 @@ class CacheMethods:
                 mode: str) -> pd.DataFrame:
         if streams is None:
             # Without a stream filter the platform answers for every stream you can read.
-            listed = self.streams_df(progress=False, cache=mode if mode == "offline" else None)
+            # Offline reads the cached listing however old; refresh lists streams anew too.
+            listed = self.streams_df(progress=False,
+                                     cache=mode if mode in ("offline", "refresh") else None)
             streams = [str(s) for s in listed["id"]]
         signature = cache_mod.FilterSignature.build(
             entity.name, self.api_url, self.identity(),
@@ -87,8 +88,13 @@ class CacheMethods:
         store = cache_mod.TimeRangedCache(self.cache_root)
         schema = arrow_schema(entity)
         ready: dict[tuple[str, int, int], pd.DataFrame] = {}
-        if mode != "offline":
-            ready = self._prefetch(entity, fetch, store, signature, streams, start, end, schema)
+        if mode == "refresh":
+            # Refresh fetches every stream's whole window again.
+            windows = [(s, start, end) for s in dict.fromkeys(streams)]
+            ready = self._prefetch(entity, fetch, windows)
+        elif mode != "offline":
+            windows = store.missing_windows(entity.name, signature, streams, start, end, schema)
+            ready = self._prefetch(entity, fetch, windows)
 
         def fetch_window(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
             window = (stream, timeutil.to_ns(a), timeutil.to_ns(b))
@@ -102,28 +108,28 @@ class CacheMethods:
                            horizon=self.cache_horizon)
 
     @staticmethod
-    def _prefetch(entity: Entity, fetch: Fetch, store: Any, signature: Any,
-                  streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
-                  schema: pa.Schema) -> dict[tuple[str, int, int], pd.DataFrame]:
-        """Fetch the cache's missing windows with one query per window for all its streams.
+    def _prefetch(entity: Entity, fetch: Fetch,
+                  windows: list[tuple[str, pd.Timestamp, pd.Timestamp]],
+                  ) -> dict[tuple[str, int, int], pd.DataFrame]:
+        """Fetch ``(stream, start, end)`` windows with one query per window for all its streams.
 
         The cache asks per stream; detections can name many streams in one request, so
-        streams missing the same window are fetched together and split afterwards.
+        streams needing the same window are fetched together and split afterwards.
         """
         if entity is not DETECTION:
             return {}
-        missing = store.missing_windows(entity.name, signature, streams, start, end, schema)
         by_window: dict[tuple[int, int], list[str]] = {}
-        for stream, a, b in missing:
-            by_window.setdefault((timeutil.to_ns(a), timeutil.to_ns(b)), []).append(stream)
+        for stream, w_start, w_end in windows:
+            key = (timeutil.to_ns(w_start), timeutil.to_ns(w_end))
+            by_window.setdefault(key, []).append(stream)
         ready: dict[tuple[str, int, int], pd.DataFrame] = {}
-        for (a, b), group in by_window.items():
+        for (lo, hi), group in by_window.items():
             if len(group) < 2:
                 continue
-            frame = fetch(group, timeutil.from_ns(a), timeutil.from_ns(b))
+            frame = fetch(group, timeutil.from_ns(lo), timeutil.from_ns(hi))
             ids = frame["stream_id"].astype(str)
             for stream in group:
-                ready[(stream, a, b)] = frame[(ids == stream).to_numpy()].reset_index(drop=True)
+                ready[(stream, lo, hi)] = frame[(ids == stream).to_numpy()].reset_index(drop=True)
         return ready
 
     @staticmethod

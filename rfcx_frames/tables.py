@@ -24,7 +24,7 @@ import requests
 
 from . import config, paginate, timeutil, validate
 from .caching import CacheMethods, Fetch
-from .exceptions import RFCxError
+from .exceptions import NotCachedError, RFCxError
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
 from .paginate import Piece, Progress
 from .schemas import (
@@ -116,9 +116,10 @@ class TableMethods(CacheMethods):
             if stream_ids is None and entity is SEGMENT:
                 raise ValueError("segments need a stream")
             with Progress(entity.name, enabled=progress) as bar:
+                # [start, end) in whole milliseconds holds exactly the rows of [start, end).
                 chunks = self._probe_then_split(entity, base, stream_ids,
-                                                timeutil.to_epoch_ms(start),
-                                                timeutil.to_epoch_ms(end), bar)
+                                                timeutil.ceil_epoch_ms(start),
+                                                timeutil.ceil_epoch_ms(end), bar)
             frame = to_frame(entity, chunks)
             if len(frame):
                 # Segment lists include a segment starting exactly at ``end``; keep [start, end).
@@ -214,24 +215,30 @@ class TableMethods(CacheMethods):
         if descending:
             frame = frame.iloc[::-1].reset_index(drop=True)
         if local_time:
-            frame = add_local_time(frame, self._stream_timezones(frame))
+            frame = add_local_time(frame, self._stream_timezones(frame, mode))
         shown = dict(params)
         if streams is not None:
             shown["streams"] = list(streams)
         return self._attach_query(frame, entity.endpoint, shown, start, end)
 
-    def _stream_timezones(self, frame: pd.DataFrame) -> dict[str, str | None]:
+    def _stream_timezones(self, frame: pd.DataFrame, mode: str = "use") -> dict[str, str | None]:
         if not self._timezones:
             # One cached listing answers most streams without a request per stream.
+            listing_mode = mode if mode in ("offline", "refresh") else None
             for include_public in (False, True):
                 try:
-                    listed = self.streams_df(include_public=include_public, progress=False)
+                    listed = self.streams_df(include_public=include_public, progress=False,
+                                             cache=listing_mode)
                 except RFCxError:  # the per-stream lookup below still runs and raises
                     continue
                 self._timezones.update(zip(listed["id"].astype(str),
                                            listed["timezone"].astype(object), strict=True))
         wanted = [str(s) for s in pd.unique(frame["stream_id"].astype(object))
                   if str(s) not in self._timezones]
+        if wanted and mode == "offline":
+            raise NotCachedError(
+                f"cache='offline' but the timezone of {len(wanted)} stream(s) is not cached "
+                f"(local_time=True needs it): {', '.join(wanted[:5])}", missing=[])
 
         def one(stream: str, stop: Any) -> str | None:
             body = self.session.request("GET", f"{self.api_url}/streams/{stream}",

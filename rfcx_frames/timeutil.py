@@ -118,6 +118,21 @@ def to_epoch_ms(ts: pd.Timestamp) -> int:
     return int(_as_utc(ts).value // 1_000_000)
 
 
+def ceil_epoch_ms(ts: pd.Timestamp) -> int:
+    """The first whole millisecond at or after ``ts``, since the epoch.
+
+    The platform keeps times in milliseconds, so the rows at or after a bound are those
+    at or after this millisecond: a request bound rounded down would ask for rows before
+    the bound, and one rounded down as an *end* would leave out rows before the bound.
+
+    Examples
+    --------
+    >>> ceil_epoch_ms(to_utc("1970-01-01T00:00:01.0005Z")), ceil_epoch_ms(to_utc("1970-01-01T00:00:01Z"))
+    (1001, 1000)
+    """
+    return int(-(-_as_utc(ts).value // 1_000_000))
+
+
 def from_epoch_ms(ms: int) -> pd.Timestamp:
     """The UTC time of an epoch-milliseconds value.
 

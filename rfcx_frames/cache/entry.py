@@ -286,7 +286,8 @@ class Entry:
                 return dropped
             for state in manifest.streams.values():
                 for part in list(state.files):
-                    if part.path in wanted and not parquet_is_readable(self.path(part.path), stored):
+                    if part.path in wanted and not parquet_is_readable(
+                        self.path(part.path), stored, part.rows):
                         state.files.remove(part)
                         state.complete = subtract(state.complete, part.coverage)
                         dropped.append(part.path)

@@ -211,7 +211,10 @@ class TimeRangedCache:
         own = Entry(self.root, entity, signature.key, self.stream_column)
         fetched: dict[tuple[str, int, int], pa.Table] = {}
         for attempt in range(_ATTEMPTS):
-            use_cache = resolved != "refresh" and attempt < _ATTEMPTS - 1
+            # The last attempt of a fetching mode reads nothing from disk, so it cannot fail;
+            # offline has nothing else to read from.
+            use_cache = resolved == "offline" or (
+                resolved != "refresh" and attempt < _ATTEMPTS - 1)
             sources = self._sources(signature, schema, fingerprint) if use_cache else []
             plan = self._plan(sources, stream_ids, lo, hi)
             if resolved == "offline" and plan.missing:
@@ -242,7 +245,8 @@ class TimeRangedCache:
                 bad.entry.drop_unreadable(bad.paths, schema)
                 continue
             return finish(cached + [(w[0], fetched[w]) for w in plan.missing])
-        raise AssertionError("unreachable: the last attempt reads nothing from disk")
+        # Offline only: files kept turning out unreadable while being read.
+        raise self._not_cached(entity, [(s, lo, hi) for s in stream_ids])
 
     def missing_windows(
         self,
@@ -355,17 +359,18 @@ class TimeRangedCache:
     ) -> Pieces:
         """The rows of ``source`` in the assigned intervals, one piece per file read,
         each sorted by ``keys``."""
-        wanted: list[tuple[str, str, list[Interval] | None]] = []
+        wanted: list[tuple[str, str, list[Interval] | None, int]] = []
         for stream_id, intervals in sorted(assigned.items()):
             state = source.manifest.streams[stream_id]
             for part in sorted(state.files, key=lambda p: p.coverage[0]):
                 if intersect(part.coverage, intervals):
                     # A file reaching outside the query is cut to the intervals asked.
                     cut = None if covers(intervals, part.coverage) else intervals
-                    wanted.append((stream_id, part.path, cut))
+                    wanted.append((stream_id, part.path, cut, part.rows))
         stored = file_schema(schema, self.stream_column)
         try:
-            tables = read_parts([source.entry.path(p) for _, p, _ in wanted], stored)
+            tables = read_parts([source.entry.path(w[1]) for w in wanted], stored,
+                                rows=[w[3] for w in wanted])
         except UnreadableFilesError as exc:
             folder = source.entry.folder
             raise _UnreadableError(
@@ -378,7 +383,7 @@ class TimeRangedCache:
         if list(source.manifest.order) != list(keys):
             resort = [k for k in keys if k != self.stream_column]
         pieces: Pieces = []
-        for (stream_id, _, cut), table in zip(wanted, tables, strict=True):
+        for (stream_id, _, cut, _), table in zip(wanted, tables, strict=True):
             if cut is not None:
                 table = table.filter(time_mask(table[self.time_column], cut))
             if local is not None:

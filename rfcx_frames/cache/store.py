@@ -231,18 +231,27 @@ def _read_one(path: Path, schema: pa.Schema) -> pa.Table:
     return table
 
 
-def read_parts(paths: Sequence[Path], schema: pa.Schema, threads: int | None = None) -> list[pa.Table]:
+def read_parts(
+    paths: Sequence[Path],
+    schema: pa.Schema,
+    threads: int | None = None,
+    rows: Sequence[int] | None = None,
+) -> list[pa.Table]:
     """Read whole Parquet files, one table each, in the order given, verifying checksums.
 
     Files are split into contiguous runs read in parallel, one per thread: up to
     ``threads`` (default: the CPU count), at most 8, and at least 16 files per run, since
     a thread costs more than reading a few small files. Parquet decoding releases the GIL.
+    ``rows`` gives the row count each file must hold (as its manifest recorded it): a
+    file that decodes to another count is damaged in a way checksums can miss, for
+    instance in its footer.
 
     Raises
     ------
     UnreadableFilesError
-        Naming every file that could not be read (missing, truncated, corrupt, or
-        without ``schema``'s columns), sorted; the others were read fine.
+        Naming every file that could not be read (missing, truncated, corrupt, without
+        ``schema``'s columns, or with another row count than ``rows`` says), sorted; the
+        others were read fine.
 
     Examples
     --------
@@ -251,24 +260,35 @@ def read_parts(paths: Sequence[Path], schema: pa.Schema, threads: int | None = N
     >>> _ = write_parquet_atomic(p, pa.table({"a": [1, 2]}))
     >>> [t["a"].to_pylist() for t in read_parts([p, p], pa.schema([("a", pa.int64())]))]
     [[1, 2], [1, 2]]
+    >>> read_parts([p], pa.schema([("a", pa.int64())]), rows=[3])
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.cache.store.UnreadableFilesError: 1 unreadable Parquet file(s), first ...
     """
     if not paths:
         return []
+    if rows is not None and len(rows) != len(paths):
+        raise ValueError(f"rows has {len(rows)} counts for {len(paths)} paths")
+    expected: list[int | None] = list(rows) if rows is not None else [None] * len(paths)
+    jobs = list(zip(paths, expected, strict=True))
     bad: list[Path] = []
 
-    def run(chunk: Sequence[Path]) -> list[pa.Table | None]:
+    def run(chunk: Sequence[tuple[Path, int | None]]) -> list[pa.Table | None]:
         out: list[pa.Table | None] = []
-        for path in chunk:
+        for path, count in chunk:
             try:
-                out.append(_read_one(path, schema))
+                table = _read_one(path, schema)
             except _PART_ERRORS:
+                table = None
+            if table is None or (count is not None and table.num_rows != count):
                 bad.append(path)
-                out.append(None)
+                table = None
+            out.append(table)
         return out
 
-    workers = max(1, min(threads or os.cpu_count() or 1, 8, len(paths) // 16 or 1))
-    size = -(-len(paths) // workers)
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    workers = max(1, min(threads or os.cpu_count() or 1, 8, len(jobs) // 16 or 1))
+    size = -(-len(jobs) // workers)
+    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
     if len(chunks) == 1:
         results = [run(chunks[0])]
     else:
@@ -279,8 +299,9 @@ def read_parts(paths: Sequence[Path], schema: pa.Schema, threads: int | None = N
     return [t for chunk in results for t in chunk if t is not None]
 
 
-def parquet_is_readable(path: Path, schema: pa.Schema) -> bool:
-    """Whether the whole file reads back with ``schema`` (footer, pages, checksums).
+def parquet_is_readable(path: Path, schema: pa.Schema, rows: int | None = None) -> bool:
+    """Whether the whole file reads back with ``schema`` (footer, pages, checksums), and
+    with ``rows`` rows when given.
 
     Examples
     --------
@@ -289,7 +310,7 @@ def parquet_is_readable(path: Path, schema: pa.Schema) -> bool:
     False
     """
     try:
-        read_parts([path], schema)
+        read_parts([path], schema, rows=None if rows is None else [rows])
     except UnreadableFilesError:
         return False
     return True
@@ -473,7 +494,7 @@ class Manifest:
         )
 
 
-_SHARED: dict[str, tuple[tuple[int, int, int], Manifest]] = {}
+_SHARED: dict[str, tuple[bytes, Manifest]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
@@ -481,9 +502,9 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     """The manifest at ``path``, or ``None`` when absent or unreadable.
 
     With ``shared=True`` the parsed manifest is kept in memory and handed out again
-    while the file is unchanged (same inode, size and modification time; writers
-    replace it by a rename, which changes the inode). A shared manifest must not be
-    modified; writers load their own copy.
+    while the file holds the very same bytes (reading them is cheap; parsing the
+    windows of hundreds of files is not). A shared manifest must not be modified;
+    writers load their own copy.
 
     Examples
     --------
@@ -491,25 +512,26 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     >>> load_manifest(pathlib.Path("/nonexistent/manifest.json")) is None
     True
     """
-    stamp: tuple[int, int, int] | None = None
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
     if shared:
-        try:
-            st = path.stat()
-        except OSError:
-            return None
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         with _SHARED_LOCK:
             hit = _SHARED.get(str(path))
-        if hit is not None and hit[0] == stamp:
+        if hit is not None and hit[0] == raw:
             return hit[1]
-    data = read_json(path)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
     if not isinstance(data, dict):
         return None
     try:
         manifest = Manifest.from_json(data)
     except (KeyError, ValueError, TypeError):
         return None
-    if stamp is not None:
+    if shared:
         with _SHARED_LOCK:
-            _SHARED[str(path)] = (stamp, manifest)
+            _SHARED[str(path)] = (raw, manifest)
     return manifest

@@ -3,8 +3,8 @@
 Each distinct request (entity, canonical parameters, API base URL, user identity and
 schema) is one Parquet file plus a JSON sidecar::
 
-    <root>/v1/whole/<entity>/<key>.json
-    <root>/v1/whole/<entity>/<key>-<uuid>.parquet
+    <root>/v2/whole/<entity>/<key>.json
+    <root>/v2/whole/<entity>/<key>-<uuid>.parquet
 
 The sidecar names the data file, so it is written after it; the previous data file
 is deleted last.
@@ -166,7 +166,9 @@ class WholeResultCache:
                 if fresh:
                     try:
                         table = read_parquet([folder / str(meta["file"])], schema)
-                        return frame_from_table(table, schema, dtypes)
+                        # A count other than the sidecar's means damage checksums missed.
+                        if meta.get("rows") is None or table.num_rows == int(meta["rows"]):
+                            return frame_from_table(table, schema, dtypes)
                     except READ_ERRORS:
                         pass  # unreadable: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
