@@ -33,6 +33,7 @@ class CacheMethods:
     cache_dir: Any
     cache_default: Any
     cache_horizon: pd.Timedelta
+    now: Callable[[], pd.Timestamp]
     _identity_token: Callable[[], str]
     streams_df: Callable[..., pd.DataFrame]
 
@@ -66,7 +67,7 @@ class CacheMethods:
         frame = cache_mod.WholeResultCache(self.cache_root).get(
             entity.name, {k: v for k, v in params.items() if v is not None}, self.api_url,
             self.identity(), fetch, arrow_schema(entity), mode=mode,
-            dtypes=pandas_dtypes(entity))
+            dtypes=pandas_dtypes(entity), now=self.now())
         return finalize(entity, frame)
 
     def _cached(self, entity: Entity, fetch: Fetch, streams: list[str] | None,
@@ -105,7 +106,7 @@ class CacheMethods:
         return store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
                            schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
                            order_by=entity.order_by, max_workers=self.max_workers,
-                           horizon=self.cache_horizon)
+                           horizon=self.cache_horizon, now=self.now())
 
     @staticmethod
     def _prefetch(entity: Entity, fetch: Fetch,

@@ -95,6 +95,10 @@ class Client(TableMethods, AudioMethods):
         ``"6h"``, ``"2d"``, a ``Timedelta``; default 6 hours).
     retries, backoff_factor
         Retries of transient failures and their exponential backoff.
+    clock
+        Where "now" comes from (a callable returning a UTC ``Timestamp``): the cache
+        horizon, the official client's 30-day default windows and provenance times use
+        it. Default: the system clock. Tests and replays pass a fixed one.
 
     Examples
     --------
@@ -118,6 +122,7 @@ class Client(TableMethods, AudioMethods):
         cache_horizon: Any = None,
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
+        clock: timeutil.Clock | None = None,
     ) -> None:
         self.api_url = _resolve_url(api_url, config.ENV_API_URL, config.DEFAULT_API_URL)
         self.ingest_url = ingest_endpoint(
@@ -133,6 +138,9 @@ class Client(TableMethods, AudioMethods):
                               if isinstance(cache_horizon, str) else pd.Timedelta(cache_horizon))
         if self.cache_horizon < pd.Timedelta(0):
             raise ValueError(f"cache_horizon must be >= 0, got {cache_horizon!r}")
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a callable returning a Timestamp, not {type(clock).__name__}")
+        self.clock: timeutil.Clock = clock if clock is not None else timeutil.utc_now
         self.max_workers = validate.check_positive_int(max_workers, "max_workers")
         self.progress = validate.check_bool(progress, "progress")
         self.client_id = config.env(config.ENV_CLIENT_ID) or config.DEFAULT_CLIENT_ID
@@ -254,10 +262,20 @@ class Client(TableMethods, AudioMethods):
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.session.request("GET", f"{self.api_url}{path}", params=params, parse=_json)
 
-    @staticmethod
-    def _seed_window(start: TimeLike | None, end: TimeLike | None,
+    def now(self) -> pd.Timestamp:
+        """The current UTC time as this client sees it (its ``clock``).
+
+        Examples
+        --------
+        >>> fixed = pd.Timestamp("2024-03-01", tz="UTC")
+        >>> Client(api_url="http://127.0.0.1:1", clock=lambda: fixed).now()
+        Timestamp('2024-03-01 00:00:00+0000', tz='UTC')
+        """
+        return timeutil.to_utc(self.clock(), "clock()")
+
+    def _seed_window(self, start: TimeLike | None, end: TimeLike | None,
                      names: tuple[str, str] = ("start", "end")) -> tuple[str, str]:
-        now = timeutil.utc_now()
+        now = self.now()
         begin = (timeutil.to_utc(start, names[0]) if start is not None
                  else now - pd.Timedelta(days=config.SEED_DEFAULT_WINDOW_DAYS))
         finish = timeutil.to_utc(end, names[1]) if end is not None else now

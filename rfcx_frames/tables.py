@@ -86,7 +86,7 @@ class TableMethods(CacheMethods):
             "params": {k: v for k, v in params.items() if v is not None},
             "start": timeutil.to_wire(start) if start is not None else None,
             "end": timeutil.to_wire(end) if end is not None else None,
-            "fetched_at": timeutil.to_wire(timeutil.utc_now()),
+            "fetched_at": timeutil.to_wire(self.now()),
             "api_url": self.api_url,
         }
         return frame

@@ -19,9 +19,14 @@ Timestamp('2024-03-01 12:00:00+0000', tz='UTC')
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+#: A source of the current time: called with no argument, returns a UTC ``Timestamp``.
+#: The client takes one (``Client(clock=...)``) so that tests and replays fix "now".
+Clock = Callable[[], pd.Timestamp]
 
 #: Everything :func:`to_utc` accepts.
 TimeLike = str | dt.datetime | dt.date | pd.Timestamp | np.datetime64

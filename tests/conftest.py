@@ -1,7 +1,13 @@
-"""Fixtures shared by every test package: emulators over real HTTP on loopback."""
+"""Fixtures shared by every test package: emulators over real HTTP on loopback.
+
+``--clock-years-ahead N`` runs the session with the whole process's clock moved N years
+ahead (``time-machine``), so a test that depends on today's date fails now rather than
+when that date passes. ``make test`` runs the client and cache tests that way too.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,3 +39,25 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("RFCX_FRAMES_CACHE", str(root))
     monkeypatch.delenv("RFCX_FRAMES_CACHE_MODE", raising=False)
     return root
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--clock-years-ahead", type=int, default=0,
+                     help="run with the process clock moved this many years ahead")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    years = config.getoption("--clock-years-ahead")
+    if years:
+        import time_machine
+
+        # The one deliberate read of the wall clock: the shift is relative to it.
+        ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=round(365.25 * years))  # clock-ok
+        traveller = time_machine.travel(ahead, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    years = config.getoption("--clock-years-ahead")
+    return f"clock moved {years} years ahead" if years else None

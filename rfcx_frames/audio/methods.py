@@ -130,7 +130,7 @@ class AudioMethods:
         >>> client.download_segments("abc123abc123", "audios", "2024-03-01", "2024-03-02")  # doctest: +SKIP
         """
         client = self._client()
-        now = timeutil.utc_now()
+        now = client.now()
         start = (timeutil.to_utc(min_date, "min_date") if min_date is not None
                  else now - pd.Timedelta(days=config.SEED_DEFAULT_WINDOW_DAYS))
         end = timeutil.to_utc(max_date, "max_date") if max_date is not None else now

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from filelock import FileLock
@@ -197,6 +198,7 @@ class Entry:
         time_column: str,
         replace: bool = False,
         max_parts: int = MAX_PARTS,
+        now: pd.Timestamp | None = None,
     ) -> None:
         """Add fetched rows to the entry and mark their windows complete.
 
@@ -215,11 +217,11 @@ class Entry:
         [(0, 1000000000)]
         """
         with self.lock():
-            now = utc_now().isoformat()
+            stamp = (now if now is not None else utc_now()).isoformat()
             manifest = self.load()
             if manifest is None or manifest.schema != fingerprint:
                 stale = manifest is not None
-                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, now, now,
+                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
                                     order=list(keys))
                 if stale:
                     # Rows of another schema version: forget them first, then delete them.
@@ -233,7 +235,7 @@ class Entry:
                 windows = piece.windows
                 if replace:
                     obsolete += self._cut(
-                        piece.stream_id, state, windows, schema, time_column, now, touched
+                        piece.stream_id, state, windows, schema, time_column, stamp, touched
                     )
                 new = subtract(windows, state.complete)
                 if not new:
@@ -247,17 +249,17 @@ class Entry:
                         jobs.append((state, piece.stream_id, day, parts,
                                      to_file_table(rows, schema, self.stream_column)))
                 state.complete = union(state.complete, new)
-            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, now),
+            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
                                                          strict=True):
                 state.files.append(part)
                 touched.add((stream_id, part.path.rsplit("/", 1)[0]))
             for stream_id, folder in sorted(touched):
                 obsolete += self._compact(
                     manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
-                    [k for k in (manifest.order or keys) if k != self.stream_column], now,
+                    [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
                     max_parts,
                 )
-            manifest.updated = now
+            manifest.updated = stamp
             if not (self.folder / SIGNATURE_FILE).exists():
                 write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
             write_json_atomic(self.folder / MANIFEST, manifest.to_json())

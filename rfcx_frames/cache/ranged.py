@@ -206,7 +206,8 @@ class TimeRangedCache:
             tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
             return finish([(w[0], t) for w, t in tables.items()])
 
-        cutoff = to_ns(now if now is not None else utc_now()) - int(horizon.value)
+        moment = now if now is not None else utc_now()
+        cutoff = to_ns(moment) - int(horizon.value)
         fingerprint = schema_fingerprint(schema)
         own = Entry(self.root, entity, signature.key, self.stream_column)
         fetched: dict[tuple[str, int, int], pa.Table] = {}
@@ -236,6 +237,7 @@ class TimeRangedCache:
                     time_column=self.time_column,
                     replace=resolved == "refresh",
                     max_parts=self.max_parts,
+                    now=moment,
                 )
             try:
                 cached: Pieces = []

@@ -44,15 +44,20 @@ def test_info_reports_sizes_entries_and_windows(tmp_path: Path, world: pd.DataFr
 
 
 def test_clear_older_than_keeps_recent_entries(tmp_path: Path, world: pd.DataFrame) -> None:
-    fill(tmp_path, world)
-    later = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=8)
-    # The whole-result entry was created "at" NOW (2024): it is older than 30 days.
-    result = clear(tmp_path, older_than="30d")
-    assert result["entries"] == 1 and result["bytes"] > 0
-    assert info(tmp_path)["entries"] == 2
-    assert clear(tmp_path, older_than="9d", now=later)["entries"] == 0
-    result = clear(tmp_path, older_than="7d", now=later)
-    assert result["entries"] == 2
+    fill(tmp_path, world)  # every entry written at NOW
+    # Twenty days later one entry gains a window: it was updated then.
+    sig = signature(min_confidence=0.8)
+    TimeRangedCache(tmp_path).query("detections", sig, ["s02"], day(5), day(6),
+                                    WorldFetch(world, sig), SCHEMA,
+                                    now=NOW + pd.Timedelta(days=20))
+    assert info(tmp_path)["entries"] == 3
+    later = NOW + pd.Timedelta(days=28)
+    assert clear(tmp_path, older_than="30d", now=later)["entries"] == 0
+    # Older than 10 days at NOW + 28 days: the two entries of NOW, not the updated one.
+    result = clear(tmp_path, older_than="10d", now=later)
+    assert result["entries"] == 2 and result["bytes"] > 0
+    assert info(tmp_path)["entries"] == 1
+    assert clear(tmp_path, older_than="7d", now=later)["entries"] == 1
     assert info(tmp_path)["entries"] == 0
     assert TimeRangedCache(tmp_path).files("detections") == []
 

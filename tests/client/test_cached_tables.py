@@ -169,11 +169,19 @@ def test_explicit_client_setting_outranks_the_environment(demo_emulator: Emulato
 def test_cache_horizon_keeps_recent_windows_incomplete(demo_emulator: Emulator,
                                                       tmp_path: Path) -> None:
     streams = _streams(demo_emulator)[:1]
-    # A horizon reaching back past the whole demo month: nothing may be cached as complete.
-    with demo_emulator.client(progress=False, cache_dir=tmp_path, cache_horizon="1000d") as c:
-        c.detections_df(START, MID, streams=streams, min_confidence=0.5)
-        demo_emulator.reset_stats()
-        c.detections_df(START, MID, streams=streams, min_confidence=0.5)
-        assert demo_emulator.stats()["total_requests"] > 0
+    mid = pd.Timestamp(MID, tz="UTC")
+
+    def repeat_requests(now: pd.Timestamp, folder: Path) -> int:
+        with demo_emulator.client(progress=False, cache_dir=folder, cache_horizon="6h",
+                                  clock=lambda: now) as c:
+            c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+            demo_emulator.reset_stats()
+            c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+            return int(demo_emulator.stats()["total_requests"])
+
+    # An hour after the window ends, its last 6 hours may still change: fetched again.
+    assert repeat_requests(mid + pd.Timedelta(hours=1), tmp_path / "recent") > 0
+    # Seven hours after, the whole window is complete: the repeat is free.
+    assert repeat_requests(mid + pd.Timedelta(hours=7), tmp_path / "settled") == 0
     with pytest.raises(ValueError, match="cache_horizon"):
         demo_emulator.client(cache_horizon=pd.Timedelta(hours=-1))
