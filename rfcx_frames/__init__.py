@@ -30,6 +30,7 @@ from .exceptions import (
     RateLimitError,
     RFCxError,
     ServerError,
+    UnknownIdError,
     ValidationError,
 )
 from .session import AUTO
@@ -46,6 +47,7 @@ __all__ = [
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "UnknownIdError",
     "ValidationError",
     "annotations",
     "annotations_df",

@@ -12,6 +12,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,21 +77,25 @@ def input_table(text: str) -> str:
 def time_text(text: str) -> str:
     """An argument type: an ISO 8601 time, checked and passed on as given (naive = UTC).
 
+    The library's rules (:func:`rfcx_frames.timeutil.to_utc`); the command line takes
+    strings only, so epoch milliseconds are not accepted here.
+
     Examples
     --------
     >>> time_text("2024-03-01T06:00")
     '2024-03-01T06:00'
-    >>> time_text("yesterday")
+    >>> time_text("yesterday")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    argparse.ArgumentTypeError: not an ISO 8601 time: 'yesterday' (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)
+    argparse.ArgumentTypeError: 'yesterday' is refused: not an ISO 8601 time ...; e.g. 2024-03-01, ...
     """
     try:
-        to_utc(text)
-    except (ValueError, TypeError):
+        to_utc(text, "time")
+    except ValueError as exc:
+        why = str(exc).split(" is refused: ", 1)[-1].split("; e.g.", 1)[0]
         raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {text!r} (e.g. 2024-03-01 or 2024-03-01T06:30:00Z)"
-        ) from None
+            f"{text!r} is refused: {why}; e.g. 2024-03-01, 2024-03-01T06:30:00Z or "
+            "2024-03-01T06:30:00-04:00") from None
     return text
 
 
@@ -118,6 +123,8 @@ def number(cast: Callable[[str], Any], low: float, high: float | None = None, *,
         except ValueError:
             kind = "a whole number" if cast is int else "a number"
             raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         too_low = value <= low if low_open else value < low
         if too_low or (high is not None and value > high):
             expected = (f"between {low:g} and {high:g}" if high is not None
@@ -131,6 +138,9 @@ def number(cast: Callable[[str], Any], low: float, high: float | None = None, *,
 unit_float = number(float, 0.0, 1.0)
 positive_float = number(float, 0.0, low_open=True)
 positive_int = number(int, 0, low_open=True)
+non_negative_float = number(float, 0.0)
+#: ``--sample-rate``: whole Hz, 1 to 384 kHz (the library's bounds).
+sample_rate = number(int, 1, 384_000)
 
 
 def negatives_value(text: str) -> int | float:

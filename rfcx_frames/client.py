@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from . import auth, config, timeutil, validate
+from . import auth, config, ids, timeutil, validate
 from . import cache as cache_mod
 from .audio.methods import AudioMethods
 from .exceptions import AuthenticationError, RFCxError
@@ -84,7 +84,7 @@ class Client(TableMethods, AudioMethods):
     progress
         Show progress bars on long queries (``RFCX_FRAMES_PROGRESS=0`` disables all).
     timeout
-        ``(connect, read)`` seconds for every request.
+        Seconds for every request: one positive number, or ``(connect, read)``.
     cache
         Default cache mode of every ``*_df``: ``"use"``, ``"refresh"``, ``"offline"`` or
         ``False``. ``None``: ``RFCX_FRAMES_CACHE_MODE`` if set, else ``"use"``. A ``cache=``
@@ -149,7 +149,8 @@ class Client(TableMethods, AudioMethods):
         self._credentials_path: Path | None = None
         self._persist = False
         self._timezones: dict[str, str | None] = {}
-        self.session = Session(token=self._bearer, timeout=timeout, retries=retries,
+        self._known_ids: dict[str, set[str]] = {}
+        self.session = Session(token=self._bearer, timeout=validate.check_timeout(timeout), retries=retries,
                                backoff_factor=backoff_factor, rate_limit=rate_limit,
                                pool_size=self.max_workers)
 
@@ -350,7 +351,8 @@ class Client(TableMethods, AudioMethods):
         if not stream_id or not isinstance(stream_id, str):
             raise TypeError("stream_id is required (a stream id string)")
         params = {"fields[]": validate.as_str_list(fields, "fields")} if fields else None
-        result: dict[str, Any] = self._get(f"/streams/{stream_id}", params)
+        result: dict[str, Any] = self._get(f"/streams/{ids.path_id(stream_id, 'stream_id')}",
+                                           params)
         return result
 
     def stream_segments(self, stream: str, start: TimeLike | None = None,
@@ -367,7 +369,8 @@ class Client(TableMethods, AudioMethods):
         begin, finish = self._seed_window(start, end)
         params = {"start": begin, "end": finish, "limit": validate.check_limit(limit),
                   "offset": validate.check_offset(offset)}
-        result: list[dict[str, Any]] = self._get(f"/streams/{stream}/segments", params)
+        result: list[dict[str, Any]] = self._get(
+            f"/streams/{ids.path_id(stream, 'stream')}/segments", params)
         return result
 
     def detections(self, min_date: TimeLike | None = None, max_date: TimeLike | None = None,
@@ -490,7 +493,8 @@ class Client(TableMethods, AudioMethods):
             raise TypeError("ingest_id is required (the id returned by ingest_file)")
         deadline = time.monotonic() + float(timeout)
         while True:
-            doc = self.session.request("GET", f"{self.ingest_url}/{ingest_id}", parse=_json)
+            doc = self.session.request("GET", f"{self.ingest_url}/{ids.path_part(ingest_id)}",
+                                       parse=_json)
             status = int(doc.get("status", -1))
             name = config.INGEST_STATUS_NAMES.get(status, "UNKNOWN")
             result = (status, name, doc.get("failureMessage"))

@@ -26,8 +26,10 @@ from .cli_args import (
     input_table,
     int_list,
     negatives_value,
+    non_negative_float,
     positive_float,
     positive_int,
+    sample_rate,
     table_path,
     time_text,
     unit_float,
@@ -169,16 +171,6 @@ def _window(parser: argparse.ArgumentParser) -> None:
                         help="window end, exclusive, ISO 8601")
 
 
-def _check_streams_exist(client: Client, streams: list[str] | None, cache: Any) -> None:
-    # The platform silently drops stream ids the caller cannot read (contract §4.5), so
-    # an empty answer for a typo'd id would look like "no detections". Ask for each
-    # stream: an unknown one raises NotFoundError (exit 1). Never online in offline mode.
-    if not streams or cache == "offline":
-        return
-    for stream_id in streams:
-        client.stream(stream_id, fields=["id"])
-
-
 def _read_table(path: str) -> pd.DataFrame:
     p = Path(path)
     suffix = p.suffix.lower()
@@ -234,17 +226,13 @@ def cmd_segments(args: argparse.Namespace) -> int:
 
 
 def cmd_detections(args: argparse.Namespace) -> int:
-    """``rfcx-frames detections``: :meth:`Client.detections_df`; unknown streams exit 1."""
-    client = _client(args)
-    streams = id_list(args.stream)
-    frame = client.detections_df(
+    """``rfcx-frames detections``: :meth:`Client.detections_df`; unknown ids exit 1."""
+    frame = _client(args).detections_df(
         args.start, args.end, classifications=id_list(args.classification),
         classifiers=int_list(args.classifier, "--classifier"),
-        streams=streams, min_confidence=args.min_confidence,
+        streams=id_list(args.stream), min_confidence=args.min_confidence,
         review_statuses=id_list(args.review_status), local_time=args.local_time,
         cache=_cache_value(args))
-    if frame.empty:
-        _check_streams_exist(client, streams, args.cache)
     emit(frame, args.out)
     return 0
 
@@ -458,8 +446,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--duration", type=positive_float, default=None,
                    help="clip length in seconds (default: each row's own length, "
                         "padded to the longest)")
-    p.add_argument("--pad", type=float, default=0.0, help="seconds added on both sides")
-    p.add_argument("--sample-rate", type=positive_int, default=None,
+    p.add_argument("--pad", type=non_negative_float, default=0.0,
+                   help="seconds added on both sides")
+    p.add_argument("--sample-rate", type=sample_rate, default=None,
                    help="resample every clip to this rate (needed when the rows come from "
                         "streams recorded at different rates)")
     p.add_argument("--band-pass", action="store_true",
@@ -485,7 +474,7 @@ def add_commands(sub: Any) -> None:
                         "windows ('1.0', the default)")
     p.add_argument("--class", dest="class_", action="append",
                    help="only these classification values (repeat or comma list)")
-    p.add_argument("--sample-rate", type=positive_int, default=None,
+    p.add_argument("--sample-rate", type=sample_rate, default=None,
                    help="resample the audio to this rate (needed across streams recorded "
                         "at different rates)")
     p.add_argument("--format", choices=["npz", "flac"], default="npz",

@@ -134,3 +134,27 @@ def error_for_status(status: int) -> type[RFCxError]:
     if status >= 500:
         return ServerError
     return RFCxError
+
+
+class UnknownIdError(NotFoundError):
+    """Ids passed to a query that do not exist, or that the signed-in user cannot read.
+
+    Raised before (streams, projects) or after (classifiers, classification values) the
+    query, instead of returning a frame silently missing those ids' rows.
+
+    Attributes
+    ----------
+    argument
+        The argument that held them (``"streams"``, ``"classifications"``...).
+    unknown
+        Every id of that argument not found.
+    names
+        Values that are names, not ids, each with the id(s) it names.
+    """
+
+    def __init__(self, message: str, *, argument: str, unknown: list[object],
+                 names: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.unknown = unknown
+        self.names = names or {}

@@ -22,10 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import requests
 
-from . import config, paginate, timeutil, validate
+from . import config, ids, paginate, timeutil, validate
 from .caching import CacheMethods, Fetch
 from .exceptions import NotCachedError, RFCxError
 from .frames import add_local_time, finalize, parse_page, to_frame, with_constant
+from .idcheck import IdCheckMethods
 from .paginate import Piece, Progress
 from .schemas import (
     ANNOTATION,
@@ -40,7 +41,7 @@ from .session import Session
 from .timeutil import TimeLike
 
 
-class TableMethods(CacheMethods):
+class TableMethods(CacheMethods, IdCheckMethods):
     """Mixin of the DataFrame methods; :class:`~rfcx_frames.Client` provides the attributes."""
 
     session: Session
@@ -188,7 +189,7 @@ class TableMethods(CacheMethods):
         query["end"] = timeutil.to_wire(timeutil.from_epoch_ms(piece.end_ms))
         if entity is SEGMENT:
             assert isinstance(piece.stream, str)
-            url = f"{self.api_url}/streams/{piece.stream}/segments"
+            url = f"{self.api_url}/streams/{ids.path_id(piece.stream, 'stream')}/segments"
             return url, query, ("stream_id", piece.stream)
         if isinstance(piece.stream, tuple):
             # Only detections take several streams in one request (``streams[]``).
@@ -204,14 +205,26 @@ class TableMethods(CacheMethods):
         self, entity: Entity, streams: list[str] | None, start: pd.Timestamp,
         end: pd.Timestamp, params: dict[str, Any], *, progress: bool | None,
         descending: bool = False, local_time: bool = False, cache: Any = None,
+        stream_argument: str = "streams",
     ) -> pd.DataFrame:
         fetch = self.fetcher(entity, params, progress=self._show_progress(progress))
         mode = self._cache_mode(cache)
+        # Unknown ids fail before any data request; the platform would drop them silently.
+        if streams is not None:
+            self._check_listed("stream", streams, stream_argument, mode)
+        self._check_listed("project", params.get("projects[]"), "projects", mode)
         # A project filter is resolved by the platform, not per stream: not cacheable by stream.
         if mode == "off" or params.get("projects[]") is not None:
             frame = fetch(streams, start, end)
         else:
             frame = self._cached(entity, fetch, streams, start, end, params, mode)
+        # A value with rows exists; only values without rows cost a lookup.
+        if "classification_value" in frame.columns:
+            self._check_present("classification", params.get("classifications[]"),
+                                frame["classification_value"], "classifications", mode)
+        if "classifier_id" in frame.columns:
+            self._check_present("classifier", params.get("classifiers[]"),
+                                frame["classifier_id"], "classifiers", mode)
         if descending:
             frame = frame.iloc[::-1].reset_index(drop=True)
         if local_time:
@@ -241,7 +254,7 @@ class TableMethods(CacheMethods):
                 f"(local_time=True needs it): {', '.join(wanted[:5])}", missing=[])
 
         def one(stream: str, stop: Any) -> str | None:
-            body = self.session.request("GET", f"{self.api_url}/streams/{stream}",
+            body = self.session.request("GET", f"{self.api_url}/streams/{ids.path_part(stream)}",
                                         parse=lambda r: r.json())
             return body.get("timezone") if isinstance(body, dict) else None
 
@@ -285,7 +298,7 @@ class TableMethods(CacheMethods):
             raise TypeError("stream is required (a stream id or an iterable of ids)")
         begin, finish = timeutil.window(start, end)
         return self._time_ranged(SEGMENT, streams, begin, finish, {}, progress=progress,
-                                 cache=cache)
+                                 cache=cache, stream_argument="stream")
 
     def detections_df(
         self, start: TimeLike, end: TimeLike, classifications: Any = None,

@@ -19,6 +19,8 @@ Timestamp('2024-03-01 12:00:00+0000', tz='UTC')
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -28,28 +30,57 @@ import pandas as pd
 #: The client takes one (``Client(clock=...)``) so that tests and replays fix "now".
 Clock = Callable[[], pd.Timestamp]
 
-#: Everything :func:`to_utc` accepts.
-TimeLike = str | dt.datetime | dt.date | pd.Timestamp | np.datetime64
+#: Everything :func:`to_utc` accepts (``int`` is epoch milliseconds).
+TimeLike = str | int | dt.datetime | dt.date | pd.Timestamp | np.datetime64
+
+#: The accepted string forms: ISO 8601 extended format, a date or a date-time (``T`` or a
+#: space between them) to at least the minute, optional seconds and fraction, and for a
+#: date-time an optional ``Z`` or ``±HH:MM``/``±HHMM``/``±HH`` offset.
+ISO_TIME = re.compile(
+    r"(?P<year>\d{4})-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+
+#: The earliest and (exclusive) latest instants accepted: the span every time column and
+#: nanosecond computation of rfcx_frames can hold.
+EARLIEST = pd.Timestamp("1678-01-01T00:00:00Z")
+LATEST = pd.Timestamp("2262-01-01T00:00:00Z")
+
+#: Quoted in every refusal, so the fix is one copy away.
+ACCEPTED_EXAMPLE = ("e.g. '2024-03-01', '2024-03-01T06:30:00Z', '2024-03-01 06:30-04:00', "
+                    "a datetime, or epoch milliseconds as an int (1709274600000)")
+
+
+def _refuse(name: str, value: object, why: str) -> ValueError:
+    shown = repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+    return ValueError(f"{name}={shown} is refused: {why}; {ACCEPTED_EXAMPLE}")
 
 
 def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
-    """Parse a user-supplied time into a UTC ``pandas.Timestamp``.
+    """Parse a user-supplied time into a UTC ``pandas.Timestamp``, or refuse it.
+
+    Accepted, and nothing else (see ``docs/time.md``):
+
+    - an ISO 8601 string: ``2024-03-01``, ``2024-03-01T06:30``, ``2024-03-01 06:30:00.250``,
+      optionally ending in ``Z`` or an offset (``+02:00``, ``-0400``, ``+05``);
+    - epoch milliseconds as an ``int``;
+    - ``datetime.datetime``, ``datetime.date`` (midnight), ``pandas.Timestamp``,
+      ``numpy.datetime64``.
+
+    Naive values (no offset, no tzinfo) are **UTC**; aware values are converted. Forms a
+    reader could take two ways (``01/03/2024``, ``1 March 2024``, ``6am``, ``now``) are
+    refused rather than guessed, as is a time outside years 1678-2261.
 
     Parameters
     ----------
     value
-        ISO 8601 string (``2024-03-01``, ``2024-03-01 12:00:00``, ``…T12:00:00.5Z``,
-        ``…+02:00``), ``datetime``, ``date``, ``pandas.Timestamp`` or ``numpy.datetime64``.
-        Naive values are UTC; aware values are converted.
+        The time.
     name
         The argument's name, quoted in errors.
 
     Raises
     ------
-    TypeError
-        For a type that is not a time (numbers are refused: epoch units are ambiguous).
     ValueError
-        For a string that is not a time, or a missing value (``NaT``).
+        For anything not accepted; the message names ``name`` and shows accepted forms.
 
     Examples
     --------
@@ -58,34 +89,47 @@ def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
     Timestamp('2024-03-01 06:30:00+0000', tz='UTC')
     >>> to_utc(dt.date(2024, 3, 2))
     Timestamp('2024-03-02 00:00:00+0000', tz='UTC')
+    >>> to_utc(1709274600000) == to_utc("2024-03-01T06:30:00Z")
+    True
+    >>> to_utc("01/03/2024", "start")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: start='01/03/2024' is refused: not an ISO 8601 time ...; e.g. '2024-03-01', ...
     """
     if isinstance(value, bool) or not isinstance(
-        value, (str, dt.datetime, dt.date, pd.Timestamp, np.datetime64)
+        value, (str, numbers.Integral, dt.datetime, dt.date, pd.Timestamp, np.datetime64)
     ):
-        raise TypeError(
-            f"{name} must be an ISO 8601 string, datetime, date or pandas Timestamp, "
-            f"not {type(value).__name__}"
-        )
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
+        raise _refuse(name, value, "not a time")
+    if isinstance(value, numbers.Integral):
+        ms = int(value)
+        if not to_epoch_ms(EARLIEST) <= ms < to_epoch_ms(LATEST):
+            raise _refuse(name, value, "epoch milliseconds outside years 1678-2261")
+        return from_epoch_ms(ms)
     if isinstance(value, str):
         text = value.strip()
-        if not text:
-            raise ValueError(f"{name} is an empty string; expected an ISO 8601 time")
+        match = ISO_TIME.fullmatch(text)
+        if match is None:
+            raise _refuse(name, value, "not an ISO 8601 time "
+                                       "(YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM])")
+        if not EARLIEST.year <= int(match["year"]) < LATEST.year:
+            raise _refuse(name, value, "outside years 1678-2261")
         try:
-            ts = pd.Timestamp(text)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ValueError(f"{name}={value!r} is not an ISO 8601 time") from exc
+            ts = pd.Timestamp(text.replace(",", "."))
+        except (ValueError, OverflowError) as exc:
+            raise _refuse(name, value, "not a valid date or time of day") from exc
     else:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime(value.year, value.month, value.day)
         try:
             ts = pd.Timestamp(value)
         except (ValueError, TypeError, OverflowError) as exc:
-            raise ValueError(f"{name}={value!r} is not a valid time") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise ValueError(f"{name} is missing (NaT); expected a time")
-    if ts.tzinfo is None:
-        return ts.tz_localize("UTC")
-    return ts.tz_convert("UTC")
+            raise _refuse(name, value, "not a valid time") from exc
+        if ts is pd.NaT or pd.isna(ts):
+            raise _refuse(name, value, "missing (NaT)")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if not EARLIEST <= ts < LATEST:
+        raise _refuse(name, value, "outside years 1678-2261")
+    return ts
 
 
 def to_wire(ts: pd.Timestamp) -> str:
@@ -171,9 +215,9 @@ def window(
     ValueError: start (2024-03-02T00:00:00.000Z) is after end (2024-03-01T00:00:00.000Z)
     """
     if start is None:
-        raise TypeError(f"{start_name} is required (an ISO 8601 string, datetime or Timestamp)")
+        raise TypeError(f"{start_name} is required ({ACCEPTED_EXAMPLE})")
     if end is None:
-        raise TypeError(f"{end_name} is required (an ISO 8601 string, datetime or Timestamp)")
+        raise TypeError(f"{end_name} is required ({ACCEPTED_EXAMPLE})")
     begin = to_utc(start, start_name)
     finish = to_utc(end, end_name)
     if begin > finish:

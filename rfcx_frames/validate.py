@@ -14,6 +14,7 @@ ValueError: limit must be an integer between 1 and 1000, not 5000
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -191,3 +192,74 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
     return value
+
+
+#: The sample rates the audio functions produce: 1 Hz up to 384 kHz (the fastest recorders;
+#: above it a resampler is asked for gigabytes).
+SAMPLE_RATE_MAX = 384_000
+
+
+def check_sample_rate(value: Any, name: str = "sample_rate") -> int | None:
+    """An output sample rate: an integer number of Hz in 1..384000 (``None`` stays ``None``).
+
+    Examples
+    --------
+    >>> check_sample_rate(24000), check_sample_rate(None)
+    (24000, None)
+    >>> check_sample_rate(44100.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_rate must be an integer number of Hz between 1 and 384000, not 44100.5
+    """
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or not 1 <= int(value) <= SAMPLE_RATE_MAX):
+        raise ValueError(f"{name} must be an integer number of Hz between 1 and "
+                         f"{SAMPLE_RATE_MAX}, not {value!r}")
+    return int(value)
+
+
+def check_seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """A finite number of seconds, > 0 (or >= 0 with ``allow_zero``).
+
+    Examples
+    --------
+    >>> check_seconds(3, "duration"), check_seconds(0, "pad", allow_zero=True)
+    (3.0, 0.0)
+    >>> check_seconds(float("nan"), "duration")
+    Traceback (most recent call last):
+    ...
+    ValueError: duration must be a finite number of seconds > 0, not nan
+    """
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
+    return number
+
+
+def check_timeout(value: Any) -> float | tuple[float, float]:
+    """A request timeout: positive finite seconds, or a ``(connect, read)`` pair of them.
+
+    Examples
+    --------
+    >>> check_timeout(30), check_timeout((5, 60))
+    (30.0, (5.0, 60.0))
+    >>> check_timeout(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: timeout must be a finite number of seconds > 0 or a (connect, read) pair of them, not 0
+    """
+    message = (f"timeout must be a finite number of seconds > 0 or a (connect, read) pair "
+               f"of them, not {value!r}")
+    try:
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise ValueError(message)
+            return (check_seconds(value[0], "timeout"), check_seconds(value[1], "timeout"))
+        return check_seconds(value, "timeout")
+    except ValueError:
+        raise ValueError(message) from None

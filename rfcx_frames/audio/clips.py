@@ -39,6 +39,7 @@ from rfcx_frames.audio.source import (
 )
 from rfcx_frames.audio.windows import Channel, GapMode, WindowRequest, load_windows
 from rfcx_frames.progress import tqdm
+from rfcx_frames.validate import check_sample_rate, check_seconds
 
 Align = Literal["center", "start"]
 
@@ -77,8 +78,9 @@ def clip_spans(
             raise ValueError(f"frame needs a {column!r} column")
     if align not in ("center", "start"):
         raise ValueError(f"align must be 'center' or 'start', not {align!r}")
-    if pad < 0:
-        raise ValueError("pad must be >= 0")
+    pad = check_seconds(pad, "pad", allow_zero=True)
+    if duration is not None:
+        duration = check_seconds(duration, "duration")
     start = series_ns(frame["start"])
     pad_ns = seconds_to_ns(pad)
     if duration is None or align == "center":
@@ -90,8 +92,6 @@ def clip_spans(
     if duration is None:
         clip_start, clip_end = start - pad_ns, end + pad_ns
     else:
-        if duration <= 0:
-            raise ValueError("duration must be > 0")
         length = seconds_to_ns(duration) + 2 * pad_ns
         if align == "center":
             # Integer midpoint: (start + end) // 2 never loses a nanosecond to float rounding.
@@ -248,7 +248,7 @@ def iter_clips(
     starts = series_ns(spans["clip_start"])
     ends = series_ns(spans["clip_end"])
     stream_ids = spans["stream_id"].tolist()
-    requested: int | None = None if sample_rate is None else int(sample_rate)
+    requested = check_sample_rate(sample_rate)
     rate = requested
     width: int | None = None
     bar = tqdm(total=len(frame), disable=not progress, unit="clip", desc="clips")

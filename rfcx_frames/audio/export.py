@@ -34,6 +34,7 @@ from rfcx_frames.audio.store import check_id, compact_time
 from rfcx_frames.audio.windows import GapMode, WindowRequest, load_windows
 from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import from_ns
+from rfcx_frames.validate import check_sample_rate, check_seconds
 
 AudioFormat = Literal["npz", "flac"]
 
@@ -92,6 +93,7 @@ def write_training_set(
         raise ValueError(f"format must be 'npz' or 'flac', not {format!r}")
     if format == "flac" and gap == "nan":
         raise ValueError("FLAC cannot hold NaN; use gap='zero' or format='npz'")
+    sample_rate = check_sample_rate(sample_rate)
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     files: list[str] = []
@@ -237,9 +239,10 @@ def to_kaggle_rfcx(
     >>> out["train_tp"][["recording_id", "species_id", "t_min", "t_max"]].values.tolist()
     [['s_20200101T000000000Z', 0, 1.0, 2.0]]
     """
+    sample_rate = check_sample_rate(sample_rate)
+    duration_ns = seconds_to_ns(check_seconds(recording_duration, "recording_duration"))
     out = Path(out_dir)
     (out / "train").mkdir(parents=True, exist_ok=True)
-    duration_ns = seconds_to_ns(recording_duration)
     confirmed, rejected = detection_events(detections)
     positives = pd.concat(
         [_with_freq(annotations, event_table(annotations, "annotation")),

@@ -19,6 +19,7 @@ import soundfile as sf
 import soxr
 
 from ..timeutil import to_compact, to_ns, to_utc
+from ..validate import check_sample_rate
 from .clips import Align, clip_spans
 from .source import NS_PER_MS, samples_between
 from .store import check_id
@@ -67,6 +68,7 @@ def fetch_window(client: Client, stream_id: str, start: Any, end: Any,
     >>> audio, rate = fetch_window(client, "abc123abc123", "2024-03-01T05:00:10Z",  # doctest: +SKIP
     ...                            "2024-03-01T05:00:13Z")
     """
+    sample_rate = check_sample_rate(sample_rate)
     start_ns, end_ns = to_ns(start), to_ns(end)
     # A margin on both sides keeps the resampler's edge transients out of the window.
     margin_ms = RESAMPLE_MARGIN_MS if sample_rate else 0
@@ -100,6 +102,7 @@ def server_clips(client: Client, frame: pd.DataFrame, duration: float | None = N
     --------
     >>> audio, meta = server_clips(client, annotations.head(4), duration=3.0)  # doctest: +SKIP
     """
+    sample_rate = check_sample_rate(sample_rate)
     spans = clip_spans(frame, duration=duration, pad=pad, align=align)
     jobs = list(zip(spans["stream_id"], spans["clip_start"], spans["clip_end"], strict=True))
     with ThreadPoolExecutor(max_workers=max_workers or client.max_workers) as pool:

@@ -49,6 +49,7 @@ from rfcx_frames.audio.events import detection_events, event_table
 from rfcx_frames.audio.export import read_training_set, to_kaggle_rfcx, write_training_set
 from rfcx_frames.audio.source import NS_PER_S, SegmentSource, ns_to_series, seconds_to_ns, series_ns
 from rfcx_frames.timeutil import from_ns
+from rfcx_frames.validate import check_seconds
 
 #: Events of one stream further apart than this are looked up in separate segment queries.
 _QUERY_SPAN_NS = 6 * 3600 * NS_PER_S
@@ -178,8 +179,9 @@ def training_set(
     >>> training_set(TableSource(pd.DataFrame()), ann, 2.0).empty  # no recordings: no windows
     True
     """
-    if clip_duration <= 0:
-        raise ValueError("clip_duration must be > 0")
+    clip_duration = check_seconds(clip_duration, "clip_duration")
+    if step is not None:
+        step = check_seconds(step, "step")
     if not 0 < min_overlap <= 1:
         raise ValueError("min_overlap must be in (0, 1]")
     clip_ns = seconds_to_ns(clip_duration)

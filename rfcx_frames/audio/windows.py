@@ -58,6 +58,7 @@ from rfcx_frames.audio.stitch import (
     segments_of,
 )
 from rfcx_frames.timeutil import from_ns, to_ns
+from rfcx_frames.validate import check_sample_rate
 
 GapMode = Literal["zero", "nan", "raise"]
 
@@ -228,8 +229,7 @@ def load_windows(
     """
     if gap not in ("zero", "nan", "raise"):
         raise ValueError(f"gap must be 'zero', 'nan' or 'raise', not {gap!r}")
-    if sample_rate is not None and (int(sample_rate) != sample_rate or sample_rate <= 0):
-        raise ValueError(f"sample_rate must be a positive integer, not {sample_rate!r}")
+    sample_rate = check_sample_rate(sample_rate)
     for r in requests:
         if r.end_ns <= r.start_ns:
             raise ValueError(f"window end {from_ns(r.end_ns)} is not after start")
