@@ -459,7 +459,7 @@ BAD = {
     "unknown subcommand": (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     "missing options": (["segments"], 2, "required: --stream, --start, --end"),
     "bad start": (["detections", "--start", "last tuesday", "--end", "2024-03-02"], 2,
-                  "--start: not an ISO 8601 time"),
+                  "--start: 'last tuesday' is refused: not an ISO 8601 time"),
     "start after end": (["detections", "--start", "2024-03-02", "--end", "2024-03-01"], 2,
                         "is after end"),
     "out suffix": (["detections", *DAY, "--out", "x.xlsx"], 2,
@@ -478,13 +478,13 @@ BAD = {
     "ingest file": (["ingest", "--stream", "x", "--file", "nope.wav", "--timestamp",
                      "2024-03-01"], 2, "no such file: 'nope.wav'"),
     "unknown stream segments": (["segments", "--stream", "nosuchstream", *DAY], 1,
-                                "HTTP 404: Stream not found"),
+                                "unknown stream 'nosuchstream'"),
     "unknown stream detections": (["detections", "--stream", "nosuchstream", *DAY], 1,
-                                  "HTTP 404: Stream not found"),
+                                  "unknown stream 'nosuchstream'"),
     "unknown stream annotations": (["annotations", "--stream", "nosuchstream", *DAY], 1,
-                                   "HTTP 404"),
+                                   "unknown stream 'nosuchstream'"),
     "unknown stream download": (["download", "--stream", "nosuchstream", *DAY], 1,
-                                "HTTP 404"),
+                                "unknown stream 'nosuchstream'"),
     "unknown stream ingest": (["ingest", "--stream", "nosuchstream", "--file", "a.wav",
                                "--timestamp", "2024-03-01"], 1, "HTTP 404"),
 }
@@ -511,7 +511,7 @@ def test_forbidden_stream_exits_1(capsys: pytest.CaptureFixture[str],
                        *conn(demo_emulator))
     assert code == 1
     assert_one_error_line(err)
-    assert "HTTP 403" in err
+    assert f"unknown stream {forbidden_stream!r} (or not readable by you)" in err
 
 
 def test_bad_token_and_no_token_exit_1(capsys: pytest.CaptureFixture[str],
@@ -599,7 +599,7 @@ def test_script_platform_error_exit_1(demo_emulator: Emulator) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert_one_error_line(proc.stderr)
-    assert "HTTP 404: Stream not found" in proc.stderr
+    assert "unknown stream 'nosuchstream'" in proc.stderr
 
 
 def test_script_detections_to_parquet(demo_emulator: Emulator, tmp_path: Path) -> None:

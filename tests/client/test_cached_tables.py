@@ -48,8 +48,9 @@ def test_overlapping_query_fetches_only_the_new_window(demo_emulator: Emulator,
         c.detections_df(MID, END, streams=streams, min_confidence=0.3)
         new_only = demo_emulator.stats()["total_requests"]
     pd.testing.assert_frame_equal(both, fresh)
-    # The overlapping query costs exactly a cold query of the uncovered half.
-    assert 0 < stats["total_requests"] == new_only
+    # The overlapping query costs exactly a cold query of the uncovered half, less the
+    # stream listing that the id check reads once into a cold cache.
+    assert 0 < stats["total_requests"] == new_only - 1
 
 
 def test_looser_cached_pull_answers_a_stricter_query(demo_emulator: Emulator,

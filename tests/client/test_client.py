@@ -170,6 +170,7 @@ def test_upload_classifier(fresh_emulator: Emulator, tmp_path: Path) -> None:
     (lambda c: c.classifications(None, limit=2000), "limit"),
     (lambda c: c.detections("2024-03-02", "2024-03-01"), "min_date"),
     (lambda c: c.projects(offset=-1), "offset"),
+    (lambda c: c.detections_df(START, 12345.0), "end"),
 ])
 def test_bad_input_raises_value_error(client: Client, call: Any, match: str) -> None:
     before = client.session.requests_sent
@@ -180,7 +181,6 @@ def test_bad_input_raises_value_error(client: Client, call: Any, match: str) -> 
 
 @pytest.mark.parametrize(("call", "match"), [
     (lambda c: c.detections_df(None, END), "start"),
-    (lambda c: c.detections_df(START, 12345), "end"),
     (lambda c: c.detections_df(START, END, streams=5), "streams"),
     (lambda c: c.detections_df(START, END, classifiers=["x"]), "classifiers"),
     (lambda c: c.detections_df(START, END, descending="yes"), "descending"),
