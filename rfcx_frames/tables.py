@@ -289,6 +289,14 @@ class TableMethods(CacheMethods, IdCheckMethods):
         pandas.DataFrame
             Columns ``id, stream_id, start, end, file_extension``.
 
+        Raises
+        ------
+        rfcx_frames.exceptions.UnknownIdError
+            A stream that does not exist or that you cannot read, or a stream *name*
+            (the message gives its id); see :mod:`rfcx_frames.idcheck`.
+        ValueError
+            A time not in an accepted form (``docs/time.md``), or ``start`` after ``end``.
+
         Examples
         --------
         >>> df = client.segments_df("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
@@ -340,6 +348,14 @@ class TableMethods(CacheMethods, IdCheckMethods):
             classification_image`` (+ ``start_local``), ordered by start, stream,
             classification, classifier, id.
 
+        Raises
+        ------
+        rfcx_frames.exceptions.UnknownIdError
+            Unknown or unreadable ``streams``, ``projects``, ``classifiers`` or
+            ``classifications`` (every one of the argument is named); a stream name.
+        ValueError
+            A time not in an accepted form (``docs/time.md``), or ``start`` after ``end``.
+
         Examples
         --------
         >>> df = client.detections_df("2024-03-01", "2024-03-08", min_confidence=0.5)  # doctest: +SKIP
@@ -382,6 +398,11 @@ class TableMethods(CacheMethods, IdCheckMethods):
         pandas.DataFrame
             ``id, stream_id, start, end, frequency_min, frequency_max,
             classification_value, classification_title, classification_image``.
+
+        Raises
+        ------
+        rfcx_frames.exceptions.UnknownIdError
+            Unknown or unreadable ``streams`` or ``classifications``; a stream name.
 
         Examples
         --------
