@@ -20,7 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .client import Client
-from .ecology import DetectionHistory, detection_history, detection_rates
+from .ecology import (
+    DetectionHistory,
+    detection_history,
+    detection_rates,
+    with_local_time,
+    with_sites,
+    with_sun,
+)
 from .exceptions import (
     AuthenticationError,
     CrowdedInstantWarning,
@@ -79,6 +86,9 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "with_local_time",
+    "with_sites",
+    "with_sun",
     "write_training_set",
 ]
 
