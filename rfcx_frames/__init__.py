@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import plot
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -75,6 +76,7 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "plot",
     "projects",
     "projects_df",
     "segments_df",
