@@ -40,10 +40,12 @@ ISO_TIME = re.compile(
     r"(?P<year>\d{4})-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
 
-#: The earliest and (exclusive) latest instants accepted: the span every time column and
-#: nanosecond computation of rfcx_frames can hold.
-EARLIEST = pd.Timestamp("1678-01-01T00:00:00Z")
-LATEST = pd.Timestamp("2262-01-01T00:00:00Z")
+#: The earliest and latest instants accepted: the span of a nanosecond timestamp, which
+#: every time computation of rfcx_frames (and pandas' default resolution) can hold.
+EARLIEST = pd.Timestamp.min.tz_localize("UTC")
+LATEST = pd.Timestamp.max.tz_localize("UTC")
+#: How refusals for range describe it.
+SPAN = "outside 1677-09-21T00:12:43.145224193Z .. 2262-04-11T23:47:16.854775807Z"
 
 #: Quoted in every refusal, so the fix is one copy away.
 ACCEPTED_EXAMPLE = ("e.g. '2024-03-01', '2024-03-01T06:30:00Z', '2024-03-01 06:30-04:00', "
@@ -68,7 +70,8 @@ def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
 
     Naive values (no offset, no tzinfo) are **UTC**; aware values are converted. Forms a
     reader could take two ways (``01/03/2024``, ``1 March 2024``, ``6am``, ``now``) are
-    refused rather than guessed, as is a time outside years 1678-2261.
+    refused rather than guessed, as is a time a nanosecond timestamp cannot hold
+    (before 1677-09-21 or after 2262-04-11, e.g. year 2300).
 
     Parameters
     ----------
@@ -102,8 +105,8 @@ def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
         raise _refuse(name, value, "not a time")
     if isinstance(value, numbers.Integral):
         ms = int(value)
-        if not to_epoch_ms(EARLIEST) <= ms < to_epoch_ms(LATEST):
-            raise _refuse(name, value, "epoch milliseconds outside years 1678-2261")
+        if not ceil_epoch_ms(EARLIEST) <= ms <= to_epoch_ms(LATEST):
+            raise _refuse(name, value, f"epoch milliseconds {SPAN}")
         return from_epoch_ms(ms)
     if isinstance(value, str):
         text = value.strip()
@@ -111,8 +114,8 @@ def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
         if match is None:
             raise _refuse(name, value, "not an ISO 8601 time "
                                        "(YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM])")
-        if not EARLIEST.year <= int(match["year"]) < LATEST.year:
-            raise _refuse(name, value, "outside years 1678-2261")
+        if not EARLIEST.year <= int(match["year"]) <= LATEST.year:
+            raise _refuse(name, value, SPAN)
         try:
             ts = pd.Timestamp(text.replace(",", "."))
         except (ValueError, OverflowError) as exc:
@@ -127,8 +130,8 @@ def to_utc(value: TimeLike, name: str = "time") -> pd.Timestamp:
         if ts is pd.NaT or pd.isna(ts):
             raise _refuse(name, value, "missing (NaT)")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    if not EARLIEST <= ts < LATEST:
-        raise _refuse(name, value, "outside years 1678-2261")
+    if not EARLIEST <= ts <= LATEST:
+        raise _refuse(name, value, SPAN)
     return ts
 
 
