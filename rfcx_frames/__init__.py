@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .client import Client
+from .ecology import DetectionHistory, detection_history, detection_rates
 from .exceptions import (
     AuthenticationError,
     CrowdedInstantWarning,
@@ -39,6 +40,7 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "CrowdedInstantWarning",
+    "DetectionHistory",
     "DownloadError",
     "ForbiddenError",
     "NotCachedError",
@@ -54,11 +56,14 @@ __all__ = [
     "classifications",
     "classifications_df",
     "clips",
+    "detection_history",
+    "detection_rates",
     "detections",
     "detections_df",
     "download",
     "download_segment",
     "download_segments",
+    "effort_df",
     "get_default_client",
     "ingest_file",
     "iter_clips",
@@ -150,6 +155,7 @@ segments_df = _on_default_client("segments_df")
 detections_df = _on_default_client("detections_df")
 annotations_df = _on_default_client("annotations_df")
 classifications_df = _on_default_client("classifications_df")
+effort_df = _on_default_client("effort_df")
 download_segment = _on_default_client("download_segment")
 download_segments = _on_default_client("download_segments")
 download = _on_default_client("download")
