@@ -7,5 +7,7 @@ fetches the segments effort is computed from.
 from rfcx_frames.ecology.effort import effort_from_segments
 from rfcx_frames.ecology.history import DetectionHistory, detection_history
 from rfcx_frames.ecology.rates import detection_rates
+from rfcx_frames.ecology.sites import with_local_time, with_sites, with_sun
 
-__all__ = ["DetectionHistory", "detection_history", "detection_rates", "effort_from_segments"]
+__all__ = ["DetectionHistory", "detection_history", "detection_rates", "effort_from_segments",
+           "with_local_time", "with_sites", "with_sun"]
