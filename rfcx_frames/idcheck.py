@@ -5,11 +5,11 @@ detections or annotations query (contract §4.5), so a typo looks like "no data"
 ``*_df`` therefore checks its ids:
 
 - **streams and projects, before the query**, against your listing (``streams_df()`` /
-  ``projects_df()``, read from the local cache when it holds it): no request when the
-  listing is cached, one when it is not. An id not in your listing (another user's public
-  stream, one created since the listing was cached) is looked up once by
-  ``GET /streams/{id}`` (``/projects/{id}``); a value that is a *name* in your listing is
-  reported with its id.
+  ``projects_df()``): read from the local cache however old (no request), else fetched
+  (one request, cached unless the cache is off). An id missing from a cached listing
+  fetches it anew once (one request); an id not in the fresh listing either (another
+  user's public stream) is looked up by ``GET /streams/{id}`` (``/projects/{id}``); a
+  value that is a *name* in your listing is reported with its id.
 - **classifiers and classification values, after the query**: a value with rows in the
   result exists; only one without rows is looked up (``GET /classifiers/{id}``,
   ``GET /classifications/{value}``).
@@ -52,13 +52,21 @@ class IdCheckMethods:
         todo = [v for v in values or () if v not in known]
         if not todo:
             return
-        listing_mode = mode if mode in ("offline", "refresh") else None
         lister = self.streams_df if kind == "stream" else self.projects_df
+        # A cached listing answers however old it is: an id missing from it costs one
+        # fresh listing (a stream created since), never a failure by itself. With the
+        # cache off the listing is read if cached but never written.
+        fetch_mode: str | bool = False if mode == "off" else "refresh"
+        fresh = mode == "refresh"
         try:
-            listed = lister(progress=False, cache=listing_mode)
+            listed = lister(progress=False, cache="refresh" if fresh else "offline")
         except NotCachedError:
-            return  # offline without a listing: the cache answers only for what it holds
-        by_id = dict(zip(listed["id"].astype(str), listed["name"].astype(object), strict=True))
+            if mode == "offline":
+                return  # offline without a listing: the cache answers only for what it holds
+            listed, fresh = lister(progress=False, cache=fetch_mode), True
+        by_id = _names(listed)
+        if not fresh and mode != "offline" and any(v not in by_id for v in todo):
+            by_id = _names(lister(progress=False, cache=fetch_mode))
         known.update(v for v in todo if v in by_id)
         missing = [v for v in todo if v not in by_id]
         names = {v: hits for v in missing if (hits := ids.name_matches(by_id, v))}
@@ -106,3 +114,8 @@ class IdCheckMethods:
 
         answers = paginate.run_parallel(exists, list(values), max_workers=self.max_workers)
         return {v for v, ok in zip(values, answers, strict=True) if ok}
+
+
+def _names(listed: pd.DataFrame) -> dict[str, str]:
+    """``id -> name`` of a stream or project listing."""
+    return dict(zip(listed["id"].astype(str), listed["name"].astype(object), strict=True))
