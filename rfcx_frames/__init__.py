@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .client import Client
-from .ecology import DetectionHistory, detection_history, detection_rates
+from .ecology import DetectionHistory, detection_history, detection_rates, to_darwin_core
 from .exceptions import (
     AuthenticationError,
     CrowdedInstantWarning,
@@ -76,6 +76,7 @@ __all__ = [
     "stream_segments",
     "streams",
     "streams_df",
+    "to_darwin_core",
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
