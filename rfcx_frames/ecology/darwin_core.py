@@ -36,9 +36,14 @@ Examples
 ...                      dataset_title="Owls of the ridge")
 >>> sorted(zipfile.ZipFile(out).namelist())
 ['eml.xml', 'event.txt', 'meta.xml', 'occurrence.txt']
->>> print(zipfile.ZipFile(out).read("occurrence.txt").decode().splitlines()[2])  # doctest: +NORMALIZE_WHITESPACE
-a_2024-03-02T00:00:00  a_2024-03-02T00:00:00_strix_varia  MachineObservation  present  Strix varia
-    unverified  1  detections
+>>> text = zipfile.ZipFile(out).read("occurrence.txt").decode()
+>>> rows = [line.split("\\t") for line in text.splitlines()]
+>>> rows[0][:4]
+['eventID', 'occurrenceID', 'basisOfRecord', 'occurrenceStatus']
+>>> for r in rows[1:]:  # eventID, occurrenceStatus, scientificName, organismQuantity
+...     print(r[0], r[3], r[4], r[7])
+a_2024-03-01T00:00:00 absent Strix varia 0
+a_2024-03-02T00:00:00 present Strix varia 1
 """
 
 from __future__ import annotations
@@ -310,7 +315,7 @@ def _local_iso(instants: pd.Series, zones: pd.Series) -> pd.Series:
     out = pd.Series("", index=instants.index, dtype=object)
     utc = pd.to_datetime(instants, utc=True)
     for zone, rows in zones.astype(str).groupby(zones.astype(str)).groups.items():
-        text = utc.loc[rows].dt.tz_convert(zone).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+        text = utc.loc[rows].dt.tz_convert(str(zone)).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
         out.loc[rows] = text.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
     return out
 
