@@ -348,9 +348,9 @@ def _occurrences(history: DetectionHistory, effort: pd.DataFrame, detections: pd
                          "detection, or cells it marks absent have some; pass the detections, "
                          "min_confidence and review_statuses the history was built from")
     status = np.select(
-        [~present, merged["confirmed"].fillna(False).to_numpy(dtype=bool),
-         merged["all_rejected"].fillna(False).to_numpy(dtype=bool),
-         merged["uncertain"].fillna(False).to_numpy(dtype=bool)],
+        [~present, merged["confirmed"].eq(True).to_numpy(),
+         merged["all_rejected"].eq(True).to_numpy(),
+         merged["uncertain"].eq(True).to_numpy()],
         ["unverified", "verified", "rejected", "uncertain"], default="unverified")
     values = merged["value"].to_numpy()
     out = pd.DataFrame({
@@ -390,18 +390,23 @@ def _taxa(history: DetectionHistory, detections: pd.DataFrame,
 
 
 def _history_cells(history: DetectionHistory, values: list[str]) -> pd.DataFrame:
-    frames = []
+    """The surveyed (non-NaN) cells of each species: ``value, site, occasion, y``."""
+    parts: dict[str, list[np.ndarray]] = {"value": [], "site": [], "occasion": [], "y": []}
     for value in values:
-        long = history.y[value].stack(future_stack=True).dropna()
-        frames.append(pd.DataFrame({"value": value, "site": long.index.get_level_values(0),
-                                    "occasion": long.index.get_level_values(1),
-                                    "y": long.to_numpy(dtype=float)}))
-    if not frames:
-        return pd.DataFrame({"value": pd.Series([], dtype=object), "site": pd.Series([], dtype=object),
-                             "occasion": pd.Series([], dtype="datetime64[ms]"),
-                             "y": pd.Series([], dtype=float)})
-    out = pd.concat(frames, ignore_index=True)
-    return out.assign(occasion=pd.to_datetime(out["occasion"]).astype("datetime64[ms]"))
+        matrix = history.y[value]
+        grid = matrix.to_numpy(dtype=float)
+        rows, cols = np.nonzero(~np.isnan(grid))
+        parts["value"].append(np.full(len(rows), value, dtype=object))
+        parts["site"].append(matrix.index.to_numpy(dtype=object)[rows])
+        parts["occasion"].append(pd.DatetimeIndex(matrix.columns).as_unit("ms").to_numpy()[cols])
+        parts["y"].append(grid[rows, cols])
+    return pd.DataFrame({
+        "value": np.concatenate(parts["value"]) if values else np.array([], dtype=object),
+        "site": np.concatenate(parts["site"]) if values else np.array([], dtype=object),
+        "occasion": (np.concatenate(parts["occasion"]) if values
+                     else np.array([], dtype="datetime64[ms]")),
+        "y": np.concatenate(parts["y"]) if values else np.array([], dtype=float),
+    })
 
 
 def _detection_counts(detections: pd.DataFrame, effort: pd.DataFrame,
