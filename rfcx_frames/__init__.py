@@ -19,8 +19,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import plot
 from .client import Client
-from .ecology import DetectionHistory, detection_history, detection_rates, to_darwin_core
+from .ecology import (
+    DetectionHistory,
+    detection_history,
+    detection_rates,
+    to_darwin_core,
+    with_local_time,
+    with_sites,
+    with_sun,
+)
 from .exceptions import (
     AuthenticationError,
     CrowdedInstantWarning,
@@ -68,6 +77,7 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "plot",
     "projects",
     "projects_df",
     "segments_df",
@@ -80,6 +90,9 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "with_local_time",
+    "with_sites",
+    "with_sun",
     "write_training_set",
 ]
 
