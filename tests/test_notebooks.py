@@ -215,6 +215,16 @@ def test_occupancy_for_r_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert _number(out, r"min_coverage=0\.5: (\d+) of 84") == 0
     assert _number(out, r"min_coverage=0\.05: (\d+) of 84") == 84 - below
     assert _number(out, r"min_coverage=0\.0: (\d+) of 84") == 84
+    # The Darwin Core Archive: an event per surveyed site-day, an occurrence per event and
+    # species, present where the history has a 1.
+    assert re.search(r"archive: dwca\.zip with \['eml\.xml', 'event\.txt', 'meta\.xml', "
+                     r"'occurrence\.txt'\]", out)
+    events = _number(out, r"events: (\d+) surveyed site-days")
+    assert events == 84 - below
+    assert _number(out, r"occurrences: (\d+) \(") == 3 * events
+    assert _number(out, r"occurrences: \d+ \((\d+) present") == sum(
+        int(detected) for _, detected, _, _ in species)
+    assert _number(out, r"present, (\d+) absent\)") == sum(int(absent) for _, _, absent, _ in species)
     # The R code is shown, not run.
     r_cells = [c.source for c in nb.cells if c.cell_type == "markdown" and "```r" in c.source]
     assert r_cells and "unmarkedFrameOccu" in r_cells[0] and "msPGOcc" in r_cells[0]
