@@ -523,8 +523,8 @@ def test_bad_token_and_no_token_exit_1(capsys: pytest.CaptureFixture[str],
     assert "HTTP 401" in err
     code, _, err = run(capsys, "projects", "--api-url", demo_emulator.api_url)
     assert code == 1
-    assert err.strip() == ("error: not logged in: pass --token, set RFCX_TOKEN, or run "
-                           "'rfcx-frames login' first")
+    assert err.strip() == ("error: not logged in: set RFCX_TOKEN, pass --token-file PATH "
+                           "('-' reads standard input), or run 'rfcx-frames login' first")
 
 
 @pytest.mark.parametrize("argv", [["cache", "clear", "--older-than", "soon"],
