@@ -184,7 +184,10 @@ def check_deadline(value: Any, name: str = "deadline") -> float | None:
 
 
 def check_url(value: str, name: str) -> str:
-    """``value`` if it is an absolute http(s) URL with a host (``name`` names the setting).
+    """``value`` if it is an absolute http(s) URL with a host.
+
+    ``name`` names the setting in the message (e.g. ``"api_url (from RFCX_API_URL)"``);
+    the error's ``setting`` is its first word.
 
     Examples
     --------
@@ -205,7 +208,8 @@ def check_url(value: str, name: str) -> str:
         problem = problem or parts.scheme not in ("http", "https") or not parts.hostname
     if problem:
         raise ConfigurationError(f"{name} must be an http(s) URL such as "
-                                 f"{config.DEFAULT_API_URL}, got {value!r}", setting=name)
+                                 f"{config.DEFAULT_API_URL}, got {value!r}",
+                                 setting=name.split(" ")[0])
     return value
 
 
