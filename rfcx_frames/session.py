@@ -103,6 +103,10 @@ _READ_CHUNK = 1 << 20
 #: retry policy, which runs inside urllib3, reads it.
 _UNTIL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "rfcx_frames_until", default=None)
+#: Whether a POST running in this context may be retried on 429/503. Not when the caller
+#: reads error answers itself (the OAuth endpoints: their 429 means "poll slower").
+_POST_STATUS_RETRY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rfcx_frames_post_status_retry", default=True)
 
 
 class _RedactQueries(logging.Filter):
@@ -295,8 +299,8 @@ class _PlatformRetry(Retry):
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() not in _IDEMPOTENT:
             # urllib3's allowed_methods leaves POST out; the ingress's own answers are safe.
-            return (status_code in _PRE_APPLICATION and status_code in self.status_forcelist
-                    if self.status_forcelist else False)
+            return (_POST_STATUS_RETRY.get() and status_code in _PRE_APPLICATION
+                    and status_code in (self.status_forcelist or ()))
         return super().is_retry(method, status_code, has_retry_after)
 
     def increment(self, method: str | None = None, url: str | None = None,
@@ -503,7 +507,9 @@ class Session:
         ``parse`` runs inside the retry loop, so a body that is cut short or does not
         decode is fetched again (for idempotent methods). With ``raise_for_status=False``
         ``parse`` also receives error responses (the OAuth endpoints answer 4xx JSON).
-        ``timeout`` and ``deadline`` replace the session's for this request.
+        ``timeout`` and ``deadline`` replace the session's for this request. A POST is
+        retried on 429/503 only with ``raise_for_status=True``: a caller that reads error
+        answers itself (OAuth's 429 ``slow_down``) sees every one.
 
         Raises
         ------
@@ -550,7 +556,8 @@ class Session:
                         until = time.monotonic() + budget
                     response = self._send(method, url, until, params=params, data=data,
                                           files=files, headers=send_headers, timeout=wait,
-                                          allow_redirects=allow_redirects)
+                                          allow_redirects=allow_redirects,
+                                          retry_post_status=raise_for_status)
                 if raise_for_status and response.status_code >= 400:
                     raise error_from_response(response)
                 return parse(response)
@@ -592,7 +599,8 @@ class Session:
                                   url=strip_query(url)) from exc
 
     def _send(self, method: str, url: str, until: float | None, *,
-              timeout: float | tuple[float, float], **options: Any) -> requests.Response:
+              timeout: float | tuple[float, float], retry_post_status: bool,
+              **options: Any) -> requests.Response:
         """One attempt (with urllib3's retries inside it), the body read before ``until``."""
         remaining = None if until is None else until - time.monotonic()
         if remaining is not None and remaining <= 0:
@@ -601,6 +609,7 @@ class Session:
         if remaining is not None:
             connect, read = min(connect, remaining), min(read, remaining)
         context = _UNTIL.set(until)
+        post_context = _POST_STATUS_RETRY.set(retry_post_status)
         try:
             response = self.http.request(method, url, timeout=(connect, read), stream=True,
                                          **options)
@@ -611,6 +620,7 @@ class Session:
                 response.close()
                 raise
         finally:
+            _POST_STATUS_RETRY.reset(post_context)
             _UNTIL.reset(context)
         return response
 
