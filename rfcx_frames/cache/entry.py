@@ -58,12 +58,14 @@ from rfcx_frames.cache.store import (
 from rfcx_frames.cache.windows import (
     Interval,
     day_label,
+    fetched_since,
     intersect,
     split_by_day,
     subtract,
     union,
 )
-from rfcx_frames.timeutil import utc_now
+from rfcx_frames.cache.windows import stamp as stamp_windows
+from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
 WRITE_THREADS = 8
@@ -199,11 +201,13 @@ class Entry:
         replace: bool = False,
         max_parts: int = MAX_PARTS,
         now: pd.Timestamp | None = None,
+        stale_before: int | None = None,
     ) -> None:
-        """Add fetched rows to the entry and mark their windows complete.
+        """Add fetched rows to the entry and mark their windows complete, fetched ``now``.
 
         Windows another process completed meanwhile are skipped (their rows are already
-        stored); with ``replace`` the stored rows of the windows are replaced instead.
+        stored), unless they were fetched before ``stale_before`` (ns): those, like every
+        window with ``replace``, have their stored rows replaced.
 
         Examples
         --------
@@ -217,7 +221,8 @@ class Entry:
         [(0, 1000000000)]
         """
         with self.lock():
-            stamp = (now if now is not None else utc_now()).isoformat()
+            moment = now if now is not None else utc_now()
+            stamp = moment.isoformat()
             manifest = self.load()
             if manifest is None or manifest.schema != fingerprint:
                 stale = manifest is not None
@@ -232,14 +237,23 @@ class Entry:
             jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
             for piece in pieces:
                 state = manifest.streams.setdefault(piece.stream_id, StreamState())
-                windows = piece.windows
                 if replace:
+                    expired = piece.windows
+                elif stale_before is not None:
+                    # Stored windows too old to answer are replaced; fresher ones are kept.
+                    expired = intersect(piece.windows, subtract(
+                        state.complete, fetched_since(state.fetched, stale_before)))
+                else:
+                    expired = []
+                if expired:
                     obsolete += self._cut(
-                        piece.stream_id, state, windows, schema, time_column, stamp, touched
+                        piece.stream_id, state, expired, schema, time_column, stamp, touched
                     )
+                windows = piece.windows
                 new = subtract(windows, state.complete)
                 if not new:
                     continue
+                state.fetched = stamp_windows(state.fetched, new, to_ns(moment))
                 # Files follow the entry's order, whatever order this query asked for.
                 order = manifest.order or list(keys)
                 table = sort_table(piece.table, order) if piece.table.num_rows else piece.table

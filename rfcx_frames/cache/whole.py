@@ -116,10 +116,12 @@ class WholeResultCache:
         ttl: pd.Timedelta | None = None,
         now: pd.Timestamp | None = None,
         dtypes: Mapping[str, Any] | None = None,
+        max_age: pd.Timedelta | None = None,
     ) -> pd.DataFrame:
         """The result of one request, from the cache when fresh, else from ``fetch()``.
 
-        Rows come back in the order ``fetch`` returned them.
+        Rows come back in the order ``fetch`` returned them. ``attrs["cache"]`` holds
+        ``fetched_at`` (when the rows were fetched) and ``from_cache`` (nothing fetched).
 
         Parameters
         ----------
@@ -140,6 +142,9 @@ class WholeResultCache:
         dtypes
             pandas dtype per column (see
             :func:`~rfcx_frames.cache.frames.frame_from_table`).
+        max_age
+            When given, a cached result fetched longer ago than this is fetched again,
+            instead of one past its expiry (offline ignores both).
 
         Examples
         --------
@@ -153,22 +158,28 @@ class WholeResultCache:
         rfcx_frames.exceptions.NotCachedError: cache='offline' but projects {} is not cached
         """
         resolved = resolve_mode(mode, "use")
-        if resolved == "off":
-            return frame_from_table(table_from_frame(fetch(), schema), schema, dtypes)
         moment = now if now is not None else utc_now()
+        if resolved == "off":
+            return _provenance(frame_from_table(table_from_frame(fetch(), schema), schema,
+                                                dtypes), moment, False)
         key = self.key(entity, params, base_url, user, schema)
         folder = self.root / LAYOUT / WHOLE / entity
         sidecar = folder / f"{key}.json"
         if resolved != "refresh":
             meta = read_json(sidecar)
             if isinstance(meta, dict) and "file" in meta:
-                fresh = resolved == "offline" or pd.Timestamp(meta["expires"]) > moment
-                if fresh:
+                created = pd.Timestamp(meta["created"])
+                if max_age is not None:
+                    fresh = created > moment - max_age
+                else:
+                    fresh = pd.Timestamp(meta["expires"]) > moment
+                if fresh or resolved == "offline":
                     try:
                         table = read_parquet([folder / str(meta["file"])], schema)
                         # A count other than the sidecar's means damage checksums missed.
                         if meta.get("rows") is None or table.num_rows == int(meta["rows"]):
-                            return frame_from_table(table, schema, dtypes)
+                            return _provenance(frame_from_table(table, schema, dtypes),
+                                               created, True)
                     except READ_ERRORS:
                         pass  # unreadable: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
@@ -177,7 +188,7 @@ class WholeResultCache:
             )
         table = table_from_frame(fetch(), schema)
         self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
-        return frame_from_table(table, schema, dtypes)
+        return _provenance(frame_from_table(table, schema, dtypes), moment, False)
 
     def _store(
         self,
@@ -219,6 +230,11 @@ class WholeResultCache:
                 if stray.name != name:
                     with contextlib.suppress(OSError):
                         stray.unlink()
+
+
+def _provenance(frame: pd.DataFrame, fetched_at: pd.Timestamp, from_cache: bool) -> pd.DataFrame:
+    frame.attrs["cache"] = {"fetched_at": fetched_at, "from_cache": from_cache}
+    return frame
 
 
 def _plain(params: Mapping[str, Any]) -> Any:

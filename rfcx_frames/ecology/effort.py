@@ -104,17 +104,15 @@ def recorded_intervals(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray
     starts, ends = starts[keep], ends[keep]
     if len(starts) == 0:
         return starts.astype(np.int64), ends.astype(np.int64)
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
+    if np.any(starts[1:] < starts[:-1]):
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
     reach = np.maximum.accumulate(ends)
-    # A new run starts where an interval begins after everything before it has ended.
-    new_run = np.empty(len(starts), dtype=bool)
-    new_run[0] = True
-    new_run[1:] = starts[1:] > reach[:-1]
-    run_id = np.cumsum(new_run) - 1
-    run_ends = np.zeros(run_id[-1] + 1, dtype=np.int64)
-    np.maximum.at(run_ends, run_id, reach)
-    return starts[new_run].astype(np.int64), run_ends
+    # A new run starts where an interval begins after everything before it has ended; the
+    # run ends where the reach stands just before the next run starts.
+    first = np.flatnonzero(np.concatenate([[True], starts[1:] > reach[:-1]]))
+    last = np.concatenate([first[1:], [len(starts)]]) - 1
+    return starts[first].astype(np.int64), reach[last].astype(np.int64)
 
 
 def recorded_before(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -247,18 +245,25 @@ def effort_from_segments(
         raise ValueError(f"segments lacks the columns {sorted(missing)}; pass segments_df(...)")
     begin, finish = timeutil.window(start, end)
     offset = parse_freq(freq)
-    ids = segments["stream_id"].astype(str).to_numpy()
+    # Integer codes, not strings: millions of segments group in milliseconds this way.
+    codes, uniques = pd.factorize(segments["stream_id"], sort=False)
+    names = [str(u) for u in uniques]
     wanted = list(dict.fromkeys(str(s) for s in streams)) if streams is not None else sorted(
-        set(ids))
+        set(names))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    by_stream = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
     seg_start = column_ns(segments["start"])
     seg_end = column_ns(segments["end"])
-    by_stream = pd.Series(np.arange(len(ids))).groupby(ids).indices if len(ids) else {}
+    grids: dict[str | None, pd.DatetimeIndex] = {}
     parts: list[pd.DataFrame] = []
     for stream in wanted:
         rows = by_stream.get(stream, np.array([], dtype=np.int64))
         s, e = recorded_intervals(seg_start[rows], seg_end[rows])
         tz = timezones.get(stream) if timezones else None
-        edges = period_edges(begin, finish, offset, tz)
+        if tz not in grids:
+            grids[tz] = period_edges(begin, finish, offset, tz)
+        edges = grids[tz]
         ns = edges.asi8
         recorded = np.diff(recorded_before(s, e, ns)) / 1e9
         length = np.diff(ns) / 1e9
@@ -285,8 +290,17 @@ def column_ns(column: pd.Series) -> np.ndarray:
     >>> column_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01"], utc=True))).tolist()
     [1000000000]
     """
+    array = column.array
+    unit = getattr(array, "unit", None)
+    if isinstance(array, pd.arrays.DatetimeArray) and unit in _PER_UNIT:
+        # The stored integers in their own unit: no conversion of millions of values.
+        raw = np.asarray(array.view("i8"), dtype=np.int64)
+        return raw * _PER_UNIT[str(unit)]
     values = pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("ns")
     return np.asarray(values.asi8, dtype=np.int64)
+
+
+_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
