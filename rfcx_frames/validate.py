@@ -240,26 +240,3 @@ def check_seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
         raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
     return number
 
-
-def check_timeout(value: Any) -> float | tuple[float, float]:
-    """A request timeout: positive finite seconds, or a ``(connect, read)`` pair of them.
-
-    Examples
-    --------
-    >>> check_timeout(30), check_timeout((5, 60))
-    (30.0, (5.0, 60.0))
-    >>> check_timeout(0)
-    Traceback (most recent call last):
-    ...
-    ValueError: timeout must be a finite number of seconds > 0 or a (connect, read) pair of them, not 0
-    """
-    message = (f"timeout must be a finite number of seconds > 0 or a (connect, read) pair "
-               f"of them, not {value!r}")
-    try:
-        if isinstance(value, tuple):
-            if len(value) != 2:
-                raise ValueError(message)
-            return (check_seconds(value[0], "timeout"), check_seconds(value[1], "timeout"))
-        return check_seconds(value, "timeout")
-    except ValueError:
-        raise ValueError(message) from None
