@@ -22,6 +22,7 @@ from typing import Any
 from .client import Client
 from .exceptions import (
     AuthenticationError,
+    CacheError,
     CrowdedInstantWarning,
     DownloadError,
     ForbiddenError,
@@ -37,6 +38,7 @@ from .session import AUTO
 __all__ = [
     "AUTO",
     "AuthenticationError",
+    "CacheError",
     "Client",
     "CrowdedInstantWarning",
     "DownloadError",

@@ -223,8 +223,9 @@ class TableMethods(CacheMethods):
 
     def _stream_timezones(self, frame: pd.DataFrame, mode: str = "use") -> dict[str, str | None]:
         if not self._timezones:
-            # One cached listing answers most streams without a request per stream.
-            listing_mode = mode if mode in ("offline", "refresh") else None
+            # One cached listing answers most streams without a request per stream
+            # (cache=False keeps off the cache folder here too).
+            listing_mode = mode if mode in ("offline", "refresh", "off") else None
             for include_public in (False, True):
                 try:
                     listed = self.streams_df(include_public=include_public, progress=False,

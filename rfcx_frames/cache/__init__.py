@@ -29,7 +29,7 @@ from rfcx_frames.cache.config import (
     resolve_mode,
 )
 from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
-from rfcx_frames.cache.manage import clear, info, windows_frame
+from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
 from rfcx_frames.cache.ranged import TimeRangedCache
 from rfcx_frames.cache.signature import (
     REVIEW_STATUSES,
@@ -57,8 +57,10 @@ __all__ = [
     "cache_path",
     "canonical_json",
     "clear",
+    "clear_orphans",
     "frame_from_table",
     "info",
+    "orphans",
     "parse_duration",
     "resolve_mode",
     "schema_fingerprint",

@@ -52,6 +52,8 @@ from rfcx_frames.cache.store import (
     parquet_is_readable,
     read_json,
     read_parts,
+    remove_quietly,
+    storage_errors,
     write_json_atomic,
     write_parquet_atomic,
 )
@@ -67,6 +69,9 @@ from rfcx_frames.timeutil import utc_now
 
 MAX_PARTS = 8
 WRITE_THREADS = 8
+
+# Entry folders this process has already swept of crash leftovers.
+_SWEPT: set[str] = set()
 
 
 def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
@@ -216,57 +221,83 @@ class Entry:
         >>> e.load().streams["s"].complete
         [(0, 1000000000)]
         """
-        with self.lock():
-            stamp = (now if now is not None else utc_now()).isoformat()
-            manifest = self.load()
-            if manifest is None or manifest.schema != fingerprint:
-                stale = manifest is not None
-                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
-                                    order=list(keys))
-                if stale:
-                    # Rows of another schema version: forget them first, then delete them.
-                    write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-                    self._remove_data_tree()
-            obsolete: list[str] = []
-            touched: set[tuple[str, str]] = set()
-            jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
-            for piece in pieces:
-                state = manifest.streams.setdefault(piece.stream_id, StreamState())
-                windows = piece.windows
-                if replace:
-                    obsolete += self._cut(
-                        piece.stream_id, state, windows, schema, time_column, stamp, touched
-                    )
-                new = subtract(windows, state.complete)
-                if not new:
-                    continue
-                # Files follow the entry's order, whatever order this query asked for.
-                order = manifest.order or list(keys)
-                table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
-                for day, parts in split_by_day(new):
-                    rows = table.filter(time_mask(table[time_column], parts))
-                    if rows.num_rows:
-                        jobs.append((state, piece.stream_id, day, parts,
-                                     to_file_table(rows, schema, self.stream_column)))
-                state.complete = union(state.complete, new)
-            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
-                                                         strict=True):
-                state.files.append(part)
-                touched.add((stream_id, part.path.rsplit("/", 1)[0]))
-            for stream_id, folder in sorted(touched):
-                obsolete += self._compact(
-                    manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
-                    [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
-                    max_parts,
+        with storage_errors(self.root), self.lock():
+            if str(self.folder) not in _SWEPT:
+                # Leftovers of writers killed earlier (we hold the lock, so they are dead).
+                remove_quietly(self.orphans())
+                _SWEPT.add(str(self.folder))
+            try:
+                self._store(pieces, signature, schema, fingerprint, keys, time_column, replace,
+                            max_parts, now)
+            except BaseException:
+                # Until the manifest names them, this call's files are orphans: no
+                # half-written parts stay behind a full or failing disk.
+                with contextlib.suppress(OSError):
+                    remove_quietly(self.orphans())
+                raise
+
+    def _store(
+        self,
+        pieces: Sequence[Piece],
+        signature: dict[str, object],
+        schema: pa.Schema,
+        fingerprint: str,
+        keys: Sequence[str],
+        time_column: str,
+        replace: bool,
+        max_parts: int,
+        now: pd.Timestamp | None,
+    ) -> None:
+        stamp = (now if now is not None else utc_now()).isoformat()
+        manifest = self.load()
+        if manifest is None or manifest.schema != fingerprint:
+            stale = manifest is not None
+            manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
+                                order=list(keys))
+            if stale:
+                # Rows of another schema version: forget them first, then delete them.
+                write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+                self._remove_data_tree()
+        obsolete: list[str] = []
+        touched: set[tuple[str, str]] = set()
+        jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
+        for piece in pieces:
+            state = manifest.streams.setdefault(piece.stream_id, StreamState())
+            windows = piece.windows
+            if replace:
+                obsolete += self._cut(
+                    piece.stream_id, state, windows, schema, time_column, stamp, touched
                 )
-            manifest.updated = stamp
-            if not (self.folder / SIGNATURE_FILE).exists():
-                write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
-            write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-            for relative in obsolete:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path(relative).unlink()
-            self._collect_garbage(manifest, {folder for _, folder in touched})
+            new = subtract(windows, state.complete)
+            if not new:
+                continue
+            # Files follow the entry's order, whatever order this query asked for.
+            order = manifest.order or list(keys)
+            table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
+            for day, parts in split_by_day(new):
+                rows = table.filter(time_mask(table[time_column], parts))
+                if rows.num_rows:
+                    jobs.append((state, piece.stream_id, day, parts,
+                                 to_file_table(rows, schema, self.stream_column)))
+            state.complete = union(state.complete, new)
+        for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
+                                                     strict=True):
+            state.files.append(part)
+            touched.add((stream_id, part.path.rsplit("/", 1)[0]))
+        for stream_id, folder in sorted(touched):
+            obsolete += self._compact(
+                manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
+                [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
+                max_parts,
+            )
+        manifest.updated = stamp
+        if not (self.folder / SIGNATURE_FILE).exists():
+            write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
+        write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+        for relative in obsolete:
+            with contextlib.suppress(FileNotFoundError):
+                self.path(relative).unlink()
+        self._collect_garbage(manifest, {folder for _, folder in touched})
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.
@@ -413,27 +444,36 @@ class Entry:
         >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").collect_all_garbage()
         0
         """
-        removed = 0
         with self.lock():
-            manifest = self.load()
-            named = (
-                {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
+            return remove_quietly(self.orphans())
+
+    def orphans(self) -> list[Path]:
+        """Data and temporary files of the entry that its manifest does not name.
+
+        Only dead once the caller holds :meth:`lock` (writers hold it while writing).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").orphans()
+        []
+        """
+        manifest = self.load()
+        named = {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
+        if not self.folder.is_dir():
+            return []
+        found: list[Path] = []
+        for child in self.folder.rglob("*"):
+            if not child.is_file():
+                continue
+            relative = child.relative_to(self.folder).as_posix()
+            is_data = "/" in relative and (
+                child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
             )
-            if not self.folder.is_dir():
-                return 0
-            for child in self.folder.rglob("*"):
-                if not child.is_file():
-                    continue
-                relative = child.relative_to(self.folder).as_posix()
-                is_data = "/" in relative and (
-                    child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
-                )
-                stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
-                if (is_data and relative not in named) or stray_tmp:
-                    with contextlib.suppress(FileNotFoundError):
-                        child.unlink()
-                        removed += 1
-        return removed
+            stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
+            if (is_data and relative not in named) or stray_tmp:
+                found.append(child)
+        return sorted(found)
 
     def _remove_data_tree(self) -> None:
         for child in self.folder.glob(f"{self.stream_column}=*"):

@@ -41,7 +41,13 @@ from rfcx_frames.cache.frames import (
     table_from_frame,
 )
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
+from rfcx_frames.cache.store import (
+    LAYOUT,
+    Manifest,
+    UnreadableFilesError,
+    read_parts,
+    storage_errors,
+)
 from rfcx_frames.cache.windows import Interval, covers, intersect, subtract
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
@@ -105,7 +111,8 @@ class TimeRangedCache:
         stream_column: str = "stream_id",
     ) -> None:
         self.root = cache_path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        with storage_errors(self.root, "create"):
+            self.root.mkdir(parents=True, exist_ok=True)
         self.max_parts = max_parts
         self.time_column = time_column
         self.stream_column = stream_column
@@ -175,6 +182,10 @@ class TimeRangedCache:
         ------
         NotCachedError
             In offline mode, listing the ``(stream_id, start, end)`` windows missing.
+        CacheError
+            The cache folder cannot be created or written (read-only, full), or a file
+            could not be opened or read (``EMFILE``, ``EIO``); no stored file is dropped
+            for that, and no new data file is left behind.
 
         Examples
         --------
@@ -216,7 +227,8 @@ class TimeRangedCache:
             # offline has nothing else to read from.
             use_cache = resolved == "offline" or (
                 resolved != "refresh" and attempt < _ATTEMPTS - 1)
-            sources = self._sources(signature, schema, fingerprint) if use_cache else []
+            with storage_errors(self.root, "read from"):
+                sources = self._sources(signature, schema, fingerprint) if use_cache else []
             plan = self._plan(sources, stream_ids, lo, hi)
             if resolved == "offline" and plan.missing:
                 raise self._not_cached(entity, plan.missing)
@@ -241,10 +253,13 @@ class TimeRangedCache:
                 )
             try:
                 cached: Pieces = []
-                for i, assigned in sorted(plan.assigned.items()):
-                    cached += self._read(sources[i], assigned, schema, signature, keys)
+                with storage_errors(self.root, "read from"):
+                    for i, assigned in sorted(plan.assigned.items()):
+                        cached += self._read(sources[i], assigned, schema, signature, keys)
             except _UnreadableError as bad:
-                bad.entry.drop_unreadable(bad.paths, schema)
+                # Only files that were read and failed their checks; a failed open raised.
+                with storage_errors(self.root, "read from"):
+                    bad.entry.drop_unreadable(bad.paths, schema)
                 continue
             return finish(cached + [(w[0], fetched[w]) for w in plan.missing])
         # Offline only: files kept turning out unreadable while being read.
@@ -272,7 +287,8 @@ class TimeRangedCache:
         """
         if signature.entity != entity:
             raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
-        sources = self._sources(signature, schema, schema_fingerprint(schema))
+        with storage_errors(self.root, "read from"):
+            sources = self._sources(signature, schema, schema_fingerprint(schema))
         plan = self._plan(sources, sorted(set(streams)), to_ns(start), to_ns(end))
         return [(s, from_ns(a), from_ns(b)) for s, a, b in plan.missing]
 
