@@ -78,11 +78,9 @@ def test_full_cache_folder_raises_one_cache_error_and_leaves_no_part(
         demo_emulator: Emulator, tmp_path: Path) -> None:
     streams = _streams(demo_emulator)
     with small_tmpfs(tmp_path / "full", "256k") as folder:
-        with _client(demo_emulator, folder) as c:
-            # A month of every stream needs far more than 256 KiB: some parts fit.
-            with pytest.raises(CacheError) as caught:
-                c.detections_df("2024-03-01", "2024-04-01", streams=streams,
-                                min_confidence=0.1)
+        # A month of every stream needs far more than 256 KiB: some parts fit.
+        with _client(demo_emulator, folder) as c, pytest.raises(CacheError) as caught:
+            c.detections_df("2024-03-01", "2024-04-01", streams=streams, min_confidence=0.1)
         _assert_names_the_way_out(caught.value, folder)
         assert "No space left" in str(caught.value)
         assert parts(folder) == []
@@ -198,9 +196,8 @@ def test_transient_read_error_keeps_good_files(demo_emulator: Emulator, tmp_path
     expected = _fill(demo_emulator, folder, streams)
     stored = _files(folder)
     monkeypatch.setattr(builtins, "open", _failing_open(code, lambda p: "part-" in p))
-    with _client(demo_emulator, folder, cache=mode) as c:
-        with pytest.raises(CacheError) as caught:
-            c.detections_df(START, MID, streams=streams, min_confidence=0.5)
+    with _client(demo_emulator, folder, cache=mode) as c, pytest.raises(CacheError) as caught:
+        c.detections_df(START, MID, streams=streams, min_confidence=0.5)
     assert os.strerror(code) in str(caught.value) and "cannot read from" in str(caught.value)
     monkeypatch.undo()
     assert _files(folder) == stored
