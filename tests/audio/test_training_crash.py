@@ -66,7 +66,7 @@ def test_sigkill_during_rewrite_leaves_the_whole_old_or_new_set(demo_emulator: E
         stream = str(c.streams_df()["id"].iloc[0])
         annotations = c.annotations_df("2024-03-01", "2024-03-03", streams=[stream])
         # Neighbouring windows: few segments to download, enough files to kill midway.
-        table_a = c.training_set(annotations, clip_duration=2.0, negatives=0).head(40)
+        table_a = c.training_set(annotations, clip_duration=2.0, negatives=0).head(24)
         # Same rows in the opposite order: old labels over new audio would show.
         table_b = table_a.iloc[::-1].reset_index(drop=True)
         table_b.attrs = table_a.attrs = dict(table_a.attrs)
@@ -75,7 +75,7 @@ def test_sigkill_during_rewrite_leaves_the_whole_old_or_new_set(demo_emulator: E
             table.to_pickle(tmp_path / f"{name}.pkl")
             sets[name] = read_training_set(c.write_training_set(
                 table, tmp_path / f"ref-{name}", sample_rate=RATE, progress=False))
-    assert len(table_a) == 40 and not _same(sets["a"], sets["b"])
+    assert len(table_a) == 24 and not _same(sets["a"], sets["b"])
     out = tmp_path / "train"
     shutil.copytree(tmp_path / "ref-a", out)
     current, killed, rounds, span = "a", 0, 0, 0.0
