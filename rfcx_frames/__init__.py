@@ -19,7 +19,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import plot
 from .client import Client
+from .ecology import (
+    DetectionHistory,
+    detection_history,
+    detection_rates,
+    with_local_time,
+    with_sites,
+    with_sun,
+)
 from .exceptions import (
     AuthenticationError,
     CacheError,
@@ -41,6 +50,7 @@ __all__ = [
     "CacheError",
     "Client",
     "CrowdedInstantWarning",
+    "DetectionHistory",
     "DownloadError",
     "ForbiddenError",
     "NotCachedError",
@@ -56,15 +66,19 @@ __all__ = [
     "classifications",
     "classifications_df",
     "clips",
+    "detection_history",
+    "detection_rates",
     "detections",
     "detections_df",
     "download",
     "download_segment",
     "download_segments",
+    "effort_df",
     "get_default_client",
     "ingest_file",
     "iter_clips",
     "load_window",
+    "plot",
     "projects",
     "projects_df",
     "segments_df",
@@ -76,6 +90,9 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "with_local_time",
+    "with_sites",
+    "with_sun",
     "write_training_set",
 ]
 
@@ -152,6 +169,7 @@ segments_df = _on_default_client("segments_df")
 detections_df = _on_default_client("detections_df")
 annotations_df = _on_default_client("annotations_df")
 classifications_df = _on_default_client("classifications_df")
+effort_df = _on_default_client("effort_df")
 download_segment = _on_default_client("download_segment")
 download_segments = _on_default_client("download_segments")
 download = _on_default_client("download")

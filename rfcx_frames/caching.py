@@ -3,7 +3,8 @@
 Time-ranged frames go through :class:`~rfcx_frames.cache.TimeRangedCache` (windows per stream,
 with the filters in a signature), small listings through
 :class:`~rfcx_frames.cache.WholeResultCache`. The signature names the user by a hash of the
-token's email or subject, never by the token.
+token's email or subject, never by the token, and the platform by its identity
+(:mod:`rfcx_frames.cache.platforms`), not by its URL's port.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import pandas as pd
 
 from . import auth, timeutil
 from . import cache as cache_mod
+from .exceptions import RFCxError
 from .frames import finalize
-from .schemas import DETECTION, Entity, arrow_schema, pandas_dtypes
+from .schemas import ANNOTATION, DETECTION, Entity, arrow_schema, pandas_dtypes
+from .session import Session, is_platform_host
 
 #: The platform's ``min_confidence`` when none is sent (part of the cache's filter signature).
 DEFAULT_MIN_CONFIDENCE = 0.95
 
 #: ``fetch(stream_ids or None, start, end) -> DataFrame`` of one entity and filter set.
 Fetch = Callable[[list[str] | None, pd.Timestamp, pd.Timestamp], pd.DataFrame]
+
+#: Entities whose rows change on the platform after they were cached (reviews, edits).
+LABELS: tuple[Entity, ...] = (DETECTION, ANNOTATION)
 
 
 class CacheMethods:
@@ -33,8 +39,10 @@ class CacheMethods:
     cache_dir: Any
     cache_default: Any
     cache_horizon: pd.Timedelta
+    cache_max_age: pd.Timedelta | None
     now: Callable[[], pd.Timestamp]
     _identity_token: Callable[[], str]
+    session: Session
     streams_df: Callable[..., pd.DataFrame]
 
     def _cache_mode(self, cache: Any) -> str:
@@ -48,6 +56,50 @@ class CacheMethods:
         """Folder of the local Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache)."""
         return cache_mod.cache_path(self.cache_dir)
 
+    def _max_age(self, entity: Entity, max_age: Any) -> pd.Timedelta | None:
+        # Per call, then the client's setting for labels; segments keep the horizon rule.
+        if max_age is not None:
+            return cache_mod.parse_max_age(max_age, "max_age")
+        return self.cache_max_age if entity in LABELS else None
+
+    def platform(self, cache: Any = None) -> str:
+        """The identity of the platform at ``api_url``, which the cache keys entries by.
+
+        The platform's own hosts are known by their URL. Any other server is asked once
+        per client (``GET /_emulator/identity``; an emulator answers the id of its world,
+        anything else is known by its URL), and the answer is remembered in the cache
+        folder so that ``cache="offline"`` finds it later without a request.
+
+        Examples
+        --------
+        >>> client.platform()  # doctest: +SKIP
+        'emulator:demo-0-1f3a9c0d2b4e5f60'
+        """
+        offline = self._cache_mode(cache) == "offline"
+        known: dict[str, str] = self.__dict__.setdefault("_platform_ids", {})
+        if self.api_url in known:
+            return known[self.api_url]
+
+        def ask() -> str | None:
+            try:
+                body = self.session.request(
+                    "GET", f"{self.api_url}{cache_mod.IDENTITY_ROUTE}", auth=False,
+                    raise_for_status=False, allow_redirects=False,
+                    parse=lambda r: r.json() if r.status_code == 200 else None)
+            except RFCxError as exc:
+                raise ConnectionError(str(exc)) from exc
+            except ValueError:  # a 200 that is not JSON: not an emulator
+                return None
+            return body.get("id") if isinstance(body, dict) else None
+
+        found = cache_mod.resolve_platform(self.cache_root, self.api_url,
+                                           None if offline else ask,
+                                           stable=is_platform_host(self.api_url))
+        if not offline:
+            # Offline guessed from memory; a later online call asks and may learn better.
+            known[self.api_url] = found
+        return found
+
     def identity(self) -> str:
         """A non-secret identity of the signed-in user, to keep users' caches apart.
 
@@ -60,27 +112,35 @@ class CacheMethods:
         return cache_mod.user_identity(who or "token:" + token)
 
     def _whole(self, entity: Entity, params: Mapping[str, Any], cache: Any,
-               fetch: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+               fetch: Callable[[], pd.DataFrame], max_age: Any = None) -> pd.DataFrame:
         mode = self._cache_mode(cache)
+        limit = cache_mod.parse_max_age(max_age, "max_age") if max_age is not None else None
         if mode == "off":
             return fetch()
         frame = cache_mod.WholeResultCache(self.cache_root).get(
-            entity.name, {k: v for k, v in params.items() if v is not None}, self.api_url,
+            entity.name, {k: v for k, v in params.items() if v is not None}, self.platform(mode),
             self.identity(), fetch, arrow_schema(entity), mode=mode,
-            dtypes=pandas_dtypes(entity), now=self.now())
-        return finalize(entity, frame)
+            dtypes=pandas_dtypes(entity), now=self.now(), max_age=limit)
+        provenance = frame.attrs.pop("cache", None)
+        frame = finalize(entity, frame)
+        frame.attrs["cache"] = provenance
+        return frame
 
     def _cached(self, entity: Entity, fetch: Fetch, streams: list[str] | None,
                 start: pd.Timestamp, end: pd.Timestamp, params: Mapping[str, Any],
-                mode: str) -> pd.DataFrame:
+                mode: str, max_age: Any = None) -> pd.DataFrame:
+        """The frame from the cache, with its provenance in ``attrs["cache"]``."""
+        limit = self._max_age(entity, max_age)
+        listing_fetched = False
         if streams is None:
             # Without a stream filter the platform answers for every stream you can read.
             # Offline reads the cached listing however old; refresh lists streams anew too.
             listed = self.streams_df(progress=False,
                                      cache=mode if mode in ("offline", "refresh") else None)
             streams = [str(s) for s in listed["id"]]
+            listing_fetched = not listed.attrs.get("query", {}).get("from_cache", False)
         signature = cache_mod.FilterSignature.build(
-            entity.name, self.api_url, self.identity(),
+            entity.name, self.platform(mode), self.identity(),
             classifications=params.get("classifications[]"),
             classifiers=params.get("classifiers[]"),
             min_confidence=(self._effective_confidence(params) if entity is DETECTION
@@ -94,7 +154,8 @@ class CacheMethods:
             windows = [(s, start, end) for s in dict.fromkeys(streams)]
             ready = self._prefetch(entity, fetch, windows)
         elif mode != "offline":
-            windows = store.missing_windows(entity.name, signature, streams, start, end, schema)
+            windows = store.missing_windows(entity.name, signature, streams, start, end, schema,
+                                            max_age=limit, now=self.now())
             ready = self._prefetch(entity, fetch, windows)
 
         def fetch_window(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
@@ -103,10 +164,14 @@ class CacheMethods:
 
         # Already in the entity's order and free of repeats: windows are disjoint and
         # each fetch was finalized, so finalize() again would only cost time.
-        return store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
-                           schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
-                           order_by=entity.order_by, max_workers=self.max_workers,
-                           horizon=self.cache_horizon, now=self.now())
+        frame = store.query(entity.name, signature, streams, start, end, fetch=fetch_window,
+                            schema=schema, mode=mode, dtypes=pandas_dtypes(entity),
+                            order_by=entity.order_by, max_workers=self.max_workers,
+                            horizon=self.cache_horizon, now=self.now(), max_age=limit)
+        if listing_fetched:
+            # The listing only chose the streams (its age is not the rows'), but it was a request.
+            frame.attrs["cache"] = {**frame.attrs["cache"], "from_cache": False}
+        return frame
 
     @staticmethod
     def _prefetch(entity: Entity, fetch: Fetch,

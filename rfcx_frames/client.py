@@ -93,6 +93,12 @@ class Client(TableMethods, AudioMethods):
         Windows ending less than this before now are fetched again next time instead of
         being cached as complete, because the platform may still add rows there (e.g.
         ``"6h"``, ``"2d"``, a ``Timedelta``; default 6 hours).
+    cache_max_age
+        Cached detections and annotations fetched longer ago than this are fetched
+        again, because reviews change them on the platform (``"12h"``, ``"2d"``, a
+        ``Timedelta``, or ``"never"``; default 12 hours: a working day's repeats stay
+        warm, the next day's see the reviews). Segments and listings keep their own
+        rules; a ``max_age=`` given to one call outranks this.
     retries, backoff_factor
         Retries of transient failures and their exponential backoff.
     clock
@@ -120,6 +126,7 @@ class Client(TableMethods, AudioMethods):
         *,
         cache: Any = None,
         cache_horizon: Any = None,
+        cache_max_age: Any = None,
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
         clock: timeutil.Clock | None = None,
@@ -138,6 +145,8 @@ class Client(TableMethods, AudioMethods):
                               if isinstance(cache_horizon, str) else pd.Timedelta(cache_horizon))
         if self.cache_horizon < pd.Timedelta(0):
             raise ValueError(f"cache_horizon must be >= 0, got {cache_horizon!r}")
+        self.cache_max_age = (cache_mod.DEFAULT_LABEL_MAX_AGE if cache_max_age is None
+                              else cache_mod.parse_max_age(cache_max_age, "cache_max_age"))
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a Timestamp, not {type(clock).__name__}")
         self.clock: timeutil.Clock = clock if clock is not None else timeutil.utc_now

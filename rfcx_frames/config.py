@@ -75,6 +75,9 @@ PROGRESS_DELAY_S = 1.0
 #: The official client's default window for ``stream_segments``/``detections``/``annotations``
 #: when no dates are given (kept only in those seed-parity methods).
 SEED_DEFAULT_WINDOW_DAYS = 30
+#: How far before an effort window segments are looked up: a segment that starts this long
+#: before the window can still reach into it (the platform's segments last at most minutes).
+EFFORT_SEGMENT_LOOKBACK = "1h"
 
 # --- Authentication -----------------------------------------------------------------
 CREDENTIALS_FILE = ".rfcx_credentials"

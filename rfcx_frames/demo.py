@@ -1,7 +1,8 @@
 """``rfcx-frames demo``: the path a data scientist takes, end to end, in under two minutes.
 
-streams of a project -> a month of detections -> a per-species, per-stream, per-day summary
-and a plot of daily activity -> the same query again from the cache -> annotations -> clips
+streams of a project -> a month of detections -> recording effort, detection rates per
+species per stream per local day and a daily plot with no-audio days as gaps -> a detection
+history for occupancy models -> the same query again from the cache -> annotations -> clips
 aligned to them and their spectrograms -> a training set on disk.
 
 Without ``api_url`` it starts the embedded emulator's demo world; with one (and a token or a
@@ -21,13 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import plot
 from .audio import clips, training_set, write_training_set
 from .audio.download import ClientSource
 from .audio.store import AudioStore
 from .client import Client
+from .ecology import detection_history, detection_rates
 
-PLOT_SPECIES = 6
 CLIP_COUNT = 6
+SURVEY_MINUTES = 30
 CLIP_SECONDS = 5.0
 CLIP_RATE = 24000
 
@@ -55,49 +58,6 @@ def _table(frame: pd.DataFrame, echo: Callable[[str], None], rows: int = 12) -> 
         echo(frame.head(rows).to_string(index=False))
     if len(frame) > rows:
         echo(f"... {len(frame) - rows} more rows")
-
-
-def daily_summary(detections: pd.DataFrame) -> pd.DataFrame:
-    """Detections per species per stream per UTC day.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"start": pd.to_datetime(["2024-03-01T05:00Z", "2024-03-01T06:00Z"]),
-    ...                    "stream_id": ["a", "a"], "classification_value": ["x", "x"]})
-    >>> daily_summary(df)["detections"].tolist()
-    [2]
-    """
-    day = detections["start"].dt.floor("D").rename("day")
-    counts = (detections.groupby([day, detections["stream_id"],
-                                  detections["classification_value"]], observed=True)
-              .size().rename("detections").reset_index())
-    return counts.sort_values(["day", "stream_id", "detections"],
-                              ascending=[True, True, False]).reset_index(drop=True)
-
-
-def plot_daily_activity(summary: pd.DataFrame, path: Path, species: int = PLOT_SPECIES) -> Path:
-    """A PNG of detections per day for the most detected species (all streams together)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    per_day = summary.groupby(["day", "classification_value"], observed=True)["detections"].sum()
-    table = per_day.unstack("classification_value").fillna(0)
-    top = table.sum().sort_values(ascending=False).index[:species]
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=100)
-    for value in top:
-        ax.plot(table.index, table[value], marker="o", markersize=3, label=str(value))
-    ax.set_title("Daily detections of the most detected species")
-    ax.set_xlabel("day (UTC)")
-    ax.set_ylabel("detections")
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def spectrogram(audio: np.ndarray, sample_rate: int, nfft: int = 512,
@@ -275,19 +235,32 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
     _table(detections[["start", "stream_id", "classification_value", "confidence",
                        "review_status"]], echo, rows=5)
 
-    _say("3. Detections per species per stream per day", echo)
-    summary = daily_summary(detections)
-    result.files["summary_csv"] = out / "daily_detections.csv"
-    summary.to_csv(result.files["summary_csv"], index=False)
-    top = (summary.groupby(["stream_id", "classification_value"], observed=True)["detections"]
-           .sum().sort_values(ascending=False).head(10).reset_index())
-    _table(top, echo)
+    _say("3. Recording effort and detection rates (each site's local days)", echo)
+    effort = client.effort_df(start, end, streams=ids, freq="1D", local_time=True)
+    names = dict(zip(streams["id"].astype(str), streams["name"].astype(str), strict=True))
+    per_site = effort.groupby("stream_id", observed=True).agg(
+        recorded_hours=("recorded_seconds", lambda s: round(s.sum() / 3600, 1)),
+        days_with_audio=("recorded_seconds", lambda s: int((s > 0).sum())),
+        days=("recorded_seconds", "size")).reset_index()
+    per_site.insert(1, "name", per_site["stream_id"].astype(str).map(names))
+    echo("Audio recorded per site (a day without audio is not a day without detections):")
+    _table(per_site, echo)
+    rates = detection_rates(detections, effort, by=["stream_id", "local_date",
+                                                    "classification_value"])
+    result.files["rates_csv"] = out / "daily_rates.csv"
+    rates.to_csv(result.files["rates_csv"], index=False)
+    top = (detection_rates(detections, effort, by=["stream_id", "classification_value"])
+           .sort_values("rate_per_hour", ascending=False).head(10))
+    echo("Detections per recorded hour, highest first (rate = detections / recorded_hours):")
+    _table(top[["stream_id", "classification_value", "detections", "recorded_hours",
+                "rate_per_hour"]].round({"recorded_hours": 1, "rate_per_hour": 2}), echo)
     hours = detections["start_local"].dt.hour.value_counts().sort_index()
     echo("Busiest local hours: " + ", ".join(f"{h:02d}h" for h in
                                               hours.sort_values(ascending=False).index[:4]))
-    result.files["activity_plot"] = plot_daily_activity(summary, out / "daily_activity.png")
+    result.files["activity_plot"] = _plot_daily(detections, effort, out / "daily_activity.png")
+    _history(detections, effort, streams, result, echo)
 
-    _say("4. The same query again (answered from the local cache)", echo)
+    _say("5. The same query again (answered from the local cache)", echo)
     t0 = time.perf_counter()
     again = client.detections_df(start, end, streams=ids, min_confidence=min_confidence,
                                  local_time=True)
@@ -297,7 +270,7 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
          f"({result.cold_seconds / max(result.warm_seconds, 1e-6):.0f}x faster); "
          f"identical frame: {same}")
 
-    _say("5. Annotations", echo)
+    _say("6. Annotations", echo)
     annotations = client.annotations_df(start, end, streams=ids)
     result.annotations = len(annotations)
     if annotations.empty:
@@ -309,7 +282,7 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
     echo(f"{len(annotations):,} annotations of {per_class.shape[0]} classes")
     _table(per_class, echo, rows=8)
 
-    _say(f"6. Clips aligned to {CLIP_COUNT} annotations, with spectrograms", echo)
+    _say(f"7. Clips aligned to {CLIP_COUNT} annotations, with spectrograms", echo)
     source = ClientSource(client, AudioStore(out / "audio"))
     chosen = _spread(annotations, CLIP_COUNT)
     audio, meta = clips(source, chosen, duration=CLIP_SECONDS, sample_rate=CLIP_RATE,
@@ -318,7 +291,7 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
          f"{', '.join(map(str, meta.columns[:8]))} ...")
     result.files["spectrograms"] = plot_spectrograms(audio, meta, out / "clip_spectrograms.png")
 
-    _say("7. A training set from one stream's annotations", echo)
+    _say("8. A training set from one stream's annotations", echo)
     stream = str(chosen["stream_id"].iloc[0])
     subset = annotations[annotations["stream_id"].astype(str) == stream]
     subset = subset[subset["start"] < subset["start"].min() + pd.Timedelta(days=2)]
@@ -330,6 +303,39 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
                                                       progress=False)
 
     _written(result, client, echo)
+
+
+def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFrame,
+             result: DemoResult, echo: Callable[[str], None]) -> None:
+    species = str(detections["classification_value"].astype(str).value_counts().index[0])
+    _say(f"4. Detection history of {species} (occupancy data: site x local day)", echo)
+    # The demo sites record on duty cycles (minutes per hour), so half a day of audio
+    # never happens: a local day counts as surveyed with at least 30 minutes of audio.
+    history = detection_history(detections, effort, species=[species],
+                                min_coverage=SURVEY_MINUTES / (24 * 60), sites=streams)
+    matrix = history.y[species]
+    shown = matrix.iloc[:, :8].copy()
+    shown.columns = [c.strftime("%m-%d") for c in shown.columns]
+    echo(f"1 detected; 0 surveyed (>= {SURVEY_MINUTES} min of audio that day) and not "
+         "detected; NaN not surveyed:")
+    echo(shown.to_string())
+    surveyed = int(matrix.notna().to_numpy().sum())
+    echo(f"{matrix.shape[0]} sites x {matrix.shape[1]} days; {surveyed} surveyed site-days, "
+         f"detected on {int(np.nansum(matrix.to_numpy()))}")
+    files = history.to_csv(result.out_dir / "occupancy")
+    result.files["occupancy"] = files[0].parent
+
+
+def _plot_daily(detections: pd.DataFrame, effort: pd.DataFrame, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = plot.daily(detections, effort)
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    return path
 
 
 def _written(result: DemoResult, client: Client, echo: Callable[[str], None]) -> None:

@@ -80,13 +80,19 @@ class TableMethods(CacheMethods):
 
     def _attach_query(self, frame: pd.DataFrame, endpoint: str, params: Mapping[str, Any],
                       start: pd.Timestamp | None = None,
-                      end: pd.Timestamp | None = None) -> pd.DataFrame:
+                      end: pd.Timestamp | None = None,
+                      provenance: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        # How old the rows are: set by the cache (attrs["cache"]), else fetched just now.
+        provenance = provenance or frame.attrs.pop("cache", None) or {
+            "fetched_at": self.now(), "from_cache": False}
+        frame.attrs.pop("cache", None)
         frame.attrs["query"] = {
             "endpoint": endpoint,
             "params": {k: v for k, v in params.items() if v is not None},
             "start": timeutil.to_wire(start) if start is not None else None,
             "end": timeutil.to_wire(end) if end is not None else None,
-            "fetched_at": timeutil.to_wire(self.now()),
+            "fetched_at": timeutil.to_wire(provenance["fetched_at"]),
+            "from_cache": bool(provenance["from_cache"]),
             "api_url": self.api_url,
         }
         return frame
@@ -204,24 +210,34 @@ class TableMethods(CacheMethods):
         self, entity: Entity, streams: list[str] | None, start: pd.Timestamp,
         end: pd.Timestamp, params: dict[str, Any], *, progress: bool | None,
         descending: bool = False, local_time: bool = False, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         fetch = self.fetcher(entity, params, progress=self._show_progress(progress))
         mode = self._cache_mode(cache)
+        if max_age is not None:
+            self._max_age(entity, max_age)  # bad values raise whatever the cache mode
         # A project filter is resolved by the platform, not per stream: not cacheable by stream.
         if mode == "off" or params.get("projects[]") is not None:
             frame = fetch(streams, start, end)
         else:
-            frame = self._cached(entity, fetch, streams, start, end, params, mode)
+            frame = self._cached(entity, fetch, streams, start, end, params, mode, max_age)
+        provenance = frame.attrs.pop("cache", None)
         if descending:
             frame = frame.iloc[::-1].reset_index(drop=True)
         if local_time:
-            frame = add_local_time(frame, self._stream_timezones(frame, mode))
+            asked: list[bool] = []
+            frame = add_local_time(frame, self._stream_timezones(frame, mode, asked))
+            if provenance is not None and any(asked):
+                provenance = {**provenance, "from_cache": False}
         shown = dict(params)
         if streams is not None:
             shown["streams"] = list(streams)
-        return self._attach_query(frame, entity.endpoint, shown, start, end)
+        return self._attach_query(frame, entity.endpoint, shown, start, end, provenance)
 
-    def _stream_timezones(self, frame: pd.DataFrame, mode: str = "use") -> dict[str, str | None]:
+    def _stream_timezones(self, frame: pd.DataFrame, mode: str = "use",
+                          asked: list[bool] | None = None) -> dict[str, str | None]:
+        """Timezones of the frame's streams; appends to ``asked`` whether any was fetched."""
+        asked = asked if asked is not None else []
         if not self._timezones:
             # One cached listing answers most streams without a request per stream
             # (cache=False keeps off the cache folder here too).
@@ -232,6 +248,7 @@ class TableMethods(CacheMethods):
                                              cache=listing_mode)
                 except RFCxError:  # the per-stream lookup below still runs and raises
                     continue
+                asked.append(not listed.attrs.get("query", {}).get("from_cache", False))
                 self._timezones.update(zip(listed["id"].astype(str),
                                            listed["timezone"].astype(object), strict=True))
         wanted = [str(s) for s in pd.unique(frame["stream_id"].astype(object))
@@ -246,6 +263,7 @@ class TableMethods(CacheMethods):
                                         parse=lambda r: r.json())
             return body.get("timezone") if isinstance(body, dict) else None
 
+        asked.append(bool(wanted))
         zones = paginate.run_parallel(one, wanted, max_workers=self.max_workers)
         for stream, tz in zip(wanted, zones, strict=True):
             self._timezones[stream] = tz
@@ -255,6 +273,7 @@ class TableMethods(CacheMethods):
     def segments_df(
         self, stream: Any, start: TimeLike, end: TimeLike, *,
         progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every audio segment of one or more streams with ``start`` in ``[start, end)``.
 
@@ -271,6 +290,10 @@ class TableMethods(CacheMethods):
             lacks), ``"refresh"`` (fetch again and replace), ``"offline"`` (no request;
             :class:`~rfcx_frames.exceptions.NotCachedError` if the cache cannot answer) or
             ``False`` (bypass). Default: the client's ``cache``.
+        max_age
+            Cached windows fetched longer ago than this are fetched again (``"12h"``,
+            ``"7d"``, a ``Timedelta``, or ``"never"``). Default: never for segments, the
+            client's ``cache_max_age`` for detections and annotations. Offline ignores it.
 
         Returns
         -------
@@ -286,13 +309,14 @@ class TableMethods(CacheMethods):
             raise TypeError("stream is required (a stream id or an iterable of ids)")
         begin, finish = timeutil.window(start, end)
         return self._time_ranged(SEGMENT, streams, begin, finish, {}, progress=progress,
-                                 cache=cache)
+                                 cache=cache, max_age=max_age)
 
     def detections_df(
         self, start: TimeLike, end: TimeLike, classifications: Any = None,
         classifiers: Any = None, streams: Any = None, min_confidence: float | None = None,
         *, review_statuses: Any = None, projects: Any = None, descending: bool = False,
         local_time: bool = False, progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every detection with ``start`` in ``[start, end)`` matching the filters.
 
@@ -317,7 +341,7 @@ class TableMethods(CacheMethods):
             Newest first.
         local_time
             Add ``start_local``: naive wall-clock start in each stream's timezone.
-        progress, cache
+        progress, cache, max_age
             As in :meth:`segments_df`.
 
         Returns
@@ -345,12 +369,14 @@ class TableMethods(CacheMethods):
         return self._time_ranged(
             DETECTION, stream_list, begin, finish, params, progress=progress,
             descending=validate.check_bool(descending, "descending"),
-            local_time=validate.check_bool(local_time, "local_time"), cache=cache)
+            local_time=validate.check_bool(local_time, "local_time"), cache=cache,
+            max_age=max_age)
 
     def annotations_df(
         self, start: TimeLike, end: TimeLike, classifications: Any = None, streams: Any = None,
         *, descending: bool = False, local_time: bool = False,
         progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every annotation with ``start`` in ``[start, end)`` matching the filters.
 
@@ -362,7 +388,7 @@ class TableMethods(CacheMethods):
             Classification value(s).
         streams
             Stream id(s); ``None`` = every stream you can read.
-        descending, local_time, progress, cache
+        descending, local_time, progress, cache, max_age
             As in :meth:`detections_df`.
 
         Returns
@@ -380,12 +406,14 @@ class TableMethods(CacheMethods):
         return self._time_ranged(
             ANNOTATION, validate.as_str_list(streams, "streams"), begin, finish, params,
             progress=progress, descending=validate.check_bool(descending, "descending"),
-            local_time=validate.check_bool(local_time, "local_time"), cache=cache)
+            local_time=validate.check_bool(local_time, "local_time"), cache=cache,
+            max_age=max_age)
 
     def projects_df(
         self, keyword: str | None = None, created_by: str | None = None,
         only_public: bool | None = None, only_deleted: bool | None = None, *,
         progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every project matching the filters (all pages, using ``Total-Items``).
 
@@ -405,13 +433,14 @@ class TableMethods(CacheMethods):
                 chunks = self._all_pages(PROJECT, f"{self.api_url}/projects", params, bar)
             return finalize(PROJECT, to_frame(PROJECT, chunks))
 
-        frame = self._whole(PROJECT, params, cache, fetch)
+        frame = self._whole(PROJECT, params, cache, fetch, max_age)
         return self._attach_query(frame, PROJECT.endpoint, params)
 
     def streams_df(
         self, organizations: Any = None, projects: Any = None, created_by: str | None = None,
         name: str | None = None, keyword: str | None = None, include_public: bool = False,
         include_deleted: bool = False, *, progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every stream (site) matching the filters, with its timezone and project.
 
@@ -442,12 +471,78 @@ class TableMethods(CacheMethods):
                  "include_deleted": include_deleted}
         shown.pop("only_public", None)
         shown.pop("only_deleted", None)
-        frame = self._whole(STREAM, shown, cache, fetch)
+        frame = self._whole(STREAM, shown, cache, fetch, max_age)
         return self._attach_query(frame, STREAM.endpoint, shown)
+
+    def effort_df(
+        self, start: TimeLike, end: TimeLike, streams: Any = None, projects: Any = None,
+        freq: str = "1h", local_time: bool = False, *, progress: bool | None = None,
+        cache: Any = None,
+    ) -> pd.DataFrame:
+        """Recording effort: recorded seconds per stream and period, from the segments.
+
+        Effort tells "no audio" from "audio, and nothing detected"; divide counts by it
+        (:func:`rfcx_frames.detection_rates`) or mask occasions with too little of it
+        (:func:`rfcx_frames.detection_history`).
+
+        Parameters
+        ----------
+        start, end
+            The window. Naive times are UTC.
+        streams
+            Stream ids (default: every stream of ``projects``, else every stream you can
+            read). Each gets a row per period, 0 where nothing was recorded.
+        projects
+            Project ids whose streams to take when ``streams`` is not given.
+        freq
+            Period length, any pandas frequency: ``"1h"``, ``"1D"``, ``"7D"``, ``"MS"``.
+            Every period overlapping ``[start, end)`` is returned whole (see
+            :mod:`rfcx_frames.ecology.effort` for how periods are aligned).
+        local_time
+            Align periods to each stream's own timezone (local days across a DST change
+            last 23 or 25 hours); default UTC.
+        progress, cache
+            As for :meth:`segments_df`, which this reads (and caches) underneath.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``stream_id, period_start, period_end, period_start_local, timezone,
+            period_seconds, recorded_seconds, coverage``; segments overlapping each other
+            count once, and only their part inside the window and the period.
+
+        Examples
+        --------
+        >>> e = client.effort_df("2024-03-01", "2024-03-08", freq="1D", local_time=True)  # doctest: +SKIP
+        >>> e.groupby("stream_id", observed=True)["recorded_seconds"].sum() / 3600  # doctest: +SKIP
+        """
+        from .ecology.effort import effort_from_segments, parse_freq, period_span
+
+        begin, finish = timeutil.window(start, end)
+        offset = parse_freq(freq)
+        local = validate.check_bool(local_time, "local_time")
+        mode = self._cache_mode(cache)
+        listing_mode = mode if mode in ("offline", "refresh") else None
+        listed = self.streams_df(projects=projects, progress=False, cache=listing_mode)
+        ids = validate.as_str_list(streams, "streams")
+        if ids is None:
+            ids = [str(s) for s in listed["id"]]
+        zones: dict[str, str | None] | None = None
+        if local:
+            zones = self._stream_timezones(pd.DataFrame({"stream_id": ids}), mode)
+        lookback = pd.Timedelta(config.EFFORT_SEGMENT_LOOKBACK)
+        first, last = period_span(begin, finish, offset, (zones or {}).values())
+        segments = (self.segments_df(ids, first - lookback, last, progress=progress,
+                                     cache=cache) if ids else
+                    pd.DataFrame({"stream_id": [], "start": [], "end": []}))
+        frame = effort_from_segments(segments, begin, finish, freq, streams=ids, timezones=zones)
+        return self._attach_query(frame, "effort", {"freq": freq, "local_time": local,
+                                                    "streams[]": ids}, begin, finish)
 
     def classifications_df(
         self, keyword: str | None = None, levels: Any = None, *, classifiers: Any = None,
         progress: bool | None = None, cache: Any = None,
+        max_age: Any = None,
     ) -> pd.DataFrame:
         """Every classification matching ``keyword`` (title or alternative name).
 
@@ -464,6 +559,9 @@ class TableMethods(CacheMethods):
             Classifier id(s), or ``"*"``: only the classes those classifiers output.
         progress, cache
             As in :meth:`segments_df`.
+        max_age
+            A cached listing fetched longer ago than this is fetched again (instead of
+            after its one-hour expiry).
 
         Returns
         -------
@@ -490,7 +588,7 @@ class TableMethods(CacheMethods):
             frame = merge_alternative_names(to_frame(CLASSIFICATION, chunks))
             return finalize(CLASSIFICATION, frame)
 
-        frame = self._whole(CLASSIFICATION, params, cache, fetch)
+        frame = self._whole(CLASSIFICATION, params, cache, fetch, max_age)
         return self._attach_query(frame, CLASSIFICATION.endpoint, params)
 
 

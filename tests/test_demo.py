@@ -22,16 +22,21 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = proc.stdout
-    for step in ("1. Streams of project", "2. Detections", "3. Detections per species",
-                 "4. The same query again", "5. Annotations", "6. Clips", "7. A training set",
-                 "Written"):
+    for step in ("1. Streams of project", "2. Detections", "3. Recording effort and detection rates",
+                 "4. Detection history of", "5. The same query again", "6. Annotations",
+                 "7. Clips", "8. A training set", "Written"):
         assert step in text
     assert "identical frame: True" in text
     assert "Traceback" not in proc.stderr
 
-    summary = pd.read_csv(out / "daily_detections.csv")
-    assert {"day", "stream_id", "classification_value", "detections"} <= set(summary.columns)
-    assert summary["detections"].sum() > 1000
+    rates = pd.read_csv(out / "daily_rates.csv")
+    assert {"local_date", "stream_id", "classification_value", "detections", "recorded_hours",
+            "rate_per_hour"} <= set(rates.columns)
+    assert rates["detections"].sum() > 1000
+    no_audio = rates["recorded_hours"] == 0
+    assert no_audio.any() and rates.loc[no_audio, "rate_per_hour"].isna().all()
+    y = pd.read_csv(next((out / "occupancy").glob("y_*.csv")), index_col="site")
+    assert y.isna().any().any() and (y.fillna(0).isin([0, 1])).all().all()
 
     for png in ("daily_activity.png", "clip_spectrograms.png"):
         image = mpimg.imread(out / png)

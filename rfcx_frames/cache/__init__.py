@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from rfcx_frames.cache.config import (
     DEFAULT_HORIZON,
+    DEFAULT_LABEL_MAX_AGE,
     DEFAULT_TTL,
     ENV_DIR,
     ENV_MODE,
@@ -26,10 +27,14 @@ from rfcx_frames.cache.config import (
     Mode,
     cache_path,
     parse_duration,
+    parse_max_age,
     resolve_mode,
 )
+from rfcx_frames.cache.dataset import dataset
 from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
 from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
+from rfcx_frames.cache.platforms import IDENTITY_ROUTE
+from rfcx_frames.cache.platforms import resolve as resolve_platform
 from rfcx_frames.cache.ranged import TimeRangedCache
 from rfcx_frames.cache.signature import (
     REVIEW_STATUSES,
@@ -43,9 +48,11 @@ from rfcx_frames.exceptions import NotCachedError
 
 __all__ = [
     "DEFAULT_HORIZON",
+    "DEFAULT_LABEL_MAX_AGE",
     "DEFAULT_TTL",
     "ENV_DIR",
     "ENV_MODE",
+    "IDENTITY_ROUTE",
     "MODES",
     "REVIEW_STATUSES",
     "CacheArg",
@@ -58,11 +65,14 @@ __all__ = [
     "canonical_json",
     "clear",
     "clear_orphans",
+    "dataset",
     "frame_from_table",
     "info",
     "orphans",
     "parse_duration",
+    "parse_max_age",
     "resolve_mode",
+    "resolve_platform",
     "schema_fingerprint",
     "stable_hash",
     "table_from_frame",

@@ -31,6 +31,11 @@ APP_NAME = "rfcx_frames"
 
 DEFAULT_HORIZON = pd.Timedelta(hours=6)
 DEFAULT_TTL = pd.Timedelta(hours=1)
+#: How long cached detections and annotations answer before they are fetched again:
+#: reviews change them on the platform, and 12 hours keeps a working day's repeats warm
+#: while the next morning's run sees the reviews of the day before.
+DEFAULT_LABEL_MAX_AGE = pd.Timedelta(hours=12)
+NEVER = "never"
 
 _OFF_WORDS = {"off", "false", "0", "no", "none", "disabled"}
 _USE_WORDS = {"use", "on", "true", "1", "yes"}
@@ -162,3 +167,36 @@ def parse_duration(text: str | pd.Timedelta) -> pd.Timedelta:
     if pd.isna(result) or result < pd.Timedelta(0):
         raise ValueError(f"duration must be non-negative; got {text!r}")
     return result
+
+
+def parse_max_age(value: Any, name: str = "max_age") -> pd.Timedelta | None:
+    """A maximum age: a duration (``"12h"``, ``"7d"``, a ``Timedelta``) or ``"never"``.
+
+    Returns ``None`` for ``"never"`` (cached windows never expire).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, for anything else (negative durations included).
+
+    Examples
+    --------
+    >>> parse_max_age("12h"), parse_max_age("never")
+    (Timedelta('0 days 12:00:00'), None)
+    """
+    if isinstance(value, str) and value.strip().lower() == NEVER:
+        return None
+    try:
+        if isinstance(value, str):
+            return parse_duration(value)
+        if isinstance(value, (bool, int, float)) or value is None:
+            raise ValueError  # a bare number has no unit
+        result = pd.Timedelta(value)
+        if pd.isna(result) or result < pd.Timedelta(0):
+            raise ValueError
+        return result
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be a non-negative duration ('12h', '7d', a Timedelta) or "
+            f"'never'; got {value!r}"
+        ) from None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +60,14 @@ from rfcx_frames.cache.store import (
 from rfcx_frames.cache.windows import (
     Interval,
     day_label,
+    fetched_since,
     intersect,
     split_by_day,
     subtract,
     union,
 )
-from rfcx_frames.timeutil import utc_now
+from rfcx_frames.cache.windows import stamp as stamp_windows
+from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
 WRITE_THREADS = 8
@@ -204,11 +206,13 @@ class Entry:
         replace: bool = False,
         max_parts: int = MAX_PARTS,
         now: pd.Timestamp | None = None,
+        stale_before: int | None = None,
     ) -> None:
-        """Add fetched rows to the entry and mark their windows complete.
+        """Add fetched rows to the entry and mark their windows complete, fetched ``now``.
 
         Windows another process completed meanwhile are skipped (their rows are already
-        stored); with ``replace`` the stored rows of the windows are replaced instead.
+        stored), unless they were fetched before ``stale_before`` (ns): those, like every
+        window with ``replace``, have their stored rows replaced.
 
         Examples
         --------
@@ -221,83 +225,67 @@ class Entry:
         >>> e.load().streams["s"].complete
         [(0, 1000000000)]
         """
-        with storage_errors(self.root), self.lock():
-            if str(self.folder) not in _SWEPT:
-                # Leftovers of writers killed earlier (we hold the lock, so they are dead).
-                remove_quietly(self.orphans())
-                _SWEPT.add(str(self.folder))
-            try:
-                self._store(pieces, signature, schema, fingerprint, keys, time_column, replace,
-                            max_parts, now)
-            except BaseException:
-                # Until the manifest names them, this call's files are orphans: no
-                # half-written parts stay behind a full or failing disk.
-                with contextlib.suppress(OSError):
-                    remove_quietly(self.orphans())
-                raise
-
-    def _store(
-        self,
-        pieces: Sequence[Piece],
-        signature: dict[str, object],
-        schema: pa.Schema,
-        fingerprint: str,
-        keys: Sequence[str],
-        time_column: str,
-        replace: bool,
-        max_parts: int,
-        now: pd.Timestamp | None,
-    ) -> None:
-        stamp = (now if now is not None else utc_now()).isoformat()
-        manifest = self.load()
-        if manifest is None or manifest.schema != fingerprint:
-            stale = manifest is not None
-            manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
-                                order=list(keys))
-            if stale:
-                # Rows of another schema version: forget them first, then delete them.
-                write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-                self._remove_data_tree()
-        obsolete: list[str] = []
-        touched: set[tuple[str, str]] = set()
-        jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
-        for piece in pieces:
-            state = manifest.streams.setdefault(piece.stream_id, StreamState())
-            windows = piece.windows
-            if replace:
-                obsolete += self._cut(
-                    piece.stream_id, state, windows, schema, time_column, stamp, touched
+        with storage_errors(self.root), self.lock(), self._no_orphans_left():
+            moment = now if now is not None else utc_now()
+            stamp = moment.isoformat()
+            manifest = self.load()
+            if manifest is None or manifest.schema != fingerprint:
+                stale = manifest is not None
+                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
+                                    order=list(keys))
+                if stale:
+                    # Rows of another schema version: forget them first, then delete them.
+                    write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+                    self._remove_data_tree()
+            obsolete: list[str] = []
+            touched: set[tuple[str, str]] = set()
+            jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
+            for piece in pieces:
+                state = manifest.streams.setdefault(piece.stream_id, StreamState())
+                if replace:
+                    expired = piece.windows
+                elif stale_before is not None:
+                    # Stored windows too old to answer are replaced; fresher ones are kept.
+                    expired = intersect(piece.windows, subtract(
+                        state.complete, fetched_since(state.fetched, stale_before)))
+                else:
+                    expired = []
+                if expired:
+                    obsolete += self._cut(
+                        piece.stream_id, state, expired, schema, time_column, stamp, touched
+                    )
+                windows = piece.windows
+                new = subtract(windows, state.complete)
+                if not new:
+                    continue
+                state.fetched = stamp_windows(state.fetched, new, to_ns(moment))
+                # Files follow the entry's order, whatever order this query asked for.
+                order = manifest.order or list(keys)
+                table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
+                for day, parts in split_by_day(new):
+                    rows = table.filter(time_mask(table[time_column], parts))
+                    if rows.num_rows:
+                        jobs.append((state, piece.stream_id, day, parts,
+                                     to_file_table(rows, schema, self.stream_column)))
+                state.complete = union(state.complete, new)
+            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
+                                                         strict=True):
+                state.files.append(part)
+                touched.add((stream_id, part.path.rsplit("/", 1)[0]))
+            for stream_id, folder in sorted(touched):
+                obsolete += self._compact(
+                    manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
+                    [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
+                    max_parts,
                 )
-            new = subtract(windows, state.complete)
-            if not new:
-                continue
-            # Files follow the entry's order, whatever order this query asked for.
-            order = manifest.order or list(keys)
-            table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
-            for day, parts in split_by_day(new):
-                rows = table.filter(time_mask(table[time_column], parts))
-                if rows.num_rows:
-                    jobs.append((state, piece.stream_id, day, parts,
-                                 to_file_table(rows, schema, self.stream_column)))
-            state.complete = union(state.complete, new)
-        for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
-                                                     strict=True):
-            state.files.append(part)
-            touched.add((stream_id, part.path.rsplit("/", 1)[0]))
-        for stream_id, folder in sorted(touched):
-            obsolete += self._compact(
-                manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
-                [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
-                max_parts,
-            )
-        manifest.updated = stamp
-        if not (self.folder / SIGNATURE_FILE).exists():
-            write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
-        write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-        for relative in obsolete:
-            with contextlib.suppress(FileNotFoundError):
-                self.path(relative).unlink()
-        self._collect_garbage(manifest, {folder for _, folder in touched})
+            manifest.updated = stamp
+            if not (self.folder / SIGNATURE_FILE).exists():
+                write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
+            write_json_atomic(self.folder / MANIFEST, manifest.to_json())
+            for relative in obsolete:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path(relative).unlink()
+            self._collect_garbage(manifest, {folder for _, folder in touched})
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.
@@ -474,6 +462,21 @@ class Entry:
             if (is_data and relative not in named) or stray_tmp:
                 found.append(child)
         return sorted(found)
+
+    @contextlib.contextmanager
+    def _no_orphans_left(self) -> Iterator[None]:
+        """With the lock held around a write: first delete the leftovers of writers killed
+        earlier (once per process), and if the write fails, the files it wrote, which
+        no manifest names yet (a full or failing disk leaves no half-written part)."""
+        if str(self.folder) not in _SWEPT:
+            remove_quietly(self.orphans())
+            _SWEPT.add(str(self.folder))
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(OSError):
+                remove_quietly(self.orphans())
+            raise
 
     def _remove_data_tree(self) -> None:
         for child in self.folder.glob(f"{self.stream_column}=*"):

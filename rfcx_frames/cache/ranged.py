@@ -48,7 +48,14 @@ from rfcx_frames.cache.store import (
     read_parts,
     storage_errors,
 )
-from rfcx_frames.cache.windows import Interval, covers, intersect, subtract
+from rfcx_frames.cache.windows import (
+    Interval,
+    covers,
+    fetched_since,
+    intersect,
+    oldest,
+    subtract,
+)
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
@@ -134,6 +141,7 @@ class TimeRangedCache:
         max_workers: int = 1,
         dtypes: Mapping[str, Any] | None = None,
         order_by: Sequence[str] | None = None,
+        max_age: pd.Timedelta | None = None,
     ) -> pd.DataFrame:
         """Rows of ``streams`` in ``[start, end)``, from the cache plus fetches of what it lacks.
 
@@ -171,12 +179,18 @@ class TimeRangedCache:
         order_by
             Row order (all ascending); default time, stream, then
             ``classification_value``, ``classifier_id``, ``id``, ``end`` when present.
+        max_age
+            A cached window fetched longer ago than this is fetched again (and replaced),
+            except offline; ``None``: cached windows never expire.
 
         Returns
         -------
         pandas.DataFrame
             Exactly ``schema``'s columns, sorted by time, stream and tie-breakers, with
-            the dtypes of :func:`~rfcx_frames.cache.frames.frame_from_table`.
+            the dtypes of :func:`~rfcx_frames.cache.frames.frame_from_table`. Its
+            ``attrs["cache"]`` says how old its rows are: ``fetched_at``, the oldest fetch
+            time of the windows answering it (``now`` for what was fetched), and
+            ``from_cache``, whether nothing was fetched.
 
         Raises
         ------
@@ -209,16 +223,20 @@ class TimeRangedCache:
         keys = list(order_by) if order_by else sort_keys(
             schema, self.time_column, self.stream_column
         )
-        finish = functools.partial(self._finish, schema=schema, keys=keys, dtypes=dtypes)
+        moment = now if now is not None else utc_now()
+        finish = functools.partial(self._finish, schema=schema, keys=keys, dtypes=dtypes,
+                                   now=moment)
         if hi <= lo or not stream_ids:
-            return finish([])
+            return finish([], fetched_at=None)
         if resolved == "off":
             windows = [(s, lo, hi) for s in stream_ids]
             tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
-            return finish([(w[0], t) for w, t in tables.items()])
+            return finish([(w[0], t) for w, t in tables.items()], fetched_at=to_ns(moment))
 
-        moment = now if now is not None else utc_now()
         cutoff = to_ns(moment) - int(horizon.value)
+        # Offline answers from whatever is cached, however old.
+        stale_before = (to_ns(moment) - int(max_age.value)
+                        if max_age is not None and resolved != "offline" else None)
         fingerprint = schema_fingerprint(schema)
         own = Entry(self.root, entity, signature.key, self.stream_column)
         fetched: dict[tuple[str, int, int], pa.Table] = {}
@@ -229,7 +247,7 @@ class TimeRangedCache:
                 resolved != "refresh" and attempt < _ATTEMPTS - 1)
             with storage_errors(self.root, "read from"):
                 sources = self._sources(signature, schema, fingerprint) if use_cache else []
-            plan = self._plan(sources, stream_ids, lo, hi)
+            plan = self._plan(sources, stream_ids, lo, hi, stale_before)
             if resolved == "offline" and plan.missing:
                 raise self._not_cached(entity, plan.missing)
             todo = [w for w in plan.missing if w not in fetched]
@@ -250,6 +268,7 @@ class TimeRangedCache:
                     replace=resolved == "refresh",
                     max_parts=self.max_parts,
                     now=moment,
+                    stale_before=stale_before,
                 )
             try:
                 cached: Pieces = []
@@ -261,7 +280,13 @@ class TimeRangedCache:
                 with storage_errors(self.root, "read from"):
                     bad.entry.drop_unreadable(bad.paths, schema)
                 continue
-            return finish(cached + [(w[0], fetched[w]) for w in plan.missing])
+            ages = [to_ns(moment)] if plan.missing else []
+            for i, assigned in plan.assigned.items():
+                streams_of = sources[i].manifest.streams
+                ages += [t for sid, intervals in assigned.items()
+                         if (t := oldest(streams_of[sid].fetched, intervals)) is not None]
+            return finish(cached + [(w[0], fetched[w]) for w in plan.missing],
+                          fetched_at=min(ages) if ages else None, from_cache=not plan.missing)
         # Offline only: files kept turning out unreadable while being read.
         raise self._not_cached(entity, [(s, lo, hi) for s in stream_ids])
 
@@ -273,8 +298,12 @@ class TimeRangedCache:
         start: pd.Timestamp | str,
         end: pd.Timestamp | str,
         schema: pa.Schema,
+        max_age: pd.Timedelta | None = None,
+        now: pd.Timestamp | None = None,
     ) -> list[Window]:
         """The ``(stream_id, start, end)`` windows a query would have to fetch.
+
+        ``max_age`` and ``now`` as in :meth:`query`.
 
         Examples
         --------
@@ -289,7 +318,10 @@ class TimeRangedCache:
             raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
         with storage_errors(self.root, "read from"):
             sources = self._sources(signature, schema, schema_fingerprint(schema))
-        plan = self._plan(sources, sorted(set(streams)), to_ns(start), to_ns(end))
+        stale_before = None
+        if max_age is not None:
+            stale_before = to_ns(now if now is not None else utc_now()) - int(max_age.value)
+        plan = self._plan(sources, sorted(set(streams)), to_ns(start), to_ns(end), stale_before)
         return [(s, from_ns(a), from_ns(b)) for s, a, b in plan.missing]
 
     def files(self, entity: str, signature: FilterSignature | None = None) -> list[Path]:
@@ -350,7 +382,8 @@ class TimeRangedCache:
         found.sort(key=lambda s: (len(s.stricter), s.entry.key != signature.key, s.entry.key))
         return found
 
-    def _plan(self, sources: list[_Source], streams: list[str], lo: int, hi: int) -> _Plan:
+    def _plan(self, sources: list[_Source], streams: list[str], lo: int, hi: int,
+              stale_before: int | None = None) -> _Plan:
         plan = _Plan()
         for stream_id in streams:
             remaining = [(lo, hi)]
@@ -358,7 +391,9 @@ class TimeRangedCache:
                 state = source.manifest.streams.get(stream_id)
                 if state is None or not remaining:
                     continue
-                taken = intersect(remaining, state.complete)
+                usable = state.complete if stale_before is None else intersect(
+                    state.complete, fetched_since(state.fetched, stale_before))
+                taken = intersect(remaining, usable)
                 if taken:
                     plan.assigned.setdefault(index, {})[stream_id] = taken
                     remaining = subtract(remaining, taken)
@@ -439,10 +474,19 @@ class TimeRangedCache:
         schema: pa.Schema,
         keys: Sequence[str],
         dtypes: Mapping[str, Any] | None,
+        now: pd.Timestamp,
+        fetched_at: int | None,
+        from_cache: bool = False,
     ) -> pd.DataFrame:
-        """Merge, order and convert once (see :func:`~rfcx_frames.cache.frames.assemble`)."""
-        return assemble(pieces, schema, keys, dtypes, time_column=self.time_column,
-                        stream_column=self.stream_column)
+        """Merge, order and convert once (see :func:`~rfcx_frames.cache.frames.assemble`),
+        with the provenance in ``attrs["cache"]``."""
+        frame = assemble(pieces, schema, keys, dtypes, time_column=self.time_column,
+                         stream_column=self.stream_column)
+        frame.attrs["cache"] = {
+            "fetched_at": from_ns(fetched_at) if fetched_at is not None else now,
+            "from_cache": from_cache or fetched_at is None,
+        }
+        return frame
 
     @staticmethod
     def _not_cached(entity: str, missing: list[tuple[str, int, int]]) -> NotCachedError:

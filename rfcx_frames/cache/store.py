@@ -36,7 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from rfcx_frames.cache.windows import Interval, normalize
+from rfcx_frames.cache.windows import Interval, Stamped, clip, normalize, subtract
 from rfcx_frames.exceptions import CacheError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
@@ -476,10 +476,15 @@ class PartFile:
 
 @dataclass
 class StreamState:
-    """The complete windows of one stream and the files holding their rows."""
+    """The complete windows of one stream, when each was fetched, and the files of their rows.
+
+    ``fetched`` covers ``complete`` exactly once written (windows dropped from
+    ``complete`` are dropped from it on writing).
+    """
 
     complete: list[Interval] = field(default_factory=list)
     files: list[PartFile] = field(default_factory=list)
+    fetched: list[Stamped] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form.
@@ -487,26 +492,38 @@ class StreamState:
         Examples
         --------
         >>> StreamState().to_json()
-        {'complete': [], 'files': [], 'rows': 0}
+        {'complete': [], 'files': [], 'rows': 0, 'fetched': []}
         """
         return {
             "complete": [[iso(s), iso(e)] for s, e in self.complete],
             "files": [f.to_json() for f in self.files],
             "rows": sum(f.rows for f in self.files),
+            "fetched": [[iso(s), iso(e), iso(t)] for s, e, t in clip(self.fetched, self.complete)],
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StreamState:
+    def from_json(cls, data: dict[str, Any], default_fetched: int = 0) -> StreamState:
         """Inverse of :meth:`to_json`.
+
+        Complete windows without a fetch time (manifests written before fetch times were
+        kept) count as fetched at ``default_fetched``, the manifest's creation: the
+        oldest they can be.
 
         Examples
         --------
         >>> StreamState.from_json({"complete": [], "files": []})
-        StreamState(complete=[], files=[])
+        StreamState(complete=[], files=[], fetched=[])
         """
+        complete = normalize((iso_ns(s), iso_ns(e)) for s, e in data["complete"])
+        fetched: list[Stamped] = sorted(
+            (iso_ns(s), iso_ns(e), iso_ns(t)) for s, e, t in data.get("fetched", []))
+        unstamped = subtract(complete, [(s, e) for s, e, _ in fetched])
+        if unstamped:
+            fetched = sorted([*fetched, *((s, e, default_fetched) for s, e in unstamped)])
         return cls(
-            complete=normalize((iso_ns(s), iso_ns(e)) for s, e in data["complete"]),
+            complete=complete,
             files=[PartFile.from_json(f) for f in data["files"]],
+            fetched=fetched,
         )
 
 
@@ -561,12 +578,13 @@ class Manifest:
 
         Examples
         --------
-        >>> m = Manifest("d", "k", {}, "s", "t", "t")
+        >>> m = Manifest("d", "k", {}, "s", iso(0), iso(0))
         >>> Manifest.from_json(m.to_json()) == m
         True
         """
         if data.get("format") != 1:
             raise ValueError(f"unknown manifest format {data.get('format')!r}")
+        created = iso_ns(str(data["created"]))
         return cls(
             entity=str(data["entity"]),
             key=str(data["key"]),
@@ -574,7 +592,8 @@ class Manifest:
             schema=str(data["schema"]),
             created=str(data["created"]),
             updated=str(data["updated"]),
-            streams={sid: StreamState.from_json(st) for sid, st in data["streams"].items()},
+            streams={sid: StreamState.from_json(st, created)
+                     for sid, st in data["streams"].items()},
             order=[str(k) for k in data.get("order", [])],
         )
 

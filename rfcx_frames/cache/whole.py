@@ -120,10 +120,12 @@ class WholeResultCache:
         ttl: pd.Timedelta | None = None,
         now: pd.Timestamp | None = None,
         dtypes: Mapping[str, Any] | None = None,
+        max_age: pd.Timedelta | None = None,
     ) -> pd.DataFrame:
         """The result of one request, from the cache when fresh, else from ``fetch()``.
 
-        Rows come back in the order ``fetch`` returned them.
+        Rows come back in the order ``fetch`` returned them. ``attrs["cache"]`` holds
+        ``fetched_at`` (when the rows were fetched) and ``from_cache`` (nothing fetched).
 
         Parameters
         ----------
@@ -144,6 +146,9 @@ class WholeResultCache:
         dtypes
             pandas dtype per column (see
             :func:`~rfcx_frames.cache.frames.frame_from_table`).
+        max_age
+            When given, a cached result fetched longer ago than this is fetched again,
+            instead of one past its expiry (offline ignores both).
 
         Examples
         --------
@@ -157,9 +162,10 @@ class WholeResultCache:
         rfcx_frames.exceptions.NotCachedError: cache='offline' but projects {} is not cached
         """
         resolved = resolve_mode(mode, "use")
-        if resolved == "off":
-            return frame_from_table(table_from_frame(fetch(), schema), schema, dtypes)
         moment = now if now is not None else utc_now()
+        if resolved == "off":
+            return _provenance(frame_from_table(table_from_frame(fetch(), schema), schema,
+                                                dtypes), moment, False)
         key = self.key(entity, params, base_url, user, schema)
         folder = self.root / LAYOUT / WHOLE / entity
         sidecar = folder / f"{key}.json"
@@ -167,8 +173,12 @@ class WholeResultCache:
             with storage_errors(self.root, "read from"):
                 meta = _read_sidecar(sidecar)
             if isinstance(meta, dict) and "file" in meta:
-                fresh = resolved == "offline" or pd.Timestamp(meta["expires"]) > moment
-                if fresh:
+                created = pd.Timestamp(meta["created"])
+                if max_age is not None:
+                    fresh = created > moment - max_age
+                else:
+                    fresh = pd.Timestamp(meta["expires"]) > moment
+                if fresh or resolved == "offline":
                     rows = meta.get("rows")
                     try:
                         # A count other than the sidecar's means damage checksums missed;
@@ -176,7 +186,7 @@ class WholeResultCache:
                         with storage_errors(self.root, "read from"):
                             (table,) = read_parts([folder / str(meta["file"])], schema,
                                                   rows=None if rows is None else [int(rows)])
-                        return frame_from_table(table, schema, dtypes)
+                        return _provenance(frame_from_table(table, schema, dtypes), created, True)
                     except UnreadableFilesError:
                         pass  # damaged: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
@@ -186,7 +196,7 @@ class WholeResultCache:
         table = table_from_frame(fetch(), schema)
         with storage_errors(self.root):
             self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
-        return frame_from_table(table, schema, dtypes)
+        return _provenance(frame_from_table(table, schema, dtypes), moment, False)
 
     def _store(
         self,
@@ -259,6 +269,11 @@ def _read_sidecar(path: Path) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
+
+
+def _provenance(frame: pd.DataFrame, fetched_at: pd.Timestamp, from_cache: bool) -> pd.DataFrame:
+    frame.attrs["cache"] = {"fetched_at": fetched_at, "from_cache": from_cache}
+    return frame
 
 
 def _plain(params: Mapping[str, Any]) -> Any:

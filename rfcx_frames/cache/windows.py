@@ -169,3 +169,75 @@ def split_by_day(intervals: Iterable[Interval]) -> Iterator[tuple[int, list[Inte
             day += DAY_NS
     for day in sorted(by_day):
         yield day, by_day[day]
+
+
+#: ``(start, end, fetched)``: a window and when its rows were fetched (all ns).
+Stamped = tuple[int, int, int]
+
+
+def stamp(stamps: Iterable[Stamped], intervals: Iterable[Interval], when: int) -> list[Stamped]:
+    """``stamps`` with ``intervals`` (re)fetched at ``when``: sorted, disjoint, merged.
+
+    Examples
+    --------
+    >>> stamp([(0, 10, 1)], [(5, 20)], 2)
+    [(0, 5, 1), (5, 20, 2)]
+    """
+    holes = normalize(intervals)
+    out = [(a, b, t) for s, e, t in stamps for a, b in subtract([(s, e)], holes)]
+    out += [(a, b, when) for a, b in holes]
+    out.sort()
+    merged: list[Stamped] = []
+    for a, b, t in out:
+        if merged and merged[-1][1] == a and merged[-1][2] == t:
+            merged[-1] = (merged[-1][0], b, t)
+        else:
+            merged.append((a, b, t))
+    return merged
+
+
+def clip(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> list[Stamped]:
+    """The parts of ``stamps`` inside ``intervals``, with their times.
+
+    Examples
+    --------
+    >>> clip([(0, 10, 1), (10, 20, 2)], [(5, 15)])
+    [(5, 10, 1), (10, 15, 2)]
+    """
+    keep = normalize(intervals)
+    out: list[Stamped] = []
+    j = 0
+    # Both lists are sorted and disjoint: one sweep, never looking back.
+    for start, end, when in sorted(stamps):
+        while j < len(keep) and keep[j][1] <= start:
+            j += 1
+        k = j
+        while k < len(keep) and keep[k][0] < end:
+            lo, hi = max(start, keep[k][0]), min(end, keep[k][1])
+            if lo < hi:
+                out.append((lo, hi, when))
+            k += 1
+    return out
+
+
+def fetched_since(stamps: Iterable[Stamped], moment: int) -> list[Interval]:
+    """The windows fetched at ``moment`` or later.
+
+    Examples
+    --------
+    >>> fetched_since([(0, 5, 1), (5, 9, 3)], 2)
+    [(5, 9)]
+    """
+    return normalize((a, b) for a, b, t in stamps if t >= moment)
+
+
+def oldest(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> int | None:
+    """The earliest fetch time of the parts of ``stamps`` inside ``intervals``.
+
+    Examples
+    --------
+    >>> oldest([(0, 5, 1), (5, 9, 3)], [(6, 7)]), oldest([(0, 5, 1)], [(7, 8)])
+    (3, None)
+    """
+    times = [t for _, _, t in clip(stamps, intervals)]
+    return min(times) if times else None

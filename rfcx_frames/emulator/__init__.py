@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import assets, ingest, oauth, routes
+from . import assets, identity, ingest, oauth, routes
 from .auth import Auth0, world_secret
 from .faults import FaultConfig, Faults
 from .inference import JobRunner
@@ -87,6 +87,7 @@ class Emulator:
         self.world = world
         self.store = Store(self.data_dir)
         build_world(self.store, world, seed=seed, streams=streams, days=days)
+        identity.platform_id(self.store)  # fixed now, before any write can fork the world
         self.faults = Faults(fault_config, seed=seed)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
                        secret=world_secret(self.store), tie_order=tie_order)
@@ -182,6 +183,11 @@ class Emulator:
         with urllib.request.urlopen(f"{self.api_url}/_emulator/stats", timeout=10) as resp:
             data: dict[str, Any] = json.load(resp)
         return data
+
+    @property
+    def platform_id(self) -> str:
+        """The id the client's cache knows this world by (``GET /_emulator/identity``)."""
+        return identity.platform_id(self.store)
 
     def reset_stats(self) -> None:
         """Zero the request and fault counters."""

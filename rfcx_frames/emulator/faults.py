@@ -68,6 +68,8 @@ class Faults:
     requests: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     total: int = 0
+    #: ``GET /_emulator/identity`` answers, apart from ``total`` like every control route.
+    identity_requests: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -83,6 +85,11 @@ class Faults:
         with self._lock:
             self.total += 1
             self.requests[route] += 1
+
+    def count_identity(self) -> None:
+        """Record one request of the platform identity (a control route)."""
+        with self._lock:
+            self.identity_requests += 1
 
     def record(self, fault: str) -> None:
         """Record one injected fault."""
@@ -118,6 +125,7 @@ class Faults:
         with self._lock:
             return {
                 "total_requests": self.total,
+                "identity_requests": self.identity_requests,
                 "requests": dict(self.requests),
                 "faults": dict(self.faults),
                 "config": dict(self.config.__dict__),
@@ -127,6 +135,7 @@ class Faults:
         """Zero every counter (and the rate-limit windows)."""
         with self._lock:
             self.total = 0
+            self.identity_requests = 0
             self.requests.clear()
             self.faults.clear()
             self._windows.clear()

@@ -8,7 +8,7 @@ One threaded server answers for every emulated host, told apart by path prefix:
 ``/auth/``          Auth0 tenant (``https://auth.rfcx.org``)
 ``/_blobs/``        object storage for segment files (pre-signed GET)
 ``/_uploads/``      object storage for ingest uploads (pre-signed PUT)
-``/_emulator/``     statistics and fault control, never faulted
+``/_emulator/``     identity, statistics and fault control, never faulted
 ==================  ===========================================================
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import auth
+from . import auth, identity
 from .faults import Faults
 from .http import (
     HTTPError,
@@ -174,6 +174,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(request, self._injected(decision.status, prefix))
             return
         response = self._dispatch(app, request, route, prefix, path_known)
+        # A write gives the world its own identity; logins (under /auth/) change no data.
+        if (request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400
+                and prefix in ("/", "/ingest/", "/_uploads/")):
+            identity.fork(app.store)
         self._send(request, response, truncate=decision.kind == "truncate")
 
     def _injected(self, status: int, prefix: str) -> Response:
@@ -204,6 +208,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, request: Request) -> Response:
         app = self.server.app
+        if request.path == "/_emulator/identity" and request.method == "GET":
+            app.faults.count_identity()
+            return json_response(identity.describe(app.store))
         if request.path == "/_emulator/stats" and request.method == "GET":
             return json_response(app.faults.snapshot())
         if request.path == "/_emulator/stats/reset" and request.method == "POST":

@@ -97,6 +97,6 @@ def test_manifest_holds_only_documented_keys(tmp_path: Path, world: pd.DataFrame
     assert manifest["signature"]["user"] == sig.user
     assert set(json.loads((folder / SIGNATURE_FILE).read_text())) == set(SIGNATURE_KEYS)
     for state in manifest["streams"].values():
-        assert set(state) == {"complete", "files", "rows"}
+        assert set(state) == {"complete", "files", "rows", "fetched"}
         for part in state["files"]:
             assert set(part) == {"path", "date", "coverage", "rows", "bytes", "written"}

@@ -1,0 +1,156 @@
+"""Every cached row of an entity, each once: what to read instead of the cache folder.
+
+The time-ranged cache keeps one entry per filter signature, so a row pulled by a
+looser and by a stricter query is stored twice, and a window fetched again after it
+expired may still be stored by another entry. :func:`dataset` reads every entry of one
+platform, keeps each row once (by ``id``; the copy fetched last wins, so a review seen
+by a later fetch replaces the older status) and returns it with the entity's declared
+types, ``stream_id`` included.
+
+Examples
+--------
+>>> import tempfile
+>>> dataset("detections", tempfile.mkdtemp()).num_rows
+0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rfcx_frames.cache.config import cache_path
+from rfcx_frames.cache.entry import Entry
+from rfcx_frames.cache.frames import file_schema, schema_fingerprint, sort_table
+from rfcx_frames.cache.platforms import normalize_url, remembered
+from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
+from rfcx_frames.cache.windows import Stamped, clip
+
+RANGED = ("detections", "annotations", "segments")
+_FETCHED = "__fetched"
+
+
+def _entries(root: Path, entity: str, fingerprint: str) -> list[tuple[Entry, Manifest]]:
+    folder = root / LAYOUT / entity
+    if not folder.is_dir():
+        return []
+    out = []
+    for child in sorted(folder.iterdir()):
+        if not child.is_dir():
+            continue
+        entry = Entry(root, entity, child.name)
+        manifest = entry.load(shared=True)
+        # Entries of another schema version are rewritten by the next query, never read.
+        if manifest is not None and manifest.schema == fingerprint:
+            out.append((entry, manifest))
+    return out
+
+
+def _platform_of(manifest: Manifest) -> str:
+    return str(manifest.signature.get("base_url", ""))
+
+
+def _pick_platform(found: set[str], platform: str | None, root: Path) -> str | None:
+    if platform is not None:
+        base = normalize_url(platform) if "://" in platform else platform
+        return remembered(root).get(base, base)
+    if len(found) > 1:
+        raise ValueError(
+            f"the cache holds rows of {len(found)} platforms; pass platform= one of "
+            f"{sorted(found)} (client.platform() names a client's)")
+    return next(iter(found), None)
+
+
+def _fetch_times(starts: pa.ChunkedArray, stamps: Sequence[Stamped]) -> np.ndarray:
+    """Per row, when the window holding its start was fetched (ns; 0 when unknown)."""
+    values = starts.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_numpy(
+        zero_copy_only=False)
+    if not stamps:
+        return np.zeros(len(values), dtype=np.int64)
+    lows = np.array([s for s, _, _ in stamps], dtype=np.int64)
+    highs = np.array([e for _, e, _ in stamps], dtype=np.int64)
+    times = np.array([t for _, _, t in stamps], dtype=np.int64)
+    at = np.clip(np.searchsorted(lows, values, side="right") - 1, 0, None)
+    inside = (values >= lows[at]) & (values < highs[at])
+    return np.where(inside, times[at], 0)
+
+
+def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
+            platform: str | None = None) -> pa.Table:
+    """Every cached row of ``entity``, each once, with the entity's declared types.
+
+    Parameters
+    ----------
+    entity
+        ``"detections"``, ``"annotations"`` or ``"segments"``.
+    root
+        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+    platform
+        Whose rows: a platform identity (``client.platform()``) or an API URL that a
+        client has used. Needed only when the cache holds rows of several platforms.
+
+    Returns
+    -------
+    pyarrow.Table
+        The columns of :func:`rfcx_frames.schemas.arrow_schema` (``stream_id``
+        included), one row per ``id``, the copy fetched last when several entries hold
+        it, in the entity's order. Filter it with pyarrow, or hand it to DuckDB or
+        polars (``duckdb.sql("SELECT ... FROM table")``, ``polars.from_arrow(table)``).
+
+    Raises
+    ------
+    ValueError
+        For another entity, or when the cache holds several platforms and ``platform``
+        is not given.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> dataset("detections", tempfile.mkdtemp()).column_names[:3]
+    ['id', 'stream_id', 'classifier_id']
+    """
+    from rfcx_frames.schemas import ENTITIES, arrow_schema
+
+    if entity not in RANGED:
+        raise ValueError(f"entity must be one of {list(RANGED)}; got {entity!r}")
+    described = ENTITIES[entity]
+    schema = arrow_schema(described)
+    folder = cache_path(root)
+    entries = _entries(folder, entity, schema_fingerprint(schema))
+    chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
+    stored = file_schema(schema)
+    tables: list[pa.Table] = []
+    for entry, manifest in entries:
+        if _platform_of(manifest) != chosen:
+            continue
+        for stream_id, state in sorted(manifest.streams.items()):
+            if not state.files:
+                continue
+            paths = [entry.path(p.path) for p in state.files]
+            try:
+                parts = read_parts(paths, stored, rows=[p.rows for p in state.files])
+            except UnreadableFilesError:
+                continue  # the next query of these windows drops the files and refetches
+            stamps = clip(state.fetched, state.complete)
+            for part in parts:
+                part = part.append_column(
+                    _FETCHED, pa.array(_fetch_times(part["start"], stamps), pa.int64()))
+                tables.append(part.append_column(
+                    "stream_id", pa.array([stream_id] * part.num_rows, pa.string())))
+    if not tables:
+        return schema.empty_table()
+    merged = pa.concat_tables(tables)
+    # The freshest copy of each id first, then keep the first of every id.
+    merged = sort_table(merged.append_column("__desc", pc.negate(merged[_FETCHED])),
+                        ["id", "__desc"])
+    ids = merged["id"].to_numpy()
+    keep = np.ones(len(ids), dtype=bool)
+    keep[1:] = ids[1:] != ids[:-1]
+    merged = merged.filter(pa.array(keep)).select(schema.names)
+    merged = sort_table(merged, list(described.order_by)).cast(schema)
+    return merged

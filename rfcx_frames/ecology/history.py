@@ -1,0 +1,210 @@
+"""Detection histories: the site x occasion matrices occupancy models take.
+
+Each cell says, for one species at one site (stream) and occasion (a period of effort):
+``1`` detected; ``0`` recorded enough and not detected; ``NaN`` not recorded enough
+(coverage below ``min_coverage``), so a model treats it as missing rather than as an
+absence. A detection in an occasion without enough effort still leaves the cell NaN:
+what counts as a survey is decided by effort alone, which keeps the design balanced.
+
+Occasions are labelled by their start in each site's local wall time, so sites on
+different continents share columns (a local day is a local day everywhere).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from rfcx_frames.ecology.effort import effort_from_segments
+>>> seg = pd.DataFrame({"stream_id": ["a", "b"],
+...                     "start": pd.to_datetime(["2024-03-01", "2024-03-01"], utc=True),
+...                     "end": pd.to_datetime(["2024-03-03 00:00", "2024-03-01 06:00"], utc=True)})
+>>> effort = effort_from_segments(seg, "2024-03-01", "2024-03-03", "1D")
+>>> det = pd.DataFrame({"stream_id": ["a"], "classification_value": ["owl"],
+...                     "start": [pd.Timestamp("2024-03-02 03:00", tz="UTC")]})
+>>> h = detection_history(det, effort, min_coverage=0.5)
+>>> h.y["owl"].to_numpy().tolist()
+[[0.0, 1.0], [nan, nan]]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rfcx_frames.cache.store import write_bytes_atomic
+from rfcx_frames.ecology.rates import assign_periods, filter_detections
+
+#: Stream columns carried as site covariates when a streams frame is given.
+SITE_COVARIATES = ("name", "latitude", "longitude", "altitude", "timezone", "project_id",
+                   "project_name")
+
+
+@dataclass
+class DetectionHistory:
+    """Detection matrices per species, with the effort and the site covariates beside them.
+
+    Attributes
+    ----------
+    y
+        ``{classification_value: site x occasion frame}`` of 1.0 / 0.0 / NaN.
+    coverage
+        Site x occasion recorded fraction (0-1).
+    recorded_hours
+        Site x occasion recorded hours (an observation covariate).
+    site_covariates
+        One row per site (index ``site``): the stream metadata given, else empty.
+    min_coverage
+        The coverage an occasion needed to count as surveyed.
+    """
+
+    y: dict[str, pd.DataFrame]
+    coverage: pd.DataFrame
+    recorded_hours: pd.DataFrame
+    site_covariates: pd.DataFrame
+    min_coverage: float
+    species: list[str] = field(default_factory=list)
+
+    def to_long(self) -> pd.DataFrame:
+        """One row per species, site and occasion: ``classification_value, site, occasion,
+        detected, coverage, recorded_hours``.
+
+        Examples
+        --------
+        >>> h.to_long()  # doctest: +SKIP
+        """
+        frames = []
+        for value, matrix in self.y.items():
+            long = matrix.stack(future_stack=True).rename("detected").reset_index()
+            long.insert(0, "classification_value", value)
+            frames.append(long)
+        if not frames:
+            return pd.DataFrame(columns=["classification_value", "site", "occasion", "detected",
+                                         "coverage", "recorded_hours"])
+        out = pd.concat(frames, ignore_index=True)
+        cov = self.coverage.stack(future_stack=True).rename("coverage").reset_index()
+        hours = self.recorded_hours.stack(future_stack=True).rename("recorded_hours").reset_index()
+        return out.merge(cov, on=["site", "occasion"]).merge(hours, on=["site", "occasion"])
+
+    def to_csv(self, folder: str | os.PathLike[str]) -> list[Path]:
+        """Write the CSV files R's ``unmarked`` and ``spOccupancy`` read.
+
+        One ``y_<species>.csv`` per species (sites as rows, occasions as columns, ``NA`` where
+        not surveyed), ``site_covariates.csv`` and ``obs_recorded_hours.csv`` (an observation
+        covariate of the same shape as ``y``), rows in the same site order in every file.
+
+        Parameters
+        ----------
+        folder
+            Where to write; created if missing.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+
+        Examples
+        --------
+        >>> h.to_csv("occupancy")  # doctest: +SKIP
+        """
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        tables = {f"y_{_safe(value)}.csv": matrix for value, matrix in self.y.items()}
+        tables["obs_recorded_hours.csv"] = self.recorded_hours
+        tables["site_covariates.csv"] = self.site_covariates.reindex(self.coverage.index)
+        for name, table in tables.items():
+            frame = table.copy()
+            frame.columns = [str(c) for c in frame.columns]
+            path = out / name
+            write_bytes_atomic(path, frame.to_csv(na_rep="NA", index_label="site").encode())
+            written.append(path)
+        return written
+
+
+def detection_history(
+    detections: pd.DataFrame, effort: pd.DataFrame, *, min_coverage: float = 0.5,
+    species: Iterable[str] | None = None, min_confidence: float | None = None,
+    review_statuses: Iterable[str] | None = None, sites: pd.DataFrame | None = None,
+) -> DetectionHistory:
+    """The site x occasion detection matrix of each species, NaN where effort fell short.
+
+    Parameters
+    ----------
+    detections
+        ``stream_id``, ``start`` and ``classification_value`` (``detections_df``,
+        ``annotations_df`` or a model's output).
+    effort
+        The effort of the window (:meth:`~rfcx_frames.Client.effort_df`); each of its
+        periods is one occasion (``freq="1D", local_time=True`` makes local days).
+    min_coverage
+        The recorded fraction of an occasion that makes it a survey (0-1).
+    species
+        Classification values to build (default: every one in ``detections``). A species
+        never detected gets a matrix of 0 and NaN.
+    min_confidence, review_statuses
+        What counts as a detection, e.g. ``review_statuses=["confirmed"]``.
+    sites
+        A streams frame (``streams_df``) whose metadata becomes the site covariates.
+
+    Returns
+    -------
+    DetectionHistory
+
+    Raises
+    ------
+    ValueError
+        For ``min_coverage`` outside [0, 1] or frames missing their columns.
+
+    Examples
+    --------
+    >>> h = detection_history(client.detections_df(...), client.effort_df(..., freq="1D"))  # doctest: +SKIP
+    """
+    threshold = float(min_coverage)
+    if not 0.0 <= threshold <= 1.0 or np.isnan(threshold):
+        raise ValueError(f"min_coverage must be between 0 and 1, got {min_coverage!r}")
+    if "classification_value" not in detections.columns:
+        raise ValueError("detections needs a 'classification_value' column")
+    chosen = filter_detections(detections, min_confidence, review_statuses)
+    occasions = effort.assign(site=effort["stream_id"].astype(str),
+                              occasion=effort["period_start_local"])
+    coverage = occasions.pivot_table(index="site", columns="occasion", values="coverage",
+                                     aggfunc="mean", dropna=False)
+    hours = occasions.pivot_table(index="site", columns="occasion", values="recorded_seconds",
+                                  aggfunc="sum", dropna=False) / 3600.0
+    surveyed = coverage >= threshold
+    row = assign_periods(chosen, effort)
+    placed = chosen[row >= 0]
+    hit = pd.DataFrame({
+        "classification_value": placed["classification_value"].astype(str).to_numpy(),
+        "site": occasions["site"].to_numpy()[row[row >= 0]],
+        "occasion": occasions["occasion"].to_numpy()[row[row >= 0]],
+    }).drop_duplicates()
+    values = (list(dict.fromkeys(str(s) for s in species)) if species is not None
+              else sorted(hit["classification_value"].unique()))
+    y: dict[str, pd.DataFrame] = {}
+    for value in values:
+        matrix = pd.DataFrame(0.0, index=coverage.index, columns=coverage.columns)
+        mine = hit[hit["classification_value"] == value]
+        for site, occasion in zip(mine["site"], mine["occasion"], strict=True):
+            matrix.loc[site, occasion] = 1.0
+        y[value] = matrix.where(surveyed)
+    covariates = _site_covariates(sites, coverage.index)
+    return DetectionHistory(y=y, coverage=coverage, recorded_hours=hours,
+                            site_covariates=covariates, min_coverage=threshold, species=values)
+
+
+def _site_covariates(sites: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:
+    if sites is None:
+        return pd.DataFrame(index=index)
+    if "id" not in sites.columns:
+        raise ValueError("sites must be a streams frame with an 'id' column (streams_df())")
+    keep = [c for c in SITE_COVARIATES if c in sites.columns]
+    table = sites.assign(site=sites["id"].astype(str)).set_index("site")[keep]
+    return table[~table.index.duplicated()].reindex(index)
+
+
+def _safe(value: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in value)
