@@ -290,13 +290,12 @@ def column_ns(column: pd.Series) -> np.ndarray:
     >>> column_ns(pd.Series(pd.to_datetime(["1970-01-01 00:00:01"], utc=True))).tolist()
     [1000000000]
     """
-    dtype = column.dtype
-    unit = getattr(dtype, "unit", None) or (
-        np.datetime_data(dtype)[0] if getattr(dtype, "kind", "") == "M" else None)
-    if unit in _PER_UNIT:
+    array = column.array
+    unit = getattr(array, "unit", None)
+    if isinstance(array, pd.arrays.DatetimeArray) and unit in _PER_UNIT:
         # The stored integers in their own unit: no conversion of millions of values.
-        raw = np.asarray(pd.DatetimeIndex(column).asi8 if unit is None else column.array.asi8)
-        return raw.astype(np.int64, copy=False) * _PER_UNIT[unit]
+        raw = np.asarray(array.view("i8"), dtype=np.int64)
+        return raw * _PER_UNIT[str(unit)]
     values = pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("ns")
     return np.asarray(values.asi8, dtype=np.int64)
 
