@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 import functools
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
@@ -25,6 +25,7 @@ from .ecology import (
     DetectionHistory,
     detection_history,
     detection_rates,
+    to_darwin_core,
     with_local_time,
     with_sites,
     with_sun,
@@ -32,7 +33,9 @@ from .ecology import (
 from .exceptions import (
     AuthenticationError,
     CacheError,
+    ConfigurationError,
     CrowdedInstantWarning,
+    DeadlineExceededError,
     DownloadError,
     ForbiddenError,
     NotCachedError,
@@ -49,7 +52,9 @@ __all__ = [
     "AuthenticationError",
     "CacheError",
     "Client",
+    "ConfigurationError",
     "CrowdedInstantWarning",
+    "DeadlineExceededError",
     "DetectionHistory",
     "DownloadError",
     "ForbiddenError",
@@ -87,6 +92,7 @@ __all__ = [
     "stream_segments",
     "streams",
     "streams_df",
+    "to_darwin_core",
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
@@ -132,17 +138,44 @@ def set_default_client(client: Client | None) -> None:
         _default = client
 
 
+def _default_client_hint(exc: AuthenticationError, client: Client) -> AuthenticationError:
+    """``exc`` again, with what a user of the ``rf.*`` functions can do about it."""
+    hint = (f"the rf.* functions use the default client (api_url {client.api_url}, made "
+            f"from RFCX_API_URL and RFCX_TOKEN); to fix: set RFCX_TOKEN, call "
+            f"rf.authenticate(), or install a client with rf.set_default_client(...), e.g. "
+            f"rf.set_default_client(rf.Client(token=...)) or, on the emulator, "
+            f"rf.set_default_client(emu.client())")
+    return AuthenticationError(f"{exc.message}; {hint}", status=exc.status,
+                               request_id=exc.request_id, url=exc.url)
+
+
+def _hinted(items: Iterator[Any], client: Client) -> Iterator[Any]:
+    try:
+        yield from items
+    except AuthenticationError as exc:
+        raise _default_client_hint(exc, client) from exc
+
+
 def _on_default_client(name: str) -> Callable[..., Any]:
     """A module-level function that calls ``Client.<name>`` on the default client.
 
     It carries the method's signature (without ``self``) and docstring, so ``help()``
-    and IDEs show the real arguments.
+    and IDEs show the real arguments. An ``AuthenticationError`` says how to give the
+    default client a token.
     """
     method = getattr(Client, name)
 
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(get_default_client(), name)(*args, **kwargs)
+        client = get_default_client()
+        try:
+            result = getattr(client, name)(*args, **kwargs)
+        except AuthenticationError as exc:
+            if name == "authenticate":  # the login itself failed: its message says why
+                raise
+            raise _default_client_hint(exc, client) from exc
+        # iter_clips: the requests run while the caller iterates.
+        return _hinted(result, client) if isinstance(result, Iterator) else result
 
     sig = inspect.signature(method)
     call.__signature__ = sig.replace(  # type: ignore[attr-defined]

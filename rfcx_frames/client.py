@@ -33,7 +33,7 @@ from . import auth, config, timeutil, validate
 from . import cache as cache_mod
 from .audio.methods import AudioMethods
 from .exceptions import AuthenticationError, RFCxError
-from .session import AUTO, Session, _Auto
+from .session import AUTO, Session, _Auto, check_url
 from .tables import TableMethods, project_params, stream_queries
 from .timeutil import TimeLike
 
@@ -42,9 +42,12 @@ def _json(response: requests.Response) -> Any:
     return response.json()
 
 
-def _resolve_url(value: str | None, env_name: str, default: str) -> str:
+def _resolve_url(value: str | None, env_name: str, default: str, name: str) -> tuple[str, str]:
+    """The URL of a setting and its label for errors (which says if it came from the env)."""
+    from_env = value is None and config.env(env_name) is not None
+    label = f"{name} (from {env_name})" if from_env else name
     url = value or config.env(env_name) or default
-    return url.rstrip("/")
+    return check_url(url, label).rstrip("/"), label
 
 
 def ingest_endpoint(url: str) -> str:
@@ -85,6 +88,11 @@ class Client(TableMethods, AudioMethods):
         Show progress bars on long queries (``RFCX_FRAMES_PROGRESS=0`` disables all).
     timeout
         ``(connect, read)`` seconds for every request.
+    deadline
+        Overall seconds one request may take, connect, every read and every retry
+        included (default 300; ``None``: no overall limit). A server that answers too
+        slowly raises :class:`~rfcx_frames.exceptions.DeadlineExceededError` instead of
+        stalling the call. File uploads get at least an hour.
     cache
         Default cache mode of every ``*_df``: ``"use"``, ``"refresh"``, ``"offline"`` or
         ``False``. ``None``: ``RFCX_FRAMES_CACHE_MODE`` if set, else ``"use"``. A ``cache=``
@@ -130,11 +138,15 @@ class Client(TableMethods, AudioMethods):
         retries: int = config.RETRIES,
         backoff_factor: float = config.BACKOFF_FACTOR,
         clock: timeutil.Clock | None = None,
+        deadline: float | None = config.DEFAULT_DEADLINE,
     ) -> None:
-        self.api_url = _resolve_url(api_url, config.ENV_API_URL, config.DEFAULT_API_URL)
-        self.ingest_url = ingest_endpoint(
-            _resolve_url(ingest_url, config.ENV_INGEST_URL, config.DEFAULT_INGEST_URL))
-        self.auth_url = _resolve_url(auth_url, config.ENV_AUTH_URL, config.DEFAULT_AUTH_URL)
+        self.api_url, api_label = _resolve_url(api_url, config.ENV_API_URL,
+                                               config.DEFAULT_API_URL, "api_url")
+        ingest, ingest_label = _resolve_url(ingest_url, config.ENV_INGEST_URL,
+                                            config.DEFAULT_INGEST_URL, "ingest_url")
+        self.ingest_url = ingest_endpoint(ingest)
+        self.auth_url, auth_label = _resolve_url(auth_url, config.ENV_AUTH_URL,
+                                                 config.DEFAULT_AUTH_URL, "auth_url")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         # An explicit client setting outranks the environment; None leaves it to
         # RFCX_FRAMES_CACHE_MODE, then "use".
@@ -160,7 +172,10 @@ class Client(TableMethods, AudioMethods):
         self._timezones: dict[str, str | None] = {}
         self.session = Session(token=self._bearer, timeout=timeout, retries=retries,
                                backoff_factor=backoff_factor, rate_limit=rate_limit,
-                               pool_size=self.max_workers)
+                               pool_size=self.max_workers, deadline=deadline,
+                               settings={api_label: self.api_url,
+                                         ingest_label: self.ingest_url,
+                                         auth_label: self.auth_url})
 
     def __repr__(self) -> str:
         return (f"Client(api_url={self.api_url!r}, ingest_url={self.ingest_url!r}, "
@@ -270,6 +285,11 @@ class Client(TableMethods, AudioMethods):
     # -- plumbing ------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.session.request("GET", f"{self.api_url}{path}", params=params, parse=_json)
+
+    def _upload_deadline(self) -> float | None:
+        # An upload's size is the user's own file: give it at least UPLOAD_DEADLINE.
+        own = self.session.deadline
+        return None if own is None else max(own, config.UPLOAD_DEADLINE)
 
     def now(self) -> pd.Timestamp:
         """The current UTC time as this client sees it (its ``clock``).
@@ -470,7 +490,8 @@ class Client(TableMethods, AudioMethods):
         content_type = f"audio/{path.suffix.lstrip('.').lower()}"
         self.session.request("PUT", str(ticket["url"]), data=path.read_bytes(),
                              headers={"Content-Type": content_type}, auth=False,
-                             timeout=config.UPLOAD_TIMEOUT, parse=lambda r: None)
+                             timeout=config.UPLOAD_TIMEOUT, deadline=self._upload_deadline(),
+                             parse=lambda r: None)
         return str(ticket["uploadId"])
 
     def check_ingest(self, ingest_id: str, wait_for_completion: bool = False,
@@ -541,7 +562,8 @@ class Client(TableMethods, AudioMethods):
             location = self.session.request(
                 "POST", f"{self.api_url}/classifiers", data=form,
                 files={"file": (upload_name, fh, "application/gzip")},
-                timeout=config.UPLOAD_TIMEOUT, allow_redirects=False,
+                timeout=config.UPLOAD_TIMEOUT, deadline=self._upload_deadline(),
+                allow_redirects=False,
                 parse=lambda r: r.headers.get("Location", ""))
         match = re.search(r"/([0-9]+)$", location or "")
         if match is None:

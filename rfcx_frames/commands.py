@@ -1,9 +1,11 @@
 """Data subcommands of ``rfcx-frames``: each turns arguments into one library call.
 
 Tables go to ``--out FILE.parquet|.csv`` or, without it, to the terminal as a readable
-table. Connection settings come from ``--api-url``/``--token`` or the same environment
-variables as the library (``RFCX_API_URL``, ``RFCX_TOKEN``, ...). Arguments are checked
-before any request is made, so a typo fails at once with exit code 2.
+table. Connection settings come from ``--api-url`` and the same environment variables as
+the library (``RFCX_API_URL``, ``RFCX_TOKEN``, ...); a token is read from ``RFCX_TOKEN``,
+``--token-file PATH`` (``-``: standard input) or the saved login, so it never has to be on
+the command line where ``ps`` shows it (``--token`` remains as a last resort). Arguments
+are checked before any request is made, so a typo fails at once with exit code 2.
 """
 
 from __future__ import annotations
@@ -52,8 +54,7 @@ def _connection(parser: argparse.ArgumentParser) -> None:
                             "https://ingest.rfcx.org/uploads)")
     group.add_argument("--auth-url", default=None,
                        help="Auth0 tenant (default: RFCX_AUTH_URL or https://auth.rfcx.org)")
-    group.add_argument("--token", default=None, help="bearer token (default: RFCX_TOKEN or "
-                                                     "the saved login)")
+    _token_options(group)
     group.add_argument("--credentials", default=config.CREDENTIALS_FILE,
                        help="saved login file (default: %(default)s)")
     group.add_argument("--cache-dir", default=None,
@@ -61,9 +62,49 @@ def _connection(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _token_options(group: Any) -> None:
+    tokens = group.add_mutually_exclusive_group()
+    tokens.add_argument("--token-file", default=None, metavar="PATH",
+                        help="read the bearer token from this file ('-': standard input); "
+                             "default: RFCX_TOKEN, else the saved login")
+    tokens.add_argument("--token", default=None,
+                        help="bearer token; last resort only: any user of this machine sees "
+                             "it in 'ps' and it stays in the shell history (prefer RFCX_TOKEN "
+                             "or --token-file)")
+
+
+def read_token(args: argparse.Namespace) -> str | None:
+    """The token given on the command line: ``--token-file`` (``-``: stdin) or ``--token``.
+
+    Surrounding whitespace (a trailing newline) is dropped; an empty or missing file is a
+    usage error naming the option.
+
+    Examples
+    --------
+    >>> read_token(argparse.Namespace(token=None, token_file=None)) is None
+    True
+    """
+    path = getattr(args, "token_file", None)
+    if path is None:
+        token: str | None = getattr(args, "token", None)
+        return token
+    where = "standard input" if path == "-" else repr(path)
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--token-file: cannot read {where}: {exc.strerror or exc}") from None
+    token = text.strip()
+    if not token or any(c.isspace() for c in token):
+        # Say nothing of the content: it may be a token with a stray character.
+        raise ValueError(f"--token-file: {where} must hold exactly one token "
+                         f"({'nothing' if not token else 'whitespace inside'} found)")
+    return token
+
+
 def _client(args: argparse.Namespace) -> Client:
     client = Client(api_url=args.api_url, ingest_url=args.ingest_url, auth_url=args.auth_url,
-                    token=args.token, cache_dir=args.cache_dir, progress=not args.no_progress)
+                    token=read_token(args), cache_dir=args.cache_dir,
+                    progress=not args.no_progress)
     if client.authenticated:
         return client
     if config.env(config.ENV_CLIENT_SECRET):
@@ -72,8 +113,9 @@ def _client(args: argparse.Namespace) -> Client:
         client.authenticate(persisted_credentials_path=args.credentials)
     elif not Path(config.CREDENTIALS_FILE).exists():
         # Fail before the first request, with advice that fits a shell user.
-        raise AuthenticationError("not logged in: pass --token, set RFCX_TOKEN, or run "
-                                  "'rfcx-frames login' first")
+        raise AuthenticationError("not logged in: set RFCX_TOKEN, pass --token-file PATH "
+                                  "('-' reads standard input), or run 'rfcx-frames login' "
+                                  "first")
     return client
 
 
@@ -358,6 +400,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``rfcx-frames demo``: the whole product end to end (see :mod:`rfcx_frames.demo`)."""
     from .demo import main
 
+    args.token = read_token(args)
     return main(args)
 
 
@@ -528,7 +571,7 @@ def add_commands(sub: Any) -> None:
                         "emulator, or on a platform given with --api-url.")
     p.add_argument("--api-url", default=None,
                    help="run against this platform instead of the emulator")
-    p.add_argument("--token", default=None, help="bearer token for --api-url")
+    _token_options(p)
     p.add_argument("--out", default="demo-output",
                    help="output folder: new, empty, or an earlier demo's output "
                         "(default: %(default)s)")

@@ -42,6 +42,11 @@ ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
 # --- Transport ------------------------------------------------------------------------
 #: (connect, read) timeout in seconds applied to every request.
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)
+#: Overall seconds one request may take (connect, every read, every retry): a server that
+#: trickles its answer byte by byte cannot hold a page longer than this.
+DEFAULT_DEADLINE = 300.0
+#: File uploads (``ingest_file``'s PUT, ``upload_classifier``) get at least this long.
+UPLOAD_DEADLINE = 3600.0
 #: Attempts after the first one for connection errors, timeouts, 429 and 5xx (urllib3 Retry).
 RETRIES = 6
 #: Exponential backoff: factor * 2**(n-1) seconds between attempts, capped by BACKOFF_MAX.

@@ -27,7 +27,7 @@ from .audio import clips, training_set, write_training_set
 from .audio.download import ClientSource
 from .audio.store import AudioStore
 from .client import Client
-from .ecology import detection_history, detection_rates
+from .ecology import detection_history, detection_rates, to_darwin_core
 
 CLIP_COUNT = 6
 SURVEY_MINUTES = 30
@@ -258,7 +258,7 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
     echo("Busiest local hours: " + ", ".join(f"{h:02d}h" for h in
                                               hours.sort_values(ascending=False).index[:4]))
     result.files["activity_plot"] = _plot_daily(detections, effort, out / "daily_activity.png")
-    _history(detections, effort, streams, result, echo)
+    _history(detections, effort, streams, client.classifications_df(), result, echo)
 
     _say("5. The same query again (answered from the local cache)", echo)
     t0 = time.perf_counter()
@@ -306,7 +306,8 @@ def _run_steps(client: Client, result: DemoResult, start: str, end: str,
 
 
 def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFrame,
-             result: DemoResult, echo: Callable[[str], None]) -> None:
+             classifications: pd.DataFrame, result: DemoResult,
+             echo: Callable[[str], None]) -> None:
     species = str(detections["classification_value"].astype(str).value_counts().index[0])
     _say(f"4. Detection history of {species} (occupancy data: site x local day)", echo)
     # The demo sites record on duty cycles (minutes per hour), so half a day of audio
@@ -324,6 +325,13 @@ def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFra
          f"detected on {int(np.nansum(matrix.to_numpy()))}")
     files = history.to_csv(result.out_dir / "occupancy")
     result.files["occupancy"] = files[0].parent
+    archive = to_darwin_core(history, effort, detections, streams,
+                             result.out_dir / "darwin_core_archive.zip",
+                             dataset_title=f"Acoustic detections of {species} (rfcx_frames demo)",
+                             classifications=classifications)
+    result.files["darwin_core"] = archive
+    echo(f"Written for R (unmarked, spOccupancy): {len(files)} CSV files; for GBIF: a Darwin "
+         f"Core Archive of {surveyed} events")
 
 
 def _plot_daily(detections: pd.DataFrame, effort: pd.DataFrame, path: Path) -> Path:

@@ -74,6 +74,32 @@ class ServerError(RFCxError):
     """5xx (or a broken connection) that persisted after every retry."""
 
 
+class DeadlineExceededError(ServerError):
+    """The request's overall deadline passed (connect, every read and every retry).
+
+    ``deadline`` is the budget in seconds (``Client(deadline=...)``). A server that
+    answers very slowly, or keeps failing until the budget is spent, ends here instead of
+    stalling the call.
+    """
+
+    def __init__(self, message: str, *, deadline: float, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.deadline = deadline
+
+
+class ConfigurationError(RFCxError, ValueError):
+    """A local setting is wrong: a malformed URL, a host that does not resolve, a port
+    on this machine where nothing listens, a timeout that is not positive.
+
+    Raised at once, never retried; ``setting`` names the setting to fix (``api_url``,
+    ``timeout`` ...). It is also a ``ValueError``, like every other bad argument.
+    """
+
+    def __init__(self, message: str, *, setting: str, url: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.setting = setting
+
+
 class RateLimitError(ServerError):
     """429 Too Many Requests after every retry.
 

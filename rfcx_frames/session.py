@@ -5,16 +5,23 @@ One :class:`Session` owns the ``requests.Session`` that every call of a
 
 - urllib3 ``Retry`` with exponential backoff on connection errors, read timeouts, 429 and
   500/502/503/504, honouring ``Retry-After`` (capped). Non-idempotent requests (POST) are
-  retried only on 429/503, which the ingress sends before the application sees them.
+  retried only on 429/503, which the ingress sends before the application sees them, and
+  on connection failures before anything was sent.
 - an outer retry for what urllib3 cannot see: a reset while the body streams, a body cut
   short, a body that does not parse;
-- a timeout on every request;
+- a ``(connect, read)`` timeout on every request, and an overall deadline per request
+  (connect, every read of the body and every retry): a server that trickles its answer
+  raises :class:`~rfcx_frames.exceptions.DeadlineExceededError` instead of stalling;
+- local mistakes are never retried: a malformed URL, a host that does not resolve, a
+  refused port on this machine and a timeout that is not positive raise
+  :class:`~rfcx_frames.exceptions.ConfigurationError` naming the setting at once;
 - a thread-safe token bucket (requests per minute), by default the ingress's 300/min on the
   platform's own hosts (``*.rfcx.org``) and no limit elsewhere;
 - failures mapped to :mod:`rfcx_frames.exceptions` with status, message and request id.
 
 The bearer token is fetched from a callable at send time and is never logged, stored in a
-repr, or put into an exception.
+repr, or put into an exception. Query strings (pre-signed URLs carry their signature there)
+are cut from every log line, urllib3's own debug lines included.
 
 Examples
 --------
@@ -25,9 +32,13 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
+import ipaddress
 import logging
+import math
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,11 +47,25 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import (
+    DecodeError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from . import config
-from .exceptions import RFCxError, ServerError, error_for_status
+from .exceptions import (
+    ConfigurationError,
+    DeadlineExceededError,
+    RFCxError,
+    ServerError,
+    error_for_status,
+)
 
 log = logging.getLogger("rfcx_frames")
 
@@ -65,8 +90,161 @@ class _Auto:
 AUTO = _Auto()
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: Statuses the platform's ingress answers before the application has seen the request,
+#: so even a POST can be sent again without acting twice.
+_PRE_APPLICATION = frozenset({429, 503})
 _TAG_RE = re.compile(r"<[^>]+>")
 _SPACE_RE = re.compile(r"\s+")
+_QUERY_RE = re.compile(r"\?[^\s\"']*")
+#: Bytes asked of the socket per read of a body; each read returns what has arrived.
+_READ_CHUNK = 1 << 20
+
+#: ``time.monotonic()`` by which the request running in this context must be over; the
+#: retry policy, which runs inside urllib3, reads it.
+_UNTIL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "rfcx_frames_until", default=None)
+#: Whether a POST running in this context may be retried on 429/503. Not when the caller
+#: reads error answers itself (the OAuth endpoints: their 429 means "poll slower").
+_POST_STATUS_RETRY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rfcx_frames_post_status_retry", default=True)
+
+
+class _RedactQueries(logging.Filter):
+    """Cuts query strings out of log lines: pre-signed URLs carry their signature there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is logging's problem, not ours to hide
+            return True
+        if "?" in text:
+            record.msg, record.args = _QUERY_RE.sub("?<query removed>", text), ()
+        return True
+
+
+# urllib3 logs every request line (path and query) and every retry at DEBUG; a filter on
+# the loggers that emit them keeps pre-signed URLs out of any handler the user attaches.
+_REDACT = _RedactQueries()
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager",
+              "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_REDACT)
+
+
+class _DeadlineReachedError(Urllib3Error):
+    """The request's deadline passed, or the next attempt would start after it."""
+
+
+def check_timeout(value: Any, name: str = "timeout") -> Any:
+    """``value`` if it is a valid requests timeout: seconds > 0, or a ``(connect, read)`` pair.
+
+    Raises
+    ------
+    ConfigurationError
+        A number that is not positive and finite (naming ``name``).
+    TypeError
+        Anything but a number or a pair of numbers.
+
+    Examples
+    --------
+    >>> check_timeout((10, 120))
+    (10, 120)
+    >>> check_timeout(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.exceptions.ConfigurationError: timeout must be seconds > 0 ... got -1
+    """
+    items = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and len(value) != 2:
+        raise TypeError(f"{name} must be seconds or a (connect, read) pair, got {value!r}")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise TypeError(f"{name} must be seconds or a (connect, read) pair, got {value!r}")
+        if not math.isfinite(item) or item <= 0:
+            raise ConfigurationError(f"{name} must be seconds > 0 (or a (connect, read) pair "
+                                     f"of them), got {value!r}", setting=name)
+    return value
+
+
+def check_deadline(value: Any, name: str = "deadline") -> float | None:
+    """``value`` as seconds > 0, or ``None`` (no overall deadline).
+
+    Examples
+    --------
+    >>> check_deadline(30)
+    30.0
+    >>> check_deadline(0)
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.exceptions.ConfigurationError: deadline must be seconds > 0 or None, got 0
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be seconds (a number) or None, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be seconds > 0 or None, got {value!r}",
+                                 setting=name)
+    return float(value)
+
+
+def check_url(value: str, name: str) -> str:
+    """``value`` if it is an absolute http(s) URL with a host.
+
+    ``name`` names the setting in the message (e.g. ``"api_url (from RFCX_API_URL)"``);
+    the error's ``setting`` is its first word.
+
+    Examples
+    --------
+    >>> check_url("http://127.0.0.1:8080", "api_url")
+    'http://127.0.0.1:8080'
+    >>> check_url("api.rfcx.org", "api_url")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.exceptions.ConfigurationError: api_url must be an http(s) URL ... got 'api.rfcx.org'
+    """
+    problem = not isinstance(value, str) or any(c.isspace() for c in value)
+    if not problem:
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            problem = True
+        problem = problem or parts.scheme not in ("http", "https") or not parts.hostname
+    if problem:
+        raise ConfigurationError(f"{name} must be an http(s) URL such as "
+                                 f"{config.DEFAULT_API_URL}, got {value!r}",
+                                 setting=name.split(" ")[0])
+    return value
+
+
+def is_local_failure(error: BaseException | None) -> bool:
+    """Whether a connection failure is a local mistake that no retry can cure.
+
+    A host name that does not exist (not a temporary resolver failure), and a refused
+    connection to this machine (nothing listens on that port).
+
+    Examples
+    --------
+    >>> is_local_failure(ConnectionResetError())
+    False
+    """
+    if isinstance(error, NameResolutionError):
+        cause = error.__cause__
+        return not (isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN)
+    if isinstance(error, NewConnectionError) and isinstance(error.__cause__,
+                                                            ConnectionRefusedError):
+        host = str(getattr(getattr(error, "conn", None), "host", "") or "")
+        return _is_loopback(host)
+    return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class RateLimiter:
@@ -109,12 +287,36 @@ class RateLimiter:
 
 
 class _PlatformRetry(Retry):
-    """urllib3 Retry that caps ``Retry-After`` and keeps POSTs to pre-application errors."""
+    """urllib3 Retry for the platform.
+
+    - POSTs are retried on 429/503 (the ingress answers them before the application
+      acts), never on other statuses nor on read errors (the server may have acted);
+    - ``Retry-After`` is capped;
+    - local mistakes (:func:`is_local_failure`) are not retried;
+    - no attempt starts, and no wait begins, that would end after the request's deadline.
+    """
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() not in _IDEMPOTENT and status_code not in (429, 503):
-            return False
+        if method.upper() not in _IDEMPOTENT:
+            # urllib3's allowed_methods leaves POST out; the ingress's own answers are safe.
+            return (_POST_STATUS_RETRY.get() and status_code in _PRE_APPLICATION
+                    and status_code in (self.status_forcelist or ()))
         return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> _PlatformRetry:
+        if is_local_failure(error):
+            raise MaxRetryError(_pool, url, error)
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        until = _UNTIL.get()
+        if until is not None:
+            wait = new.get_retry_after(response) if response is not None else None
+            if wait is None:
+                wait = new.get_backoff_time()
+            if time.monotonic() + wait >= until:
+                raise MaxRetryError(_pool, url, _DeadlineReachedError("deadline reached"))
+        return new
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), config.RETRY_AFTER_MAX)
@@ -183,6 +385,10 @@ class Session:
         Callable returning the bearer token at send time (or ``None`` for none).
     timeout
         ``(connect, read)`` seconds, or one number for both.
+    deadline
+        Overall seconds one request may take: connect, every read of the body and every
+        retry (``None``: no limit beyond the timeouts). When it passes, the request raises
+        :class:`~rfcx_frames.exceptions.DeadlineExceededError`.
     retries
         Attempts after the first one for transient failures.
     backoff_factor
@@ -192,6 +398,10 @@ class Session:
         (no limit).
     pool_size
         Connections kept per host, and the most requests in flight at once.
+    settings
+        The base URLs this session was configured with, by the name of their setting
+        (``{"api_url": "https://api.rfcx.org", ...}``): a local failure on one of them
+        (a host that does not resolve, a refused port on this machine) names it.
 
     Examples
     --------
@@ -210,11 +420,15 @@ class Session:
         rate_limit: float | _Auto | None = AUTO,
         pool_size: int = config.DEFAULT_MAX_WORKERS,
         user_agent: str = config.USER_AGENT,
+        deadline: float | None = config.DEFAULT_DEADLINE,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, not {retries!r}")
         self._token = token or (lambda: None)
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
+        self.deadline = check_deadline(deadline)
+        self.settings = dict(settings or {})
         self.retries = retries
         self.backoff_factor = backoff_factor
         self.rate_limit = rate_limit
@@ -251,8 +465,8 @@ class Session:
         self.requests_sent = 0
 
     def __repr__(self) -> str:
-        return (f"Session(timeout={self.timeout!r}, retries={self.retries}, "
-                f"rate_limit={self.rate_limit!r})")
+        return (f"Session(timeout={self.timeout!r}, deadline={self.deadline!r}, "
+                f"retries={self.retries}, rate_limit={self.rate_limit!r})")
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -286,12 +500,16 @@ class Session:
         timeout: float | tuple[float, float] | None = None,
         allow_redirects: bool = True,
         raise_for_status: bool = True,
+        deadline: float | None = None,
     ) -> T:
         """Send a request and return ``parse(response)`` of a successful (< 400) response.
 
         ``parse`` runs inside the retry loop, so a body that is cut short or does not
         decode is fetched again (for idempotent methods). With ``raise_for_status=False``
         ``parse`` also receives error responses (the OAuth endpoints answer 4xx JSON).
+        ``timeout`` and ``deadline`` replace the session's for this request. A POST is
+        retried on 429/503 only with ``raise_for_status=True``: a caller that reads error
+        answers itself (OAuth's 429 ``slow_down``) sees every one.
 
         Raises
         ------
@@ -299,44 +517,65 @@ class Session:
             The subclass for the final status (``ValidationError`` for 400, ``ServerError``
             for 5xx ...) or ``ServerError`` with ``status=None`` when no usable response
             arrived after every retry.
+        DeadlineExceededError
+            The deadline passed before a complete answer arrived.
+        ConfigurationError
+            A malformed URL, a host that does not resolve, a refused port on this
+            machine: raised at once, naming the setting the URL came from.
 
         Examples
         --------
-        >>> s = Session(rate_limit=None, retries=0)
-        >>> s.request("GET", "http://127.0.0.1:9/", parse=lambda r: r)
+        >>> s = Session(rate_limit=None, settings={"api_url": "http://127.0.0.1:9"})
+        >>> s.request("GET", "http://127.0.0.1:9/projects", parse=lambda r: r)
         Traceback (most recent call last):
         ...
-        rfcx_frames.exceptions.ServerError: ... (http://127.0.0.1:9/)
+        rfcx_frames.exceptions.ConfigurationError: cannot reach api_url http://127.0.0.1:9: ...
         """
         send_headers: dict[str, str] = dict(headers or {})
         if auth:
             token = self._token()
             if token:
                 send_headers["Authorization"] = f"Bearer {token}"
+        wait = self.timeout if timeout is None else check_timeout(timeout)
+        budget = self.deadline if deadline is None else check_deadline(deadline)
         body_retries = config.BODY_RETRIES if method.upper() in _IDEMPOTENT else 0
         attempt = 0
+        # The clock starts with the first attempt: waits for the rate limiter or for a
+        # free connection are the client's own queue, not the server's slowness.
+        until: float | None = None
         while True:
             limiter = self.limiter_for(url)
             if limiter is not None:
                 limiter.acquire()
             with self._lock:
                 self.requests_sent += 1
+            response: requests.Response | None = None
             try:
                 with self._in_flight:
-                    response = self.http.request(
-                        method, url, params=params, data=data, files=files,
-                        headers=send_headers,
-                        timeout=timeout if timeout is not None else self.timeout,
-                        allow_redirects=allow_redirects,
-                    )
-                log.debug("%s %s -> %s", method, strip_query(url), response.status_code)
+                    if until is None and budget is not None:
+                        until = time.monotonic() + budget
+                    response = self._send(method, url, until, params=params, data=data,
+                                          files=files, headers=send_headers, timeout=wait,
+                                          allow_redirects=allow_redirects,
+                                          retry_post_status=raise_for_status)
                 if raise_for_status and response.status_code >= 400:
                     raise error_from_response(response)
                 return parse(response)
             except RFCxError:
                 raise
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as exc:
+                raise self._bad_url(url, exc) from None
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError, ValueError) as exc:
+                    requests.exceptions.ContentDecodingError, ValueError,
+                    _DeadlineReachedError) as exc:
+                if response is not None:
+                    response.close()  # never hand a half-read connection back to the pool
+                reason = _reason(exc)
+                if isinstance(reason, _DeadlineReachedError) or _passed(until):
+                    raise self._deadline_error(method, url, budget, exc) from exc
+                if is_local_failure(reason):
+                    raise self._local_error(method, url, reason) from exc
                 exhausted = isinstance(exc, requests.ConnectionError) and any(
                     isinstance(a, MaxRetryError) for a in exc.args)
                 if exhausted or attempt >= body_retries:
@@ -346,11 +585,133 @@ class Session:
                     ) from exc
                 attempt += 1
                 delay = min(config.BACKOFF_MAX, self.backoff_factor * 2 ** (attempt - 1))
+                delay += random.uniform(0, config.BACKOFF_JITTER)
+                if until is not None and time.monotonic() + delay >= until:
+                    raise self._deadline_error(method, url, budget, exc) from exc
                 log.debug("retrying %s %s after %s", method, strip_query(url), _describe(exc))
-                time.sleep(delay + random.uniform(0, config.BACKOFF_JITTER))
+                time.sleep(delay)
             except requests.RequestException as exc:
+                if response is not None:
+                    response.close()
+                if _passed(until):
+                    raise self._deadline_error(method, url, budget, exc) from exc
                 raise ServerError(f"{method} failed: {_describe(exc)}",
                                   url=strip_query(url)) from exc
+
+    def _send(self, method: str, url: str, until: float | None, *,
+              timeout: float | tuple[float, float], retry_post_status: bool,
+              **options: Any) -> requests.Response:
+        """One attempt (with urllib3's retries inside it), the body read before ``until``."""
+        remaining = None if until is None else until - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise _DeadlineReachedError("deadline reached")
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        if remaining is not None:
+            connect, read = min(connect, remaining), min(read, remaining)
+        context = _UNTIL.set(until)
+        post_context = _POST_STATUS_RETRY.set(retry_post_status)
+        try:
+            response = self.http.request(method, url, timeout=(connect, read), stream=True,
+                                         **options)
+            log.debug("%s %s -> %s", method, strip_query(url), response.status_code)
+            try:
+                _read_body(response, until, read)
+            except BaseException:
+                response.close()
+                raise
+        finally:
+            _POST_STATUS_RETRY.reset(post_context)
+            _UNTIL.reset(context)
+        return response
+
+    def _setting_for(self, url: str) -> str | None:
+        """The name of the setting whose base URL ``url`` lies under (longest match)."""
+        target = urlsplit(url)
+        best: tuple[int, str] | None = None
+        for name, base in self.settings.items():
+            parts = urlsplit(base)
+            same = (parts.scheme, parts.hostname, parts.port) == (
+                target.scheme, target.hostname, target.port)
+            if not same:
+                continue
+            score = len(parts.path) if target.path.startswith(parts.path) else -1
+            if best is None or score > best[0]:
+                best = (score, name)
+        return None if best is None else best[1]
+
+    def _local_error(self, method: str, url: str, reason: BaseException) -> RFCxError:
+        target = urlsplit(url)
+        host = target.hostname or ""
+        if isinstance(reason, NameResolutionError):
+            problem = f"the host {host!r} does not resolve (a typo, or no network?)"
+        else:
+            port = target.port or (443 if target.scheme == "https" else 80)
+            problem = (f"connection refused, nothing listens on {host}:{port} "
+                       f"(is the server or the emulator running?)")
+        setting = self._setting_for(url)
+        if setting is None:
+            return ServerError(f"{method} failed: {problem}", url=strip_query(url))
+        base = strip_query(self.settings[setting])
+        return ConfigurationError(f"cannot reach {setting} {base}: {problem}; check {setting}",
+                                  setting=setting.split(" ")[0], url=strip_query(url))
+
+    def _bad_url(self, url: str, exc: BaseException) -> ConfigurationError:
+        setting = self._setting_for(url) if isinstance(url, str) else None
+        name = setting or "url"
+        return ConfigurationError(f"{name} is not a usable http(s) URL ({type(exc).__name__}): "
+                                  f"{strip_query(str(url))!r}", setting=name.split(" ")[0])
+
+    def _deadline_error(self, method: str, url: str, budget: float | None,
+                        exc: BaseException) -> DeadlineExceededError:
+        reason = _reason(exc)
+        last = "" if isinstance(reason, _DeadlineReachedError) else f"; last problem: {_describe(exc)}"
+        return DeadlineExceededError(
+            f"{method} did not complete within its deadline of {budget:g} s (connect, "
+            f"reads and retries; set Client(deadline=...)){last}",
+            deadline=float(budget or 0.0), url=strip_query(url))
+
+
+def _passed(until: float | None) -> bool:
+    return until is not None and time.monotonic() >= until
+
+
+def _reason(exc: BaseException) -> BaseException:
+    """The innermost cause urllib3 reported (the reason of a ``MaxRetryError``)."""
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, MaxRetryError) and arg.reason is not None:
+            return arg.reason
+    return exc
+
+
+def _read_body(response: requests.Response, until: float | None, read_timeout: float) -> None:
+    """Read the whole body into ``response`` (as ``stream=False`` would), before ``until``.
+
+    Each read returns what has arrived, so a server that trickles bytes cannot hold the
+    request past its deadline; the socket's timeout shrinks to the time left.
+    """
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if until is not None:
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    raise _DeadlineReachedError("deadline reached while reading the body")
+                if sock is not None:
+                    sock.settimeout(max(0.001, min(read_timeout, remaining)))
+            chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except (ReadTimeoutError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _describe(exc: BaseException) -> str:

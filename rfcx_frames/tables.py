@@ -15,7 +15,7 @@ token), time window, fetch time and API URL.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +38,9 @@ from .schemas import (
 )
 from .session import Session
 from .timeutil import TimeLike
+
+if TYPE_CHECKING:
+    from .client import Client
 
 
 class TableMethods(CacheMethods):
@@ -517,6 +520,7 @@ class TableMethods(CacheMethods):
         >>> e.groupby("stream_id", observed=True)["recorded_seconds"].sum() / 3600  # doctest: +SKIP
         """
         from .ecology.effort import effort_from_segments, parse_freq, period_span
+        from .ecology.recordings import recorded_runs
 
         begin, finish = timeutil.window(start, end)
         offset = parse_freq(freq)
@@ -530,12 +534,12 @@ class TableMethods(CacheMethods):
         zones: dict[str, str | None] | None = None
         if local:
             zones = self._stream_timezones(pd.DataFrame({"stream_id": ids}), mode)
-        lookback = pd.Timedelta(config.EFFORT_SEGMENT_LOOKBACK)
         first, last = period_span(begin, finish, offset, (zones or {}).values())
-        segments = (self.segments_df(ids, first - lookback, last, progress=progress,
-                                     cache=cache) if ids else
-                    pd.DataFrame({"stream_id": [], "start": [], "end": []}))
-        frame = effort_from_segments(segments, begin, finish, freq, streams=ids, timezones=zones)
+        client = cast("Client", self)  # the mixins are assembled into Client
+        runs = (recorded_runs(client, ids, first, last, cache=cache, progress=progress) if ids
+                else pd.DataFrame({"stream_id": [], "start": [], "end": []}))
+        frame = effort_from_segments(runs, begin, finish, freq, streams=ids, timezones=zones)
+        frame.attrs["cache"] = runs.attrs.get("cache")
         return self._attach_query(frame, "effort", {"freq": freq, "local_time": local,
                                                     "streams[]": ids}, begin, finish)
 

@@ -523,8 +523,49 @@ def test_bad_token_and_no_token_exit_1(capsys: pytest.CaptureFixture[str],
     assert "HTTP 401" in err
     code, _, err = run(capsys, "projects", "--api-url", demo_emulator.api_url)
     assert code == 1
-    assert err.strip() == ("error: not logged in: pass --token, set RFCX_TOKEN, or run "
-                           "'rfcx-frames login' first")
+    assert err.strip() == ("error: not logged in: set RFCX_TOKEN, pass --token-file PATH "
+                           "('-' reads standard input), or run 'rfcx-frames login' first")
+
+
+def test_token_from_env_file_or_stdin_never_the_command_line(
+        capsys: pytest.CaptureFixture[str], demo_emulator: Emulator, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["projects", "--api-url", demo_emulator.api_url, "--no-progress", "--cache", "off"]
+    expected = run(capsys, *base, "--token", demo_emulator.token)[1]
+    token_file = tmp_path / "token"
+    token_file.write_text(demo_emulator.token + "\n", encoding="utf-8")
+    assert run(capsys, *base, "--token-file", str(token_file)) == (0, expected, "")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(demo_emulator.token + "\n"))
+    assert run(capsys, *base, "--token-file", "-") == (0, expected, "")
+    monkeypatch.setenv("RFCX_TOKEN", demo_emulator.token)
+    assert run(capsys, *base) == (0, expected, "")
+
+
+@pytest.mark.parametrize("content", [None, "", "two tokens"])
+def test_bad_token_file_exits_2_without_echoing_it(
+        capsys: pytest.CaptureFixture[str], demo_emulator: Emulator, tmp_path: Path,
+        content: str | None) -> None:
+    token_file = tmp_path / "token"
+    if content is not None:
+        token_file.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "projects", "--api-url", demo_emulator.api_url,
+                         "--token-file", str(token_file))
+    assert code == 2 and out == ""
+    assert_one_error_line(err)
+    assert "--token-file" in err
+    assert "two tokens" not in err
+
+
+def test_token_and_token_file_exclude_each_other_and_help_warns(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "projects", "--token", "a", "--token-file", "b")
+    assert code == 2
+    assert_one_error_line(err)
+    for command in ("projects", "demo"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        assert "--token-file PATH" in out
+        assert "last resort" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("argv", [["cache", "clear", "--older-than", "soon"],

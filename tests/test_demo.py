@@ -10,6 +10,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+from dwca.read import DwCAReader
 
 from rfcx_frames.audio import read_training_set
 
@@ -37,6 +38,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert no_audio.any() and rates.loc[no_audio, "rate_per_hour"].isna().all()
     y = pd.read_csv(next((out / "occupancy").glob("y_*.csv")), index_col="site")
     assert y.isna().any().any() and (y.fillna(0).isin([0, 1])).all().all()
+    with DwCAReader(out / "darwin_core_archive.zip") as archive:
+        assert archive.core_file.file_descriptor.type.endswith("/Event")
+        assert len(list(archive)) == int(y.notna().to_numpy().sum())  # one event per surveyed cell
 
     for png in ("daily_activity.png", "clip_spectrograms.png"):
         image = mpimg.imread(out / png)

@@ -15,7 +15,8 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ["01_quickstart.ipynb", "02_training_set.ipynb", "03_field_workflow.ipynb"]
+NOTEBOOKS = ["01_quickstart.ipynb", "02_training_set.ipynb", "03_field_workflow.ipynb",
+             "04_occupancy_for_r.ipynb"]
 PLATFORM_LINE = re.compile(r'^PLATFORM = None  # set to "https://api\.rfcx\.org"')
 CELL_TIMEOUT_S = 120
 
@@ -93,16 +94,38 @@ def test_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert _stderr(nb) == ""
     assert _number(out, r"projects: (\d+) rows") == 2
     assert _number(out, r"streams: (\d+) rows") == 6
-    kept = _number(out, r"detections: (\d+) rows in the local week")
+    kept = _number(out, r"detections: (\d+) rows in the local fortnight")
     assert 1000 < kept < _number(out, r"\(of (\d+) fetched\)")
     assert _number(out, r"fetched\), (\d+) species") >= 6
-    # Six species, each with its busiest local hour in 0..23.
-    hours = re.search(r"busiest local hour: (\{.*\})", out)
-    assert hours is not None
-    assert re.findall(r"': (\d+)", hours.group(1)) and all(
-        0 <= int(h) <= 23 for h in re.findall(r"': (\d+)", hours.group(1)))
-    assert len(re.findall(r"'[a-z_]+': \d+", hours.group(1))) == 6
-    assert _number(out, r"days: (\d+)") == 7  # one local week, whatever the timezones
+    # Effort: every site has a row for each of the 14 local days, and 24 for each day.
+    assert _number(out, r"daily effort: (\d+) rows") == 6 * 14
+    assert _number(out, r"\((\d+) sites x") == 6
+    assert _number(out, r"sites x (\d+) local days") == 14
+    assert _number(out, r"hourly effort: (\d+) rows") == 6 * 14 * 24
+    # Kakadu's gap in the demo world: four local days without audio, a NaN rate, not 0.
+    assert re.search(r"Kakadu Billabong: 4 local days with 0 recorded seconds: "
+                     r"10 Mar, 11 Mar, 12 Mar, 13 Mar", out)
+    assert "Kakadu Billabong on those days: 0 detections, rate per recorded hour [nan]" in out
+    # Rates are counts over recorded hours; every detection of the fortnight has a period.
+    assert _number(out, r"detections outside every effort period: (\d+)") == 0
+    check = re.search(r"rate check: \S+ at .+?: (\d+) detections / (\S+) recorded hours "
+                      r"= (\S+) per hour", out)
+    assert check is not None
+    count, hours, rate = int(check.group(1)), float(check.group(2)), float(check.group(3))
+    assert count > 0 and hours > 0
+    assert rate == pytest.approx(count / hours, abs=1e-4)
+    # The recorders run at dawn and dusk; the seconds their dusk files overrun into 19:00
+    # are too little audio for a rate, so that hour counts as not surveyed.
+    heard = re.search(r"local hours with audio: \[([\d, ]+)\]", out)
+    assert heard is not None
+    hours_heard = [int(h) for h in heard.group(1).split(",")]
+    assert 0 < len(hours_heard) < 24 and 12 not in hours_heard and 19 not in hours_heard
+    # Six species, each with its busiest local hour among the hours with audio.
+    busiest = re.search(r"busiest local hour: (\{.*\})", out)
+    assert busiest is not None
+    pairs = re.findall(r"'[a-z_]+': (\d+)", busiest.group(1))
+    assert len(pairs) == 6 and all(int(h) in hours_heard for h in pairs)
+    assert _number(out, r"(?m)^days: (\d+)") == 14
     assert "identical: True" in out
     assert _images(nb) == 2
 
@@ -149,3 +172,60 @@ def test_field_workflow_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     # The 150 s file has a call every 2 s, the 20 s one too: about one per 2 s of audio.
     assert 60 <= _number(out, r"detections by classifier \d+: (\d+)") <= 100
     assert _images(nb) == 2
+
+
+@pytest.mark.slow
+def test_occupancy_for_r_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = _execute("04_occupancy_for_r.ipynb", tmp_path, monkeypatch)
+    out = _stdout(nb)
+    assert _stderr(nb) == ""
+    assert _number(out, r"effort: (\d+) site-days \(6 sites x 14 local days\)") == 84
+    assert _number(out, r"counted in the fortnight: \d+ detections, (\d+) of them verified") > 0
+    # Each species' NaN cells are exactly the site-days whose coverage is below the threshold.
+    below = _number(out, r"coverage below 0\.05: (\d+) of 84 site-days")
+    assert below >= 4  # at least Kakadu's four days without audio
+    species = re.findall(r"y\[(\w+)\]: (\d+) detected, (\d+) not detected, (\d+) not surveyed", out)
+    assert [s[0] for s in species] == ["coereba_flaveola", "cacatua_galerita",
+                                       "psittacus_erithacus"]
+    for _, detected, absent, missing in species:
+        assert int(missing) == below
+        assert int(detected) + int(absent) + int(missing) == 84
+    # The rule for a detection matters: at confidence 0.5 the cockatoo of Kakadu is
+    # "detected" at more sites than once confirmed.
+    naive = {(name, rule): int(n) for name, rule, n in
+             re.findall(r"sites with (\w+) \[([^\]]+)\]: (\d+) of 6", out)}
+    assert len(naive) == 9
+    loose = "confidence >= 0.5, any status"
+    for (name, _rule), n in naive.items():
+        assert n <= naive[(name, loose)]
+    assert naive[("cacatua_galerita", "confirmed only")] < naive[("cacatua_galerita", loose)]
+    dawn = _number(out, r"dawn chorus: (\d+) of \d+ detections")
+    assert 0 < dawn < _number(out, r"dawn chorus: \d+ of (\d+) detections")
+    assert "same not-surveyed cells as the whole-day history: True" in out
+    # The CSV files were written, not empty, and read back equal to the history.
+    written = dict(re.findall(r"written: (\S+) \((\d+) bytes\)", out))
+    assert set(written) == {"y_coereba_flaveola.csv", "y_cacatua_galerita.csv",
+                            "y_psittacus_erithacus.csv", "obs_recorded_hours.csv",
+                            "site_covariates.csv"}
+    assert all(int(size) > 0 for size in written.values())
+    back = re.search(r"read back y_coereba_flaveola\.csv: 6 sites x 14 occasions, (\d+) NA "
+                     r"cells, equal to the history: True", out)
+    assert back is not None and int(back.group(1)) == below
+    # Duty-cycled recorders: 0.5 of a day leaves nothing surveyed, 0 leaves everything.
+    assert _number(out, r"min_coverage=0\.5: (\d+) of 84") == 0
+    assert _number(out, r"min_coverage=0\.05: (\d+) of 84") == 84 - below
+    assert _number(out, r"min_coverage=0\.0: (\d+) of 84") == 84
+    # The Darwin Core Archive: an event per surveyed site-day, an occurrence per event and
+    # species, present where the history has a 1.
+    assert re.search(r"archive: dwca\.zip with \['eml\.xml', 'event\.txt', 'meta\.xml', "
+                     r"'occurrence\.txt'\]", out)
+    events = _number(out, r"events: (\d+) surveyed site-days")
+    assert events == 84 - below
+    assert _number(out, r"occurrences: (\d+) \(") == 3 * events
+    assert _number(out, r"occurrences: \d+ \((\d+) present") == sum(
+        int(detected) for _, detected, _, _ in species)
+    assert _number(out, r"present, (\d+) absent\)") == sum(int(absent) for _, _, absent, _ in species)
+    # The R code is shown, not run.
+    r_cells = [c.source for c in nb.cells if c.cell_type == "markdown" and "```r" in c.source]
+    assert r_cells and "unmarkedFrameOccu" in r_cells[0] and "msPGOcc" in r_cells[0]
+    assert _images(nb) == 0

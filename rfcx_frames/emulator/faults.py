@@ -14,6 +14,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from .http import NGINX_PAGES
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -28,14 +30,31 @@ OK = Decision("ok")
 
 @dataclass
 class FaultConfig:
-    """Fault settings; every field can be changed while the server runs."""
+    """Fault settings; every field can be changed while the server runs.
+
+    ``fail_next`` answers the next that many requests with ``fail_status`` (an ingress
+    answer, sent before any route runs) and then counts down to 0. ``methods``, when set,
+    limits every fault to requests of those HTTP methods (e.g. ``["POST"]``).
+    """
 
     fault_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: int = 0
     rate_limit: int | None = None
+    fail_next: int = 0
+    fail_status: int = 503
+    methods: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.methods is not None:
+            if isinstance(self.methods, str):
+                raise TypeError(f"methods must be a list of HTTP methods, got {self.methods!r}")
+            self.methods = tuple(str(m).upper() for m in self.methods)
+        if self.fail_next < 0:
+            raise ValueError(f"fail_next must be >= 0, got {self.fail_next!r}")
+        if self.fail_status not in NGINX_PAGES:
+            raise ValueError(f"fail_status must be one of {sorted(NGINX_PAGES)}, "
+                             f"got {self.fail_status!r}")
         for name in ("fault_rate", "reset_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -96,10 +115,16 @@ class Faults:
         with self._lock:
             self.faults[fault] += 1
 
-    def decide(self, client: str) -> Decision:
-        """The fault (or none) for the next request of ``client``."""
+    def decide(self, client: str, method: str = "GET") -> Decision:
+        """The fault (or none) for the next request of ``client`` (an HTTP ``method``)."""
         with self._lock:
             cfg = self.config
+            if cfg.methods is not None and method.upper() not in cfg.methods:
+                return OK
+            if cfg.fail_next > 0:
+                cfg.fail_next -= 1
+                self.faults[str(cfg.fail_status)] += 1
+                return Decision("status", cfg.fail_status)
             if cfg.rate_limit is not None:
                 now = time.monotonic()
                 window = self._windows.setdefault(client, deque())

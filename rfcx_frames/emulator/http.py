@@ -123,6 +123,7 @@ def text_response(text: str, status: int = 200, content_type: str | None = "text
 
 
 NGINX_PAGES = {
+    429: "429 Too Many Requests",
     500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import socket
 import struct
 import threading
@@ -107,7 +108,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - %s", self.address_string(), format % args)
+        # Request lines carry pre-signed URLs: their query (the signature) stays out of logs.
+        line = format % args
+        log.debug("%s - %s", self.address_string(), re.sub(r"\?[^\s\"']*", "?<query removed>", line))
 
     def do_GET(self) -> None:
         self._handle()
@@ -163,7 +166,7 @@ class Handler(BaseHTTPRequestHandler):
         app.faults.count(route.name if route else f"{request.method} (unmatched)")
         request.params = params
 
-        decision = app.faults.decide(request.client_ip)
+        decision = app.faults.decide(request.client_ip, request.method)
         latency = app.faults.config.latency_ms
         if latency:
             threading.Event().wait(latency / 1000)
