@@ -6,7 +6,7 @@ detections or annotations query (contract §4.5), so a typo looks like "no data"
 
 - **streams and projects, before the query**, against your listing (``streams_df()`` /
   ``projects_df()``): read from the local cache however old (no request), else fetched
-  (one request, cached unless the cache is off). An id missing from a cached listing
+  and cached (one request); with the cache off, fetched once per client. An id missing from a cached listing
   fetches it anew once (one request); an id not in the fresh listing either (another
   user's public stream) is looked up by ``GET /streams/{id}`` (``/projects/{id}``); a
   value that is a *name* in your listing is reported with its id.
@@ -55,11 +55,11 @@ class IdCheckMethods:
         lister = self.streams_df if kind == "stream" else self.projects_df
         # A cached listing answers however old it is: an id missing from it costs one
         # fresh listing (a stream created since), never a failure by itself. With the
-        # cache off the listing is read if cached but never written.
+        # cache off the cache folder is not touched at all.
         fetch_mode: str | bool = False if mode == "off" else "refresh"
-        fresh = mode == "refresh"
+        fresh = mode in ("refresh", "off")
         try:
-            listed = lister(progress=False, cache="refresh" if fresh else "offline")
+            listed = lister(progress=False, cache=fetch_mode if fresh else "offline")
         except NotCachedError:
             if mode == "offline":
                 return  # offline without a listing: the cache answers only for what it holds
