@@ -41,6 +41,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from rfcx_frames.cache.store import fsync_dir
+
 MANIFEST = "manifest.json"
 LOCK_TIMEOUT_S = 600.0
 _RENAME_EXCHANGE = 2
@@ -58,15 +60,6 @@ class TrainingSetError(ValueError):
 
 def _lock(target: Path) -> FileLock:
     return FileLock(str(target.parent / f".{target.name}.lock"), timeout=LOCK_TIMEOUT_S)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -98,7 +91,7 @@ def _recover(target: Path) -> None:
         for candidate in [*_siblings(target, "new"), *_siblings(target, "old")]:
             if _sealed(candidate):
                 os.rename(candidate, target)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 break
     for leftover in [*_siblings(target, "new"), *_siblings(target, "old")]:
         shutil.rmtree(leftover, ignore_errors=True)
@@ -152,7 +145,7 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
             }
             write_file(staging, MANIFEST, json.dumps(
                 {"format": 1, "files": files}, indent=2, sort_keys=True).encode())
-            _fsync_dir(staging)
+            fsync_dir(staging)
             _switch(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -165,16 +158,16 @@ def _switch(staging: Path, target: Path) -> None:
         # The staging name now holds the old folder: move it out of the ".new-" names
         # that recovery may promote, before it is removed piece by piece.
         os.rename(staging, target.parent / f".{target.name}.old-{uuid.uuid4().hex}")
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         for aside in _siblings(target, "old"):
             shutil.rmtree(aside, ignore_errors=True)
     else:
         aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
         os.rename(target, aside)
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         shutil.rmtree(aside, ignore_errors=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _describe(path: Path) -> dict[str, Any]:

@@ -158,8 +158,8 @@ def iso_ns(text: str) -> int:
     return ((moment - _EPOCH) // dt.timedelta(microseconds=1)) * 1000
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Directory fsync makes the rename itself durable; not all platforms allow it.
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows a directory fsync)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -175,7 +175,7 @@ def _temporary(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
