@@ -32,6 +32,7 @@ from .ecology import (
 )
 from .exceptions import (
     AuthenticationError,
+    CacheError,
     ConfigurationError,
     CrowdedInstantWarning,
     DeadlineExceededError,
@@ -49,6 +50,7 @@ from .session import AUTO
 __all__ = [
     "AUTO",
     "AuthenticationError",
+    "CacheError",
     "Client",
     "ConfigurationError",
     "CrowdedInstantWarning",

@@ -375,14 +375,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    """``rfcx-frames cache info|path|clear``: inspect or clear the local cache."""
+    """``rfcx-frames cache info|path|clear [--orphans]``: inspect or clear the local cache."""
     if args.older_than is not None and args.action != "clear":
         raise ValueError("--older-than only applies to 'cache clear'")
+    if args.orphans and args.action != "clear":
+        raise ValueError("--orphans only applies to 'cache clear'")
+    if args.orphans and args.older_than is not None:
+        raise ValueError("--orphans and --older-than cannot be combined")
     root = cache_mod.cache_path(args.cache_dir)
     if args.action == "path":
         print(root)
     elif args.action == "info":
         print(json.dumps(cache_mod.info(root), indent=2, default=str))
+    elif args.orphans:
+        print(json.dumps(cache_mod.clear_orphans(root)))
     else:
         older = cache_mod.parse_duration(args.older_than) if args.older_than else None
         removed = cache_mod.clear(root, older_than=older)
@@ -555,6 +561,9 @@ def add_commands(sub: Any) -> None:
                    help="cache folder (default: RFCX_FRAMES_CACHE or the user cache)")
     p.add_argument("--older-than", default=None,
                    help="with clear: only entries written longer ago, e.g. 7d, 12h, 30m")
+    p.add_argument("--orphans", action="store_true",
+                   help="with clear: delete only crash leftovers (unnamed data files, "
+                        "temporaries, .part downloads) and keep every entry")
     p = add("demo", "run the whole product on the embedded emulator", cmd_demo,
             connection=False,
             description="Run the whole product end to end (streams, detections, summary "

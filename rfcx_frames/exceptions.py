@@ -127,6 +127,44 @@ class NotCachedError(RFCxError):
         self.missing = missing
 
 
+class CacheError(RFCxError):
+    """The local cache folder cannot be used: read-only, full, missing and not creatable,
+    or a cache file that could not be read for a reason other than damage (``EMFILE``,
+    ``EIO``).
+
+    ``path`` is the cache folder (or the audio store folder); ``cause`` the ``OSError``.
+    Nothing stored is deleted because of it: retrying later reads the same files. The
+    message names the folder and the two ways out: point ``RFCX_FRAMES_CACHE`` (or
+    ``Client(cache_dir=...)``) at a usable folder, or pass ``cache=False``.
+
+    Examples
+    --------
+    >>> err = CacheError("/tmp/c", OSError(30, "Read-only file system"))
+    >>> isinstance(err, RFCxError), "RFCX_FRAMES_CACHE" in str(err), "cache=False" in str(err)
+    (True, True, True)
+    """
+
+    def __init__(self, path: object, cause: BaseException | None = None, *,
+                 action: str = "write to") -> None:
+        reason = _reason(cause)
+        super().__init__(
+            f"cannot {action} the cache folder {path}{': ' + reason if reason else ''}. "
+            "Nothing stored was deleted. Point RFCX_FRAMES_CACHE (or Client(cache_dir=...)) "
+            "at a writable folder with free space, or pass cache=False to bypass the cache."
+        )
+        self.path = str(path)
+        self.cause = cause
+
+
+def _reason(cause: BaseException | None) -> str:
+    if cause is None:
+        return ""
+    if isinstance(cause, OSError) and cause.strerror:
+        where = f" ({cause.filename})" if cause.filename else ""
+        return f"[Errno {cause.errno}] {cause.strerror}{where}"
+    return f"{type(cause).__name__}: {cause}"
+
+
 class CrowdedInstantWarning(UserWarning):
     """More rows share one start (millisecond) than one page holds.
 

@@ -242,8 +242,9 @@ class TableMethods(CacheMethods):
         """Timezones of the frame's streams; appends to ``asked`` whether any was fetched."""
         asked = asked if asked is not None else []
         if not self._timezones:
-            # One cached listing answers most streams without a request per stream.
-            listing_mode = mode if mode in ("offline", "refresh") else None
+            # One cached listing answers most streams without a request per stream
+            # (cache=False keeps off the cache folder here too).
+            listing_mode = mode if mode in ("offline", "refresh", "off") else None
             for include_public in (False, True):
                 try:
                     listed = self.streams_df(include_public=include_public, progress=False,

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.clips import band_energy, band_pass_filter, clip_spans, clips, iter_clips, shift
 from rfcx_frames.audio.source import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, AudioVerificationError, default_audio_root
@@ -32,6 +33,7 @@ __all__ = [
     "LocalSource",
     "SegmentSource",
     "TableSource",
+    "TrainingSetError",
     "WindowRequest",
     "band_energy",
     "band_pass_filter",

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 import uuid
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -29,6 +32,9 @@ from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import to_utc
 
 from .. import config
+from ..cache.config import cache_path
+from ..cache.manage import AUDIO
+from ..cache.store import remove_quietly, stale_files
 from ..exceptions import DownloadError
 from .source import empty_segments, overlapping
 from .store import AudioStore, AudioVerificationError, check_id, expected_frame_range
@@ -260,6 +266,9 @@ def download(client: Client, segments: pd.DataFrame, dest: str | os.PathLike[str
     rows: list[dict[str, Any]] = segments.to_dict("records")  # type: ignore[assignment]
     for row in rows:
         check_id(row["stream_id"], "stream id")
+    for folder in {root / str(row["stream_id"]) if by_stream else root for row in rows}:
+        # .part files of downloads killed long ago (none is kept open that long).
+        remove_quietly(stale_files(folder, [".*.part"]))
     workers = max_workers or client.max_workers
     show = client.progress if progress is None else progress
     paths: list[str | None] = [None] * len(rows)
@@ -287,6 +296,27 @@ def download(client: Client, segments: pd.DataFrame, dest: str | os.PathLike[str
                            downloaded=pd.Series(fresh, index=segments.index, dtype=bool))
 
 
+def default_store(client: Client) -> AudioStore:
+    """The client's audio store: ``audio/`` in its cache folder, or, for a client made
+    with ``cache=False`` (or ``RFCX_FRAMES_CACHE_MODE=off``), a temporary folder that is
+    deleted with the store, so the cache folder is never touched.
+
+    Examples
+    --------
+    >>> from rfcx_frames import Client
+    >>> store = default_store(Client(cache=False))
+    >>> store.root.name.startswith("rfcx_frames-audio-")
+    True
+    """
+    if client._cache_mode(None) == "off":
+        folder = tempfile.mkdtemp(prefix="rfcx_frames-audio-")
+        store = AudioStore(folder)
+        # The index connection is closed first (finalizers run last-registered first).
+        weakref.finalize(store, shutil.rmtree, folder, ignore_errors=True)
+        return store
+    return AudioStore(cache_path(client.cache_dir) / AUDIO)
+
+
 class ClientSource:
     """A :class:`~rfcx_frames.audio.source.SegmentSource` that downloads into an AudioStore.
 
@@ -309,8 +339,7 @@ class ClientSource:
 
     def __init__(self, client: Client, store: AudioStore | None = None) -> None:
         self.client = client
-        self.store = store if store is not None else AudioStore(
-            Path(client.cache_dir) / "audio" if client.cache_dir is not None else None)
+        self.store = store if store is not None else default_store(client)
 
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start."""

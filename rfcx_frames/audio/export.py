@@ -1,10 +1,11 @@
 """Writing training sets to disk and reading them back; the Kaggle RFCx export.
 
 :func:`write_training_set` stores a clip table from :func:`~rfcx_frames.audio.training.
-training_set` as ``labels.parquet`` plus one audio file per clip; :func:`read_training_set`
-reads it back. :func:`to_kaggle_rfcx` writes annotations in the layout of the Rainforest
-Connection species audio detection data (``train_tp.csv``, ``train_fp.csv``, 60 s FLAC).
-Every file is written to a temporary name and moved into place.
+training_set` as ``labels.parquet`` plus one audio file per clip, switched in as a whole;
+:func:`read_training_set` reads it back, verified against its manifest.
+:func:`to_kaggle_rfcx` writes annotations in the layout of the Rainforest Connection
+species audio detection data (``train_tp.csv``, ``train_fp.csv``, 60 s FLAC); each of its
+files is written to a temporary name and moved into place.
 
 Examples
 --------
@@ -17,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -27,6 +29,15 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from rfcx_frames.audio.atomic_dir import (
+    MANIFEST,
+    TrainingSetError,
+    load_manifest,
+    read_verified,
+    reading,
+    replacing,
+    write_file,
+)
 from rfcx_frames.audio.clips import iter_clips
 from rfcx_frames.audio.events import CONFIRMED, REJECTED, detection_events, event_table
 from rfcx_frames.audio.source import NS_PER_S, SegmentSource, seconds_to_ns, series_ns
@@ -73,9 +84,18 @@ def write_training_set(
 
     ``labels.parquet`` holds the table plus ``file`` (path relative to ``out_dir``),
     ``sample_rate`` and ``n_samples``; ``dataset.json`` holds the classes, clip duration,
-    rate and format. Each file is written atomically and the labels last, so a complete
-    ``labels.parquet`` means complete audio. FLAC is 24-bit PCM (values clipped to
-    [-1, 1]); ``.npz`` keeps float32 exactly.
+    rate and format; ``manifest.json`` names every file with its size and SHA-256. FLAC
+    is 24-bit PCM (values clipped to [-1, 1]); ``.npz`` keeps float32 exactly.
+
+    The set is built in a hidden folder beside ``out_dir`` and switched in whole (see
+    :mod:`rfcx_frames.audio.atomic_dir`): rewriting a set in place leaves, whatever the
+    moment of a crash, the whole old set or the whole new one. ``out_dir`` must be new,
+    empty, or an earlier training set, which is replaced entirely.
+
+    Raises
+    ------
+    ValueError
+        A bad ``format``/``gap``, or an ``out_dir`` holding something else.
 
     Examples
     --------
@@ -83,60 +103,57 @@ def write_training_set(
     >>> import tempfile
     >>> t = pd.DataFrame({"stream_id": ["s"], "start": pd.to_datetime(["2020-01-01"], utc=True),
     ...                   "end": pd.to_datetime(["2020-01-01 00:00:01"], utc=True)})
-    >>> out = write_training_set(t, TableSource(pd.DataFrame()), tempfile.mkdtemp(),
+    >>> out = write_training_set(t, TableSource(pd.DataFrame()), Path(tempfile.mkdtemp()) / "ds",
     ...                          sample_rate=100, progress=False)
     >>> sorted(p.name for p in out.iterdir())
-    ['audio', 'dataset.json', 'labels.parquet']
+    ['audio', 'dataset.json', 'labels.parquet', 'manifest.json']
     """
     if format not in ("npz", "flac"):
         raise ValueError(f"format must be 'npz' or 'flac', not {format!r}")
     if format == "flac" and gap == "nan":
         raise ValueError("FLAC cannot hold NaN; use gap='zero' or format='npz'")
     out = Path(out_dir)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
-    files: list[str] = []
-    n_samples: list[int] = []
-    rate = 0
-    frame = table[["stream_id", "start", "end"]]
-    for audio, meta in iter_clips(
-        source, frame, sample_rate=sample_rate, gap=gap, batch_size=batch_size,
-        progress=progress,
-    ):
-        rate = int(meta["sample_rate"].iloc[0])
-        for row, clip, n in zip(meta.index, audio, meta["n_samples"], strict=True):
-            name = f"audio/{row:06d}.{format}"
-            data = clip[: int(n)]
-            if format == "npz":
-                atomic_write(out / name, lambda p, d=data: _save_npz(p, d))
-            else:
-                atomic_write(
-                    out / name,
-                    lambda p, d=data, r=rate: sf.write(
-                        p, np.clip(d, -1.0, 1.0), r, format="FLAC", subtype="PCM_24"
-                    ),
-                )
-            files.append(name)
-            n_samples.append(int(n))
-    labels = table.reset_index(drop=True).copy()
-    labels["file"] = pd.Series(files, dtype="object")
-    labels["sample_rate"] = np.full(len(labels), rate, dtype="int64")
-    labels["n_samples"] = np.asarray(n_samples, dtype="int64")
-    info = {
-        "classes": list(table.attrs.get("classes", _classes_from_columns(table))),
-        "clip_duration": table.attrs.get("clip_duration"),
-        "sample_rate": rate,
-        "format": format,
-        "rows": len(labels),
-    }
-    atomic_write(out / "dataset.json", lambda p: p.write_text(json.dumps(info, indent=2)))
-    labels.attrs = {}
-    atomic_write(out / "labels.parquet", lambda p: labels.to_parquet(p, index=False))
+    with replacing(out, is_ours=(MANIFEST, "labels.parquet")) as staging:
+        files: list[str] = []
+        n_samples: list[int] = []
+        rate = 0
+        frame = table[["stream_id", "start", "end"]]
+        for audio, meta in iter_clips(
+            source, frame, sample_rate=sample_rate, gap=gap, batch_size=batch_size,
+            progress=progress,
+        ):
+            rate = int(meta["sample_rate"].iloc[0])
+            for row, clip, n in zip(meta.index, audio, meta["n_samples"], strict=True):
+                name = f"audio/{row:06d}.{format}"
+                write_file(staging, name, _encode(clip[: int(n)], format, rate))
+                files.append(name)
+                n_samples.append(int(n))
+        labels = table.reset_index(drop=True).copy()
+        labels["file"] = pd.Series(files, dtype="object")
+        labels["sample_rate"] = np.full(len(labels), rate, dtype="int64")
+        labels["n_samples"] = np.asarray(n_samples, dtype="int64")
+        info = {
+            "classes": list(table.attrs.get("classes", _classes_from_columns(table))),
+            "clip_duration": table.attrs.get("clip_duration"),
+            "sample_rate": rate,
+            "format": format,
+            "rows": len(labels),
+        }
+        write_file(staging, "dataset.json", json.dumps(info, indent=2).encode())
+        labels.attrs = {}
+        buffer = io.BytesIO()
+        labels.to_parquet(buffer, index=False)
+        write_file(staging, "labels.parquet", buffer.getvalue())
     return out
 
 
-def _save_npz(path: Path, data: np.ndarray) -> None:
-    with path.open("wb") as fh:
-        np.savez(fh, audio=data)
+def _encode(data: np.ndarray, format: AudioFormat, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    if format == "npz":
+        np.savez(buffer, audio=data)
+    else:
+        sf.write(buffer, np.clip(data, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
+    return buffer.getvalue()
 
 
 def _classes_from_columns(table: pd.DataFrame) -> list[str]:
@@ -147,6 +164,15 @@ def read_training_set(out_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, np
     """Read back what :func:`write_training_set` wrote: ``(labels, audio[N, samples])``.
 
     Clips shorter than the longest are right-padded with zeros (``labels.n_samples``).
+    Every file is checked against ``manifest.json`` (size and SHA-256); a rewrite that
+    was interrupted between its two renames (platforms without an atomic folder swap) is
+    finished first.
+
+    Raises
+    ------
+    TrainingSetError
+        The folder has no manifest (incomplete, or written by an older version), or a
+        file is missing, changed, or not listed.
 
     Examples
     --------
@@ -154,27 +180,30 @@ def read_training_set(out_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, np
     >>> import tempfile
     >>> t = pd.DataFrame({"stream_id": ["s"], "start": pd.to_datetime(["2020-01-01"], utc=True),
     ...                   "end": pd.to_datetime(["2020-01-01 00:00:01"], utc=True)})
-    >>> out = write_training_set(t, TableSource(pd.DataFrame()), tempfile.mkdtemp(),
+    >>> out = write_training_set(t, TableSource(pd.DataFrame()), Path(tempfile.mkdtemp()) / "ds",
     ...                          sample_rate=100, progress=False)
     >>> labels, audio = read_training_set(out)
     >>> audio.shape
     (1, 100)
     """
-    out = Path(out_dir)
-    labels = pd.read_parquet(out / "labels.parquet")
-    info = json.loads((out / "dataset.json").read_text())
-    labels.attrs["classes"] = info["classes"]
-    labels.attrs["clip_duration"] = info["clip_duration"]
-    width = int(labels["n_samples"].max()) if len(labels) else 0
-    audio = np.zeros((len(labels), width), dtype=np.float32)
-    for i, name in enumerate(labels["file"]):
-        path = out / str(name)
-        if path.suffix == ".npz":
-            with np.load(path) as npz:
-                data = npz["audio"]
-        else:
-            data, _ = sf.read(path, dtype="float32")
-        audio[i, : len(data)] = data
+    with reading(Path(out_dir)) as out:
+        manifest = load_manifest(out)
+        labels = pd.read_parquet(io.BytesIO(read_verified(out, manifest, "labels.parquet")))
+        info = json.loads(read_verified(out, manifest, "dataset.json"))
+        if int(info.get("rows", len(labels))) != len(labels):
+            raise TrainingSetError(f"{out}: dataset.json and labels.parquet disagree", out)
+        labels.attrs["classes"] = info["classes"]
+        labels.attrs["clip_duration"] = info["clip_duration"]
+        width = int(labels["n_samples"].max()) if len(labels) else 0
+        audio = np.zeros((len(labels), width), dtype=np.float32)
+        for i, name in enumerate(labels["file"]):
+            raw = io.BytesIO(read_verified(out, manifest, str(name)))
+            if str(name).endswith(".npz"):
+                with np.load(raw) as npz:
+                    data = npz["audio"]
+            else:
+                data, _ = sf.read(raw, dtype="float32")
+            audio[i, : len(data)] = data
     return labels, audio
 
 

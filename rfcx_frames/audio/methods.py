@@ -20,7 +20,7 @@ from . import training, windows
 from .clips import Align
 from .clips import clips as make_clips
 from .clips import iter_clips as make_iter_clips
-from .download import ClientSource, check_format, download, download_one
+from .download import ClientSource, check_format, default_store, download, download_one
 from .server import server_clips
 from .store import AudioStore
 
@@ -46,7 +46,8 @@ class AudioMethods:
         ----------
         store
             The local audio store or its folder; default: ``audio/`` under the cache
-            folder (``RFCX_FRAMES_CACHE``, else the user cache folder).
+            folder (``RFCX_FRAMES_CACHE``, else the user cache folder), or a temporary
+            folder for a client made with ``cache=False``.
 
         Examples
         --------
@@ -55,9 +56,7 @@ class AudioMethods:
         if store is None and self._audio_source is not None:
             return self._audio_source
         if store is None:
-            from ..cache import cache_path
-
-            store = AudioStore(cache_path(self.cache_dir) / "audio")
+            store = default_store(self._client())
         elif not isinstance(store, AudioStore):
             store = AudioStore(store)
         source = ClientSource(self._client(), store)

@@ -42,6 +42,7 @@ import platformdirs
 import soundfile as sf
 
 from rfcx_frames.audio.source import NS_PER_MS, NS_PER_S, ns_to_series
+from rfcx_frames.cache.store import remove_quietly, stale_files, storage_errors
 from rfcx_frames.timeutil import to_ns, to_utc
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -267,14 +268,15 @@ class AudioStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_audio_root()
-        self.root.mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / _INDEX_NAME
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        with self._lock:
-            self._connect().executescript(_SCHEMA)
+        with storage_errors(self.root, "create"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._connect().executescript(_SCHEMA)
 
     # ----------------------------------------------------------------- index plumbing
 
@@ -297,7 +299,7 @@ class AudioStore:
         return conn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with storage_errors(self.root, "use"), self._lock:
             return list(self._connect().execute(sql, params).fetchall())
 
     def close(self) -> None:
@@ -467,6 +469,8 @@ class AudioStore:
             An unsafe id or unknown extension.
         AudioVerificationError
             The audio is not decodable or its length does not match; nothing is stored.
+        CacheError
+            The store's folder cannot be written (read-only, full); nothing is stored.
 
         Examples
         --------
@@ -480,13 +484,16 @@ class AudioStore:
         '.flac'
         """
         final = self.path_for(segment)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=final.parent, prefix=".tmp-", suffix=final.suffix
-        )
+        with storage_errors(self.root):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            # Temporaries of writers killed long ago (none is kept open that long).
+            remove_quietly(stale_files(final.parent, [".tmp-*"]))
+            fd, tmp_name = tempfile.mkstemp(
+                dir=final.parent, prefix=".tmp-", suffix=final.suffix
+            )
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with storage_errors(self.root), os.fdopen(fd, "wb") as out:
                 if isinstance(data, bytes):
                     out.write(data)
                 else:
@@ -496,8 +503,9 @@ class AudioStore:
                 out.flush()
                 os.fsync(out.fileno())
             rate, frames, channels = verify_segment_file(segment, tmp)
-            sha1 = _sha1(tmp)
-            os.replace(tmp, final)
+            with storage_errors(self.root):
+                sha1 = _sha1(tmp)
+                os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

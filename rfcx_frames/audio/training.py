@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.events import detection_events, event_table
 
 # Writing and the Kaggle export live in export.py; re-exported here, where users look.
@@ -363,6 +364,7 @@ def _background_candidates(
 
 
 __all__ = [
+    "TrainingSetError",
     "class_columns",
     "read_training_set",
     "to_kaggle_rfcx",

@@ -32,7 +32,7 @@ from rfcx_frames.cache.config import (
 )
 from rfcx_frames.cache.dataset import dataset
 from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
-from rfcx_frames.cache.manage import clear, info, windows_frame
+from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
 from rfcx_frames.cache.platforms import IDENTITY_ROUTE
 from rfcx_frames.cache.platforms import resolve as resolve_platform
 from rfcx_frames.cache.ranged import TimeRangedCache
@@ -64,9 +64,11 @@ __all__ = [
     "cache_path",
     "canonical_json",
     "clear",
+    "clear_orphans",
     "dataset",
     "frame_from_table",
     "info",
+    "orphans",
     "parse_duration",
     "parse_max_age",
     "resolve_mode",

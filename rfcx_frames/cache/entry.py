@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,8 @@ from rfcx_frames.cache.store import (
     parquet_is_readable,
     read_json,
     read_parts,
+    remove_quietly,
+    storage_errors,
     write_json_atomic,
     write_parquet_atomic,
 )
@@ -69,6 +71,9 @@ from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
 WRITE_THREADS = 8
+
+# Entry folders this process has already swept of crash leftovers.
+_SWEPT: set[str] = set()
 
 
 def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
@@ -220,7 +225,7 @@ class Entry:
         >>> e.load().streams["s"].complete
         [(0, 1000000000)]
         """
-        with self.lock():
+        with storage_errors(self.root), self.lock(), self._no_orphans_left():
             moment = now if now is not None else utc_now()
             stamp = moment.isoformat()
             manifest = self.load()
@@ -427,27 +432,51 @@ class Entry:
         >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").collect_all_garbage()
         0
         """
-        removed = 0
         with self.lock():
-            manifest = self.load()
-            named = (
-                {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
+            return remove_quietly(self.orphans())
+
+    def orphans(self) -> list[Path]:
+        """Data and temporary files of the entry that its manifest does not name.
+
+        Only dead once the caller holds :meth:`lock` (writers hold it while writing).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").orphans()
+        []
+        """
+        manifest = self.load()
+        named = {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
+        if not self.folder.is_dir():
+            return []
+        found: list[Path] = []
+        for child in self.folder.rglob("*"):
+            if not child.is_file():
+                continue
+            relative = child.relative_to(self.folder).as_posix()
+            is_data = "/" in relative and (
+                child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
             )
-            if not self.folder.is_dir():
-                return 0
-            for child in self.folder.rglob("*"):
-                if not child.is_file():
-                    continue
-                relative = child.relative_to(self.folder).as_posix()
-                is_data = "/" in relative and (
-                    child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
-                )
-                stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
-                if (is_data and relative not in named) or stray_tmp:
-                    with contextlib.suppress(FileNotFoundError):
-                        child.unlink()
-                        removed += 1
-        return removed
+            stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
+            if (is_data and relative not in named) or stray_tmp:
+                found.append(child)
+        return sorted(found)
+
+    @contextlib.contextmanager
+    def _no_orphans_left(self) -> Iterator[None]:
+        """With the lock held around a write: first delete the leftovers of writers killed
+        earlier (once per process), and if the write fails, the files it wrote, which
+        no manifest names yet (a full or failing disk leaves no half-written part)."""
+        if str(self.folder) not in _SWEPT:
+            remove_quietly(self.orphans())
+            _SWEPT.add(str(self.folder))
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(OSError):
+                remove_quietly(self.orphans())
+            raise
 
     def _remove_data_tree(self) -> None:
         for child in self.folder.glob(f"{self.stream_column}=*"):

@@ -17,14 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import Timeout
 
 from rfcx_frames.cache.config import cache_path, parse_duration
 from rfcx_frames.cache.entry import Entry
-from rfcx_frames.cache.store import LAYOUT, MANIFEST, read_json
+from rfcx_frames.cache.store import (
+    LAYOUT,
+    MANIFEST,
+    TMP_PREFIX,
+    lock,
+    read_json,
+    remove_quietly,
+    stale_files,
+)
 from rfcx_frames.cache.whole import WHOLE
 from rfcx_frames.timeutil import utc_now
 
 Root = str | os.PathLike[str] | None
+
+#: The audio store's folder inside the cache folder.
+AUDIO = "audio"
 
 
 def _size(path: Path) -> int:
@@ -74,12 +86,122 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
     )
 
 
+def _entry_orphans(entry: Entry, remove: bool) -> list[Path]:
+    """An entry's orphans, taken under its lock so a live writer's files are never
+    counted; a busy entry is skipped, one whose lock cannot be created (a read-only
+    folder) is only reported."""
+    try:
+        with entry.lock().acquire(timeout=0):
+            found = entry.orphans()
+            if remove:
+                remove_quietly(found)
+            return found
+    except Timeout:
+        return []
+    except OSError:
+        return [] if remove else entry.orphans()
+
+
+_TMP_KEY = re.compile(rf"^{re.escape(TMP_PREFIX)}[0-9a-f]+-([0-9a-f]+)[-.]")
+
+
+def _whole_orphans(root: Path, remove: bool) -> list[Path]:
+    """Listing files named by no sidecar, and temporaries, each under its key's lock."""
+    base = root / LAYOUT / WHOLE
+    found: list[Path] = []
+    if not base.is_dir():
+        return found
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        by_key: dict[str, list[Path]] = {}
+        for path in folder.iterdir():
+            match = _TMP_KEY.match(path.name)
+            if match:
+                by_key.setdefault(match.group(1), []).append(path)
+            elif path.suffix == ".parquet" and "-" in path.name:
+                by_key.setdefault(path.name.split("-", 1)[0], []).append(path)
+        for key, paths in sorted(by_key.items()):
+            try:
+                with lock(root, WHOLE, folder.name, key).acquire(timeout=0):
+                    meta = read_json(folder / f"{key}.json")
+                    named = meta.get("file") if isinstance(meta, dict) else None
+                    stray = [p for p in paths if p.name != named and p.is_file()]
+                    if remove:
+                        remove_quietly(stray)
+            except Timeout:
+                continue
+            except OSError:
+                if remove:
+                    continue
+                meta = read_json(folder / f"{key}.json")
+                named = meta.get("file") if isinstance(meta, dict) else None
+                stray = [p for p in paths if p.name != named and p.is_file()]
+            found += stray
+    return found
+
+
+def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
+    """Crash leftovers in the cache folder, none of which any reader uses.
+
+    Data files and temporaries of a time-ranged entry that its manifest does not name
+    (a ``refresh`` killed midway), listing files named by no sidecar, audio-store
+    temporaries and ``.part`` downloads. Files of an entry or listing count only while
+    its lock is free (no writer is at work); temporaries without a lock only once
+    older than :data:`~rfcx_frames.cache.store.ORPHAN_AGE` before ``now``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> orphans(tempfile.mkdtemp())
+    []
+    """
+    return _orphans(cache_path(root), now, remove=False)
+
+
+def _orphans(folder: Path, now: pd.Timestamp | None, remove: bool) -> list[Path]:
+    found: list[Path] = []
+    if not folder.is_dir():
+        return found
+    for entry in _ranged_entries(folder):
+        found += _entry_orphans(entry, remove)
+    found += _whole_orphans(folder, remove)
+    loose: list[Path] = []
+    audio = folder / AUDIO
+    if audio.is_dir():
+        for sub in [audio, *(p for p in audio.rglob("*") if p.is_dir())]:
+            loose += stale_files(sub, [f"{TMP_PREFIX}*"], now)
+    for sub in [folder, *(p for p in folder.rglob("*") if p.is_dir())]:
+        loose += stale_files(sub, ["*.part"], now)
+    if remove:
+        remove_quietly(loose)
+    return sorted(set(found + loose))
+
+
+def clear_orphans(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, int]:
+    """Delete the crash leftovers :func:`orphans` lists; entries stay.
+
+    Returns
+    -------
+    dict
+        ``files`` removed and ``bytes`` freed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> clear_orphans(tempfile.mkdtemp())
+    {'files': 0, 'bytes': 0}
+    """
+    folder = cache_path(root)
+    sizes = {p: _size(p) for p in _orphans(folder, now, remove=False)}
+    gone = [p for p in _orphans(folder, now, remove=True) if not p.exists()]
+    return {"files": len(gone), "bytes": sum(sizes.get(p, 0) for p in gone)}
+
+
 def _whole_sidecars(root: Path) -> list[Path]:
     base = root / LAYOUT / WHOLE
     return sorted(base.glob("*/*.json")) if base.is_dir() else []
 
 
-def info(root: Root = None) -> dict[str, Any]:
+def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     """Size, entries and complete windows per stream of the cache at ``root``.
 
     Returns
@@ -90,13 +212,14 @@ def info(root: Root = None) -> dict[str, Any]:
         ``size_bytes``, ``rows``, ``streams`` → ``{stream_id: {"windows": [[start,
         end], ...], "rows", "files"}}``), ``whole`` (one dict per cached listing) and
         ``obsolete_bytes`` (older layouts left by earlier versions, freed by
-        :func:`clear`).
+        :func:`clear`), ``orphans`` (crash leftovers, see :func:`orphans`, as paths
+        relative to the folder) and ``orphan_bytes`` (freed by :func:`clear_orphans`).
 
     Examples
     --------
     >>> import tempfile
     >>> sorted(info(tempfile.mkdtemp()))
-    ['entries', 'obsolete_bytes', 'path', 'ranged', 'size_bytes', 'whole']
+    ['entries', 'obsolete_bytes', 'orphan_bytes', 'orphans', 'path', 'ranged', 'size_bytes', 'whole']
     """
     folder = cache_path(root)
     ranged: list[dict[str, Any]] = []
@@ -136,6 +259,7 @@ def info(root: Root = None) -> dict[str, Any]:
                 "size_bytes": _size(data) if data.exists() else 0,
             }
         )
+    leftovers = _orphans(folder, now, remove=False)
     return {
         "path": str(folder),
         "size_bytes": _size(folder) if folder.exists() else 0,
@@ -143,6 +267,8 @@ def info(root: Root = None) -> dict[str, Any]:
         "ranged": ranged,
         "whole": whole,
         "obsolete_bytes": sum(_size(p) for p in obsolete_layouts(folder)),
+        "orphans": [p.relative_to(folder).as_posix() for p in leftovers],
+        "orphan_bytes": sum(_size(p) for p in leftovers),
     }
 
 

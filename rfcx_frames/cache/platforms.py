@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from rfcx_frames.cache.config import cache_path
-from rfcx_frames.cache.store import LAYOUT, lock, read_json, write_json_atomic
+from rfcx_frames.cache.store import LAYOUT, lock, read_json, storage_errors, write_json_atomic
 
 PLATFORMS_FILE = "platforms.json"
 IDENTITY_ROUTE = "/_emulator/identity"
@@ -95,7 +95,7 @@ def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> No
     if remembered(root).get(url) == identity:
         return
     folder = cache_path(root)
-    with lock(folder, "platforms"):
+    with storage_errors(folder), lock(folder, "platforms"):
         known = remembered(root)
         known[url] = identity
         write_json_atomic(_file(root), dict(sorted(known.items())))

@@ -41,7 +41,13 @@ from rfcx_frames.cache.frames import (
     table_from_frame,
 )
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
+from rfcx_frames.cache.store import (
+    LAYOUT,
+    Manifest,
+    UnreadableFilesError,
+    read_parts,
+    storage_errors,
+)
 from rfcx_frames.cache.windows import (
     Interval,
     covers,
@@ -112,7 +118,8 @@ class TimeRangedCache:
         stream_column: str = "stream_id",
     ) -> None:
         self.root = cache_path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        with storage_errors(self.root, "create"):
+            self.root.mkdir(parents=True, exist_ok=True)
         self.max_parts = max_parts
         self.time_column = time_column
         self.stream_column = stream_column
@@ -189,6 +196,10 @@ class TimeRangedCache:
         ------
         NotCachedError
             In offline mode, listing the ``(stream_id, start, end)`` windows missing.
+        CacheError
+            The cache folder cannot be created or written (read-only, full), or a file
+            could not be opened or read (``EMFILE``, ``EIO``); no stored file is dropped
+            for that, and no new data file is left behind.
 
         Examples
         --------
@@ -234,7 +245,8 @@ class TimeRangedCache:
             # offline has nothing else to read from.
             use_cache = resolved == "offline" or (
                 resolved != "refresh" and attempt < _ATTEMPTS - 1)
-            sources = self._sources(signature, schema, fingerprint) if use_cache else []
+            with storage_errors(self.root, "read from"):
+                sources = self._sources(signature, schema, fingerprint) if use_cache else []
             plan = self._plan(sources, stream_ids, lo, hi, stale_before)
             if resolved == "offline" and plan.missing:
                 raise self._not_cached(entity, plan.missing)
@@ -260,10 +272,13 @@ class TimeRangedCache:
                 )
             try:
                 cached: Pieces = []
-                for i, assigned in sorted(plan.assigned.items()):
-                    cached += self._read(sources[i], assigned, schema, signature, keys)
+                with storage_errors(self.root, "read from"):
+                    for i, assigned in sorted(plan.assigned.items()):
+                        cached += self._read(sources[i], assigned, schema, signature, keys)
             except _UnreadableError as bad:
-                bad.entry.drop_unreadable(bad.paths, schema)
+                # Only files that were read and failed their checks; a failed open raised.
+                with storage_errors(self.root, "read from"):
+                    bad.entry.drop_unreadable(bad.paths, schema)
                 continue
             ages = [to_ns(moment)] if plan.missing else []
             for i, assigned in plan.assigned.items():
@@ -301,7 +316,8 @@ class TimeRangedCache:
         """
         if signature.entity != entity:
             raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
-        sources = self._sources(signature, schema, schema_fingerprint(schema))
+        with storage_errors(self.root, "read from"):
+            sources = self._sources(signature, schema, schema_fingerprint(schema))
         stale_before = None
         if max_age is not None:
             stale_before = to_ns(now if now is not None else utc_now()) - int(max_age.value)

@@ -20,14 +20,16 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -35,7 +37,8 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 
 from rfcx_frames.cache.windows import Interval, Stamped, clip, normalize, subtract
-from rfcx_frames.timeutil import from_ns, to_ns
+from rfcx_frames.exceptions import CacheError
+from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
 LAYOUT = "v2"
 MANIFEST = "_manifest.json"
@@ -43,8 +46,77 @@ SIGNATURE_FILE = "_signature.json"
 TMP_PREFIX = ".tmp-"
 LOCK_TIMEOUT_S = 600.0
 
+#: Crash leftovers (temporaries, ``.part`` downloads) without a lock to prove them dead
+#: are removed only once this old: no writer keeps one temporary open that long.
+ORPHAN_AGE = pd.Timedelta(minutes=30)
+
 # Errors that mean "this file cannot be read": truncation, bad footer, bad page, gone.
 READ_ERRORS: tuple[type[BaseException], ...] = (OSError, pa.ArrowException, ValueError)
+
+
+@contextlib.contextmanager
+def storage_errors(root: Path, action: str = "write to") -> Iterator[None]:
+    """Turn an ``OSError`` (or SQLite error) of cache I/O into one :class:`CacheError`.
+
+    Wrap only file-system work: network errors are ``OSError`` too.
+
+    Examples
+    --------
+    >>> try:
+    ...     with storage_errors(Path("/c")):
+    ...         raise OSError(28, "No space left on device")
+    ... except CacheError as err:
+    ...     print(err.path)
+    /c
+    """
+    try:
+        yield
+    except CacheError:
+        raise
+    except (OSError, sqlite3.Error) as exc:
+        raise CacheError(root, exc, action=action) from exc
+
+
+def stale_files(folder: Path, patterns: Sequence[str], now: pd.Timestamp | None = None,
+                age: pd.Timedelta = ORPHAN_AGE) -> list[Path]:
+    """Files directly in ``folder`` matching a glob of ``patterns``, last modified more
+    than ``age`` before ``now`` (default: the system clock, which file times follow).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / ".tmp-x").write_text("")
+    0
+    >>> stale_files(folder, [".tmp-*"], now=pd.Timestamp("2200-01-01", tz="UTC"))[0].name
+    '.tmp-x'
+    """
+    limit = ((now if now is not None else utc_now()) - age).timestamp()
+    found: list[Path] = []
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if path.is_file() and path.stat().st_mtime < limit:
+                    found.append(path)
+    return sorted(set(found))
+
+
+def remove_quietly(paths: Iterable[Path]) -> int:
+    """Delete files, ignoring those already gone or not deletable; returns how many went.
+
+    Cleaning leftovers must never turn a read into a failure (a read-only cache).
+
+    Examples
+    --------
+    >>> remove_quietly([Path("/nonexistent/x")])
+    0
+    """
+    removed = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def iso(ns: int) -> str:
@@ -219,11 +291,24 @@ class UnreadableFilesError(Exception):
         self.paths = list(paths)
 
 
-def _read_one(path: Path, schema: pa.Schema) -> pa.Table:
+def _read_one(path: Path, schema: pa.Schema) -> pa.Table | None:
+    """The file's table; ``None`` when it is gone or damaged. A failed open or read (``EMFILE``,
+    ``EIO``) raises its ``OSError``: the file may be fine, so it must not be dropped.
+    Decoding happens from memory, so any error there is damage to the file itself."""
     # Reading the bytes first and decoding from memory skips the per-file set-up of
     # Arrow's file readers, which dominates for files of a few hundred rows.
-    with open(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return _decode(data, schema)
+    except _PART_ERRORS:
+        return None
+
+
+def _decode(data: bytes, schema: pa.Schema) -> pa.Table:
     parquet = pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True)
     table = parquet.read(use_threads=False)
     if table.schema != schema:
@@ -249,9 +334,12 @@ def read_parts(
     Raises
     ------
     UnreadableFilesError
-        Naming every file that could not be read (missing, truncated, corrupt, without
+        Naming every file that is damaged (missing, truncated, corrupt, without
         ``schema``'s columns, or with another row count than ``rows`` says), sorted; the
         others were read fine.
+    OSError
+        A file could not be opened or read (``EMFILE``, ``EIO``, ``EACCES``): it may be
+        intact, so it is not reported as damaged.
 
     Examples
     --------
@@ -276,10 +364,7 @@ def read_parts(
     def run(chunk: Sequence[tuple[Path, int | None]]) -> list[pa.Table | None]:
         out: list[pa.Table | None] = []
         for path, count in chunk:
-            try:
-                table = _read_one(path, schema)
-            except _PART_ERRORS:
-                table = None
+            table = _read_one(path, schema)
             if table is None or (count is not None and table.num_rows != count):
                 bad.append(path)
                 table = None
@@ -518,7 +603,10 @@ _SHARED_LOCK = threading.Lock()
 
 
 def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
-    """The manifest at ``path``, or ``None`` when absent or unreadable.
+    """The manifest at ``path``, or ``None`` when absent or damaged.
+
+    A manifest that cannot be opened or read (``EMFILE``, ``EIO``) raises its
+    ``OSError``: taking it for absent would let the next write forget its files.
 
     With ``shared=True`` the parsed manifest is kept in memory and handed out again
     while the file holds the very same bytes (reading them is cheap; parsing the
@@ -533,7 +621,7 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     """
     try:
         raw = path.read_bytes()
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     if shared:
         with _SHARED_LOCK:

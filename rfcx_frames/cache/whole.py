@@ -34,10 +34,13 @@ from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table
 from rfcx_frames.cache.signature import FilterSignature, canonical_json, stable_hash
 from rfcx_frames.cache.store import (
     LAYOUT,
-    READ_ERRORS,
+    TMP_PREFIX,
+    UnreadableFilesError,
     lock,
     read_json,
-    read_parquet,
+    read_parts,
+    remove_quietly,
+    storage_errors,
     write_json_atomic,
     write_parquet_atomic,
 )
@@ -75,7 +78,8 @@ class WholeResultCache:
         self, root: str | os.PathLike[str] | None = None, *, ttl: pd.Timedelta = DEFAULT_TTL
     ) -> None:
         self.root = cache_path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        with storage_errors(self.root, "create"):
+            self.root.mkdir(parents=True, exist_ok=True)
         self.ttl = ttl
 
     def key(
@@ -166,7 +170,8 @@ class WholeResultCache:
         folder = self.root / LAYOUT / WHOLE / entity
         sidecar = folder / f"{key}.json"
         if resolved != "refresh":
-            meta = read_json(sidecar)
+            with storage_errors(self.root, "read from"):
+                meta = _read_sidecar(sidecar)
             if isinstance(meta, dict) and "file" in meta:
                 created = pd.Timestamp(meta["created"])
                 if max_age is not None:
@@ -174,20 +179,23 @@ class WholeResultCache:
                 else:
                     fresh = pd.Timestamp(meta["expires"]) > moment
                 if fresh or resolved == "offline":
+                    rows = meta.get("rows")
                     try:
-                        table = read_parquet([folder / str(meta["file"])], schema)
-                        # A count other than the sidecar's means damage checksums missed.
-                        if meta.get("rows") is None or table.num_rows == int(meta["rows"]):
-                            return _provenance(frame_from_table(table, schema, dtypes),
-                                               created, True)
-                    except READ_ERRORS:
-                        pass  # unreadable: fall through to a fetch (or NotCachedError)
+                        # A count other than the sidecar's means damage checksums missed;
+                        # a failed open (EMFILE, EIO) raises CacheError, keeping the file.
+                        with storage_errors(self.root, "read from"):
+                            (table,) = read_parts([folder / str(meta["file"])], schema,
+                                                  rows=None if rows is None else [int(rows)])
+                        return _provenance(frame_from_table(table, schema, dtypes), created, True)
+                    except UnreadableFilesError:
+                        pass  # damaged: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
             raise NotCachedError(
                 f"cache='offline' but {entity} {dict(params)} is not cached", missing=[]
             )
         table = table_from_frame(fetch(), schema)
-        self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
+        with storage_errors(self.root):
+            self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
         return _provenance(frame_from_table(table, schema, dtypes), moment, False)
 
     def _store(
@@ -208,28 +216,59 @@ class WholeResultCache:
         with lock(self.root, WHOLE, entity, key):
             previous = read_json(sidecar)
             name = f"{key}-{uuid.uuid4().hex}.parquet"
-            write_parquet_atomic(directory / name, table)
-            meta = {
-                "format": 1,
-                "entity": entity,
-                "params": _plain(params),
-                "base_url": base_url.rstrip("/"),
-                "user": user,
-                "schema": schema_fingerprint(schema),
-                "file": name,
-                "rows": table.num_rows,
-                "created": moment.isoformat(),
-                "expires": (moment + (ttl if ttl is not None else self.ttl)).isoformat(),
-            }
-            write_json_atomic(sidecar, meta)
+            try:
+                write_parquet_atomic(directory / name, table)
+                self._write_sidecar(sidecar, entity, params, base_url, user, schema, name,
+                                    table, moment, ttl)
+            except BaseException:
+                # Named by no sidecar, the new file would only take space.
+                remove_quietly([directory / name])
+                raise
             if isinstance(previous, dict) and previous.get("file") not in (None, name):
                 with contextlib.suppress(OSError):
                     (directory / str(previous["file"])).unlink()
-            # Data files of crashed writers (named by no sidecar) are removed here.
-            for stray in directory.glob(f"{key}-*.parquet"):
-                if stray.name != name:
-                    with contextlib.suppress(OSError):
-                        stray.unlink()
+            # Data files and temporaries of crashed writers of this key (we hold its lock).
+            strays = [p for p in directory.glob(f"{key}-*.parquet") if p.name != name]
+            remove_quietly(strays + list(directory.glob(f"{TMP_PREFIX}*-{key}*")))
+
+    def _write_sidecar(
+        self,
+        sidecar: Path,
+        entity: str,
+        params: Mapping[str, Any],
+        base_url: str,
+        user: str,
+        schema: pa.Schema,
+        name: str,
+        table: pa.Table,
+        moment: pd.Timestamp,
+        ttl: pd.Timedelta | None,
+    ) -> None:
+        meta = {
+            "format": 1,
+            "entity": entity,
+            "params": _plain(params),
+            "base_url": base_url.rstrip("/"),
+            "user": user,
+            "schema": schema_fingerprint(schema),
+            "file": name,
+            "rows": table.num_rows,
+            "created": moment.isoformat(),
+            "expires": (moment + (ttl if ttl is not None else self.ttl)).isoformat(),
+        }
+        write_json_atomic(sidecar, meta)
+
+
+def _read_sidecar(path: Path) -> Any:
+    """The sidecar's JSON; ``None`` when absent or damaged; a failed open raises."""
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def _provenance(frame: pd.DataFrame, fetched_at: pd.Timestamp, from_cache: bool) -> pd.DataFrame:

@@ -33,8 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.offsets import Tick
 
 from rfcx_frames.cache.store import write_bytes_atomic
+from rfcx_frames.ecology.effort import parse_freq
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
 
 #: Stream columns carried as site covariates when a streams frame is given.
@@ -125,7 +127,8 @@ class DetectionHistory:
 
 
 def detection_history(
-    detections: pd.DataFrame, effort: pd.DataFrame, *, min_coverage: float = 0.5,
+    detections: pd.DataFrame, effort: pd.DataFrame, *, occasion: str | None = None,
+    min_coverage: float = 0.5,
     species: Iterable[str] | None = None, min_confidence: float | None = None,
     review_statuses: Iterable[str] | None = None, sites: pd.DataFrame | None = None,
 ) -> DetectionHistory:
@@ -137,8 +140,14 @@ def detection_history(
         ``stream_id``, ``start`` and ``classification_value`` (``detections_df``,
         ``annotations_df`` or a model's output).
     effort
-        The effort of the window (:meth:`~rfcx_frames.Client.effort_df`); each of its
-        periods is one occasion (``freq="1D", local_time=True`` makes local days).
+        The effort of the window (:meth:`~rfcx_frames.Client.effort_df`); without
+        ``occasion`` each of its periods is one occasion (``freq="1D", local_time=True``
+        makes local days).
+    occasion
+        Group the effort periods into longer occasions: a pandas frequency (``"1D"``,
+        ``"7D"``, ``"MS"``) no finer than the effort's. Occasions start on the sites' local
+        clock like effort periods (weeks at the first day's midnight); coverage is the
+        recorded share of the whole occasion.
     min_coverage
         The recorded fraction of an occasion that makes it a survey (0-1).
     species
@@ -168,12 +177,19 @@ def detection_history(
     if "classification_value" not in detections.columns:
         raise ValueError("detections needs a 'classification_value' column")
     chosen = filter_detections(detections, min_confidence, review_statuses)
-    occasions = effort.assign(site=effort["stream_id"].astype(str),
-                              occasion=effort["period_start_local"])
-    coverage = occasions.pivot_table(index="site", columns="occasion", values="coverage",
-                                     aggfunc="mean", dropna=False)
-    hours = occasions.pivot_table(index="site", columns="occasion", values="recorded_seconds",
-                                  aggfunc="sum", dropna=False) / 3600.0
+    labels, lengths = occasion_labels(effort, occasion)
+    occasions = effort.assign(site=effort["stream_id"].astype(str), occasion=labels,
+                              occasion_seconds=lengths)
+    sums = occasions.pivot_table(index="site", columns="occasion",
+                                 values=["recorded_seconds", "period_seconds"], aggfunc="sum",
+                                 dropna=False)
+    hours = sums["recorded_seconds"] / 3600.0
+    coverage = sums["recorded_seconds"] / sums["period_seconds"]
+    # An occasion the effort reaches only in part (the window cut it) was not asked for.
+    whole = occasions.pivot_table(index="site", columns="occasion", values="occasion_seconds",
+                                  aggfunc="first", dropna=False)
+    coverage = coverage.where(sums["period_seconds"] >= whole - 3600)
+    hours.columns.name = coverage.columns.name = "occasion"
     surveyed = coverage >= threshold
     row = assign_periods(chosen, effort)
     placed = chosen[row >= 0]
@@ -194,6 +210,40 @@ def detection_history(
     covariates = _site_covariates(sites, coverage.index)
     return DetectionHistory(y=y, coverage=coverage, recorded_hours=hours,
                             site_covariates=covariates, min_coverage=threshold, species=values)
+
+
+def occasion_labels(effort: pd.DataFrame, occasion: str | None) -> tuple[pd.Series, pd.Series]:
+    """Each effort period's occasion, as the occasion's local start (naive wall time), and
+    the occasion's length in seconds on the wall clock (a DST day may differ by an hour).
+
+    Examples
+    --------
+    >>> effort = pd.DataFrame({"period_start_local": pd.to_datetime(
+    ...     ["2024-03-01 00:00", "2024-03-01 12:00", "2024-03-02 00:00"]),
+    ...     "period_seconds": [43200.0] * 3})
+    >>> labels, seconds = occasion_labels(effort, "1D")
+    >>> [str(t.date()) for t in labels], seconds.tolist()
+    (['2024-03-01', '2024-03-01', '2024-03-02'], [86400.0, 86400.0, 86400.0])
+    """
+    local = pd.to_datetime(effort["period_start_local"])
+    if occasion is None or local.empty:
+        return local, effort["period_seconds"].astype("float64")
+    offset = parse_freq(occasion, "occasion")
+    if isinstance(offset, Tick):
+        longest = float(effort["period_seconds"].max())
+        if pd.Timedelta(offset).total_seconds() < longest - 7200:  # a DST day may run 25 h
+            raise ValueError(f"occasion={occasion!r} is shorter than the effort's periods; "
+                             f"build effort with a finer freq")
+        first = local.min()
+        anchor = first.floor(pd.Timedelta(offset)) if pd.Timedelta(offset) < pd.Timedelta(
+            days=1) else first.normalize()
+    else:
+        anchor = offset.rollback(local.min().normalize())
+    edges = pd.date_range(anchor, local.max() + offset + offset, freq=offset)
+    at = edges.searchsorted(local, side="right") - 1
+    length = (edges[at + 1] - edges[at]).total_seconds()
+    return (pd.Series(edges[at], index=effort.index),
+            pd.Series(np.asarray(length, dtype="float64"), index=effort.index))
 
 
 def _site_covariates(sites: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:

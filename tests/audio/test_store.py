@@ -17,6 +17,7 @@ import soundfile as sf
 
 from rfcx_frames.audio import AudioStore, AudioVerificationError, LocalSource, default_audio_root
 from rfcx_frames.audio.store import expected_frame_range
+from rfcx_frames.exceptions import CacheError
 
 T0 = pd.Timestamp("2022-04-17T11:00:00Z")
 RATE = 8000
@@ -138,8 +139,9 @@ def test_write_failure_leaves_no_partial_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CacheError, match="disk full") as caught:
         store.add(segment(0), flac_bytes())
+    assert caught.value.path == str(store.root)
     monkeypatch.undo()
     assert not store.path_for(segment(0)).exists()
     assert leftovers(store.root) == []
