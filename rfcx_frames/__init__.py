@@ -11,8 +11,6 @@ Examples
 """
 
 
-__version__ = "0.1.0"
-
 import functools
 import inspect
 import threading
@@ -20,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
+from .audio import TrainingSetError, read_training_set
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -47,6 +46,7 @@ from .exceptions import (
     ValidationError,
 )
 from .session import AUTO
+from .version import __version__ as __version__
 
 __all__ = [
     "AUTO",
@@ -64,6 +64,7 @@ __all__ = [
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "TrainingSetError",
     "UnknownIdError",
     "ValidationError",
     "annotations",
@@ -88,6 +89,7 @@ __all__ = [
     "plot",
     "projects",
     "projects_df",
+    "read_training_set",
     "segments_df",
     "set_default_client",
     "stream",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from . import __version__
+from .version import __version__
 
 # --- Hosts (contract §1) -------------------------------------------------------------
 DEFAULT_API_URL = "https://api.rfcx.org"
@@ -112,13 +112,6 @@ UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
 
 # --- Detections ------------------------------------------------------------------------
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
-#: Wire value of each review status (``None`` = never reviewed).
-REVIEW_STATUS_WIRE: dict[int | None, str] = {
-    None: "unreviewed",
-    -1: "rejected",
-    0: "uncertain",
-    1: "confirmed",
-}
 
 
 def env(name: str) -> str | None:

@@ -170,17 +170,6 @@ def iter_keyset_pages(
         cursor += 1
 
 
-def offsets_after_first(total: int, first: int, limit: int) -> list[int]:
-    """Offsets still to fetch when the first page held ``first`` of ``total`` items.
-
-    Examples
-    --------
-    >>> offsets_after_first(2500, 1000, 1000)
-    [1000, 2000]
-    """
-    return list(range(first, total, limit)) if first >= limit else []
-
-
 def plan_pieces(
     streams: Sequence[str | tuple[str, ...]] | None,
     start_ms: int,

@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, overload
 
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import soxr
 
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource, series_ns
+from rfcx_frames.audio.source import NS_PER_S, SegmentSource
 from rfcx_frames.audio.stitch import (
     Channel,
     Plan,
@@ -435,24 +435,6 @@ def load_window(
     return audio[0]
 
 
-def requests_from(
-    stream_ids: Iterable[str], starts: Iterable[Any], ends: Iterable[Any]
-) -> list[WindowRequest]:
-    """Window requests from parallel columns of stream ids, starts and ends.
-
-    Examples
-    --------
-    >>> requests_from(["s"], ["1970-01-01T00:00:01Z"], ["1970-01-01T00:00:02Z"])[0].end_ns
-    2000000000
-    """
-    s_ns = series_ns(pd.Series(list(starts)))
-    e_ns = series_ns(pd.Series(list(ends)))
-    return [
-        WindowRequest(str(sid), int(a), int(b))
-        for sid, a, b in zip(stream_ids, s_ns, e_ns, strict=True)
-    ]
-
-
 __all__ = [
     "Channel",
     "Coverage",
@@ -462,5 +444,4 @@ __all__ = [
     "default_workers",
     "load_window",
     "load_windows",
-    "requests_from",
 ]

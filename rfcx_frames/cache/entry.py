@@ -423,18 +423,6 @@ class Entry:
                     with contextlib.suppress(FileNotFoundError):
                         child.unlink()
 
-    def collect_all_garbage(self) -> int:
-        """Delete every unreferenced data or temporary file of the entry; returns how many.
-
-        Examples
-        --------
-        >>> import tempfile, pathlib
-        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").collect_all_garbage()
-        0
-        """
-        with self.lock():
-            return remove_quietly(self.orphans())
-
     def orphans(self) -> list[Path]:
         """Data and temporary files of the entry that its manifest does not name.
 

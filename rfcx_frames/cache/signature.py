@@ -33,7 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
+from rfcx_frames import config
+
+REVIEW_STATUSES = config.REVIEW_STATUSES
 
 # The columns each filter is checked against when filtering cached rows locally.
 FILTER_COLUMNS: dict[str, str] = {

@@ -52,7 +52,7 @@ def content_id(store: Store) -> str:
     >>> content_id(a) == content_id(b)
     True
     """
-    from .. import __version__
+    from ..version import __version__
     from .world import world_summary
 
     summary = world_summary(store)

@@ -13,7 +13,6 @@ from rfcx_frames import config
 from rfcx_frames.paginate import (
     Progress,
     iter_pages,
-    offsets_after_first,
     parse_total,
     plan_pieces,
     run_parallel,
@@ -74,8 +73,6 @@ def test_limit_is_always_explicit_and_bounded() -> None:
 def test_parse_total_handles_the_platform_bug() -> None:
     assert parse_total("undefined") is None
     assert parse_total(" 12 ") == 12
-    assert offsets_after_first(2500, 1000, 1000) == [1000, 2000]
-    assert offsets_after_first(200, 200, 1000) == []
 
 
 def test_plan_covers_the_window_without_overlap() -> None:
