@@ -45,6 +45,7 @@ from .exceptions import (
     UnknownIdError,
     ValidationError,
 )
+from .frames import concat
 from .session import AUTO
 from .version import __version__ as __version__
 
@@ -74,6 +75,7 @@ __all__ = [
     "classifications",
     "classifications_df",
     "clips",
+    "concat",
     "detection_history",
     "detection_rates",
     "detections",
