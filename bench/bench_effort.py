@@ -86,25 +86,27 @@ def measure(scenario: Scenario, streams: list[str], args: argparse.Namespace) ->
     """Fill a cache with the runs of one schedule and time warm effort from it."""
     zones = {s: ("America/New_York", "Australia/Darwin", "Asia/Jakarta")[i % 3]
              for i, s in enumerate(streams)}
-    signature = FilterSignature.build(recordings.ENTITY, "bench://synthetic", "bench")
+    # The window is twelve whole UTC months: effort_df keeps their runs month by month.
+    signature = FilterSignature.build(recordings.MONTHLY_ENTITY, "bench://synthetic", "bench")
     seeds = {s: i for i, s in enumerate(streams)}
 
     def segments_of(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
         return stream_segments(stream, a, b, seeds[stream], scenario.every)
 
     def fetch(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
-        return recordings.runs_from_segments(segments_of(stream, a, b), stream, a, b)
+        runs = recordings.runs_from_segments(segments_of(stream, a, b), stream, a, b)
+        return recordings.month_runs(runs, a)
 
     with tempfile.TemporaryDirectory(prefix="bench-effort-") as tmp:
-        cache = TimeRangedCache(Path(tmp))
+        cache = TimeRangedCache(Path(tmp), time_column="month")
         t0 = time.perf_counter()
-        cache.query(recordings.ENTITY, signature, streams, START, END, fetch, recordings.SCHEMA,
-                    now=NOW, max_workers=2, dtypes=recordings.DTYPES)
+        cache.query(recordings.MONTHLY_ENTITY, signature, streams, START, END, fetch,
+                    recordings.MONTHLY_SCHEMA, now=NOW, max_workers=2, dtypes=recordings.DTYPES)
         scenario.fill_s = time.perf_counter() - t0
 
         def read() -> pd.DataFrame:
-            return cache.query(recordings.ENTITY, signature, streams, START, END, fetch,
-                               recordings.SCHEMA, mode="offline", now=NOW,
+            return cache.query(recordings.MONTHLY_ENTITY, signature, streams, START, END, fetch,
+                               recordings.MONTHLY_SCHEMA, mode="offline", now=NOW,
                                max_workers=os.cpu_count() or 1, dtypes=recordings.DTYPES)
 
         scenario.read_s, runs = median_time(read, args.repeat)
@@ -151,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine()}. {note}",
         "",
         f"{args.streams} streams x 1 year of 60 s segments, each stream with a few gaps, in two "
-        "schedules. The cache holds their recorded runs (segments merged per cache window, "
-        "`rfcx_frames.ecology.recordings`). A warm `effort_df` reads the runs of the window "
-        "from the cache and computes effort from them; read and compute are timed together "
+        "schedules. The cache holds their recorded runs (segments merged per cache window and "
+        "kept month by month for whole UTC months, `rfcx_frames.ecology.recordings`). A warm "
+        "`effort_df` reads the runs of the window from the cache and computes effort from "
+        "them; read and compute are timed together "
         f"(median of {args.repeat}), and the hourly result equals the one computed from every "
         "segment in memory. The naive loop clips every segment to every day of a stream with "
         f"pandas masks, timed on {args.naive_streams} streams and scaled to {args.streams}; it "

@@ -559,10 +559,10 @@ class TableMethods(CacheMethods, IdCheckMethods):
         offset = parse_freq(freq)
         local = validate.check_bool(local_time, "local_time")
         mode = self._cache_mode(cache)
-        listing_mode = mode if mode in ("offline", "refresh") else None
-        listed = self.streams_df(projects=projects, progress=False, cache=listing_mode)
         ids = validate.as_str_list(streams, "streams")
         if ids is None:
+            listing_mode = mode if mode in ("offline", "refresh") else None
+            listed = self.streams_df(projects=projects, progress=False, cache=listing_mode)
             ids = [str(s) for s in listed["id"]]
         zones: dict[str, str | None] | None = None
         if local:

@@ -9,10 +9,20 @@ few thousand rows instead of millions.
 
 A run is clipped to the window it was computed for; runs of neighbouring windows touch
 and are merged again when effort is computed.
+
+The cache keeps one file per stream and UTC day of its rows' time column, and each file
+costs a fixed time to open. A recorder on a duty cycle (a minute in ten) has a run per
+segment, so a year would mean a file per stream and day. Whole UTC months are therefore
+kept apart (``recordings-monthly``): their runs are split at month edges and placed by
+``month``, the month's start (or the start of the window that fetched them, when the
+horizon left a month's first part complete and its rest to fetch later), so a whole month
+is one or two files. Only whole months are ever asked of that entity, which keeps the
+placement exact; the partial months at a window's edges use the day-placed entity.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,17 +32,22 @@ import pyarrow as pa
 from rfcx_frames import cache as cache_mod
 from rfcx_frames import config, timeutil
 from rfcx_frames.ecology.effort import column_ns, recorded_intervals
+from rfcx_frames.frames import concat
 
 if TYPE_CHECKING:
     from rfcx_frames.client import Client
 
-#: The cache entity of recorded runs.
+#: The cache entity of recorded runs placed by their start (partial months).
 ENTITY = "recordings"
 SCHEMA = pa.schema([
     ("stream_id", pa.dictionary(pa.int32(), pa.string())),
     ("start", pa.timestamp("ns", tz="UTC")),
     ("end", pa.timestamp("ns", tz="UTC")),
 ])
+#: The cache entity of recorded runs of whole UTC months, placed by ``month``.
+MONTHLY_ENTITY = "recordings-monthly"
+MONTHLY_SCHEMA = pa.schema([SCHEMA.field("stream_id"), ("month", pa.timestamp("ns", tz="UTC")),
+                            SCHEMA.field("start"), SCHEMA.field("end")])
 DTYPES: dict[str, Any] = {"stream_id": "category"}
 
 
@@ -59,6 +74,60 @@ def runs_from_segments(segments: pd.DataFrame, stream: str, start: pd.Timestamp,
         "start": pd.to_datetime(starts, utc=True),
         "end": pd.to_datetime(ends, utc=True),
     })
+
+
+def month_runs(runs: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    """Runs split at UTC month edges, each with ``month``: its month's start, or ``start``.
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"stream_id": pd.Categorical(["s"]),
+    ...     "start": [pd.Timestamp("2024-01-31 23:00", tz="UTC")],
+    ...     "end": [pd.Timestamp("2024-02-01 01:00", tz="UTC")]})
+    >>> out = month_runs(runs, pd.Timestamp("2024-01-15", tz="UTC"))
+    >>> [(str(m.date()), str(a), str(b)) for m, a, b in zip(out["month"], out["start"], out["end"])]
+    [('2024-01-15', '2024-01-31 23:00:00+00:00', '2024-02-01 00:00:00+00:00'), \
+('2024-02-01', '2024-02-01 00:00:00+00:00', '2024-02-01 01:00:00+00:00')]
+    """
+    starts, ends = column_ns(runs["start"]), column_ns(runs["end"])
+    if len(starts) == 0:
+        return runs.assign(month=pd.Series([], dtype="datetime64[ns, UTC]"))[
+            ["stream_id", "month", "start", "end"]]
+    earliest = pd.Timestamp(int(starts.min()), tz="UTC")
+    first = pd.Timestamp(year=earliest.year, month=earliest.month, day=1, tz="UTC")
+    edges = pd.date_range(first, pd.Timestamp(int(ends.max()), tz="UTC") + pd.offsets.MonthBegin(),
+                          freq="MS").as_unit("ns").asi8
+    pieces = []
+    for lo, hi in itertools.pairwise(edges):
+        a, b = np.maximum(starts, lo), np.minimum(ends, hi)
+        keep = b > a
+        if keep.any():
+            pieces.append(pd.DataFrame({
+                "stream_id": runs["stream_id"].to_numpy()[keep],
+                "month": pd.to_datetime(np.full(int(keep.sum()), max(lo, timeutil.to_ns(start))),
+                                        utc=True),
+                "start": pd.to_datetime(a[keep], utc=True),
+                "end": pd.to_datetime(b[keep], utc=True),
+            }))
+    out = pd.concat(pieces, ignore_index=True)
+    out["stream_id"] = pd.Categorical(out["stream_id"].astype(str))
+    return out
+
+
+def whole_months(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The span of whole UTC months inside ``[start, end)``, or ``None`` when there is none.
+
+    Examples
+    --------
+    >>> [str(t.date()) for t in whole_months(pd.Timestamp("2024-01-15", tz="UTC"),
+    ...                                      pd.Timestamp("2024-05-02", tz="UTC"))]
+    ['2024-02-01', '2024-05-01']
+    """
+    first = start if start == start.normalize() and start.day == 1 else (
+        start.normalize() + pd.offsets.MonthBegin())
+    last = end.normalize() - pd.offsets.MonthBegin() if not (
+        end == end.normalize() and end.day == 1) else end
+    return (first, last) if first < last else None
 
 
 def recorded_runs(client: Client, streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
@@ -89,15 +158,44 @@ def recorded_runs(client: Client, streams: list[str], start: pd.Timestamp, end: 
     """
     mode = client._cache_mode(cache)
     lookback = pd.Timedelta(config.EFFORT_SEGMENT_LOOKBACK)
+    platform, user = client.platform(mode), client.identity()
+    options: dict[str, Any] = {"mode": mode, "dtypes": DTYPES,
+                               "max_workers": client.max_workers,
+                               "horizon": client.cache_horizon, "now": client.now()}
 
     def fetch(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
         # A segment that starts before the window can still reach into it.
         segments = client.segments_df([stream], a - lookback, b, progress=progress, cache=cache)
         return runs_from_segments(segments, stream, a, b)
 
-    signature = cache_mod.FilterSignature.build(ENTITY, client.platform(mode), client.identity())
-    store = cache_mod.TimeRangedCache(client.cache_root)
-    return store.query(ENTITY, signature, streams, start, end, fetch=fetch, schema=SCHEMA,
-                       mode=mode, dtypes=DTYPES, order_by=("start", "stream_id"),
-                       max_workers=client.max_workers, horizon=client.cache_horizon,
-                       now=client.now())
+    def by_day(a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
+        store = cache_mod.TimeRangedCache(client.cache_root)
+        signature = cache_mod.FilterSignature.build(ENTITY, platform, user)
+        return store.query(ENTITY, signature, streams, a, b, fetch=fetch, schema=SCHEMA,
+                           order_by=("start", "stream_id"), **options)
+
+    months = whole_months(start, end)
+    if months is None:
+        return by_day(start, end)
+    store = cache_mod.TimeRangedCache(client.cache_root, time_column="month")
+    signature = cache_mod.FilterSignature.build(MONTHLY_ENTITY, platform, user)
+    monthly = store.query(
+        MONTHLY_ENTITY, signature, streams, months[0], months[1],
+        fetch=lambda stream, a, b: month_runs(fetch(stream, a, b), a),
+        schema=MONTHLY_SCHEMA, order_by=("month", "start", "stream_id"), **options)
+    parts = [monthly.drop(columns="month")]
+    for a, b in ((start, months[0]), (months[1], end)):
+        if a < b:
+            parts.append(by_day(a, b))
+    frame = concat(parts) if len(parts) > 1 else parts[0]
+    frame.attrs["cache"] = _oldest([p.attrs.get("cache") for p in parts])
+    return frame
+
+
+def _oldest(provenances: list[Any]) -> Any:
+    """The provenance of rows from several queries: the oldest fetch, cached only if all were."""
+    known = [p for p in provenances if p]
+    if not known:
+        return None
+    return {"fetched_at": min(p["fetched_at"] for p in known),
+            "from_cache": all(p["from_cache"] for p in known)}
