@@ -9,6 +9,8 @@ per query with ``tie_order="random"``, as the platform's database may), see docs
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -415,8 +417,23 @@ def segment_file(app: App, req: Request) -> Response:
 
 
 def health(app: App, req: Request) -> Response:
-    """``GET /health-check``: the only core route that needs no token."""
-    return json_response({"healthy": True})
+    """``GET /health-check``: the only core route that needs no token.
+
+    Like the platform, it times a round trip to the database and, with ``headers=1``, echoes
+    the request headers (lower-cased names, as Node gives them).
+    """
+    started = time.monotonic()
+    try:
+        app.store.query("SELECT 1")
+        db_ok = True
+    except sqlite3.Error:
+        db_ok = False
+    body: dict[str, Any] = {"status": db_ok,
+                            "timescaledb": {"status": db_ok,
+                                            "time": int((time.monotonic() - started) * 1000)}}
+    if req.query.get("headers", [""])[0] == "1":
+        body["http_headers"] = dict(req.headers)
+    return json_response(body)
 
 
 def register(app: App) -> None:

@@ -129,7 +129,19 @@ def test_unauthenticated_is_plain_401_without_content_type(demo_emulator: Emulat
 def test_health_check_needs_no_token(demo_emulator: Emulator) -> None:
     resp = get(demo_emulator, "/health-check", token=None)
     assert resp.status_code == 200
-    assert resp.json() == {"healthy": True}
+    body = resp.json()
+    # the platform reports its database check: {"status", "timescaledb": {"status", "time"}}
+    assert set(body) == {"status", "timescaledb"} and body["status"] is True
+    assert set(body["timescaledb"]) == {"status", "time"}
+    assert body["timescaledb"]["status"] is True
+    assert isinstance(body["timescaledb"]["time"], int) and body["timescaledb"]["time"] >= 0
+
+
+def test_health_check_echoes_headers_on_request(demo_emulator: Emulator) -> None:
+    resp = requests.get(demo_emulator.api_url + "/health-check", params={"headers": "1"},
+                        headers={"X-Probe": "yes"}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.json()["http_headers"]["x-probe"] == "yes"
 
 
 def test_unknown_route_is_404_json(demo_emulator: Emulator) -> None:
