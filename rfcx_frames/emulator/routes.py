@@ -73,7 +73,7 @@ def placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
-def _order_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
+def _order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
     terms = []
     for raw in (sort or default).split(","):
         term = raw.strip()
@@ -82,8 +82,8 @@ def _order_clause(sort: str | None, allowed: Sequence[str], default: str) -> str
         desc = term.startswith("-")
         column = term.lstrip("+-")
         if column not in allowed:
-            # The platform passes unknown sort columns to SQL and fails with a 500.
-            raise HTTPError(500, "Failed getting items")
+            # The platform passes unknown sort columns to SQL and fails with its route's 500.
+            raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
     return ", ".join([*terms, "id ASC"])
 
@@ -170,7 +170,7 @@ def list_projects(app: App, req: Request) -> Response:
         args.append(owner if owner is not None else -1)
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM projects WHERE {sql_where}", args)[0]["n"]
-    order = _order_clause(sort, PROJECT_COLUMNS, "-updated_at")
+    order = _order_clause(sort, PROJECT_COLUMNS, "-updated_at", "Failed getting projects")
     rows = app.store.query(f"SELECT * FROM projects WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [_project_object(app, dict(r), fields, "CRUD") for r in rows]
@@ -300,7 +300,7 @@ def list_streams(app: App, req: Request) -> Response:
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM streams WHERE {sql_where}", args)[0]["n"]
     order = _order_clause(sort, [c for c in STREAM_FULL if c not in ("created_by", "project")],
-                          "-updated_at")
+                          "-updated_at", "Failed getting streams")
     rows = app.store.query(f"SELECT * FROM streams WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [stream_object(app, dict(r), fields) for r in rows]
@@ -317,7 +317,8 @@ def get_stream(app: App, req: Request) -> Response:
 def stream_permissions(app: App, req: Request) -> Response:
     """``GET /streams/{id}/permissions``: the caller's letters among C, R, U, D."""
     assert req.user is not None
-    access.require_stream(app.store, req.user, req.params["id"])
+    access.require_stream(app.store, req.user, req.params["id"], missing=access.NO_SUCH_STREAM,
+                          forbidden=access.NO_PERMISSION)
     return json_response(list(access.stream_permissions(app.store, req.user, req.params["id"])))
 
 
@@ -355,9 +356,12 @@ def list_segments(app: App, req: Request) -> Response:
 
 
 def _find_segment(app: App, req: Request) -> dict[str, Any]:
+    """The segment, looked up before any stream check, as the platform's segment DAO does.
+
+    An unknown stream is therefore ``Segment not found``; an unreadable one the default 403.
+    """
     assert req.user is not None
     stream_id = req.params["id"]
-    access.require_stream(app.store, req.user, stream_id)
     at = parse_time(req.params["start"])
     if at is None:
         raise HTTPError(400, "Validation errors: Parameter 'start' should be an ISO8601 "
@@ -371,6 +375,7 @@ def _find_segment(app: App, req: Request) -> dict[str, Any]:
                                '"end" > ? ORDER BY start DESC LIMIT 1', (stream_id, at, at))
     if not rows:
         raise HTTPError(404, "Segment not found")
+    access.require_stream(app.store, req.user, stream_id)
     return dict(rows[0])
 
 

@@ -140,7 +140,7 @@ def list_annotations(app: App, req: Request) -> Response:
     where = ["a.start >= ?", "a.start < ?"]
     args: list[object] = [start, end]
     if stream_id:
-        access.require_stream(app.store, user, stream_id,
+        access.require_stream(app.store, user, stream_id, missing=access.NO_SUCH_STREAM,
                               forbidden="You do not have permission to access this stream.")
         where.append("a.stream_id = ?")
         args.append(stream_id)
@@ -221,7 +221,7 @@ def get_classification(app: App, req: Request) -> Response:
     rows = app.store.query("SELECT * FROM classifications WHERE value = ? OR CAST(id AS TEXT) = ?",
                            (key, key))
     if not rows:
-        raise HTTPError(404, "Classification not found")
+        raise HTTPError(404, "Classification with given value not found.")
     r = rows[0]
     names = app.store.query("SELECT name, language_id FROM classification_alternative_names "
                             "WHERE classification_id = ? ORDER BY rank, id", (r["id"],))
@@ -299,9 +299,16 @@ def create_classifier(app: App, req: Request) -> Response:
 
 def get_classifier(app: App, req: Request) -> Response:
     """``GET /classifiers/{id}``: one classifier and its outputs."""
+    raw = req.params["id"]
+    if not re.match(r"\s*[-+]?\d", raw):
+        # the platform turns an id parseInt rejects into a bare EmptyResultError
+        raise HTTPError(404, "Not Found")
+    if not re.fullmatch(r"-?\d+", raw):
+        # parseInt accepted a prefix, then Postgres rejects the whole string as an integer
+        raise HTTPError(500, "Internal Server Error")
     rows = app.store.query("SELECT * FROM classifiers WHERE id = ?", (req.params["id"],))
     if not rows:
-        raise HTTPError(404, "Classifier not found")
+        raise HTTPError(404, "Classifier with given id not found.")
     r = dict(rows[0])
     outputs = app.store.query(
         "SELECT c.value AS classification_value, o.output_class_name, o.ignore_threshold "

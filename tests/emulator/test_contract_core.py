@@ -738,3 +738,54 @@ def test_shapes_and_headers_match_recorded_responses(demo_emulator: Emulator,
     unauth = get(emu, "/projects", token=None)
     assert unauth.content == (SAMPLES / "unauth.body").read_bytes().strip()
     assert recorded_header_names("unauth") <= set(unauth.headers)
+
+
+# -- error wording, as the platform's routes word it -------------------------------------------
+
+def error(status: int, message: str) -> dict[str, Any]:
+    return {"message": message, "error": {"status": status}}
+
+
+def test_stream_permission_middleware_wording(demo_emulator: Emulator, cast: Cast) -> None:
+    """``/streams/{id}/permissions`` goes through ``hasStreamPermission``, not the stream route."""
+    emu = demo_emulator
+    denied = get(emu, f"/streams/{cast.private_other}/permissions")
+    assert denied.status_code == 403
+    assert denied.json() == error(403, "You do not have permission to access this item.")
+    missing = get(emu, "/streams/doesnotexist/permissions")
+    assert missing.status_code == 404
+    assert missing.json() == error(404, "stream with given id doesn't exist.")
+    unknown = get(emu, "/annotations", {**WIDE, "stream_id": "doesnotexist"})
+    assert unknown.json() == error(404, "stream with given id doesn't exist.")
+
+
+def test_segment_routes_look_up_the_segment_first(demo_emulator: Emulator, cast: Cast) -> None:
+    emu = demo_emulator
+    for suffix in ("", "/file"):
+        missing = get(emu, f"/streams/doesnotexist/segments/20240101T000000000Z{suffix}",
+                      allow_redirects=False)
+        assert missing.status_code == 404
+        assert missing.json() == error(404, "Segment not found")
+    seg = segments_of(emu, cast.private_other)[0]
+    denied = get(emu, f"/streams/{cast.private_other}/segments/{compact(seg['start'])}/file",
+                 allow_redirects=False)
+    assert denied.status_code == 403 and denied.json() == FORBIDDEN
+
+
+def test_classification_and_classifier_not_found_wording(demo_emulator: Emulator) -> None:
+    emu = demo_emulator
+    value = get(emu, "/classifications/no_such_value")
+    assert value.status_code == 404
+    assert value.json() == error(404, "Classification with given value not found.")
+    missing = get(emu, "/classifiers/987654321")
+    assert missing.status_code == 404
+    assert missing.json() == error(404, "Classifier with given id not found.")
+    not_int = get(emu, "/classifiers/abc")
+    assert not_int.status_code == 404 and not_int.json() == error(404, "Not Found")
+
+
+@pytest.mark.parametrize(("path", "message"), [("/projects", "Failed getting projects"),
+                                               ("/streams", "Failed getting streams")])
+def test_bad_sort_is_the_route_500(demo_emulator: Emulator, path: str, message: str) -> None:
+    resp = get(demo_emulator, path, {"sort": "no_such_column"})
+    assert resp.status_code == 500 and resp.json() == error(500, message)
