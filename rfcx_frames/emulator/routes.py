@@ -120,6 +120,20 @@ def limit_sql(limit: int | None, offset: int) -> str:
     return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
 
 
+def paged_total(limit: int | None, offset: int, count: int, returned: int) -> int:
+    """The ``Total-Items`` the platform's ``pagedQuery`` reports.
+
+    With ``limit`` and ``offset`` both falsy it runs a plain ``findAll`` and counts the rows
+    it returned (so ``limit=0`` says 0); otherwise ``findAndCountAll``'s true ``count``.
+
+    Examples
+    --------
+    >>> paged_total(0, 0, count=42, returned=0), paged_total(10, 0, count=42, returned=10)
+    (0, 42)
+    """
+    return count if limit or offset else returned
+
+
 # ---------------------------------------------------------------------------------------
 # projects
 
@@ -174,6 +188,7 @@ def list_projects(app: App, req: Request) -> Response:
     rows = app.store.query(f"SELECT * FROM projects WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [_project_object(app, dict(r), fields, "CRUD") for r in rows]
+    total = paged_total(limit, offset, total, len(rows))
     return json_response(body, headers=[("Total-Items", str(total))])
 
 
@@ -304,6 +319,7 @@ def list_streams(app: App, req: Request) -> Response:
     rows = app.store.query(f"SELECT * FROM streams WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [stream_object(app, dict(r), fields) for r in rows]
+    total = paged_total(limit, offset, total, len(rows))
     return json_response(body, headers=[("Total-Items", str(total))])
 
 
@@ -345,10 +361,10 @@ def list_segments(app: App, req: Request) -> Response:
     else:
         where = 'stream_id = ? AND start < ? AND "end" > ?'
         args = [stream_id, end, start]
-    # pagedQuery applies no LIMIT when limit and offset are both falsy (limit=0 = every row).
+    # An omitted limit reaches Sequelize as undefined (every row); limit=0 as LIMIT 0 (none).
     rows = app.store.query(
         f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
-        f'ORDER BY start ASC{limit_sql(limit or None, offset)}', args)
+        f'ORDER BY start ASC{limit_sql(limit, offset)}', args)
     body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
              "file_extension": r["file_extension"]} for r in rows]
     # The platform reads a property its DAO never sets, so the header says "undefined".

@@ -332,10 +332,23 @@ def test_segments_overlap_when_not_strict(demo_emulator: Emulator, cast: Cast) -
                                         and s["end"] > inside]
 
 
-def test_segments_limit_zero_returns_every_row(demo_emulator: Emulator, cast: Cast) -> None:
+def test_segments_limit_zero_returns_no_row(demo_emulator: Emulator, cast: Cast) -> None:
+    """Sequelize sends ``LIMIT 0``; only an omitted limit means every row."""
     path = f"/streams/{cast.own}/segments"
-    every = get(demo_emulator, path, WIDE).json()
-    assert get(demo_emulator, path, {**WIDE, "limit": 0}).json() == every
+    assert get(demo_emulator, path, WIDE).json()
+    assert get(demo_emulator, path, {**WIDE, "limit": 0}).json() == []
+
+
+@pytest.mark.parametrize("path", ["/projects", "/streams"])
+def test_lists_limit_zero_count_what_they_returned(demo_emulator: Emulator, path: str) -> None:
+    """``pagedQuery`` counts with ``findAll`` when limit and offset are both 0."""
+    emu = demo_emulator
+    assert int(get(emu, path).headers["Total-Items"]) > 0
+    zero = get(emu, path, {"limit": 0})
+    assert zero.json() == [] and zero.headers["Total-Items"] == "0"
+    skipped = get(emu, path, {"limit": 0, "offset": 1})
+    assert skipped.json() == []
+    assert skipped.headers["Total-Items"] == get(emu, path).headers["Total-Items"]
 
 
 def test_time_parameter_formats_agree(demo_emulator: Emulator, cast: Cast) -> None:
