@@ -100,7 +100,8 @@ def list_detections(app: App, req: Request) -> Response:
            f'{limit_sql(limit, offset)}')
     rows = app.store.query(sql, args)
     wanted = [f for f in (fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
-    want_stream = bool(fields and "stream" in fields)
+    # Filtering by project joins the stream include into every row, asked for or not.
+    want_stream = bool(fields and "stream" in fields) or projects is not None
     want_classifier = bool(fields and "classifier" in fields)
     body = []
     for r in rows:

@@ -802,3 +802,25 @@ def test_classification_and_classifier_not_found_wording(demo_emulator: Emulator
 def test_bad_sort_is_the_route_500(demo_emulator: Emulator, path: str, message: str) -> None:
     resp = get(demo_emulator, path, {"sort": "no_such_column"})
     assert resp.status_code == 500 and resp.json() == error(500, message)
+
+
+def test_detections_by_project_carry_their_stream(demo_emulator: Emulator, cast: Cast) -> None:
+    """Upstream adds the stream include (lite attributes) whenever ``projects`` filters."""
+    emu = demo_emulator
+    project = sql(emu, "SELECT project_id FROM streams WHERE id = ?", [cast.own])[0]["project_id"]
+    streams = {r["id"]: r for r in sql(emu, "SELECT * FROM streams WHERE project_id = ?",
+                                       [project])}
+    body = get(emu, "/detections", [*WIDE.items(), ("projects[]", project),
+                                    ("limit", "20")]).json()
+    assert body
+    for row in body:
+        assert list(row) == ["id", "stream_id", "start", "end", "confidence", "stream",
+                             "classification"]
+        stream = streams[row["stream_id"]]
+        assert row["stream"] == {
+            "id": stream["id"], "name": stream["name"], "start": iso(stream["start"]),
+            "end": iso(stream["end"]), "latitude": stream["latitude"],
+            "longitude": stream["longitude"], "altitude": stream["altitude"],
+            "is_public": bool(stream["is_public"]), "hidden": bool(stream["hidden"])}
+    plain = get(emu, "/detections", {**WIDE, "streams": cast.own, "limit": 1}).json()
+    assert plain and "stream" not in plain[0]
