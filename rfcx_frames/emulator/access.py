@@ -34,6 +34,15 @@ def accessible_stream_ids(store: Store, user: User, permission: str = "R") -> se
     """Streams the user may act on with ``permission``, public ones of others excluded."""
     if user.is_system:
         return {r["id"] for r in store.query("SELECT id FROM streams WHERE deleted_at IS NULL")}
+    return member_stream_ids(store, user, permission)
+
+
+def member_stream_ids(store: Store, user: User, permission: str = "R") -> set[str]:
+    """Streams the user created or holds a role on, with no system or super-user bypass.
+
+    This is the platform's ``getAccessibleObjectsIDs``, which some routes (``/annotations``
+    without ``stream_id``) use even for system users, who then see nothing of others.
+    """
     roles = _roles_with(permission)
     marks = ",".join("?" * len(roles))
     projects = readable_project_ids(store, user, permission)

@@ -145,8 +145,8 @@ def list_annotations(app: App, req: Request) -> Response:
                               forbidden="You do not have permission to access this stream.")
         where.append("a.stream_id = ?")
         args.append(stream_id)
-    elif not user.is_system:
-        ids = sorted(access.accessible_stream_ids(app.store, user))
+    else:
+        ids = sorted(access.member_stream_ids(app.store, user))
         where.append(f"a.stream_id IN ({placeholders(ids)})")
         args.extend(ids)
     if classifications is not None:

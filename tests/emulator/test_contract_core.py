@@ -824,3 +824,16 @@ def test_detections_by_project_carry_their_stream(demo_emulator: Emulator, cast:
             "is_public": bool(stream["is_public"]), "hidden": bool(stream["hidden"])}
     plain = get(emu, "/detections", {**WIDE, "streams": cast.own, "limit": 1}).json()
     assert plain and "stream" not in plain[0]
+
+
+def test_annotations_without_stream_are_members_only_even_for_system(
+        demo_emulator: Emulator, cast: Cast) -> None:
+    """Upstream lists the caller's own streams here (``getAccessibleObjectsIDs``), no bypass."""
+    emu = demo_emulator
+    system = user_id(emu, "system")
+    own = readable_streams(emu, system)
+    expected = sql(emu, f"SELECT id FROM annotations WHERE stream_id IN ({marks(sorted(own))})",
+                   sorted(own))
+    body = get(emu, "/annotations", WIDE, token="system").json()
+    assert sorted(a["id"] for a in body) == sorted(r["id"] for r in expected)
+    assert sql(emu, "SELECT count(*) AS n FROM annotations")[0]["n"] > len(body)
