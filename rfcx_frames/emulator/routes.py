@@ -73,7 +73,16 @@ def placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
-def _order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
+def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties broken by id.
+
+    An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
+
+    Examples
+    --------
+    >>> order_clause("-name", ["name"], "name", "Failed getting items")
+    '"name" DESC, id ASC'
+    """
     terms = []
     for raw in (sort or default).split(","):
         term = raw.strip()
@@ -184,7 +193,7 @@ def list_projects(app: App, req: Request) -> Response:
         args.append(owner if owner is not None else -1)
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM projects WHERE {sql_where}", args)[0]["n"]
-    order = _order_clause(sort, PROJECT_COLUMNS, "-updated_at", "Failed getting projects")
+    order = order_clause(sort, PROJECT_COLUMNS, "-updated_at", "Failed getting projects")
     rows = app.store.query(f"SELECT * FROM projects WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [_project_object(app, dict(r), fields, "CRUD") for r in rows]
@@ -314,7 +323,7 @@ def list_streams(app: App, req: Request) -> Response:
         args.append(int(hidden))
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM streams WHERE {sql_where}", args)[0]["n"]
-    order = _order_clause(sort, [c for c in STREAM_FULL if c not in ("created_by", "project")],
+    order = order_clause(sort, [c for c in STREAM_FULL if c not in ("created_by", "project")],
                           "-updated_at", "Failed getting streams")
     rows = app.store.query(f"SELECT * FROM streams WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
@@ -479,5 +488,6 @@ def register(app: App) -> None:
     r.add("GET", "/annotations", bind(labels.list_annotations))
     r.add("GET", "/classifications", bind(labels.list_classifications))
     r.add("GET", "/classifications/{value}", bind(labels.get_classification))
+    r.add("GET", "/classifiers", bind(labels.list_classifiers))
     r.add("POST", "/classifiers", bind(labels.create_classifier))
     r.add("GET", "/classifiers/{id}", bind(labels.get_classifier))

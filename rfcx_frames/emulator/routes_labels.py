@@ -13,7 +13,15 @@ from typing import Any
 from . import access
 from .http import HTTPError, Request, Response, json_response, text_response
 from .params import Converter, iso
-from .routes import STREAM_LITE, column_value, leading_int, limit_sql, page_params, placeholders
+from .routes import (
+    STREAM_LITE,
+    column_value,
+    leading_int,
+    limit_sql,
+    order_clause,
+    page_params,
+    placeholders,
+)
 from .server import App
 
 DETECTION_FIELDS = ("id", "stream_id", "classifier_id", "classification_id", "classifier_job_id",
@@ -311,6 +319,9 @@ def get_classifier(app: App, req: Request) -> Response:
     if not rows:
         raise HTTPError(404, "Classifier with given id not found.")
     r = dict(rows[0])
+    assert req.user is not None
+    if not (req.user.is_system or r["is_public"] or r["created_by_id"] == req.user.id):
+        raise HTTPError(403, "Not authorized to access this resource")
     outputs = app.store.query(
         "SELECT c.value AS classification_value, o.output_class_name, o.ignore_threshold "
         "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
@@ -320,3 +331,30 @@ def get_classifier(app: App, req: Request) -> Response:
                           "model_runner": r["model_runner"],
                           "last_executed_at": iso(r["last_executed_at"]),
                           "outputs": [dict(o) for o in outputs]})
+
+
+CLASSIFIER_FULL = ("id", "name", "version", "external_id", "model_runner", "model_url",
+                   "last_executed_at", "parameters", "is_public")
+
+
+def list_classifiers(app: App, req: Request) -> Response:
+    """``GET /classifiers``: public classifiers and the caller's own (system users: all).
+
+    ``fields`` selects among the classifier's own attributes (default ``id, name, version``,
+    in the platform's attribute order); ``sort`` defaults to ``name,-version``.
+    """
+    conv = Converter(req.query)
+    limit, offset = page_params(conv, 100)
+    sort = conv.string("sort") or "name,-version"
+    fields = conv.array("fields") or ["id", "name", "version"]
+    conv.validate()
+    user = req.user
+    assert user is not None
+    where, args = "1 = 1", []
+    if not user.is_system:
+        where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
+    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
+    rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
+                           f"{limit_sql(limit, offset)}", args)
+    wanted = [c for c in CLASSIFIER_FULL if c in fields]
+    return json_response([{c: column_value(c, r[c]) for c in wanted} for r in rows])

@@ -837,3 +837,30 @@ def test_annotations_without_stream_are_members_only_even_for_system(
     body = get(emu, "/annotations", WIDE, token="system").json()
     assert sorted(a["id"] for a in body) == sorted(r["id"] for r in expected)
     assert sql(emu, "SELECT count(*) AS n FROM annotations")[0]["n"] > len(body)
+
+
+def test_classifiers_private_to_their_creator(fresh_emulator: Emulator) -> None:
+    """Upstream reads a classifier only if public, the caller's own, or the caller is system."""
+    emu = fresh_emulator
+    resp = requests.post(f"{emu.api_url}/classifiers", timeout=30,
+                         headers={"Authorization": f"Bearer {emu.tokens['other']}"},
+                         files={"file": ("m.tar.gz", b"model", "application/gzip")},
+                         data={"name": "zz-private", "version": "1",
+                               "classification_values": sql(emu, "SELECT value FROM "
+                                                                 "classifications LIMIT 1")[0]
+                               ["value"]})
+    assert resp.status_code == 201
+    path = resp.headers["Location"]
+    denied = get(emu, path)
+    assert denied.status_code == 403 and denied.json() == FORBIDDEN
+    assert get(emu, path, token="other").status_code == 200
+    assert get(emu, path, token="system").status_code == 200
+    public = sql(emu, "SELECT id, name, version FROM classifiers WHERE is_public = 1 "
+                      "ORDER BY name, version DESC, id")
+    assert public
+    listed = get(emu, "/classifiers")
+    assert listed.status_code == 200
+    assert listed.json() == [dict(r) for r in public]
+    mine = get(emu, "/classifiers", {"fields": ["id", "is_public"]}, token="other").json()
+    assert mine[-1] == {"id": int(path.rsplit("/", 1)[1]), "is_public": False}
+    assert len(get(emu, "/classifiers", token="system").json()) == len(public) + 1
