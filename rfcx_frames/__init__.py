@@ -45,6 +45,7 @@ from .exceptions import (
     UnknownIdError,
     ValidationError,
 )
+from .frames import concat
 from .session import AUTO
 from .version import __version__ as __version__
 
@@ -74,6 +75,7 @@ __all__ = [
     "classifications",
     "classifications_df",
     "clips",
+    "concat",
     "detection_history",
     "detection_rates",
     "detections",
@@ -216,3 +218,11 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+
+#: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
+_PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")
+
+
+def __dir__() -> list[str]:
+    """What tab completion shows: the public API, not the helpers this module imports."""
+    return sorted({*__all__, *_PUBLIC_MODULES, "__version__"})
