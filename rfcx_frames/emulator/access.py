@@ -34,6 +34,15 @@ def accessible_stream_ids(store: Store, user: User, permission: str = "R") -> se
     """Streams the user may act on with ``permission``, public ones of others excluded."""
     if user.is_system:
         return {r["id"] for r in store.query("SELECT id FROM streams WHERE deleted_at IS NULL")}
+    return member_stream_ids(store, user, permission)
+
+
+def member_stream_ids(store: Store, user: User, permission: str = "R") -> set[str]:
+    """Streams the user created or holds a role on, with no system or super-user bypass.
+
+    This is the platform's ``getAccessibleObjectsIDs``, which some routes (``/annotations``
+    without ``stream_id``) use even for system users, who then see nothing of others.
+    """
     roles = _roles_with(permission)
     marks = ",".join("?" * len(roles))
     projects = readable_project_ids(store, user, permission)
@@ -63,12 +72,19 @@ def stream_permissions(store: Store, user: User, stream_id: str) -> str:
     return "".join(sorted(letters, key="CRUD".index))
 
 
+# What the platform's permission middleware (``hasStreamPermission``) and roles service say,
+# as opposed to the stream routes' own "Stream not found" / default 403.
+NO_SUCH_STREAM = "stream with given id doesn't exist."
+NO_PERMISSION = "You do not have permission to access this item."
+
+
 def require_stream(store: Store, user: User, stream_id: str, permission: str = "R",
-                   forbidden: str = "Not authorized to access this resource") -> dict[str, object]:
-    """The stream row, or the platform's 404/403."""
+                   forbidden: str = "Not authorized to access this resource",
+                   missing: str = "Stream not found") -> dict[str, object]:
+    """The stream row, or the platform's 404 (``missing``) / 403 (``forbidden``)."""
     rows = store.query("SELECT * FROM streams WHERE id = ? AND deleted_at IS NULL", (stream_id,))
     if not rows:
-        raise HTTPError(404, "Stream not found")
+        raise HTTPError(404, missing)
     if permission not in stream_permissions(store, user, stream_id):
         raise HTTPError(403, forbidden)
     return dict(rows[0])

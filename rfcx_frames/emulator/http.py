@@ -63,13 +63,16 @@ class Request:
         return self.headers.get(name.lower())
 
     def bearer(self) -> str | None:
-        """The bearer token, or ``None``."""
-        value = self.header("authorization")
-        if not value:
+        """The bearer token, or ``None``.
+
+        Parsed as passport-jwt's ``fromAuthHeaderAsBearerToken`` does: a scheme, white
+        space, a value, the scheme compared case-insensitively to ``bearer``; a bare token
+        (no scheme) is no token, so the platform answers 401.
+        """
+        match = re.search(r"(\S+)\s+(\S+)", self.header("authorization") or "")
+        if match is None or match.group(1).lower() != "bearer":
             return None
-        if value.lower().startswith("bearer "):
-            return value[7:].strip() or None
-        return value.strip() or None
+        return match.group(2)
 
     def form(self) -> tuple[dict[str, list[str]], list[UploadedFile]]:
         """Form fields (urlencoded, multipart or JSON object) and uploaded files."""

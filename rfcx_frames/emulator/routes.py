@@ -9,6 +9,8 @@ per query with ``tie_order="random"``, as the platform's database may), see docs
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,7 +73,16 @@ def placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
-def _order_clause(sort: str | None, allowed: Sequence[str], default: str) -> str:
+def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties broken by id.
+
+    An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
+
+    Examples
+    --------
+    >>> order_clause("-name", ["name"], "name", "Failed getting items")
+    '"name" DESC, id ASC'
+    """
     terms = []
     for raw in (sort or default).split(","):
         term = raw.strip()
@@ -80,8 +91,8 @@ def _order_clause(sort: str | None, allowed: Sequence[str], default: str) -> str
         desc = term.startswith("-")
         column = term.lstrip("+-")
         if column not in allowed:
-            # The platform passes unknown sort columns to SQL and fails with a 500.
-            raise HTTPError(500, "Failed getting items")
+            # The platform passes unknown sort columns to SQL and fails with its route's 500.
+            raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
     return ", ".join([*terms, "id ASC"])
 
@@ -116,6 +127,20 @@ def limit_sql(limit: int | None, offset: int) -> str:
     if limit is None and not offset:
         return ""
     return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+
+
+def paged_total(limit: int | None, offset: int, count: int, returned: int) -> int:
+    """The ``Total-Items`` the platform's ``pagedQuery`` reports.
+
+    With ``limit`` and ``offset`` both falsy it runs a plain ``findAll`` and counts the rows
+    it returned (so ``limit=0`` says 0); otherwise ``findAndCountAll``'s true ``count``.
+
+    Examples
+    --------
+    >>> paged_total(0, 0, count=42, returned=0), paged_total(10, 0, count=42, returned=10)
+    (0, 42)
+    """
+    return count if limit or offset else returned
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,10 +193,11 @@ def list_projects(app: App, req: Request) -> Response:
         args.append(owner if owner is not None else -1)
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM projects WHERE {sql_where}", args)[0]["n"]
-    order = _order_clause(sort, PROJECT_COLUMNS, "-updated_at")
+    order = order_clause(sort, PROJECT_COLUMNS, "-updated_at", "Failed getting projects")
     rows = app.store.query(f"SELECT * FROM projects WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [_project_object(app, dict(r), fields, "CRUD") for r in rows]
+    total = paged_total(limit, offset, total, len(rows))
     return json_response(body, headers=[("Total-Items", str(total))])
 
 
@@ -297,11 +323,12 @@ def list_streams(app: App, req: Request) -> Response:
         args.append(int(hidden))
     sql_where = " AND ".join(where)
     total = app.store.query(f"SELECT count(*) AS n FROM streams WHERE {sql_where}", args)[0]["n"]
-    order = _order_clause(sort, [c for c in STREAM_FULL if c not in ("created_by", "project")],
-                          "-updated_at")
+    order = order_clause(sort, [c for c in STREAM_FULL if c not in ("created_by", "project")],
+                          "-updated_at", "Failed getting streams")
     rows = app.store.query(f"SELECT * FROM streams WHERE {sql_where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     body = [stream_object(app, dict(r), fields) for r in rows]
+    total = paged_total(limit, offset, total, len(rows))
     return json_response(body, headers=[("Total-Items", str(total))])
 
 
@@ -315,7 +342,8 @@ def get_stream(app: App, req: Request) -> Response:
 def stream_permissions(app: App, req: Request) -> Response:
     """``GET /streams/{id}/permissions``: the caller's letters among C, R, U, D."""
     assert req.user is not None
-    access.require_stream(app.store, req.user, req.params["id"])
+    access.require_stream(app.store, req.user, req.params["id"], missing=access.NO_SUCH_STREAM,
+                          forbidden=access.NO_PERMISSION)
     return json_response(list(access.stream_permissions(app.store, req.user, req.params["id"])))
 
 
@@ -342,10 +370,10 @@ def list_segments(app: App, req: Request) -> Response:
     else:
         where = 'stream_id = ? AND start < ? AND "end" > ?'
         args = [stream_id, end, start]
-    # pagedQuery applies no LIMIT when limit and offset are both falsy (limit=0 = every row).
+    # An omitted limit reaches Sequelize as undefined (every row); limit=0 as LIMIT 0 (none).
     rows = app.store.query(
         f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
-        f'ORDER BY start ASC{limit_sql(limit or None, offset)}', args)
+        f'ORDER BY start ASC{limit_sql(limit, offset)}', args)
     body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
              "file_extension": r["file_extension"]} for r in rows]
     # The platform reads a property its DAO never sets, so the header says "undefined".
@@ -353,9 +381,12 @@ def list_segments(app: App, req: Request) -> Response:
 
 
 def _find_segment(app: App, req: Request) -> dict[str, Any]:
+    """The segment, looked up before any stream check, as the platform's segment DAO does.
+
+    An unknown stream is therefore ``Segment not found``; an unreadable one the default 403.
+    """
     assert req.user is not None
     stream_id = req.params["id"]
-    access.require_stream(app.store, req.user, stream_id)
     at = parse_time(req.params["start"])
     if at is None:
         raise HTTPError(400, "Validation errors: Parameter 'start' should be an ISO8601 "
@@ -369,6 +400,7 @@ def _find_segment(app: App, req: Request) -> dict[str, Any]:
                                '"end" > ? ORDER BY start DESC LIMIT 1', (stream_id, at, at))
     if not rows:
         raise HTTPError(404, "Segment not found")
+    access.require_stream(app.store, req.user, stream_id)
     return dict(rows[0])
 
 
@@ -415,8 +447,23 @@ def segment_file(app: App, req: Request) -> Response:
 
 
 def health(app: App, req: Request) -> Response:
-    """``GET /health-check``: the only core route that needs no token."""
-    return json_response({"healthy": True})
+    """``GET /health-check``: the only core route that needs no token.
+
+    Like the platform, it times a round trip to the database and, with ``headers=1``, echoes
+    the request headers (lower-cased names, as Node gives them).
+    """
+    started = time.monotonic()
+    try:
+        app.store.query("SELECT 1")
+        db_ok = True
+    except sqlite3.Error:
+        db_ok = False
+    body: dict[str, Any] = {"status": db_ok,
+                            "timescaledb": {"status": db_ok,
+                                            "time": int((time.monotonic() - started) * 1000)}}
+    if req.query.get("headers", [""])[0] == "1":
+        body["http_headers"] = dict(req.headers)
+    return json_response(body)
 
 
 def register(app: App) -> None:
@@ -441,5 +488,6 @@ def register(app: App) -> None:
     r.add("GET", "/annotations", bind(labels.list_annotations))
     r.add("GET", "/classifications", bind(labels.list_classifications))
     r.add("GET", "/classifications/{value}", bind(labels.get_classification))
+    r.add("GET", "/classifiers", bind(labels.list_classifiers))
     r.add("POST", "/classifiers", bind(labels.create_classifier))
     r.add("GET", "/classifiers/{id}", bind(labels.get_classifier))

@@ -13,7 +13,15 @@ from typing import Any
 from . import access
 from .http import HTTPError, Request, Response, json_response, text_response
 from .params import Converter, iso
-from .routes import STREAM_LITE, column_value, leading_int, limit_sql, page_params, placeholders
+from .routes import (
+    STREAM_LITE,
+    column_value,
+    leading_int,
+    limit_sql,
+    order_clause,
+    page_params,
+    placeholders,
+)
 from .server import App
 
 DETECTION_FIELDS = ("id", "stream_id", "classifier_id", "classification_id", "classifier_job_id",
@@ -100,7 +108,8 @@ def list_detections(app: App, req: Request) -> Response:
            f'{limit_sql(limit, offset)}')
     rows = app.store.query(sql, args)
     wanted = [f for f in (fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
-    want_stream = bool(fields and "stream" in fields)
+    # Filtering by project joins the stream include into every row, asked for or not.
+    want_stream = bool(fields and "stream" in fields) or projects is not None
     want_classifier = bool(fields and "classifier" in fields)
     body = []
     for r in rows:
@@ -140,12 +149,12 @@ def list_annotations(app: App, req: Request) -> Response:
     where = ["a.start >= ?", "a.start < ?"]
     args: list[object] = [start, end]
     if stream_id:
-        access.require_stream(app.store, user, stream_id,
+        access.require_stream(app.store, user, stream_id, missing=access.NO_SUCH_STREAM,
                               forbidden="You do not have permission to access this stream.")
         where.append("a.stream_id = ?")
         args.append(stream_id)
-    elif not user.is_system:
-        ids = sorted(access.accessible_stream_ids(app.store, user))
+    else:
+        ids = sorted(access.member_stream_ids(app.store, user))
         where.append(f"a.stream_id IN ({placeholders(ids)})")
         args.extend(ids)
     if classifications is not None:
@@ -221,7 +230,7 @@ def get_classification(app: App, req: Request) -> Response:
     rows = app.store.query("SELECT * FROM classifications WHERE value = ? OR CAST(id AS TEXT) = ?",
                            (key, key))
     if not rows:
-        raise HTTPError(404, "Classification not found")
+        raise HTTPError(404, "Classification with given value not found.")
     r = rows[0]
     names = app.store.query("SELECT name, language_id FROM classification_alternative_names "
                             "WHERE classification_id = ? ORDER BY rank, id", (r["id"],))
@@ -299,10 +308,20 @@ def create_classifier(app: App, req: Request) -> Response:
 
 def get_classifier(app: App, req: Request) -> Response:
     """``GET /classifiers/{id}``: one classifier and its outputs."""
+    raw = req.params["id"]
+    if not re.match(r"\s*[-+]?\d", raw):
+        # the platform turns an id parseInt rejects into a bare EmptyResultError
+        raise HTTPError(404, "Not Found")
+    if not re.fullmatch(r"-?\d+", raw):
+        # parseInt accepted a prefix, then Postgres rejects the whole string as an integer
+        raise HTTPError(500, "Internal Server Error")
     rows = app.store.query("SELECT * FROM classifiers WHERE id = ?", (req.params["id"],))
     if not rows:
-        raise HTTPError(404, "Classifier not found")
+        raise HTTPError(404, "Classifier with given id not found.")
     r = dict(rows[0])
+    assert req.user is not None
+    if not (req.user.is_system or r["is_public"] or r["created_by_id"] == req.user.id):
+        raise HTTPError(403, "Not authorized to access this resource")
     outputs = app.store.query(
         "SELECT c.value AS classification_value, o.output_class_name, o.ignore_threshold "
         "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
@@ -312,3 +331,30 @@ def get_classifier(app: App, req: Request) -> Response:
                           "model_runner": r["model_runner"],
                           "last_executed_at": iso(r["last_executed_at"]),
                           "outputs": [dict(o) for o in outputs]})
+
+
+CLASSIFIER_FULL = ("id", "name", "version", "external_id", "model_runner", "model_url",
+                   "last_executed_at", "parameters", "is_public")
+
+
+def list_classifiers(app: App, req: Request) -> Response:
+    """``GET /classifiers``: public classifiers and the caller's own (system users: all).
+
+    ``fields`` selects among the classifier's own attributes (default ``id, name, version``,
+    in the platform's attribute order); ``sort`` defaults to ``name,-version``.
+    """
+    conv = Converter(req.query)
+    limit, offset = page_params(conv, 100)
+    sort = conv.string("sort") or "name,-version"
+    fields = conv.array("fields") or ["id", "name", "version"]
+    conv.validate()
+    user = req.user
+    assert user is not None
+    where, args = "1 = 1", []
+    if not user.is_system:
+        where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
+    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
+    rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
+                           f"{limit_sql(limit, offset)}", args)
+    wanted = [c for c in CLASSIFIER_FULL if c in fields]
+    return json_response([{c: column_value(c, r[c]) for c in wanted} for r in rows])

@@ -152,7 +152,8 @@ CREATE TABLE IF NOT EXISTS classifiers (
     parameters TEXT,
     created_by_id INTEGER REFERENCES users(id),
     last_executed_at INTEGER,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    is_public INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS classifier_outputs (
     classifier_id INTEGER NOT NULL REFERENCES classifiers(id),
@@ -245,6 +246,12 @@ class Store:
         self._lock = threading.Lock()
         with self.connect() as conn:
             conn.executescript(SCHEMA)
+            columns = {r["name"] for r in conn.execute("PRAGMA table_info(classifiers)")}
+            if "is_public" not in columns:
+                # Data directories made before classifiers had owners' privacy: their
+                # classifiers stay readable by everyone, as they were.
+                conn.execute("ALTER TABLE classifiers ADD COLUMN is_public INTEGER NOT NULL "
+                             "DEFAULT 1")
 
     @property
     def blob_dir(self) -> Path:

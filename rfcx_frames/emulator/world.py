@@ -300,10 +300,10 @@ def _taxonomy(conn: sqlite3.Connection, made: int) -> None:
             [(i + 1, *row) for i, row in enumerate(names)])
     _insert(conn, "classifiers", ("id", "name", "version", "external_id", "model_url",
                                   "model_runner", "parameters", "created_by_id",
-                                  "last_executed_at", "created_at"),
+                                  "last_executed_at", "created_at", "is_public"),
             [(c.id, c.name, c.version, None,
               f"s3://rfcx-ai-dev/classifiers/{c.name}-v{c.version}.tar.gz", "tf2",
-              f"step={c.step_ms / 1000:g}", 3, None, made) for c in CLASSIFIERS])
+              f"step={c.step_ms / 1000:g}", 3, None, made, 1) for c in CLASSIFIERS])
     _insert(conn, "classifier_outputs", ("classifier_id", "classification_id",
                                          "output_class_name", "ignore_threshold"),
             [(c.id, ids[v], output_class_name(v), c.threshold)

@@ -152,3 +152,16 @@ def test_expired_token_is_401(fresh_emulator: Emulator) -> None:
     resp = requests.get(f"{emu.api_url}/projects", timeout=30,
                         headers={"Authorization": f"Bearer {body['access_token']}"})
     assert resp.status_code == 401 and resp.content == b"Unauthorized"
+
+
+def test_token_without_bearer_scheme_is_401(demo_emulator: Emulator) -> None:
+    """passport-jwt reads only ``Bearer <jwt>`` (scheme case-insensitive): a bare token is none."""
+    emu = demo_emulator
+    token = emu.tokens["demo"]
+    for value in (token, f"Token {token}"):
+        resp = requests.get(f"{emu.api_url}/projects", headers={"Authorization": value},
+                            timeout=30)
+        assert resp.status_code == 401 and resp.content == b"Unauthorized"
+    lower = requests.get(f"{emu.api_url}/projects", headers={"Authorization": f"bearer {token}"},
+                         timeout=30)
+    assert lower.status_code == 200

@@ -129,7 +129,19 @@ def test_unauthenticated_is_plain_401_without_content_type(demo_emulator: Emulat
 def test_health_check_needs_no_token(demo_emulator: Emulator) -> None:
     resp = get(demo_emulator, "/health-check", token=None)
     assert resp.status_code == 200
-    assert resp.json() == {"healthy": True}
+    body = resp.json()
+    # the platform reports its database check: {"status", "timescaledb": {"status", "time"}}
+    assert set(body) == {"status", "timescaledb"} and body["status"] is True
+    assert set(body["timescaledb"]) == {"status", "time"}
+    assert body["timescaledb"]["status"] is True
+    assert isinstance(body["timescaledb"]["time"], int) and body["timescaledb"]["time"] >= 0
+
+
+def test_health_check_echoes_headers_on_request(demo_emulator: Emulator) -> None:
+    resp = requests.get(demo_emulator.api_url + "/health-check", params={"headers": "1"},
+                        headers={"X-Probe": "yes"}, timeout=30)
+    assert resp.status_code == 200
+    assert resp.json()["http_headers"]["x-probe"] == "yes"
 
 
 def test_unknown_route_is_404_json(demo_emulator: Emulator) -> None:
@@ -320,10 +332,23 @@ def test_segments_overlap_when_not_strict(demo_emulator: Emulator, cast: Cast) -
                                         and s["end"] > inside]
 
 
-def test_segments_limit_zero_returns_every_row(demo_emulator: Emulator, cast: Cast) -> None:
+def test_segments_limit_zero_returns_no_row(demo_emulator: Emulator, cast: Cast) -> None:
+    """Sequelize sends ``LIMIT 0``; only an omitted limit means every row."""
     path = f"/streams/{cast.own}/segments"
-    every = get(demo_emulator, path, WIDE).json()
-    assert get(demo_emulator, path, {**WIDE, "limit": 0}).json() == every
+    assert get(demo_emulator, path, WIDE).json()
+    assert get(demo_emulator, path, {**WIDE, "limit": 0}).json() == []
+
+
+@pytest.mark.parametrize("path", ["/projects", "/streams"])
+def test_lists_limit_zero_count_what_they_returned(demo_emulator: Emulator, path: str) -> None:
+    """``pagedQuery`` counts with ``findAll`` when limit and offset are both 0."""
+    emu = demo_emulator
+    assert int(get(emu, path).headers["Total-Items"]) > 0
+    zero = get(emu, path, {"limit": 0})
+    assert zero.json() == [] and zero.headers["Total-Items"] == "0"
+    skipped = get(emu, path, {"limit": 0, "offset": 1})
+    assert skipped.json() == []
+    assert skipped.headers["Total-Items"] == get(emu, path).headers["Total-Items"]
 
 
 def test_time_parameter_formats_agree(demo_emulator: Emulator, cast: Cast) -> None:
@@ -726,3 +751,116 @@ def test_shapes_and_headers_match_recorded_responses(demo_emulator: Emulator,
     unauth = get(emu, "/projects", token=None)
     assert unauth.content == (SAMPLES / "unauth.body").read_bytes().strip()
     assert recorded_header_names("unauth") <= set(unauth.headers)
+
+
+# -- error wording, as the platform's routes word it -------------------------------------------
+
+def error(status: int, message: str) -> dict[str, Any]:
+    return {"message": message, "error": {"status": status}}
+
+
+def test_stream_permission_middleware_wording(demo_emulator: Emulator, cast: Cast) -> None:
+    """``/streams/{id}/permissions`` goes through ``hasStreamPermission``, not the stream route."""
+    emu = demo_emulator
+    denied = get(emu, f"/streams/{cast.private_other}/permissions")
+    assert denied.status_code == 403
+    assert denied.json() == error(403, "You do not have permission to access this item.")
+    missing = get(emu, "/streams/doesnotexist/permissions")
+    assert missing.status_code == 404
+    assert missing.json() == error(404, "stream with given id doesn't exist.")
+    unknown = get(emu, "/annotations", {**WIDE, "stream_id": "doesnotexist"})
+    assert unknown.json() == error(404, "stream with given id doesn't exist.")
+
+
+def test_segment_routes_look_up_the_segment_first(demo_emulator: Emulator, cast: Cast) -> None:
+    emu = demo_emulator
+    for suffix in ("", "/file"):
+        missing = get(emu, f"/streams/doesnotexist/segments/20240101T000000000Z{suffix}",
+                      allow_redirects=False)
+        assert missing.status_code == 404
+        assert missing.json() == error(404, "Segment not found")
+    seg = segments_of(emu, cast.private_other)[0]
+    denied = get(emu, f"/streams/{cast.private_other}/segments/{compact(seg['start'])}/file",
+                 allow_redirects=False)
+    assert denied.status_code == 403 and denied.json() == FORBIDDEN
+
+
+def test_classification_and_classifier_not_found_wording(demo_emulator: Emulator) -> None:
+    emu = demo_emulator
+    value = get(emu, "/classifications/no_such_value")
+    assert value.status_code == 404
+    assert value.json() == error(404, "Classification with given value not found.")
+    missing = get(emu, "/classifiers/987654321")
+    assert missing.status_code == 404
+    assert missing.json() == error(404, "Classifier with given id not found.")
+    not_int = get(emu, "/classifiers/abc")
+    assert not_int.status_code == 404 and not_int.json() == error(404, "Not Found")
+
+
+@pytest.mark.parametrize(("path", "message"), [("/projects", "Failed getting projects"),
+                                               ("/streams", "Failed getting streams")])
+def test_bad_sort_is_the_route_500(demo_emulator: Emulator, path: str, message: str) -> None:
+    resp = get(demo_emulator, path, {"sort": "no_such_column"})
+    assert resp.status_code == 500 and resp.json() == error(500, message)
+
+
+def test_detections_by_project_carry_their_stream(demo_emulator: Emulator, cast: Cast) -> None:
+    """Upstream adds the stream include (lite attributes) whenever ``projects`` filters."""
+    emu = demo_emulator
+    project = sql(emu, "SELECT project_id FROM streams WHERE id = ?", [cast.own])[0]["project_id"]
+    streams = {r["id"]: r for r in sql(emu, "SELECT * FROM streams WHERE project_id = ?",
+                                       [project])}
+    body = get(emu, "/detections", [*WIDE.items(), ("projects[]", project),
+                                    ("limit", "20")]).json()
+    assert body
+    for row in body:
+        assert list(row) == ["id", "stream_id", "start", "end", "confidence", "stream",
+                             "classification"]
+        stream = streams[row["stream_id"]]
+        assert row["stream"] == {
+            "id": stream["id"], "name": stream["name"], "start": iso(stream["start"]),
+            "end": iso(stream["end"]), "latitude": stream["latitude"],
+            "longitude": stream["longitude"], "altitude": stream["altitude"],
+            "is_public": bool(stream["is_public"]), "hidden": bool(stream["hidden"])}
+    plain = get(emu, "/detections", {**WIDE, "streams": cast.own, "limit": 1}).json()
+    assert plain and "stream" not in plain[0]
+
+
+def test_annotations_without_stream_are_members_only_even_for_system(
+        demo_emulator: Emulator, cast: Cast) -> None:
+    """Upstream lists the caller's own streams here (``getAccessibleObjectsIDs``), no bypass."""
+    emu = demo_emulator
+    system = user_id(emu, "system")
+    own = readable_streams(emu, system)
+    expected = sql(emu, f"SELECT id FROM annotations WHERE stream_id IN ({marks(sorted(own))})",
+                   sorted(own))
+    body = get(emu, "/annotations", WIDE, token="system").json()
+    assert sorted(a["id"] for a in body) == sorted(r["id"] for r in expected)
+    assert sql(emu, "SELECT count(*) AS n FROM annotations")[0]["n"] > len(body)
+
+
+def test_classifiers_private_to_their_creator(fresh_emulator: Emulator) -> None:
+    """Upstream reads a classifier only if public, the caller's own, or the caller is system."""
+    emu = fresh_emulator
+    resp = requests.post(f"{emu.api_url}/classifiers", timeout=30,
+                         headers={"Authorization": f"Bearer {emu.tokens['other']}"},
+                         files={"file": ("m.tar.gz", b"model", "application/gzip")},
+                         data={"name": "zz-private", "version": "1",
+                               "classification_values": sql(emu, "SELECT value FROM "
+                                                                 "classifications LIMIT 1")[0]
+                               ["value"]})
+    assert resp.status_code == 201
+    path = resp.headers["Location"]
+    denied = get(emu, path)
+    assert denied.status_code == 403 and denied.json() == FORBIDDEN
+    assert get(emu, path, token="other").status_code == 200
+    assert get(emu, path, token="system").status_code == 200
+    public = sql(emu, "SELECT id, name, version FROM classifiers WHERE is_public = 1 "
+                      "ORDER BY name, version DESC, id")
+    assert public
+    listed = get(emu, "/classifiers")
+    assert listed.status_code == 200
+    assert listed.json() == [dict(r) for r in public]
+    mine = get(emu, "/classifiers", {"fields": ["id", "is_public"]}, token="other").json()
+    assert mine[-1] == {"id": int(path.rsplit("/", 1)[1]), "is_public": False}
+    assert len(get(emu, "/classifiers", token="system").json()) == len(public) + 1
