@@ -58,15 +58,8 @@ def activity(detections: pd.DataFrame, effort: pd.DataFrame, by: str = "local_ho
         raise ValueError(f"by must be 'local_hour' or 'utc_hour', got {by!r}")
     rates = detection_rates(detections, effort, by=[by, "classification_value"],
                             min_confidence=min_confidence, review_statuses=review_statuses)
-    table = rates.pivot_table(index=by, columns="classification_value", values="rate_per_hour",
-                              dropna=False, observed=True).reindex(range(24))
-    hours = (rates.groupby(by)["recorded_hours"].first().reindex(range(24)).fillna(0))
     chosen = _top_species(detections, species)
-    ax = _axes(ax)
-    for value in chosen:
-        series = table[value] if value in table.columns else pd.Series(np.nan, index=table.index)
-        ax.plot(table.index, series.to_numpy(), marker="o", markersize=3, label=value)
-    _hatch_gaps(ax, np.arange(24), hours.to_numpy() == 0, width=1.0)
+    ax = _draw_rates(_axes(ax), rates, by, pd.Index(range(24)), chosen, width=1.0)
     clock = "local" if by == "local_hour" else "UTC"
     ax.set_xlabel(f"hour of day ({clock} time)")
     ax.set_ylabel("detections per recorded hour")
@@ -107,23 +100,28 @@ def daily(detections: pd.DataFrame, effort: pd.DataFrame, *,
     """
     rates = detection_rates(detections, effort, by=["local_date", "classification_value"],
                             min_confidence=min_confidence, review_statuses=review_statuses)
-    table = rates.pivot_table(index="local_date", columns="classification_value",
-                              values="rate_per_hour", dropna=False, observed=True)
-    hours = rates.groupby("local_date")["recorded_hours"].first()
-    days = pd.DatetimeIndex(hours.index)
+    days = pd.DatetimeIndex(sorted(rates["local_date"].unique()))
     chosen = _top_species(detections, species)
-    ax = _axes(ax)
-    for value in chosen:
-        series = (table[value].reindex(days) if value in table.columns
-                  else pd.Series(np.nan, index=days))
-        ax.plot(days, series.to_numpy(), marker="o", markersize=3, label=value)
-    _hatch_gaps(ax, days, hours.to_numpy() == 0, width=pd.Timedelta(days=1))
+    ax = _draw_rates(_axes(ax), rates, "local_date", days, chosen, width=pd.Timedelta(days=1))
     local = (effort["timezone"] != "UTC").any() if "timezone" in effort.columns else False
     ax.set_xlabel("day (each site's local date)" if local else "day (UTC)")
     ax.set_ylabel("detections per recorded hour")
     ax.set_title("Daily detection rate (hatched: no audio recorded)")
     ax.figure.autofmt_xdate()
     _finish(ax, chosen)
+    return ax
+
+
+def _draw_rates(ax: Any, rates: pd.DataFrame, key: str, positions: pd.Index,
+                chosen: list[str], width: Any) -> Any:
+    """One line of ``rate_per_hour`` per species along ``key``; periods without audio hatched."""
+    table = rates.pivot_table(index=key, columns="classification_value", values="rate_per_hour",
+                              dropna=False, observed=True).reindex(positions)
+    hours = rates.groupby(key)["recorded_hours"].first().reindex(positions).fillna(0)
+    for value in chosen:
+        series = table[value] if value in table.columns else pd.Series(np.nan, index=positions)
+        ax.plot(positions, series.to_numpy(), marker="o", markersize=3, label=value)
+    _hatch_gaps(ax, positions, hours.to_numpy() == 0, width=width)
     return ax
 
 
