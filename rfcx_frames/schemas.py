@@ -25,13 +25,14 @@ Examples
 ('id', 'stream_id', 'classifier_id', 'classification_id')
 >>> str(pandas_dtypes(DETECTION)["start"])
 'datetime64[ms, UTC]'
->>> empty_frame(DETECTION).shape
-(0, 11)
+>>> arrow_schema(DETECTION).names == list(DETECTION.names)
+True
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -156,11 +157,27 @@ class Entity:
     fields
         ``fields[]`` the client must request so that every column is present, or empty
         when the platform's default item already has them.
+    stream_param
+        How a request names its stream: ``"{stream}"`` in the endpoint path (segments),
+        a query parameter taking one id (``"stream_id"``) or several (``"streams[]"``),
+        or ``None`` for entities that are not time-ranged.
+    defaults
+        Query parameters the platform applies when they are not sent (detections:
+        ``min_confidence`` 0.95), so the cache keys an unsent filter by its real value.
+    cache_filters
+        Query parameter -> :class:`~rfcx_frames.cache.FilterSignature` field of every
+        filter a cached pull may carry; a query with any other filter is answered
+        without the cache (the platform resolves it across streams).
+    mutable
+        Rows change on the platform after they were fetched (reviews, edits), so cached
+        copies expire after the client's ``cache_max_age``.
 
     Examples
     --------
     >>> SEGMENT.key, SEGMENT.order_by
     ('id', ('start', 'stream_id', 'id'))
+    >>> DETECTION.spans_streams, SEGMENT.spans_streams
+    (True, False)
     """
 
     name: str
@@ -169,6 +186,41 @@ class Entity:
     key: str
     order_by: tuple[str, ...]
     fields: tuple[str, ...] = field(default=())
+    stream_param: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    cache_filters: Mapping[str, str] = field(default_factory=dict)
+    mutable: bool = False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @property
+    def spans_streams(self) -> bool:
+        """Whether one request may name several streams (``streams[]``)."""
+        return self.stream_param == "streams[]"
+
+    def cacheable(self, params: Mapping[str, Any]) -> bool:
+        """Whether a query with ``params`` may be answered per stream from the cache.
+
+        Examples
+        --------
+        >>> DETECTION.cacheable({"classifiers[]": [1]}), DETECTION.cacheable({"projects[]": ["p"]})
+        (True, False)
+        """
+        return all(value is None or name in self.cache_filters or name == "fields[]"
+                   for name, value in params.items())
+
+    def signature_filters(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The cache signature's filter values of a query: sent values, else the defaults.
+
+        Examples
+        --------
+        >>> DETECTION.signature_filters({})["min_confidence"]
+        0.95
+        """
+        return {field_name: params[name] if params.get(name) is not None
+                else self.defaults.get(name)
+                for name, field_name in self.cache_filters.items()}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -254,6 +306,7 @@ SEGMENT = Entity(
     ),
     key="id",
     order_by=("start", "stream_id", "id"),
+    stream_param="{stream}",
 )
 
 DETECTION = Entity(
@@ -276,6 +329,11 @@ DETECTION = Entity(
         "id", "stream_id", "classifier_id", "classification_id", "start", "end",
         "confidence", "review_status",
     ),
+    stream_param="streams[]",
+    defaults={"min_confidence": 0.95},
+    cache_filters={"classifications[]": "classifications", "classifiers[]": "classifiers",
+                   "min_confidence": "min_confidence", "review_statuses[]": "review_statuses"},
+    mutable=True,
 )
 
 ANNOTATION = Entity(
@@ -292,6 +350,9 @@ ANNOTATION = Entity(
     ),
     key="id",
     order_by=("start", "stream_id", "classification_value", "id"),
+    stream_param="stream_id",
+    cache_filters={"classifications[]": "classifications"},
+    mutable=True,
 )
 
 CLASSIFICATION = Entity(
@@ -356,46 +417,3 @@ def arrow_schema(entity: Entity) -> pa.Schema:
             metadata = {b"categories": json.dumps(list(REVIEW_STATUSES)).encode()}
         fields.append(pa.field(col.name, col.arrow_type, metadata=metadata))
     return pa.schema(fields)
-
-
-def wire_type(entity: Entity) -> pa.StructType:
-    """pyarrow struct type of one JSON item, built from the columns' source paths.
-
-    Columns sharing a path prefix (``classification.value``, ``classification.title``)
-    become one nested struct.
-
-    Examples
-    --------
-    >>> wire_type(DETECTION).field("classification").type.field("value").type
-    DataType(string)
-    """
-    tree: dict[str, Any] = {}
-    for col in entity.columns:
-        if col.source is None:
-            continue
-        node = tree
-        for part in col.source[:-1]:
-            node = node.setdefault(part, {})
-        node[col.source[-1]] = col.wire_type
-
-    def build(node: dict[str, Any]) -> pa.StructType:
-        return pa.struct([
-            pa.field(key, build(value) if isinstance(value, dict) else value)
-            for key, value in node.items()
-        ])
-
-    return build(tree)
-
-
-def empty_frame(entity: Entity) -> pd.DataFrame:
-    """A frame with no rows and exactly the columns and dtypes of a full result.
-
-    Examples
-    --------
-    >>> list(empty_frame(SEGMENT).columns)
-    ['id', 'stream_id', 'start', 'end', 'file_extension']
-    """
-    return pd.DataFrame(
-        {c.name: pd.Series([], dtype=c.pandas_dtype) for c in entity.columns},
-        index=pd.RangeIndex(0),
-    )

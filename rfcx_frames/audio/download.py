@@ -308,7 +308,7 @@ def default_store(client: Client) -> AudioStore:
     >>> store.root.name.startswith("rfcx_frames-audio-")
     True
     """
-    if client._cache_mode(None) == "off":
+    if client.cache_mode(None) == "off":
         folder = tempfile.mkdtemp(prefix="rfcx_frames-audio-")
         store = AudioStore(folder)
         # The index connection is closed first (finalizers run last-registered first).

@@ -16,6 +16,7 @@ Timedelta('7 days 00:00:00')
 
 from __future__ import annotations
 
+from rfcx_frames.cache.assemble import schema_fingerprint
 from rfcx_frames.cache.config import (
     DEFAULT_HORIZON,
     DEFAULT_LABEL_MAX_AGE,
@@ -31,7 +32,6 @@ from rfcx_frames.cache.config import (
     resolve_mode,
 )
 from rfcx_frames.cache.dataset import dataset
-from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
 from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
 from rfcx_frames.cache.platforms import IDENTITY_ROUTE
 from rfcx_frames.cache.platforms import resolve as resolve_platform
@@ -44,6 +44,7 @@ from rfcx_frames.cache.signature import (
     user_identity,
 )
 from rfcx_frames.cache.whole import WholeResultCache
+from rfcx_frames.convert import frame_from_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
 
 __all__ = [

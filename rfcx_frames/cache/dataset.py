@@ -24,12 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rfcx_frames.cache.assemble import file_schema, schema_fingerprint
 from rfcx_frames.cache.config import cache_path
 from rfcx_frames.cache.entry import Entry
-from rfcx_frames.cache.frames import file_schema, schema_fingerprint, sort_table
 from rfcx_frames.cache.platforms import normalize_url, remembered
 from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
 from rfcx_frames.cache.windows import Stamped, clip
+from rfcx_frames.convert import sort_table
 
 RANGED = ("detections", "annotations", "segments")
 _FETCHED = "__fetched"

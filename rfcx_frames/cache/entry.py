@@ -7,7 +7,7 @@ Layout of an entry (see ``docs/cache.md``)::
         _manifest.json                 complete windows and files, per stream
         stream_id=<id>/date=YYYY-MM-DD/part-<uuid>.parquet
 
-Files hold the rows in :func:`~rfcx_frames.cache.frames.file_schema` form: no stream
+Files hold the rows in :func:`~rfcx_frames.cache.assemble.file_schema` form: no stream
 column (the folder names it, as hive readers expect) and plain value types.
 
 All writes happen under the entry's file lock, and the manifest is replaced only after
@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from filelock import FileLock
 
-from rfcx_frames.cache.frames import file_schema, sort_table, to_file_table
+from rfcx_frames.cache.assemble import file_schema, to_file_table
 from rfcx_frames.cache.store import (
     LAYOUT,
     MANIFEST,
@@ -67,6 +67,7 @@ from rfcx_frames.cache.windows import (
     union,
 )
 from rfcx_frames.cache.windows import stamp as stamp_windows
+from rfcx_frames.convert import sort_table
 from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8

@@ -30,16 +30,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from rfcx_frames.cache.assemble import assemble, file_schema, schema_fingerprint, sort_keys
 from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
 from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_mask
-from rfcx_frames.cache.frames import (
-    assemble,
-    file_schema,
-    schema_fingerprint,
-    sort_keys,
-    sort_table,
-    table_from_frame,
-)
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
 from rfcx_frames.cache.store import (
     LAYOUT,
@@ -56,11 +49,13 @@ from rfcx_frames.cache.windows import (
     oldest,
     subtract,
 )
+from rfcx_frames.convert import sort_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
 Fetch = Callable[[str, pd.Timestamp, pd.Timestamp], "pd.DataFrame | pa.Table"]
 Window = tuple[str, pd.Timestamp, pd.Timestamp]
+FetchMany = Callable[[Sequence[Window]], "Sequence[pd.DataFrame | pa.Table]"]
 Pieces = list[tuple[str, pa.Table]]
 
 _ATTEMPTS = 4
@@ -81,6 +76,53 @@ class _Plan:
 
     assigned: dict[int, dict[str, list[Interval]]] = field(default_factory=dict)
     missing: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    """One query's settings, resolved once."""
+
+    signature: FilterSignature
+    streams: list[str]
+    lo: int
+    hi: int
+    schema: pa.Schema
+    dtypes: Mapping[str, Any] | None
+    mode: str
+    keys: list[str]
+    now: pd.Timestamp
+    horizon: pd.Timedelta
+    max_age: pd.Timedelta | None
+    fetch_many: FetchMany
+    presorted: bool
+
+    @property
+    def cutoff(self) -> int:
+        """Windows ending after this are returned but never marked complete."""
+        return to_ns(self.now) - int(self.horizon.value)
+
+    @property
+    def stale_before(self) -> int | None:
+        """Cached windows fetched before this are fetched again (offline takes any age)."""
+        if self.max_age is None or self.mode == "offline":
+            return None
+        return to_ns(self.now) - int(self.max_age.value)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        return schema_fingerprint(self.schema)
+
+
+def _one_by_one(fetch: Fetch, max_workers: int) -> FetchMany:
+    """``fetch_many`` made of one ``fetch`` per window, on ``max_workers`` threads."""
+
+    def fetch_many(windows: Sequence[Window]) -> list[Any]:
+        if max_workers > 1 and len(windows) > 1:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                return list(pool.map(lambda w: fetch(*w), windows))
+        return [fetch(*w) for w in windows]
+
+    return fetch_many
 
 
 class _UnreadableError(Exception):
@@ -133,7 +175,7 @@ class TimeRangedCache:
         streams: Sequence[str],
         start: pd.Timestamp | str,
         end: pd.Timestamp | str,
-        fetch: Fetch,
+        fetch: Fetch | None,
         schema: pa.Schema,
         mode: CacheArg = "use",
         horizon: pd.Timedelta = DEFAULT_HORIZON,
@@ -142,6 +184,8 @@ class TimeRangedCache:
         dtypes: Mapping[str, Any] | None = None,
         order_by: Sequence[str] | None = None,
         max_age: pd.Timedelta | None = None,
+        *,
+        fetch_many: FetchMany | None = None,
     ) -> pd.DataFrame:
         """Rows of ``streams`` in ``[start, end)``, from the cache plus fetches of what it lacks.
 
@@ -158,7 +202,8 @@ class TimeRangedCache:
         fetch
             ``fetch(stream_id, w_start, w_end)`` returns the platform's rows of one stream
             in ``[w_start, w_end)`` as a DataFrame or Arrow table with ``schema``'s
-            columns; rows starting outside the window are ignored. Calls are independent.
+            columns; rows starting outside the window are ignored. Calls are independent
+            and run on ``max_workers`` threads. ``None`` when ``fetch_many`` is given.
         schema
             The Arrow schema of the result; it must have the time and stream columns.
         mode
@@ -174,7 +219,7 @@ class TimeRangedCache:
             How many fetches may run at once (threads).
         dtypes
             pandas dtype per column (see
-            :func:`~rfcx_frames.cache.frames.frame_from_table`), e.g.
+            :func:`~rfcx_frames.convert.frame_from_table`), e.g.
             ``schemas.pandas_dtypes(entity)``.
         order_by
             Row order (all ascending); default time, stream, then
@@ -182,12 +227,17 @@ class TimeRangedCache:
         max_age
             A cached window fetched longer ago than this is fetched again (and replaced),
             except offline; ``None``: cached windows never expire.
+        fetch_many
+            Instead of ``fetch``: ``fetch_many(windows)`` gets every ``(stream_id,
+            w_start, w_end)`` the cache lacks at once (so it can batch and parallelise
+            requests as the platform allows) and returns one table per window, in order,
+            each already sorted by ``order_by``.
 
         Returns
         -------
         pandas.DataFrame
             Exactly ``schema``'s columns, sorted by time, stream and tie-breakers, with
-            the dtypes of :func:`~rfcx_frames.cache.frames.frame_from_table`. Its
+            the dtypes of :func:`~rfcx_frames.convert.frame_from_table`. Its
             ``attrs["cache"]`` says how old its rows are: ``fetched_at``, the oldest fetch
             time of the windows answering it (``now`` for what was fetched), and
             ``from_cache``, whether nothing was fetched.
@@ -212,83 +262,89 @@ class TimeRangedCache:
         >>> len(cache.query("detections", sig, ["s1"], "2020-01-01", "2020-01-02", fetch, schema))
         1
         """
-        resolved = resolve_mode(mode, "use")
         if signature.entity != entity:
             raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
         for column in (self.time_column, self.stream_column):
             if column not in schema.names:
                 raise ValueError(f"schema must have a {column!r} column")
-        lo, hi = to_ns(start), to_ns(end)
-        stream_ids = sorted(set(streams))
-        keys = list(order_by) if order_by else sort_keys(
-            schema, self.time_column, self.stream_column
-        )
-        moment = now if now is not None else utc_now()
-        finish = functools.partial(self._finish, schema=schema, keys=keys, dtypes=dtypes,
-                                   now=moment)
-        if hi <= lo or not stream_ids:
-            return finish([], fetched_at=None)
-        if resolved == "off":
-            windows = [(s, lo, hi) for s in stream_ids]
-            tables = self._fetch_all(windows, fetch, schema, keys, max_workers)
-            return finish([(w[0], t) for w, t in tables.items()], fetched_at=to_ns(moment))
+        if (fetch is None) == (fetch_many is None):
+            raise TypeError("pass exactly one of fetch and fetch_many")
+        job = _Job(
+            signature=signature, streams=sorted(set(streams)), lo=to_ns(start), hi=to_ns(end),
+            schema=schema, dtypes=dtypes, mode=resolve_mode(mode, "use"),
+            keys=list(order_by) if order_by else sort_keys(schema, self.time_column,
+                                                            self.stream_column),
+            now=now if now is not None else utc_now(), horizon=horizon, max_age=max_age,
+            fetch_many=fetch_many or _one_by_one(fetch, max_workers),  # type: ignore[arg-type]
+            presorted=fetch_many is not None)
+        if job.hi <= job.lo or not job.streams:
+            return self._finish(job, [], fetched_at=None)
+        if job.mode == "off":
+            windows = [(s, job.lo, job.hi) for s in job.streams]
+            tables = self._fetch_all(job, windows)
+            return self._finish(job, [(w[0], tables[w]) for w in windows],
+                                fetched_at=to_ns(job.now))
+        return self._answer(job)
 
-        cutoff = to_ns(moment) - int(horizon.value)
-        # Offline answers from whatever is cached, however old.
-        stale_before = (to_ns(moment) - int(max_age.value)
-                        if max_age is not None and resolved != "offline" else None)
-        fingerprint = schema_fingerprint(schema)
-        own = Entry(self.root, entity, signature.key, self.stream_column)
+    def _answer(self, job: _Job) -> pd.DataFrame:
+        """Cached rows plus fetches of what the cache lacks; rereads after dropping bad files."""
+        own = Entry(self.root, job.signature.entity, job.signature.key, self.stream_column)
         fetched: dict[tuple[str, int, int], pa.Table] = {}
         for attempt in range(_ATTEMPTS):
             # The last attempt of a fetching mode reads nothing from disk, so it cannot fail;
             # offline has nothing else to read from.
-            use_cache = resolved == "offline" or (
-                resolved != "refresh" and attempt < _ATTEMPTS - 1)
+            use_cache = job.mode == "offline" or (job.mode != "refresh" and attempt < _ATTEMPTS - 1)
             with storage_errors(self.root, "read from"):
-                sources = self._sources(signature, schema, fingerprint) if use_cache else []
-            plan = self._plan(sources, stream_ids, lo, hi, stale_before)
-            if resolved == "offline" and plan.missing:
-                raise self._not_cached(entity, plan.missing)
+                sources = self._sources(job.signature, job.schema, job.fingerprint) if use_cache else []
+            plan = self._plan(sources, job.streams, job.lo, job.hi, job.stale_before)
+            if job.mode == "offline" and plan.missing:
+                raise self._not_cached(job.signature.entity, plan.missing)
             todo = [w for w in plan.missing if w not in fetched]
-            fetched.update(self._fetch_all(todo, fetch, schema, keys, max_workers))
-            pieces = []
-            for stream_id, w_lo, w_hi in todo:
-                done = intersect([(w_lo, w_hi)], [(w_lo, cutoff)])
-                if done:
-                    pieces.append(Piece(stream_id, done, fetched[(stream_id, w_lo, w_hi)]))
-            if pieces:
-                own.store(
-                    pieces,
-                    signature=signature.to_dict(),
-                    schema=schema,
-                    fingerprint=fingerprint,
-                    keys=keys,
-                    time_column=self.time_column,
-                    replace=resolved == "refresh",
-                    max_parts=self.max_parts,
-                    now=moment,
-                    stale_before=stale_before,
-                )
+            fetched.update(self._fetch_all(job, todo))
+            self._store(job, own, [(w, fetched[w]) for w in todo])
             try:
-                cached: Pieces = []
-                with storage_errors(self.root, "read from"):
-                    for i, assigned in sorted(plan.assigned.items()):
-                        cached += self._read(sources[i], assigned, schema, signature, keys)
+                cached = self._read_plan(job, sources, plan)
             except _UnreadableError as bad:
                 # Only files that were read and failed their checks; a failed open raised.
                 with storage_errors(self.root, "read from"):
-                    bad.entry.drop_unreadable(bad.paths, schema)
+                    bad.entry.drop_unreadable(bad.paths, job.schema)
                 continue
-            ages = [to_ns(moment)] if plan.missing else []
-            for i, assigned in plan.assigned.items():
-                streams_of = sources[i].manifest.streams
-                ages += [t for sid, intervals in assigned.items()
-                         if (t := oldest(streams_of[sid].fetched, intervals)) is not None]
-            return finish(cached + [(w[0], fetched[w]) for w in plan.missing],
-                          fetched_at=min(ages) if ages else None, from_cache=not plan.missing)
+            return self._finish(job, cached + [(w[0], fetched[w]) for w in plan.missing],
+                                fetched_at=self._oldest(job, sources, plan),
+                                from_cache=not plan.missing)
         # Offline only: files kept turning out unreadable while being read.
-        raise self._not_cached(entity, [(s, lo, hi) for s in stream_ids])
+        raise self._not_cached(job.signature.entity, [(s, job.lo, job.hi) for s in job.streams])
+
+    def _store(self, job: _Job, own: Entry,
+               fetched: list[tuple[tuple[str, int, int], pa.Table]]) -> None:
+        """Store fetched windows, marking complete what ends before the horizon."""
+        pieces = []
+        for (stream_id, w_lo, w_hi), table in fetched:
+            done = intersect([(w_lo, w_hi)], [(w_lo, job.cutoff)])
+            if done:
+                pieces.append(Piece(stream_id, done, table))
+        if pieces:
+            own.store(pieces, signature=job.signature.to_dict(), schema=job.schema,
+                      fingerprint=job.fingerprint, keys=job.keys, time_column=self.time_column,
+                      replace=job.mode == "refresh", max_parts=self.max_parts, now=job.now,
+                      stale_before=job.stale_before)
+
+    def _read_plan(self, job: _Job, sources: list[_Source], plan: _Plan) -> Pieces:
+        cached: Pieces = []
+        with storage_errors(self.root, "read from"):
+            for i, assigned in sorted(plan.assigned.items()):
+                cached += self._read(sources[i], assigned, job.schema, job.signature, job.keys)
+        return cached
+
+    @staticmethod
+    def _oldest(job: _Job, sources: list[_Source], plan: _Plan) -> int | None:
+        """When the oldest row of the answer was fetched (now, when anything was)."""
+        ages = [to_ns(job.now)] if plan.missing else []
+        for i, assigned in plan.assigned.items():
+            streams_of = sources[i].manifest.streams
+            ages += [t for sid, intervals in assigned.items()
+                     if (t := oldest(streams_of[sid].fetched, intervals)) is not None]
+        return min(ages) if ages else None
 
     def missing_windows(
         self,
@@ -446,44 +502,26 @@ class TimeRangedCache:
             pieces.append((stream_id, table))
         return pieces
 
-    def _fetch_all(
-        self,
-        windows: Sequence[tuple[str, int, int]],
-        fetch: Fetch,
-        schema: pa.Schema,
-        keys: Sequence[str],
-        max_workers: int,
-    ) -> dict[tuple[str, int, int], pa.Table]:
-        def one(window: tuple[str, int, int]) -> pa.Table:
-            stream_id, w_lo, w_hi = window
-            table = table_from_frame(fetch(stream_id, from_ns(w_lo), from_ns(w_hi)), schema)
-            table = table.filter(time_mask(table[self.time_column], [(w_lo, w_hi)]))
-            return sort_table(table, keys)
+    def _fetch_all(self, job: _Job, windows: Sequence[tuple[str, int, int]]
+                   ) -> dict[tuple[str, int, int], pa.Table]:
+        if not windows:
+            return {}
+        asked = [(s, from_ns(lo), from_ns(hi)) for s, lo, hi in windows]
+        out = {}
+        for window, data in zip(windows, job.fetch_many(asked), strict=True):
+            table = table_from_frame(data, job.schema)
+            table = table.filter(time_mask(table[self.time_column], [window[1:]]))
+            out[window] = table if job.presorted else sort_table(table, job.keys)
+        return out
 
-        if max_workers > 1 and len(windows) > 1:
-            with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                results = list(pool.map(one, windows))
-        else:
-            results = [one(w) for w in windows]
-        return dict(zip(windows, results, strict=True))
-
-    def _finish(
-        self,
-        pieces: Pieces,
-        *,
-        schema: pa.Schema,
-        keys: Sequence[str],
-        dtypes: Mapping[str, Any] | None,
-        now: pd.Timestamp,
-        fetched_at: int | None,
-        from_cache: bool = False,
-    ) -> pd.DataFrame:
-        """Merge, order and convert once (see :func:`~rfcx_frames.cache.frames.assemble`),
+    def _finish(self, job: _Job, pieces: Pieces, *, fetched_at: int | None,
+                from_cache: bool = False) -> pd.DataFrame:
+        """Merge, order and convert once (see :func:`~rfcx_frames.cache.assemble.assemble`),
         with the provenance in ``attrs["cache"]``."""
-        frame = assemble(pieces, schema, keys, dtypes, time_column=self.time_column,
+        frame = assemble(pieces, job.schema, job.keys, job.dtypes, time_column=self.time_column,
                          stream_column=self.stream_column)
         frame.attrs["cache"] = {
-            "fetched_at": from_ns(fetched_at) if fetched_at is not None else now,
+            "fetched_at": from_ns(fetched_at) if fetched_at is not None else job.now,
             "from_cache": from_cache or fetched_at is None,
         }
         return frame

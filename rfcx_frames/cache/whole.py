@@ -29,8 +29,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from rfcx_frames.cache.assemble import schema_fingerprint
 from rfcx_frames.cache.config import DEFAULT_TTL, CacheArg, cache_path, resolve_mode
-from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
 from rfcx_frames.cache.signature import FilterSignature, canonical_json, stable_hash
 from rfcx_frames.cache.store import (
     LAYOUT,
@@ -44,6 +44,7 @@ from rfcx_frames.cache.store import (
     write_json_atomic,
     write_parquet_atomic,
 )
+from rfcx_frames.convert import frame_from_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import utc_now
 
@@ -145,7 +146,7 @@ class WholeResultCache:
             The current time (for tests).
         dtypes
             pandas dtype per column (see
-            :func:`~rfcx_frames.cache.frames.frame_from_table`).
+            :func:`~rfcx_frames.convert.frame_from_table`).
         max_age
             When given, a cached result fetched longer ago than this is fetched again,
             instead of one past its expiry (offline ignores both).

@@ -156,7 +156,7 @@ def recorded_runs(client: Client, streams: list[str], start: pd.Timestamp, end: 
     --------
     >>> runs = recorded_runs(client, ["abc123abc123"], start, end)  # doctest: +SKIP
     """
-    mode = client._cache_mode(cache)
+    mode = client.cache_mode(cache)
     lookback = pd.Timedelta(config.EFFORT_SEGMENT_LOOKBACK)
     platform, user = client.platform(mode), client.identity()
     options: dict[str, Any] = {"mode": mode, "dtypes": DTYPES,

@@ -23,7 +23,7 @@ from cache_world import (
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import TimeRangedCache
-from rfcx_frames.cache.frames import file_schema
+from rfcx_frames.cache.assemble import file_schema
 from rfcx_frames.cache.store import TMP_PREFIX, parquet_is_readable
 
 SPAWN = multiprocessing.get_context("spawn")

@@ -26,16 +26,8 @@ from test_cache_ranged import day, run
 
 from rfcx_frames import cli
 from rfcx_frames.cache import TimeRangedCache, clear, info
+from rfcx_frames.cache.assemble import assemble, file_schema, sort_keys, to_file_table
 from rfcx_frames.cache.entry import Entry, Piece
-from rfcx_frames.cache.frames import (
-    assemble,
-    file_schema,
-    frame_from_table,
-    sort_keys,
-    sort_table,
-    table_from_frame,
-    to_file_table,
-)
 from rfcx_frames.cache.manage import obsolete_layouts
 from rfcx_frames.cache.store import (
     LAYOUT,
@@ -46,6 +38,7 @@ from rfcx_frames.cache.store import (
     write_parquet_atomic,
 )
 from rfcx_frames.cache.windows import Interval
+from rfcx_frames.convert import frame_from_table, sort_table, table_from_frame
 from rfcx_frames.timeutil import to_ns
 
 HOUR = pd.Timedelta(hours=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from rfcx_frames import frames
+from rfcx_frames import convert, wire
 from rfcx_frames.cache import FilterSignature, TimeRangedCache
 from rfcx_frames.schemas import DETECTION, arrow_schema, pandas_dtypes
 
@@ -40,7 +40,13 @@ def wire_items(n: int = 600) -> list[dict[str, Any]]:
 
 
 def client_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    return frames.to_frame(DETECTION, [frames.rows_to_struct(DETECTION, items)])
+    return convert.entity_frame(DETECTION, wire.to_table(DETECTION, [wire.rows_to_struct(DETECTION, items)]))
+
+
+def fresh_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """What the client returns for these rows without the cache: ordered, each once."""
+    table = wire.to_table(DETECTION, [wire.rows_to_struct(DETECTION, items)])
+    return convert.entity_frame(DETECTION, convert.ordered(DETECTION, table))
 
 
 def pick(items: list[dict[str, Any]], streams: list[str], a: pd.Timestamp,
@@ -68,12 +74,12 @@ def test_cached_frame_equals_the_clients_fresh_frame(tmp_path: Path) -> None:
     cold = cache.query("detections", sig, streams, a, b, fetch, schema, **kwargs)
     warm = cache.query("detections", sig, streams, a, b, fetch, schema, **kwargs)
     assert len(calls) == 2
-    fresh = frames.finalize(DETECTION, client_frame(pick(items, streams, a, b)))
+    fresh = fresh_frame(pick(items, streams, a, b))
     assert_frame_equal(cold, fresh)
     assert_frame_equal(warm, fresh)
     inner = (DAY0 + pd.Timedelta(hours=30), DAY0 + pd.Timedelta(hours=50))
     part = cache.query("detections", sig, streams[:1], *inner, fetch, schema, **kwargs)
     assert len(calls) == 2
-    assert_frame_equal(part, frames.finalize(DETECTION, client_frame(pick(items, streams[:1], *inner))))
+    assert_frame_equal(part, fresh_frame(pick(items, streams[:1], *inner)))
     assert list(warm["review_status"].cat.categories) == [
         "unreviewed", "rejected", "uncertain", "confirmed"]

@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from rfcx_frames.frames import finalize, parse_page, rows_to_struct, to_frame, with_constant
+from rfcx_frames.convert import empty_frame, entity_frame, ordered
+from rfcx_frames.wire import parse_page, rows_to_struct, to_table, with_constant, wire_type
 from rfcx_frames.schemas import (
     ANNOTATION,
     CLASSIFICATION,
@@ -21,10 +22,13 @@ from rfcx_frames.schemas import (
     STREAM,
     Entity,
     arrow_schema,
-    empty_frame,
     pandas_dtypes,
-    wire_type,
 )
+
+def to_frame(entity: Entity, chunks: list[pa.StructArray]) -> pd.DataFrame:
+    """Parsed pages as the user sees them, without ordering (the conversion path of every frame)."""
+    return entity_frame(entity, to_table(entity, chunks))
+
 
 SAMPLES = Path(__file__).parents[1] / "data" / "real_api_samples"
 RECORDED = {
@@ -101,7 +105,7 @@ def test_pretty_printed_json_parses() -> None:
     assert parse_page(PROJECT, body).to_pylist()[0]["name"] == "N\nline"
 
 
-def test_finalize_deduplicates_and_orders() -> None:
+def test_ordered_deduplicates_and_orders() -> None:
     rows = [dict(id=str(i), stream_id=s, start=t, end=t, confidence=0.9,
                  classification={"value": v, "title": v, "image": None})
             for i, (s, t, v) in enumerate([
@@ -110,10 +114,8 @@ def test_finalize_deduplicates_and_orders() -> None:
                 ("a", "2024-03-01T00:00:01.000Z", "x"),
                 ("a", "2024-03-01T00:00:00.000Z", "z")])]
     chunk = rows_to_struct(DETECTION, rows)
-    frame = finalize(DETECTION, to_frame(DETECTION, [chunk, chunk]))
-    assert frame["id"].tolist() == [3, 2, 1, 0]
-    assert finalize(DETECTION, to_frame(DETECTION, [chunk]), descending=True)[
-        "id"].tolist() == [0, 1, 2, 3]
+    table = ordered(DETECTION, to_table(DETECTION, [chunk, chunk]))
+    assert entity_frame(DETECTION, table)["id"].tolist() == [3, 2, 1, 0]
 
 
 def test_with_constant_fills_client_side_columns() -> None:

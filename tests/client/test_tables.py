@@ -18,8 +18,8 @@ from rfcx_frames.schemas import (
     PROJECT,
     SEGMENT,
     STREAM,
-    empty_frame,
 )
+from rfcx_frames.convert import empty_frame
 from rfcx_frames.timeutil import to_epoch_ms, to_utc
 
 START, END = "2024-03-01", "2024-04-01"

@@ -1,0 +1,261 @@
+"""Whole listings as frames: ``projects_df``, ``streams_df``, ``classifications_df``.
+
+Each reads every page (``Total-Items`` where the platform gives it), keeps each row once
+in the entity's order, in Arrow, and is cached whole with an expiry
+(:func:`rfcx_frames.api.cached.whole`).
+
+Examples
+--------
+>>> projects_df(client)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import convert, validate, wire
+from ..paginate import Progress
+from ..schemas import CLASSIFICATION, PROJECT, STREAM, Entity
+from . import cached
+from .context import Context
+from .pages import all_pages
+
+
+def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
+             shown: Mapping[str, Any], progress: bool | None, cache: Any, max_age: Any,
+             stop_on_empty: bool = False) -> pd.DataFrame:
+    def fetch() -> pa.Table:
+        chunks: list[pa.StructArray] = []
+        with Progress(entity.name, enabled=ctx.show_progress(progress)) as bar:
+            for params in queries:
+                chunks += all_pages(ctx, entity, entity.endpoint, params, bar,
+                                    stop_on_empty=stop_on_empty)
+        table = wire.to_table(entity, chunks)
+        if entity is CLASSIFICATION:
+            table = merge_alternative_names(table)
+        return convert.ordered(entity, table)
+
+    frame = cached.whole(ctx, entity, shown, cache, fetch, max_age)
+    return ctx.attach_query(frame, entity.endpoint, shown)
+
+
+def projects_df(ctx: Context, keyword: str | None = None, created_by: str | None = None,
+                only_public: bool | None = None, only_deleted: bool | None = None, *,
+                progress: bool | None = None, cache: Any = None,
+                max_age: Any = None) -> pd.DataFrame:
+    """Every project matching the filters (all pages, using ``Total-Items``).
+
+    Parameters
+    ----------
+    keyword
+        Text in the project name.
+    created_by
+        ``"me"``, ``"collaborators"``, or a user.
+    only_public, only_deleted
+        Only public / only deleted projects.
+    progress
+        Show a progress bar (default: the client's setting).
+    cache
+        ``"use"`` (default), ``"refresh"``, ``"offline"`` or ``False``, as for
+        :meth:`~rfcx_frames.Client.segments_df`; a listing is cached whole and expires
+        after an hour.
+    max_age
+        A cached listing fetched longer ago than this is fetched again.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, name, is_public, external_id``, ordered by name.
+
+    Examples
+    --------
+    >>> df = client.projects_df()  # doctest: +SKIP
+    """
+    params = project_params(keyword, created_by, only_public, only_deleted)
+    return _listing(ctx, PROJECT, [params], params, progress, cache, max_age)
+
+
+def streams_df(ctx: Context, organizations: Any = None, projects: Any = None,
+               created_by: str | None = None, name: str | None = None,
+               keyword: str | None = None, include_public: bool = False,
+               include_deleted: bool = False, *, progress: bool | None = None,
+               cache: Any = None, max_age: Any = None) -> pd.DataFrame:
+    """Every stream (site) matching the filters, with its timezone and project.
+
+    ``include_public=True`` adds the public streams of other users to yours (two
+    queries merged); ``include_deleted=True`` adds your deleted streams likewise.
+
+    Parameters
+    ----------
+    organizations, projects
+        Organization / project id(s).
+    created_by, name, keyword
+        Filters as the platform takes them.
+    include_public, include_deleted
+        Add other users' public streams / your deleted streams.
+    progress, cache, max_age
+        As for :meth:`~rfcx_frames.Client.projects_df`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :data:`rfcx_frames.schemas.STREAM`, ordered by name.
+
+    Examples
+    --------
+    >>> df = client.streams_df(include_public=True)  # doctest: +SKIP
+    """
+    queries = stream_queries(organizations, projects, created_by, name, keyword,
+                             validate.check_bool(include_public, "include_public"),
+                             validate.check_bool(include_deleted, "include_deleted"))
+    shown = {**queries[0], "include_public": include_public, "include_deleted": include_deleted}
+    return _listing(ctx, STREAM, queries, shown, progress, cache, max_age)
+
+
+def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = None, *,
+                       classifiers: Any = None, progress: bool | None = None,
+                       cache: Any = None, max_age: Any = None) -> pd.DataFrame:
+    """Every classification matching ``keyword`` (title or alternative name).
+
+    The platform counts its page limit in (classification x alternative name) rows, so
+    pages are read until an empty one and split entries are merged.
+
+    Parameters
+    ----------
+    keyword
+        Text matched against titles and alternative names (``None``: every one).
+    levels
+        Classification type(s): ``species``, ``genus``, ``family`` ... ``characteristic``.
+    classifiers
+        Classifier id(s), or ``"*"``: only the classes those classifiers output.
+    progress, cache
+        As for :meth:`~rfcx_frames.Client.projects_df`.
+    max_age
+        A cached listing fetched longer ago than this is fetched again (instead of
+        after its one-hour expiry).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``value, title, image, type, alternative_names``, ordered by title.
+
+    Examples
+    --------
+    >>> df = client.classifications_df("sciurus", levels="species")  # doctest: +SKIP
+    """
+    params: dict[str, Any] = {"levels[]": validate.as_str_list(levels, "levels")}
+    if classifiers is not None:
+        # The platform takes classifier ids, or "*" for the outputs of any classifier.
+        params["classifiers[]"] = (["*"] if classifiers == "*" else
+                                   validate.as_int_list(classifiers, "classifiers"))
+    if keyword is not None:
+        params["keyword"] = keyword
+    params = {k: v for k, v in params.items() if v is not None}
+    return _listing(ctx, CLASSIFICATION, [params], params, progress, cache, max_age,
+                    stop_on_empty=True)
+
+
+def project_params(keyword: str | None, created_by: str | None, only_public: bool | None,
+                   only_deleted: bool | None) -> dict[str, Any]:
+    """Query parameters of ``GET /projects`` as the official client sends them.
+
+    Parameters
+    ----------
+    keyword, created_by, only_public, only_deleted
+        As for :func:`projects_df`.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> project_params("bird", None, True, None)
+    {'keyword': 'bird', 'only_public': 'true'}
+    """
+    params: dict[str, Any] = {}
+    if keyword:
+        params["keyword"] = keyword
+    if created_by:
+        params["created_by"] = created_by
+    for key, value in (("only_public", only_public), ("only_deleted", only_deleted)):
+        if value is not None:
+            params[key] = "true" if validate.check_bool(value, key) else "false"
+    return params
+
+
+def stream_queries(organizations: Any, projects: Any, created_by: str | None, name: str | None,
+                   keyword: str | None, include_public: bool,
+                   include_deleted: bool) -> list[dict[str, Any]]:
+    """The ``GET /streams`` queries whose union is the requested list.
+
+    The platform's ``only_public``/``only_deleted`` return *only* public/deleted streams,
+    so "include" means one more query each.
+
+    Parameters
+    ----------
+    organizations, projects, created_by, name, keyword, include_public, include_deleted
+        As for :func:`streams_df`.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> [q.get("only_public") for q in stream_queries(None, None, None, None, None, True, False)]
+    [None, 'true']
+    """
+    base: dict[str, Any] = {}
+    orgs = validate.as_str_list(organizations, "organizations")
+    projs = validate.as_str_list(projects, "projects")
+    if orgs:
+        base["organizations[]"] = orgs
+    if projs:
+        base["projects[]"] = projs
+    for key, value in (("created_by", created_by), ("name", name), ("keyword", keyword)):
+        if value:
+            base[key] = value
+    queries = [base]
+    if include_public:
+        queries.append({**base, "only_public": "true"})
+    if include_deleted:
+        queries.append({**base, "only_deleted": "true"})
+    return queries
+
+
+def merge_alternative_names(table: pa.Table) -> pa.Table:
+    """Merge classifications split across pages: one row per value, names concatenated.
+
+    Parameters
+    ----------
+    table
+        Classification rows, a value possibly repeated.
+
+    Returns
+    -------
+    pyarrow.Table
+        Each value once (its first row), with every distinct alternative name.
+
+    Examples
+    --------
+    >>> names = pa.list_(pa.struct([("name", pa.string())]))
+    >>> t = pa.table({"value": ["a", "a"],
+    ...               "alternative_names": pa.array([[{"name": "x"}], [{"name": "y"}]], names)})
+    >>> merge_alternative_names(t)["alternative_names"].to_pylist()
+    [[{'name': 'x'}, {'name': 'y'}]]
+    """
+    if table.num_rows < 2 or pc.count_distinct(table["value"]).as_py() == table.num_rows:
+        return table
+    rows: dict[Any, dict[str, Any]] = {}
+    for row in table.to_pylist():  # a listing: small, and rarely split
+        first = rows.setdefault(row["value"], {**row, "alternative_names": []})
+        for item in row["alternative_names"] or []:
+            if item not in first["alternative_names"]:
+                first["alternative_names"].append(item)
+    return pa.Table.from_pylist(list(rows.values()), schema=table.schema)
