@@ -23,31 +23,24 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from rfcx_frames.cache.assemble import assemble, file_schema, schema_fingerprint, sort_keys
+from rfcx_frames.cache import planning
+from rfcx_frames.cache.assemble import assemble, schema_fingerprint, sort_keys
 from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
-from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_mask
-from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
+from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, time_mask
+from rfcx_frames.cache.signature import FilterSignature
 from rfcx_frames.cache.store import (
-    LAYOUT,
-    Manifest,
-    UnreadableFilesError,
-    read_parts,
     storage_errors,
 )
 from rfcx_frames.cache.windows import (
-    Interval,
-    covers,
-    fetched_since,
     intersect,
     oldest,
-    subtract,
 )
 from rfcx_frames.convert import sort_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
@@ -59,23 +52,6 @@ FetchMany = Callable[[Sequence[Window]], "Sequence[pd.DataFrame | pa.Table]"]
 Pieces = list[tuple[str, pa.Table]]
 
 _ATTEMPTS = 4
-
-
-@dataclass
-class _Source:
-    """A cache entry able to answer the query, and the filters to apply to its rows."""
-
-    entry: Entry
-    manifest: Manifest
-    stricter: list[str]
-
-
-@dataclass
-class _Plan:
-    """Per stream: the intervals each source answers, and the intervals to fetch."""
-
-    assigned: dict[int, dict[str, list[Interval]]] = field(default_factory=dict)
-    missing: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -123,13 +99,6 @@ def _one_by_one(fetch: Fetch, max_workers: int) -> FetchMany:
         return [fetch(*w) for w in windows]
 
     return fetch_many
-
-
-class _UnreadableError(Exception):
-    def __init__(self, entry: Entry, paths: list[str]) -> None:
-        super().__init__(f"unreadable cache files in {entry.folder}")
-        self.entry = entry
-        self.paths = paths
 
 
 class TimeRangedCache:
@@ -295,22 +264,23 @@ class TimeRangedCache:
             # offline has nothing else to read from.
             use_cache = job.mode == "offline" or (job.mode != "refresh" and attempt < _ATTEMPTS - 1)
             with storage_errors(self.root, "read from"):
-                sources = self._sources(job.signature, job.schema, job.fingerprint) if use_cache else []
-            plan = self._plan(sources, job.streams, job.lo, job.hi, job.stale_before)
+                found = planning.find_sources(self.root, job.signature, job.schema,
+                                              job.fingerprint, self.stream_column) if use_cache else []
+            plan = planning.plan(found, job.streams, job.lo, job.hi, job.stale_before)
             if job.mode == "offline" and plan.missing:
                 raise self._not_cached(job.signature.entity, plan.missing)
             todo = [w for w in plan.missing if w not in fetched]
             fetched.update(self._fetch_all(job, todo))
             self._store(job, own, [(w, fetched[w]) for w in todo])
             try:
-                cached = self._read_plan(job, sources, plan)
-            except _UnreadableError as bad:
+                cached = self._read_plan(job, found, plan)
+            except planning.UnreadableSourceError as bad:
                 # Only files that were read and failed their checks; a failed open raised.
                 with storage_errors(self.root, "read from"):
                     bad.entry.drop_unreadable(bad.paths, job.schema)
                 continue
             return self._finish(job, cached + [(w[0], fetched[w]) for w in plan.missing],
-                                fetched_at=self._oldest(job, sources, plan),
+                                fetched_at=self._oldest(job, found, plan),
                                 from_cache=not plan.missing)
         # Offline only: files kept turning out unreadable while being read.
         raise self._not_cached(job.signature.entity, [(s, job.lo, job.hi) for s in job.streams])
@@ -329,19 +299,20 @@ class TimeRangedCache:
                       replace=job.mode == "refresh", max_parts=self.max_parts, now=job.now,
                       stale_before=job.stale_before)
 
-    def _read_plan(self, job: _Job, sources: list[_Source], plan: _Plan) -> Pieces:
+    def _read_plan(self, job: _Job, found: list[planning.Source], plan: planning.Plan) -> Pieces:
         cached: Pieces = []
         with storage_errors(self.root, "read from"):
             for i, assigned in sorted(plan.assigned.items()):
-                cached += self._read(sources[i], assigned, job.schema, job.signature, job.keys)
+                cached += planning.read_source(found[i], assigned, job.schema, job.signature,
+                                              job.keys, self.time_column, self.stream_column)
         return cached
 
     @staticmethod
-    def _oldest(job: _Job, sources: list[_Source], plan: _Plan) -> int | None:
+    def _oldest(job: _Job, found: list[planning.Source], plan: planning.Plan) -> int | None:
         """When the oldest row of the answer was fetched (now, when anything was)."""
         ages = [to_ns(job.now)] if plan.missing else []
         for i, assigned in plan.assigned.items():
-            streams_of = sources[i].manifest.streams
+            streams_of = found[i].manifest.streams
             ages += [t for sid, intervals in assigned.items()
                      if (t := oldest(streams_of[sid].fetched, intervals)) is not None]
         return min(ages) if ages else None
@@ -373,11 +344,12 @@ class TimeRangedCache:
         if signature.entity != entity:
             raise ValueError(f"signature is for {signature.entity!r}, not entity {entity!r}")
         with storage_errors(self.root, "read from"):
-            sources = self._sources(signature, schema, schema_fingerprint(schema))
+            found = planning.find_sources(self.root, signature, schema, schema_fingerprint(schema),
+                                          self.stream_column)
         stale_before = None
         if max_age is not None:
             stale_before = to_ns(now if now is not None else utc_now()) - int(max_age.value)
-        plan = self._plan(sources, sorted(set(streams)), to_ns(start), to_ns(end), stale_before)
+        plan = planning.plan(found, sorted(set(streams)), to_ns(start), to_ns(end), stale_before)
         return [(s, from_ns(a), from_ns(b)) for s, a, b in plan.missing]
 
     def files(self, entity: str, signature: FilterSignature | None = None) -> list[Path]:
@@ -390,7 +362,7 @@ class TimeRangedCache:
         []
         """
         out: list[Path] = []
-        for entry in self._entries(entity):
+        for entry in planning.entries(self.root, entity, self.stream_column):
             if signature is not None and entry.key != signature.key:
                 continue
             manifest = entry.load(shared=True)
@@ -399,108 +371,6 @@ class TimeRangedCache:
             for _, state in sorted(manifest.streams.items()):
                 out += [entry.path(p.path) for p in state.files]
         return out
-
-    # -- planning -----------------------------------------------------------------------
-
-    def _entries(self, entity: str) -> list[Entry]:
-        folder = self.root / LAYOUT / entity
-        if not folder.is_dir():
-            return []
-        return [
-            Entry(self.root, entity, p.name, self.stream_column)
-            for p in sorted(folder.iterdir())
-            if p.is_dir()
-        ]
-
-    def _sources(
-        self, signature: FilterSignature, schema: pa.Schema, fingerprint: str
-    ) -> list[_Source]:
-        """Entries whose complete windows can answer ``signature``, the exact one first."""
-        found: list[_Source] = []
-        for entry in self._entries(signature.entity):
-            if entry.key == signature.key:
-                stricter: list[str] = []
-            else:
-                data = read_signature(entry.folder)
-                try:
-                    theirs = FilterSignature.from_dict(data) if data else None
-                except (TypeError, ValueError):
-                    theirs = None
-                if theirs is None or not theirs.covers(signature):
-                    continue
-                stricter = theirs.stricter_fields(signature)
-                if not can_filter(schema, stricter):
-                    continue
-            manifest = entry.load(shared=True)
-            if manifest is None or manifest.schema != fingerprint:
-                continue
-            found.append(_Source(entry, manifest, stricter))
-        found.sort(key=lambda s: (len(s.stricter), s.entry.key != signature.key, s.entry.key))
-        return found
-
-    def _plan(self, sources: list[_Source], streams: list[str], lo: int, hi: int,
-              stale_before: int | None = None) -> _Plan:
-        plan = _Plan()
-        for stream_id in streams:
-            remaining = [(lo, hi)]
-            for index, source in enumerate(sources):
-                state = source.manifest.streams.get(stream_id)
-                if state is None or not remaining:
-                    continue
-                usable = state.complete if stale_before is None else intersect(
-                    state.complete, fetched_since(state.fetched, stale_before))
-                taken = intersect(remaining, usable)
-                if taken:
-                    plan.assigned.setdefault(index, {})[stream_id] = taken
-                    remaining = subtract(remaining, taken)
-            plan.missing += [(stream_id, a, b) for a, b in remaining]
-        return plan
-
-    # -- I/O ----------------------------------------------------------------------------
-
-    def _read(
-        self,
-        source: _Source,
-        assigned: dict[str, list[Interval]],
-        schema: pa.Schema,
-        query: FilterSignature,
-        keys: Sequence[str],
-    ) -> Pieces:
-        """The rows of ``source`` in the assigned intervals, one piece per file read,
-        each sorted by ``keys``."""
-        wanted: list[tuple[str, str, list[Interval] | None, int]] = []
-        for stream_id, intervals in sorted(assigned.items()):
-            state = source.manifest.streams[stream_id]
-            for part in sorted(state.files, key=lambda p: p.coverage[0]):
-                if intersect(part.coverage, intervals):
-                    # A file reaching outside the query is cut to the intervals asked.
-                    cut = None if covers(intervals, part.coverage) else intervals
-                    wanted.append((stream_id, part.path, cut, part.rows))
-        stored = file_schema(schema, self.stream_column)
-        try:
-            tables = read_parts([source.entry.path(w[1]) for w in wanted], stored,
-                                rows=[w[3] for w in wanted])
-        except UnreadableFilesError as exc:
-            folder = source.entry.folder
-            raise _UnreadableError(
-                source.entry, [Path(p).relative_to(folder).as_posix() for p in exc.paths]
-            ) from exc
-        local = local_filter(query, source.stricter, schema)
-        # Files are sorted by the order their entry was created with; another order
-        # asked of the same entry re-sorts each file (one stream each, hence no stream key).
-        resort = None
-        if list(source.manifest.order) != list(keys):
-            resort = [k for k in keys if k != self.stream_column]
-        pieces: Pieces = []
-        for (stream_id, _, cut, _), table in zip(wanted, tables, strict=True):
-            if cut is not None:
-                table = table.filter(time_mask(table[self.time_column], cut))
-            if local is not None:
-                table = table.filter(local)
-            if resort is not None:
-                table = sort_table(table, resort)
-            pieces.append((stream_id, table))
-        return pieces
 
     def _fetch_all(self, job: _Job, windows: Sequence[tuple[str, int, int]]
                    ) -> dict[tuple[str, int, int], pa.Table]:
