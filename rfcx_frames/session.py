@@ -1,4 +1,4 @@
-"""The Session: every request of a client, pooled, under a timeout, a deadline, retries and a rate limit.
+"""The Session: pooled requests under a timeout, an overall deadline, retries and a rate limit.
 
 One :class:`Session` owns the ``requests.Session`` that every call of a
 :class:`~rfcx_frames.Client` goes through:
