@@ -142,7 +142,7 @@ def innermost_reason(exc: BaseException) -> BaseException:
     Parameters
     ----------
     exc
-        An exception raised by ``requests``.
+        What ``requests`` raised; urllib3 wraps the real cause in a ``MaxRetryError``.
 
     Examples
     --------
@@ -164,7 +164,7 @@ def describe(exc: BaseException) -> str:
     Parameters
     ----------
     exc
-        An exception raised by ``requests``.
+        The failure to name in a message.
 
     Examples
     --------

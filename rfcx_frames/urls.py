@@ -63,7 +63,7 @@ def is_platform_host(url: str) -> bool:
     Parameters
     ----------
     url
-        Any URL.
+        The URL a request goes to; only its host counts.
 
     Examples
     --------
@@ -101,7 +101,7 @@ def strip_query(url: str) -> str:
     Parameters
     ----------
     url
-        Any URL.
+        A URL that may carry a signature or token in its query.
 
     Examples
     --------
