@@ -32,7 +32,7 @@ from . import config
 from .http_errors import DeadlineReachedError, is_local_failure
 
 #: Methods that may be sent again without acting twice.
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: Statuses the platform's ingress answers before the application has seen the request,
 #: so even a POST can be sent again without acting twice.
 _PRE_APPLICATION = frozenset({429, 503})
@@ -88,7 +88,7 @@ class PlatformRetry(Retry):
     """
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() not in IDEMPOTENT:
+        if method.upper() not in _IDEMPOTENT:
             # urllib3's allowed_methods leaves POST out; the ingress's own answers are safe.
             return (_POST_STATUS_RETRY.get() and status_code in _PRE_APPLICATION
                     and status_code in (self.status_forcelist or ()))
@@ -160,7 +160,7 @@ def body_retries(method: str) -> int:
     >>> body_retries("POST")
     0
     """
-    return config.BODY_RETRIES if method.upper() in IDEMPOTENT else 0
+    return config.BODY_RETRIES if method.upper() in _IDEMPOTENT else 0
 
 
 def body_retry_delay(attempt: int, backoff_factor: float) -> float:
