@@ -67,7 +67,8 @@ _READ_CHUNK = 1 << 20
 #: URLs ``requests`` cannot send: a local mistake, never retried.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema)
-#: Failures another attempt may cure (urllib3 has retried what it could see).
+#: Failures another attempt may cure: a broken connection or body, a body that does not
+#: parse (ValueError from ``parse``), a deadline reached (urllib3 retried what it saw).
 _TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
               requests.exceptions.ContentDecodingError, ValueError, DeadlineReachedError)
 
