@@ -67,8 +67,9 @@ _READ_CHUNK = 1 << 20
 #: URLs ``requests`` cannot send: a local mistake, never retried.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema)
-#: Failures another attempt may cure: a broken connection or body, a body that does not
-#: parse (ValueError from ``parse``), a deadline reached (urllib3 retried what it saw).
+#: Failures of one attempt that ``_before_retry`` sorts into another attempt or a typed
+#: error: a broken connection or body, a body that does not parse (``ValueError`` from
+#: ``parse``), the deadline reached.
 _TRANSIENT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
               requests.exceptions.ContentDecodingError, ValueError, DeadlineReachedError)
 
