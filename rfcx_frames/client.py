@@ -24,7 +24,9 @@ from . import auth, config, timeutil, validate
 from .api import audio, effort, ingest, listings, ranged, seed
 from .api.context import Context
 from .exceptions import AuthenticationError
-from .session import AUTO, Session, _Auto, check_url
+from .ratelimit import AUTO, AutoRateLimit
+from .session import Session
+from .urls import check_url
 
 
 def _resolve_url(value: str | None, env_name: str, default: str, name: str) -> tuple[str, str]:
@@ -113,7 +115,7 @@ class Client(Context):
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         max_workers: int = config.DEFAULT_MAX_WORKERS,
-        rate_limit: float | _Auto | None = AUTO,
+        rate_limit: float | AutoRateLimit | None = AUTO,
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,

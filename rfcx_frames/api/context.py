@@ -29,7 +29,8 @@ from .. import auth, config, timeutil, validate
 from .. import cache as cache_mod
 from ..exceptions import RFCxError
 from ..schemas import Entity
-from ..session import Session, is_platform_host
+from ..session import Session
+from ..urls import is_platform_host
 
 
 class Context:

@@ -1,0 +1,87 @@
+"""Which rfcx_frames modules a cold ``detections_df`` crosses, and how often it converts.
+
+Issue 11 asks that a cold ``detections_df`` (empty cache, every page over HTTP) cross at
+most 10 modules of the package and convert to pandas once. This script runs one such call
+against the demo emulator in a separate process (so the emulator's own modules are not
+counted), records every function call of the client's process (all threads) with
+``sys.setprofile``, and prints the distinct ``rfcx_frames`` modules entered, the calls of
+the one conversion to pandas (:func:`rfcx_frames.convert.frame_from_table`) and the Arrow
+sorts (:func:`rfcx_frames.convert.sort_indices`). It writes the figures to
+``bench/results/profile_path.json`` for ``bench/report.py``.
+
+Modules that only hold declarations (``config``, ``schemas``' dataclasses, exceptions) are
+counted too when a function of theirs runs; module-level imports are not calls.
+
+Run from the project root::
+
+    .venv/bin/python bench/profile_path.py
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rfcx_frames import Client
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def profile_call(client: Client) -> dict[str, Any]:
+    """Run one cold detections_df and record the package modules and key calls."""
+    modules: collections.Counter[str] = collections.Counter()
+
+    def tracer(frame: FrameType, event: str, arg: object) -> None:
+        if event != "call":
+            return
+        name = frame.f_globals.get("__name__", "")
+        if name.startswith("rfcx_frames") and not name.startswith("rfcx_frames.emulator"):
+            modules[f"{name}.{frame.f_code.co_name}"] += 1
+
+    threading.setprofile(tracer)  # worker threads started from now on
+    sys.setprofile(tracer)
+    try:
+        frame = client.detections_df("2024-03-01", "2024-03-08", min_confidence=0.5,
+                                     progress=False)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    crossed = sorted({qual.rsplit(".", 1)[0] for qual in modules})
+    return {
+        "rows": len(frame),
+        "modules": crossed,
+        "module_count": len(crossed),
+        "to_pandas_calls": modules["rfcx_frames.convert.frame_from_table"],
+        "arrow_sorts": modules["rfcx_frames.convert.sort_indices"],
+    }
+
+
+def main() -> None:
+    """Profile one cold call and write ``bench/results/profile_path.json``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "rfcx_frames.emulator", "--world", "demo", "--port", "0",
+               "--data-dir", str(Path(tmp) / "world")]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            info = json.loads(proc.stdout.readline())
+            with Client(api_url=info["api_url"], token=info["token"],
+                        cache_dir=Path(tmp) / "cache", progress=False) as client:
+                result = profile_call(client)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "profile_path.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
