@@ -1,4 +1,4 @@
-"""Generic limit/offset paging, the concurrent query planner, and the progress bar.
+"""Generic limit/offset paging and the concurrent query planner.
 
 The platform pages with ``limit``/``offset`` only. Lists of projects and streams send a
 true ``Total-Items`` header; segment lists send ``Total-Items: undefined`` and detections
@@ -26,9 +26,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-
-from rfcx_frames.progress import tqdm
+from typing import Protocol, TypeVar
 
 from . import config
 from .exceptions import CrowdedInstantWarning
@@ -239,46 +237,3 @@ def run_parallel(
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-class Progress:
-    """A thread-safe ``tqdm.auto`` bar counting rows, with the request count as postfix.
-
-    It only appears when the work lasts longer than ``PROGRESS_DELAY_S`` and is disabled
-    by ``enabled=False`` or ``RFCX_FRAMES_PROGRESS=0``.
-
-    Examples
-    --------
-    >>> with Progress("detections", enabled=False) as bar:
-    ...     bar.page(1000)
-    >>> bar.rows, bar.requests
-    (1000, 1)
-    """
-
-    def __init__(self, desc: str, *, enabled: bool = True) -> None:
-        self.rows = 0
-        self.requests = 0
-        self._lock = threading.Lock()
-        show = enabled and config.progress_enabled_by_env()
-        self._bar: Any = tqdm(
-            total=None, desc=desc, unit=" rows", delay=config.PROGRESS_DELAY_S,
-            disable=not show, leave=False, dynamic_ncols=True,
-        )
-
-    def page(self, rows: int) -> None:
-        """Record one request that returned ``rows`` rows."""
-        with self._lock:
-            self.rows += rows
-            self.requests += 1
-            self._bar.update(rows)
-            self._bar.set_postfix(requests=self.requests, refresh=False)
-
-    def close(self) -> None:
-        """Remove the bar."""
-        self._bar.close()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

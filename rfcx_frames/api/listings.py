@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import convert, validate, wire
-from ..paginate import Progress
+from ..progress import Progress
 from ..schemas import CLASSIFICATION, PROJECT, STREAM, Entity
 from . import cached
 from .context import Context

@@ -16,7 +16,7 @@ import pyarrow as pa
 import requests
 
 from .. import paginate, wire
-from ..paginate import Progress
+from ..progress import Progress
 from ..schemas import Entity
 from .context import Context
 

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import config, convert, ids, paginate, timeutil, wire
-from ..paginate import Piece, Progress
+from ..paginate import Piece
+from ..progress import Progress
 from ..schemas import Entity, arrow_schema
 from .context import Context
 from .pages import page

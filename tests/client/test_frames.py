@@ -11,7 +11,6 @@ import pyarrow as pa
 import pytest
 
 from rfcx_frames.convert import empty_frame, entity_frame, ordered
-from rfcx_frames.wire import parse_page, rows_to_struct, to_table, with_constant, wire_type
 from rfcx_frames.schemas import (
     ANNOTATION,
     CLASSIFICATION,
@@ -24,6 +23,8 @@ from rfcx_frames.schemas import (
     arrow_schema,
     pandas_dtypes,
 )
+from rfcx_frames.wire import parse_page, rows_to_struct, to_table, wire_type, with_constant
+
 
 def to_frame(entity: Entity, chunks: list[pa.StructArray]) -> pd.DataFrame:
     """Parsed pages as the user sees them, without ordering (the conversion path of every frame)."""

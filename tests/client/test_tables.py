@@ -10,6 +10,7 @@ import pytest
 
 import rfcx_frames as rf
 from rfcx_frames import Client
+from rfcx_frames.convert import empty_frame
 from rfcx_frames.emulator import Emulator
 from rfcx_frames.schemas import (
     ANNOTATION,
@@ -19,7 +20,6 @@ from rfcx_frames.schemas import (
     SEGMENT,
     STREAM,
 )
-from rfcx_frames.convert import empty_frame
 from rfcx_frames.timeutil import to_epoch_ms, to_utc
 
 START, END = "2024-03-01", "2024-04-01"
