@@ -26,6 +26,7 @@ from ..audio.clips import iter_clips as make_iter_clips
 from ..audio.download import ClientSource, check_format, default_store, download_one
 from ..audio.server import server_clips
 from ..audio.store import AudioStore
+from ..exceptions import NotFoundError
 from . import ranged
 from .context import Context
 
@@ -54,6 +55,7 @@ def audio_source(ctx: Context, store: AudioStore | str | os.PathLike[str] | None
     source = ClientSource(ctx, store)
     ctx.audio_source = source
     return source
+
 
 # -- seed parity ---------------------------------------------------------------------
 def download_segment(ctx: Context, stream: str, dest_path: str | os.PathLike[str], start_time: Any,
@@ -85,19 +87,16 @@ def download_segment(ctx: Context, stream: str, dest_path: str | os.PathLike[str
     >>> client.download_segment("abc123abc123", "audio", "2024-03-01T05:00:00Z")  # doctest: +SKIP
     'audio/abc123abc123_2024-03-01_05-00-00.flac'
     """
-    client = ctx
     at = timeutil.to_utc(start_time, "start_time")
-    found = client.segments_df(stream, at, at + pd.Timedelta(milliseconds=1),
+    found = ranged.segments_df(ctx, stream, at, at + pd.Timedelta(milliseconds=1),
                                progress=False, cache=False)
     if found.empty:
-        from ..exceptions import NotFoundError
-
         raise NotFoundError("Segment not found", status=404,
-                            url=f"{client.api_url}/streams/{stream}/segments")
+                            url=f"{ctx.api_url}/streams/{stream}/segments")
     if file_ext is not None:
         check_format(file_ext)
     row = {str(k): v for k, v in found.iloc[0].items()}
-    path, _ = download_one(client, row, Path(dest_path), file_ext)
+    path, _ = download_one(ctx, row, Path(dest_path), file_ext)
     return str(path)
 
 
@@ -111,6 +110,19 @@ def download_segments(ctx: Context, stream: str, dest_path: str | os.PathLike[st
     folder; a stream name could), keep their real format unless ``file_ext`` converts
     them, and every failure is raised at the end in one
     :class:`~rfcx_frames.exceptions.DownloadError`.
+
+    Parameters
+    ----------
+    stream
+        Stream id.
+    dest_path
+        Folder to save into.
+    min_date, max_date
+        The window (default: the last 30 days by the client's clock); naive = UTC.
+    file_ext
+        ``None`` keeps each file's stored format; else convert to this one.
+    parallel
+        Download on the client's ``max_workers`` threads (else one at a time).
 
     Returns
     -------
@@ -134,8 +146,37 @@ def download(ctx: Context, segments: pd.DataFrame, dest: str | os.PathLike[str],
              file_ext: str | None = None, by_stream: bool = True,
              max_workers: int | None = None, overwrite: bool = False,
              progress: bool | None = None) -> pd.DataFrame:
-    """Download the files of a :meth:`segments_df` frame (see
-    :func:`rfcx_frames.audio.download.download`).
+    """Download the files of a :meth:`~rfcx_frames.Client.segments_df` frame.
+
+    Each file is verified and written atomically; files already present and whole are
+    not downloaded again (see :func:`rfcx_frames.audio.download.download`).
+
+    Parameters
+    ----------
+    segments
+        Rows of ``segments_df`` (``stream_id``, ``start``, ``end``, ``file_extension``).
+    dest
+        Folder to save into.
+    file_ext
+        ``None`` keeps each file's stored format; else convert to this one.
+    by_stream
+        One sub-folder per stream.
+    max_workers
+        Download threads (default: the client's ``max_workers``).
+    overwrite
+        Download again even when a whole file is present.
+    progress
+        Show a progress bar (default: the client's setting).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segments`` with ``path`` and ``downloaded`` columns.
+
+    Raises
+    ------
+    rfcx_frames.exceptions.DownloadError
+        Naming every segment that failed, after the others were saved.
 
     Examples
     --------
@@ -143,14 +184,37 @@ def download(ctx: Context, segments: pd.DataFrame, dest: str | os.PathLike[str],
     >>> files = client.download(segs, "audios")  # doctest: +SKIP
     """
     return downloads.download(ctx, segments, dest, file_ext=file_ext, by_stream=by_stream,
-                    max_workers=max_workers, overwrite=overwrite, progress=progress)
+                              max_workers=max_workers, overwrite=overwrite, progress=progress)
+
 
 # -- windows, clips, training sets -----------------------------------------------------
 def load_window(ctx: Context, stream: str, start: Any, end: Any, sample_rate: int | None = None,
                 channel: windows.Channel = "mix", gap: windows.GapMode = "zero",
-                return_gaps: bool = False) -> Any:
-    """Audio of ``stream`` for exactly ``[start, end)`` (see
-    :func:`rfcx_frames.audio.load_window`), downloading segments not yet local.
+                return_gaps: bool = False) -> np.ndarray | tuple[np.ndarray, Any]:
+    """Audio of ``stream`` for exactly ``[start, end)``, downloading segments not yet local.
+
+    Samples are cut sample-exactly from the segment files (see
+    :func:`rfcx_frames.audio.load_window`); recording gaps follow ``gap``.
+
+    Parameters
+    ----------
+    stream
+        Stream id.
+    start, end
+        The window; naive times are UTC.
+    sample_rate
+        Output rate (resampled with soxr); ``None``: the native rate.
+    channel
+        ``"mix"`` (the mean of the channels) or a channel index.
+    gap
+        Samples where nothing was recorded: ``"zero"``, ``"nan"``, or ``"raise"``.
+    return_gaps
+        Also return where the gaps are.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, coverage)
+        ``float32`` samples (and, with ``return_gaps``, the window's coverage).
 
     Examples
     --------
@@ -297,7 +361,30 @@ def write_training_set(ctx: Context, table: pd.DataFrame, out_dir: str | os.Path
                        progress: bool | None = None) -> Path:
     """Write a training set: ``labels.parquet`` plus audio as ``.npz`` or ``.flac``.
 
-    Read it back with :func:`rfcx_frames.audio.read_training_set`.
+    Read it back with :func:`rfcx_frames.audio.read_training_set`. The folder appears
+    whole or not at all (a failed write keeps the previous set).
+
+    Parameters
+    ----------
+    table
+        From :meth:`~rfcx_frames.Client.training_set`.
+    out_dir
+        The folder to write.
+    format
+        ``"npz"`` (one array per batch) or ``"flac"`` (one file per clip).
+    sample_rate
+        Output rate; ``None``: the native rate (all clips must share it).
+    gap
+        As for :meth:`~rfcx_frames.Client.load_window`.
+    batch_size
+        Clips decoded at once (bounds memory).
+    progress
+        Show a progress bar (default: the client's setting).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
 
     Examples
     --------
@@ -320,6 +407,28 @@ def to_kaggle_rfcx(ctx: Context, annotations: pd.DataFrame, out_dir: str | os.Pa
     songtype_id, t_min, f_min, t_max, f_max`` plus ``stream_id`` and ``start_utc``),
     ``species.csv`` and 60 s FLAC recordings (see
     :func:`rfcx_frames.audio.to_kaggle_rfcx`).
+
+    Parameters
+    ----------
+    annotations
+        True positives (``stream_id``, ``start``, ``end``, frequencies, class).
+    out_dir
+        The folder to write.
+    detections
+        Rejected detections become false positives (``train_fp.csv``).
+    recording_duration
+        Seconds per exported recording.
+    sample_rate
+        Rate of the FLAC files (``None``: native).
+    songtype_id
+        The Kaggle ``songtype_id`` column's value.
+    progress
+        Show a progress bar (default: the client's setting).
+
+    Returns
+    -------
+    dict
+        The written tables by name (``"train_tp"``, ``"train_fp"``, ``"species"``).
 
     Examples
     --------
