@@ -38,6 +38,20 @@ def ingest_file(ctx: Context, stream: str, filepath: str | os.PathLike[str],
     there with ``Content-Type: audio/<lower-case extension>``. ``timestamp`` is the
     recording start; naive times are UTC.
 
+    Parameters
+    ----------
+    stream
+        Stream id.
+    filepath
+        The audio file (WAV, FLAC, OPUS ...).
+    timestamp
+        When the recording starts; naive = UTC.
+
+    Returns
+    -------
+    str
+        The upload id (give it to :func:`check_ingest`).
+
     Examples
     --------
     >>> client.ingest_file("abc123abc123", "20240301_060000.WAV", "2024-03-01T06:00")  # doctest: +SKIP
@@ -71,6 +85,20 @@ def check_ingest(ctx: Context, ingest_id: str, wait_for_completion: bool = False
     Statuses: 0 WAITING (URL issued), 10 UPLOADED (received, queued), 20 INGESTED,
     30 FAILED, 31 DUPLICATE, 32 CHECKSUM. With ``wait_for_completion`` polls every
     ``poll_interval`` seconds until the status is final (>= 20).
+
+    Parameters
+    ----------
+    ingest_id
+        The id returned by :func:`ingest_file`.
+    wait_for_completion
+        Poll until the status is final.
+    timeout, poll_interval
+        Seconds to wait at most, and between polls.
+
+    Returns
+    -------
+    tuple
+        ``(status, status_name, failure_message)``.
 
     Raises
     ------
@@ -108,6 +136,22 @@ def upload_classifier(ctx: Context, filepath: str | os.PathLike[str], name: str,
     ``classification_values`` items are ``from[:to][:threshold]``, e.g.
     ``"bird_song:sciurus_carolinensis:0.5"``. ``active_streams`` (not in the official
     client) asks the platform to run the classifier on those streams.
+
+    Parameters
+    ----------
+    filepath
+        The model archive.
+    name, version
+        The classifier's name and version.
+    classification_values
+        Output mappings ``from[:to][:threshold]``.
+    active_streams
+        Streams to run the classifier on.
+
+    Returns
+    -------
+    int
+        The new classifier's id.
 
     Examples
     --------

@@ -43,6 +43,19 @@ def projects(ctx: Context, keyword: str | None = None, created_by: str | None = 
              offset: int = 0) -> list[dict[str, Any]]:
     """One page of projects (``id, name, is_public, external_id`` by default).
 
+    Parameters
+    ----------
+    keyword, created_by, only_public, only_deleted
+        Filters as the platform takes them (see :func:`rfcx_frames.api.listings.projects_df`).
+    fields
+        Item fields to return instead of the default ones.
+    limit, offset
+        The page: ``limit`` in 1..1000, ``offset`` >= 0.
+
+    Returns
+    -------
+    list of dict
+
     Examples
     --------
     >>> client.projects(keyword="bird")  # doctest: +SKIP
@@ -63,6 +76,22 @@ def streams(ctx: Context, organizations: Any = None, projects: Any = None,
     """One page of streams; ``include_public``/``include_deleted`` add to your own.
 
     ``limit`` and ``offset`` apply to each underlying query.
+
+    Parameters
+    ----------
+    organizations, projects, created_by, name, keyword
+        Filters as the platform takes them.
+    include_public, include_deleted
+        Add other users' public streams / your deleted streams (one more query each).
+    fields
+        Item fields to return instead of the default ones.
+    limit, offset
+        The page of each query.
+
+    Returns
+    -------
+    list of dict
+        Each stream once.
 
     Examples
     --------
@@ -89,6 +118,17 @@ def stream(ctx: Context, stream_id: str | None = None,
            fields: Sequence[str] | None = None) -> dict[str, Any]:
     """One stream's information.
 
+    Parameters
+    ----------
+    stream_id
+        The stream's id.
+    fields
+        Item fields to return instead of the default ones.
+
+    Returns
+    -------
+    dict
+
     Raises
     ------
     NotFoundError, ForbiddenError
@@ -111,6 +151,19 @@ def stream_segments(ctx: Context, stream: str, start: TimeLike | None = None,
                     offset: int = 0) -> list[dict[str, Any]]:
     """One page of a stream's segments (default window: the last 30 days).
 
+    Parameters
+    ----------
+    stream
+        Stream id.
+    start, end
+        The window (default: the 30 days before the client's clock); naive = UTC.
+    limit, offset
+        The page.
+
+    Returns
+    -------
+    list of dict
+
     Examples
     --------
     >>> client.stream_segments("abc123abc123", "2024-03-01", "2024-03-02")  # doctest: +SKIP
@@ -130,7 +183,20 @@ def detections(ctx: Context, min_date: TimeLike | None = None, max_date: TimeLik
                offset: int = 0) -> list[dict[str, Any]]:
     """One page of detections (default window: the last 30 days).
 
-    ``min_confidence=None`` leaves the platform's default (0.95); ``0`` is sent.
+    Parameters
+    ----------
+    min_date, max_date
+        The window (default: the 30 days before the client's clock); naive = UTC.
+    classifications, classifiers, streams
+        Filters: classification values, classifier ids, stream ids.
+    min_confidence
+        ``None`` leaves the platform's default (0.95); ``0`` is sent.
+    limit, offset
+        The page.
+
+    Returns
+    -------
+    list of dict
 
     Examples
     --------
@@ -154,6 +220,21 @@ def annotations(ctx: Context, start: TimeLike | None = None, end: TimeLike | Non
                 offset: int = 0) -> list[dict[str, Any]]:
     """One page of annotations (default window: the last 30 days).
 
+    Parameters
+    ----------
+    start, end
+        The window (default: the 30 days before the client's clock); naive = UTC.
+    classifications
+        Classification values.
+    stream
+        One stream id.
+    limit, offset
+        The page.
+
+    Returns
+    -------
+    list of dict
+
     Examples
     --------
     >>> client.annotations("2024-03-01", "2024-04-01", stream="abc123abc123")  # doctest: +SKIP
@@ -172,6 +253,19 @@ def annotations(ctx: Context, start: TimeLike | None = None, end: TimeLike | Non
 def classifications(ctx: Context, keyword: str | None, levels: Any = None, limit: int = 1000,
                     offset: int = 0) -> list[dict[str, Any]]:
     """One page of classifications matching ``keyword`` (``None``: no keyword filter).
+
+    Parameters
+    ----------
+    keyword
+        Text matched against titles and alternative names.
+    levels
+        Classification type(s): ``species``, ``genus`` ...
+    limit, offset
+        The page.
+
+    Returns
+    -------
+    list of dict
 
     Examples
     --------
