@@ -35,10 +35,7 @@ def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
             for params in queries:
                 chunks += all_pages(ctx, entity, entity.endpoint, params, bar,
                                     stop_on_empty=stop_on_empty)
-        table = wire.to_table(entity, chunks)
-        if entity is CLASSIFICATION:
-            table = merge_alternative_names(table)
-        return convert.ordered(entity, table)
+        return convert.ordered(entity, merge_split_items(entity, wire.to_table(entity, chunks)))
 
     frame = cached.whole(ctx, entity, shown, cache, fetch, max_age)
     return ctx.attach_query(frame, entity.endpoint, shown)
@@ -229,33 +226,41 @@ def stream_queries(organizations: Any, projects: Any, created_by: str | None, na
     return queries
 
 
-def merge_alternative_names(table: pa.Table) -> pa.Table:
-    """Merge classifications split across pages: one row per value, names concatenated.
+def merge_split_items(entity: Entity, table: pa.Table) -> pa.Table:
+    """Merge items the platform split across pages: one row per key, lists concatenated.
+
+    The platform pages classifications by (classification x alternative name) rows, so
+    an item can arrive in two pages with part of its names in each. Entities without
+    list columns are returned as they are.
 
     Parameters
     ----------
+    entity
+        The listing's entity; its ``object`` (list) columns are merged.
     table
-        Classification rows, a value possibly repeated.
+        Its rows, a key possibly repeated.
 
     Returns
     -------
     pyarrow.Table
-        Each value once (its first row), with every distinct alternative name.
+        Each key once (its first row), with every distinct list item.
 
     Examples
     --------
-    >>> names = pa.list_(pa.struct([("name", pa.string())]))
+    >>> names = CLASSIFICATION.column("alternative_names").arrow_type
     >>> t = pa.table({"value": ["a", "a"],
     ...               "alternative_names": pa.array([[{"name": "x"}], [{"name": "y"}]], names)})
-    >>> merge_alternative_names(t)["alternative_names"].to_pylist()
-    [[{'name': 'x'}, {'name': 'y'}]]
+    >>> merged = merge_split_items(CLASSIFICATION, t)
+    >>> [n["name"] for n in merged["alternative_names"][0].as_py()]
+    ['x', 'y']
     """
-    if table.num_rows < 2 or pc.count_distinct(table["value"]).as_py() == table.num_rows:
+    lists = [c.name for c in entity.columns if c.kind == "object" and c.name in table.column_names]
+    key = entity.key
+    if not lists or table.num_rows < 2 or pc.count_distinct(table[key]).as_py() == table.num_rows:
         return table
     rows: dict[Any, dict[str, Any]] = {}
     for row in table.to_pylist():  # a listing: small, and rarely split
-        first = rows.setdefault(row["value"], {**row, "alternative_names": []})
-        for item in row["alternative_names"] or []:
-            if item not in first["alternative_names"]:
-                first["alternative_names"].append(item)
+        first = rows.setdefault(row[key], {**row, **{name: [] for name in lists}})
+        for name in lists:
+            first[name] += [item for item in row[name] or [] if item not in first[name]]
     return pa.Table.from_pylist(list(rows.values()), schema=table.schema)
