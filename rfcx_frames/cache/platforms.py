@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from rfcx_frames.cache.config import cache_path
-from rfcx_frames.cache.store import LAYOUT, lock, read_json, storage_errors, write_json_atomic
+from rfcx_frames.cache.disk import LAYOUT, lock, storage_errors
+from rfcx_frames.config import cache_path
+from rfcx_frames.files import read_json, write_json
 
 PLATFORMS_FILE = "platforms.json"
 IDENTITY_ROUTE = "/_emulator/identity"
@@ -98,7 +99,7 @@ def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> No
     with storage_errors(folder), lock(folder, "platforms"):
         known = remembered(root)
         known[url] = identity
-        write_json_atomic(_file(root), dict(sorted(known.items())))
+        write_json(_file(root), dict(sorted(known.items())))
 
 
 def resolve(

@@ -26,6 +26,7 @@ from test_cache_ranged import day, run
 
 from rfcx_frames import cli
 from rfcx_frames.cache import TimeRangedCache, clear, info
+from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.cache.entry import Entry, Piece
 from rfcx_frames.cache.frames import (
     assemble,
@@ -36,16 +37,9 @@ from rfcx_frames.cache.frames import (
     table_from_frame,
     to_file_table,
 )
+from rfcx_frames.cache.intervals import Interval
 from rfcx_frames.cache.manage import obsolete_layouts
-from rfcx_frames.cache.store import (
-    LAYOUT,
-    UnreadableFilesError,
-    iso,
-    iso_ns,
-    read_parts,
-    write_parquet_atomic,
-)
-from rfcx_frames.cache.windows import Interval
+from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts, write_parquet_atomic
 from rfcx_frames.timeutil import to_ns
 
 HOUR = pd.Timedelta(hours=1)
@@ -381,31 +375,6 @@ def test_shared_manifest_is_reused_refreshed_and_never_modified(
 
 
 # --------------------------------------------------------------------- manifest instants
-
-
-def iso_cases() -> list[int]:
-    day_ns = 86_400 * 10**9
-    fixed = [0, 1, 5, 999, 1_000, 1_001, 1_500, 999_999, 10**9 - 1, 10**9, 10**9 + 1]
-    fixed += [day_ns - 1, day_ns, day_ns + 1, day_ns + 1_000, 2 * day_ns - 1_000]
-    fixed += [-1, -5, -999, -1_000, -1_001, -10**9, -day_ns - 1, -day_ns, -day_ns + 1, -day_ns + 1_000]
-    for text in ("2024-01-01", "2024-02-29T23:59:59.999999", "2024-03-01", "1900-01-01", "2200-12-31"):
-        base = to_ns(text)
-        fixed += [base - 1, base, base + 1, base + 1_000, base - 1_000, base + 123_456_789]
-    fixed += [int(pd.Timestamp.min.value), int(pd.Timestamp.max.value)]
-    rng = np.random.default_rng(5)
-    lo, hi = -(2**62), 2**62
-    fixed += [int(v) for v in rng.integers(lo, hi, 300, dtype=np.int64)]
-    fixed += [int(v) * 1_000 for v in rng.integers(lo // 1_000, hi // 1_000, 300, dtype=np.int64)]
-    return fixed
-
-
-def test_iso_ns_inverts_iso() -> None:
-    cases = iso_cases()
-    assert any(v % 1_000 for v in cases) and any(v < 0 for v in cases)
-    wrong = [(v, iso(v), iso_ns(iso(v))) for v in cases if iso_ns(iso(v)) != v]
-    assert wrong == []
-    # The fast path agrees with pandas on the same text.
-    assert all(iso_ns(iso(v)) == to_ns(iso(v)) for v in cases[:200])
 
 
 def test_manifest_windows_keep_nanoseconds_and_pre_1970_instants(tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
-"""Interval algebra on half-open ``[start, end)`` windows of integer nanoseconds.
+"""Interval algebra on half-open ``[start, end)`` ns windows, and the rows a window holds.
 
 The cache keeps, per stream, the set of windows it holds completely. Every question it
 asks ("what is missing?", "which part of this file is still valid?") is a set
 operation on lists of intervals, so these are pure functions on sorted, disjoint,
 non-empty ``(start, end)`` tuples (a *normal* list). Integers rather than timestamps
-keep the arithmetic exact and cheap; :func:`to_ns` and :func:`from_ns` convert at the
-edges.
+keep the arithmetic exact and cheap; :func:`~rfcx_frames.timeutil.to_ns` and
+:func:`~rfcx_frames.timeutil.from_ns` convert at the edges, and :func:`time_mask` applies
+a list to a table's time column.
 
 Examples
 --------
@@ -15,13 +16,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from rfcx_frames.timeutil import from_ns
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rfcx_frames.timeutil import DAY_NS, day_of
 
 Interval = tuple[int, int]
-
-DAY_NS = 86_400 * 10**9
 
 
 def normalize(intervals: Iterable[Interval]) -> list[Interval]:
@@ -117,39 +119,6 @@ def covers(a: Iterable[Interval], b: Iterable[Interval]) -> bool:
     return not subtract(b, a)
 
 
-def total(intervals: Iterable[Interval]) -> int:
-    """The summed length of a normal interval list.
-
-    Examples
-    --------
-    >>> total([(0, 2), (5, 6)])
-    3
-    """
-    return sum(end - start for start, end in intervals)
-
-
-def day_of(ns: int) -> int:
-    """The start (in ns) of the UTC day containing ``ns``.
-
-    Examples
-    --------
-    >>> day_of(DAY_NS + 5) == DAY_NS
-    True
-    """
-    return (ns // DAY_NS) * DAY_NS
-
-
-def day_label(day_start_ns: int) -> str:
-    """The ``YYYY-MM-DD`` label of a UTC day start.
-
-    Examples
-    --------
-    >>> day_label(0)
-    '1970-01-01'
-    """
-    return from_ns(day_start_ns).strftime("%Y-%m-%d")
-
-
 def split_by_day(intervals: Iterable[Interval]) -> Iterator[tuple[int, list[Interval]]]:
     """Group the parts of a normal interval list by the UTC day they fall in.
 
@@ -241,3 +210,54 @@ def oldest(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> int | No
     """
     times = [t for _, _, t in clip(stamps, intervals)]
     return min(times) if times else None
+
+
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def time_bounds(intervals: Iterable[Interval], type_: pa.DataType) -> list[tuple[int, int]]:
+    """Intervals converted to ``[lo, hi)`` bounds in a timestamp column's own unit.
+
+    A bound becomes the smallest value in that unit whose instant is at or after it, so
+    a row is inside exactly when its instant is.
+
+    Parameters
+    ----------
+    intervals
+        Windows in ns.
+    type_
+        The column's Arrow timestamp type.
+
+    Examples
+    --------
+    >>> time_bounds([(1, 2_000_001)], pa.timestamp("ms"))
+    [(1, 3)]
+    """
+    unit_ns = UNIT_NS[type_.unit]
+    return [(-((-s) // unit_ns), -((-e) // unit_ns)) for s, e in intervals]
+
+
+def time_mask(column: pa.ChunkedArray | pa.Array, intervals: Sequence[Interval]) -> pa.Array:
+    """A boolean mask of the rows whose instant falls in one of ``intervals``.
+
+    Parameters
+    ----------
+    column
+        A timestamp column.
+    intervals
+        Windows in ns.
+
+    Examples
+    --------
+    >>> col = pa.array([0, 5, 10], pa.timestamp("ns"))
+    >>> time_mask(col, [(5, 10)]).to_pylist()
+    [False, True, False]
+    """
+    values = column.cast(pa.int64())
+    mask = None
+    for lo, hi in time_bounds(intervals, column.type):
+        part = pc.and_(pc.greater_equal(values, lo), pc.less(values, hi))
+        mask = part if mask is None else pc.or_(mask, part)
+    if mask is None:
+        return pa.array([False] * len(values), pa.bool_())
+    return pc.fill_null(mask, False)
