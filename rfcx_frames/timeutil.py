@@ -165,17 +165,19 @@ def to_wire(ts: pd.Timestamp) -> str:
 
 
 def to_compact(ts: pd.Timestamp) -> str:
-    """Format a UTC time in the compact path form ``YYYYMMDDTHHmmssSSSZ``.
+    """Format a UTC time in the compact path form ``YYYYMMDDTHHmmssSSSZ``: :func:`to_wire`
+    without separators, as the platform's segment paths and clip file names use it.
 
     Parameters
     ----------
     ts
-        The instant (naive = UTC); below the millisecond it is truncated.
+        As for :func:`to_wire`.
 
     Examples
     --------
-    >>> to_compact(to_utc("2024-03-01T01:02:03.004Z"))
-    '20240301T010203004Z'
+    >>> moment = to_utc("2024-03-01T01:02:03.004Z")
+    >>> to_compact(moment), to_wire(moment)
+    ('20240301T010203004Z', '2024-03-01T01:02:03.004Z')
     """
     return _to_ms_text(ts, "%Y%m%dT%H%M%S")
 
@@ -340,12 +342,13 @@ def day_of(ns: int) -> int:
     Parameters
     ----------
     ns
-        Nanoseconds since the epoch.
+        An instant in nanoseconds since the epoch; before 1970 it is negative, and its
+        day starts earlier still (floor, not truncation).
 
     Examples
     --------
-    >>> day_of(DAY_NS + 5) == DAY_NS
-    True
+    >>> day_of(DAY_NS + 5) == DAY_NS, day_of(-1) == -DAY_NS
+    (True, True)
     """
     return (ns // DAY_NS) * DAY_NS
 

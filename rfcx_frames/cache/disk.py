@@ -136,8 +136,11 @@ def remove_quietly(paths: Iterable[Path]) -> int:
 
     Examples
     --------
-    >>> remove_quietly([Path("/nonexistent/x")])
-    0
+    >>> import tempfile
+    >>> leftover = Path(tempfile.mkdtemp()) / ".tmp-x"
+    >>> _ = leftover.write_bytes(b"")
+    >>> remove_quietly([leftover, Path("/nonexistent/x")])
+    1
     """
     removed = 0
     for path in paths:
