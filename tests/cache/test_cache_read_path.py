@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from cache_world import CLASSES, DAY0, SCHEMA, STATUSES, STREAMS, fresh_frame, signature
+from cache_world import CLASSES, DAY0, NOW, SCHEMA, STATUSES, STREAMS, fresh_frame, signature
 from pandas.testing import assert_frame_equal
 from test_cache_ranged import day, run
 
@@ -388,6 +388,32 @@ def test_manifest_windows_keep_nanoseconds_and_pre_1970_instants(tmp_path: Path)
     for shared in (False, True):
         manifest = entry.load(shared=shared)
         assert manifest is not None and manifest.streams["s01"].complete == windows
+
+
+def test_manifest_bytes_stay_those_of_the_v2_layout(tmp_path: Path, world: pd.DataFrame) -> None:
+    # An existing cache folder must keep working: the manifest's bytes are pinned.
+    rows = world[(world["stream_id"] == "s01") & (world["start"] < DAY0 + pd.Timedelta(hours=1))]
+    table = pa.Table.from_pandas(rows.head(2), schema=SCHEMA, preserve_index=False)
+    entry = Entry(tmp_path, "detections", "k")
+    window = (to_ns(DAY0), to_ns(DAY0 + pd.Timedelta(hours=1)))
+    entry.store([Piece("s01", [window], table)], signature={"entity": "detections"},
+                schema=SCHEMA, fingerprint="f", keys=["start", "id"], time_column="start",
+                now=NOW)
+    (part,) = entry.load().streams["s01"].files  # type: ignore[union-attr]
+    assert part.path.startswith("stream_id=s01/date=2024-01-01/part-")
+    text = (entry.folder / "_manifest.json").read_text().replace(part.path, "PART")
+    day0, hour1, now = "2024-01-01T00:00:00+00:00", "2024-01-01T01:00:00+00:00", NOW.isoformat()
+    expected = {
+        "created": now, "entity": "detections", "format": 1, "key": "k", "order": ["start", "id"],
+        "rows": 2, "schema": "f", "signature": {"entity": "detections"}, "updated": now,
+        "streams": {"s01": {
+            "complete": [[day0, hour1]], "fetched": [[day0, hour1, now]], "rows": 2,
+            "files": [{"bytes": part.bytes, "coverage": [[day0, hour1]], "date": "2024-01-01",
+                       "path": "PART", "rows": 2, "written": now}],
+        }},
+    }
+    assert text == json.dumps(expected, indent=2, sort_keys=True)
+    assert json.loads((entry.folder / "_signature.json").read_text()) == {"entity": "detections"}
 
 
 # ---------------------------------------------------------------------- obsolete layouts
