@@ -138,6 +138,11 @@ DEFAULT_LABEL_MAX_AGE = pd.Timedelta(hours=12)
 def env(name: str) -> str | None:
     """The value of environment variable ``name``, or ``None`` when unset or empty.
 
+    Parameters
+    ----------
+    name
+        The variable's name (one of the ``ENV_*`` constants).
+
     Examples
     --------
     >>> env("RFCX_FRAMES_SURELY_UNSET_VARIABLE") is None

@@ -191,6 +191,11 @@ def _to_ms_text(ts: pd.Timestamp, seconds_format: str) -> str:
 def to_epoch_ms(ts: pd.Timestamp) -> int:
     """Milliseconds since the epoch (floored), as the emulator stores times.
 
+    Parameters
+    ----------
+    ts
+        The instant (naive = UTC).
+
     Examples
     --------
     >>> to_epoch_ms(to_utc("1970-01-01T00:00:01.5Z"))
@@ -206,6 +211,11 @@ def ceil_epoch_ms(ts: pd.Timestamp) -> int:
     at or after this millisecond: a request bound rounded down would ask for rows before
     the bound, and one rounded down as an *end* would leave out rows before the bound.
 
+    Parameters
+    ----------
+    ts
+        The instant (naive = UTC).
+
     Examples
     --------
     >>> ceil_epoch_ms(to_utc("1970-01-01T00:00:01.0005Z")), ceil_epoch_ms(to_utc("1970-01-01T00:00:01Z"))
@@ -216,6 +226,11 @@ def ceil_epoch_ms(ts: pd.Timestamp) -> int:
 
 def from_epoch_ms(ms: int) -> pd.Timestamp:
     """The UTC time of an epoch-milliseconds value.
+
+    Parameters
+    ----------
+    ms
+        Milliseconds since the epoch.
 
     Examples
     --------
@@ -231,6 +246,13 @@ def window(
     """Parse a ``[start, end)`` window; ``start`` after ``end`` is an error.
 
     ``start == end`` is allowed and selects nothing.
+
+    Parameters
+    ----------
+    start, end
+        The bounds, in any form :func:`to_utc` accepts.
+    start_name, end_name
+        The arguments' names, quoted in errors.
 
     Raises
     ------
@@ -264,6 +286,11 @@ def to_ns(value: TimeLike) -> int:
 
     Integer nanoseconds keep interval and sample arithmetic exact.
 
+    Parameters
+    ----------
+    value
+        Anything :func:`to_utc` accepts.
+
     Examples
     --------
     >>> to_ns("1970-01-01T00:00:01Z")
@@ -274,6 +301,11 @@ def to_ns(value: TimeLike) -> int:
 
 def from_ns(ns: int) -> pd.Timestamp:
     """The UTC ``Timestamp`` of integer nanoseconds since the epoch.
+
+    Parameters
+    ----------
+    ns
+        Nanoseconds since the epoch.
 
     Examples
     --------

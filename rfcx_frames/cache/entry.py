@@ -10,15 +10,17 @@ Layout of an entry (see ``docs/cache.md``)::
 Files hold the rows in :func:`~rfcx_frames.cache.frames.file_schema` form: no stream
 column (the folder names it, as hive readers expect) and plain value types.
 
-All writes happen under the entry's file lock, and the manifest is replaced only after
+All writes happen under the entry's file lock (the part files themselves through
+:mod:`rfcx_frames.cache.partitions`), and the manifest is replaced only after
 the data files it names are in place; files it no longer names are deleted afterwards.
 So a crash at any moment leaves the old manifest (plus unreferenced files that the next
 writer collects) or the new one.
 
 Examples
 --------
->>> partition_path("abc", 0)
-'stream_id=abc/date=1970-01-01'
+>>> import tempfile, pathlib
+>>> Entry(pathlib.Path(tempfile.mkdtemp()), "detections", "k").load() is None
+True
 """
 
 from __future__ import annotations
@@ -26,64 +28,26 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
 from filelock import FileLock
 
 from rfcx_frames.cache.disk import LAYOUT, lock, remove_quietly, storage_errors
-from rfcx_frames.cache.frames import file_schema, sort_table, to_file_table
-from rfcx_frames.cache.intervals import (
-    Interval,
-    fetched_since,
-    intersect,
-    split_by_day,
-    subtract,
-    time_mask,
-    union,
-)
-from rfcx_frames.cache.intervals import stamp as stamp_windows
-from rfcx_frames.cache.manifest import (
-    MANIFEST,
-    SIGNATURE_FILE,
-    Manifest,
-    PartFile,
-    StreamState,
-    load_manifest,
-)
-from rfcx_frames.cache.parquet import (
-    UnreadableFilesError,
-    new_part_name,
-    parquet_is_readable,
-    read_parts,
-    write_parquet_atomic,
-)
+from rfcx_frames.cache.frames import file_schema
+from rfcx_frames.cache.intervals import Interval, fetched_since, intersect, subtract
+from rfcx_frames.cache.manifest import MANIFEST, SIGNATURE_FILE, Manifest, StreamState, load_manifest
+from rfcx_frames.cache.parquet import parquet_is_readable
+from rfcx_frames.cache.partitions import Batch, Job, compact, cut, jobs_for, write_jobs
 from rfcx_frames.files import TMP_PREFIX, write_json
-from rfcx_frames.timeutil import day_label, to_ns, utc_now
+from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
-WRITE_THREADS = 8
 
 # Entry folders this process has already swept of crash leftovers.
 _SWEPT: set[str] = set()
-
-
-def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
-    """The hive partition folder of a stream-day, relative to the entry folder.
-
-    The key is the stream column's name, so hive readers give the rows back their
-    stream column; stream ids are percent-encoded, which pyarrow decodes.
-
-    Examples
-    --------
-    >>> partition_path("a/b", 86_400 * 10**9)
-    'stream_id=a%2Fb/date=1970-01-02'
-    """
-    return f"{stream_column}={quote(stream_id, safe='')}/date={day_label(day_start_ns)}"
 
 
 @dataclass
@@ -93,21 +57,6 @@ class Piece:
     stream_id: str
     windows: list[Interval]
     table: pa.Table
-
-
-@dataclass
-class _Write:
-    """One :meth:`Entry.store` call: its settings, and the files it made obsolete or touched."""
-
-    schema: pa.Schema
-    time_column: str
-    stamp: str
-    obsolete: list[str] = field(default_factory=list)
-    touched: set[tuple[str, str]] = field(default_factory=set)
-
-
-# One file to write: the stream's state, stream id, day start, windows, and rows.
-_Job = tuple[StreamState, str, int, list[Interval], pa.Table]
 
 
 class Entry:
@@ -144,6 +93,11 @@ class Entry:
         ``shared=True`` may return the in-memory copy of an unchanged manifest, which
         readers must not modify (see :func:`~rfcx_frames.cache.manifest.load_manifest`).
 
+        Parameters
+        ----------
+        shared
+            Reuse the in-memory copy of an unchanged manifest.
+
         Examples
         --------
         >>> import pathlib
@@ -157,6 +111,11 @@ class Entry:
 
     def path(self, relative: str) -> Path:
         """The absolute path of a file named relative to the entry folder.
+
+        Parameters
+        ----------
+        relative
+            A path as the manifest names files.
 
         Examples
         --------
@@ -186,6 +145,29 @@ class Entry:
         stored), unless they were fetched before ``stale_before`` (ns): those, like every
         window with ``replace``, have their stored rows replaced.
 
+        Parameters
+        ----------
+        pieces
+            The fetched rows, per stream, with the windows they answer completely.
+        signature
+            The filter signature in clear (written once, as ``_signature.json``).
+        schema
+            The rows' Arrow schema.
+        fingerprint
+            The schema's fingerprint: rows of another one are dropped first.
+        keys
+            The sort order of a new entry's files.
+        time_column
+            The column placing a row in a window.
+        replace
+            Replace the stored rows of every window of ``pieces``.
+        max_parts
+            A partition with more files than this is merged into one.
+        now
+            The fetch time recorded (default: the system clock).
+        stale_before
+            Stored windows fetched before this instant (ns) are replaced.
+
         Examples
         --------
         >>> import tempfile, pathlib
@@ -199,28 +181,33 @@ class Entry:
         """
         with storage_errors(self.root), self.lock(), self._no_orphans_left():
             moment = now if now is not None else utc_now()
-            write = _Write(schema, time_column, moment.isoformat())
-            manifest = self._current(signature, fingerprint, keys, write.stamp)
+            batch = Batch(self.folder, self.stream_column, schema, time_column, moment.isoformat())
+            manifest = self._current(signature, fingerprint, keys, batch.stamp)
             order = manifest.order or list(keys)
-            jobs: list[_Job] = []
+            jobs: list[Job] = []
             for piece in pieces:
                 state = manifest.streams.setdefault(piece.stream_id, StreamState())
                 expired = _expired(state, piece.windows, replace, stale_before)
                 if expired:
-                    self._cut(piece.stream_id, state, expired, write)
-                jobs += self._add(state, piece, order, write, to_ns(moment))
-            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, write.stamp),
-                                                         strict=True):
-                state.files.append(part)
-                write.touched.add((stream_id, _folder_of(part.path)))
-            for stream_id, folder in sorted(write.touched):
-                self._compact(manifest.streams[stream_id], folder, order, write, max_parts)
-            self._commit(manifest, signature, write)
+                    cut(batch, piece.stream_id, state, expired)
+                jobs += jobs_for(batch, state, piece.stream_id, piece.windows, piece.table, order,
+                                 to_ns(moment))
+            write_jobs(batch, jobs)
+            for stream_id, folder in sorted(batch.touched):
+                compact(batch, manifest.streams[stream_id], folder, order, max_parts)
+            self._commit(manifest, signature, batch)
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.
 
         Returns the relative paths dropped. Files that read fine are kept.
+
+        Parameters
+        ----------
+        candidates
+            Relative paths of files a read failed on.
+        schema
+            The entry's Arrow schema (with its stream column).
 
         Examples
         --------
@@ -264,104 +251,19 @@ class Entry:
             self._remove_data_tree()
         return fresh
 
-    def _add(self, state: StreamState, piece: Piece, order: Sequence[str], write: _Write,
-             when: int) -> list[_Job]:
-        """Mark the windows of ``piece`` the stream lacks complete, fetched ``when``; the
-        files to write for them, one per day."""
-        new = subtract(piece.windows, state.complete)
-        if not new:
-            return []
-        state.fetched = stamp_windows(state.fetched, new, when)
-        # Files follow the entry's order, whatever order this query asked for.
-        table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
-        jobs: list[_Job] = []
-        for day, parts in split_by_day(new):
-            rows = table.filter(time_mask(table[write.time_column], parts))
-            if rows.num_rows:
-                jobs.append((state, piece.stream_id, day, parts,
-                             to_file_table(rows, write.schema, self.stream_column)))
-        state.complete = union(state.complete, new)
-        return jobs
-
-    def _commit(self, manifest: Manifest, signature: dict[str, object], write: _Write) -> None:
+    def _commit(self, manifest: Manifest, signature: dict[str, object], batch: Batch) -> None:
         """Replace the manifest, then delete the files it no longer names."""
-        manifest.updated = write.stamp
+        manifest.updated = batch.stamp
         if not (self.folder / SIGNATURE_FILE).exists():
             write_json(self.folder / SIGNATURE_FILE, dict(signature))
         write_json(self.folder / MANIFEST, manifest.to_json())
-        self._unlink(write.obsolete)
-        self._collect_garbage(manifest, {folder for _, folder in write.touched})
+        self._unlink(batch.obsolete)
+        self._collect_garbage(manifest, {folder for _, folder in batch.touched})
 
     def _unlink(self, relatives: Iterable[str]) -> None:
         for relative in relatives:
             with contextlib.suppress(FileNotFoundError):
                 self.path(relative).unlink()
-
-    def _new_part(self, folder: str, coverage: list[Interval], rows: pa.Table, day: str,
-                  now: str) -> PartFile:
-        """Write ``rows`` as a new file in the partition ``folder``."""
-        relative = f"{folder}/{new_part_name()}"
-        size = write_parquet_atomic(self.path(relative), rows)
-        return PartFile(relative, day, list(coverage), rows.num_rows, size, now)
-
-    def _write_all(self, jobs: Sequence[_Job], now: str) -> list[PartFile]:
-        """Write one file per job, in parallel: encoding and fsync release the GIL, and
-        a month of a project is hundreds of stream-day files."""
-        def one(job: _Job) -> PartFile:
-            _, stream_id, day, coverage, rows = job
-            folder = partition_path(stream_id, day, self.stream_column)
-            return self._new_part(folder, coverage, rows, day_label(day), now)
-
-        if len(jobs) < 2:
-            return [one(job) for job in jobs]
-        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(jobs))) as pool:
-            return list(pool.map(one, jobs))
-
-    def _cut(self, stream_id: str, state: StreamState, windows: list[Interval],
-             write: _Write) -> None:
-        """Forget ``windows`` of a stream, rewriting files that also hold other windows."""
-        stored = file_schema(write.schema, self.stream_column)
-        for part in list(state.files):
-            if not intersect(part.coverage, windows):
-                continue
-            state.files.remove(part)
-            write.obsolete.append(part.path)
-            keep = subtract(part.coverage, windows)
-            if not keep:
-                continue
-            try:
-                (table,) = read_parts([self.path(part.path)], stored)
-            except UnreadableFilesError:
-                state.complete = subtract(state.complete, keep)
-                continue
-            rows = table.filter(time_mask(table[write.time_column], keep))
-            if rows.num_rows:
-                folder = _folder_of(part.path)
-                write.touched.add((stream_id, folder))
-                state.files.append(self._new_part(folder, keep, rows, part.date, write.stamp))
-        state.complete = subtract(state.complete, windows)
-
-    def _compact(self, state: StreamState, folder: str, order: Sequence[str], write: _Write,
-                 max_parts: int) -> None:
-        """Merge a partition's parts into one file once it holds more than ``max_parts``."""
-        parts = [p for p in state.files if _folder_of(p.path) == folder]
-        if len(parts) <= max_parts:
-            return
-        stored = file_schema(write.schema, self.stream_column)
-        tables: list[pa.Table] = []
-        coverage: list[Interval] = []
-        for part in parts:
-            state.files.remove(part)
-            try:
-                tables += read_parts([self.path(part.path)], stored)
-                coverage = union(coverage, part.coverage)
-            except UnreadableFilesError:
-                state.complete = subtract(state.complete, part.coverage)
-        keys = [k for k in order if k != self.stream_column]
-        merged = sort_table(pa.concat_tables(tables), keys) if tables else stored.empty_table()
-        if merged.num_rows:
-            state.files.append(self._new_part(folder, coverage, merged, parts[0].date, write.stamp))
-        write.obsolete.extend(p.path for p in parts)
 
     def _collect_garbage(self, manifest: Manifest, folders: set[str]) -> None:
         """Delete files in ``folders`` that the manifest does not name (crash leftovers)."""
@@ -431,11 +333,6 @@ def _expired(state: StreamState, windows: list[Interval], replace: bool,
     if stale_before is None:
         return []
     return intersect(windows, subtract(state.complete, fetched_since(state.fetched, stale_before)))
-
-
-def _folder_of(relative: str) -> str:
-    """The partition folder of a file path relative to the entry folder."""
-    return relative.rsplit("/", 1)[0]
 
 
 def _is_written_here(name: str) -> bool:

@@ -29,6 +29,11 @@ Interval = tuple[int, int]
 def normalize(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort, drop empty intervals and merge overlapping or touching ones.
 
+    Parameters
+    ----------
+    intervals
+        Any ``(start, end)`` pairs.
+
     Examples
     --------
     >>> normalize([(5, 7), (0, 2), (2, 3), (4, 4)])
@@ -47,6 +52,11 @@ def normalize(intervals: Iterable[Interval]) -> list[Interval]:
 def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The union of two interval lists.
 
+    Parameters
+    ----------
+    a, b
+        Interval lists, normal or not.
+
     Examples
     --------
     >>> union([(0, 2)], [(1, 5), (7, 8)])
@@ -57,6 +67,11 @@ def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 
 def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The intersection of two interval lists.
+
+    Parameters
+    ----------
+    a, b
+        Interval lists, normal or not.
 
     Examples
     --------
@@ -81,6 +96,13 @@ def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 
 def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The parts of ``a`` not covered by ``b``.
+
+    Parameters
+    ----------
+    a
+        The intervals to keep parts of.
+    b
+        The holes to cut out of them.
 
     Examples
     --------
@@ -109,6 +131,13 @@ def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 def covers(a: Iterable[Interval], b: Iterable[Interval]) -> bool:
     """Whether ``a`` covers every instant of ``b``.
 
+    Parameters
+    ----------
+    a
+        The covering intervals.
+    b
+        The intervals to cover.
+
     Examples
     --------
     >>> covers([(0, 10)], [(2, 3), (9, 10)])
@@ -123,6 +152,11 @@ def split_by_day(intervals: Iterable[Interval]) -> Iterator[tuple[int, list[Inte
     """Group the parts of a normal interval list by the UTC day they fall in.
 
     Yields ``(day_start_ns, parts)`` in day order; every part lies inside its day.
+
+    Parameters
+    ----------
+    intervals
+        A list of intervals; it is normalized first.
 
     Examples
     --------
@@ -147,6 +181,15 @@ Stamped = tuple[int, int, int]
 def stamp(stamps: Iterable[Stamped], intervals: Iterable[Interval], when: int) -> list[Stamped]:
     """``stamps`` with ``intervals`` (re)fetched at ``when``: sorted, disjoint, merged.
 
+    Parameters
+    ----------
+    stamps
+        The fetch times held so far.
+    intervals
+        The windows fetched again.
+    when
+        Their fetch time (ns).
+
     Examples
     --------
     >>> stamp([(0, 10, 1)], [(5, 20)], 2)
@@ -167,6 +210,13 @@ def stamp(stamps: Iterable[Stamped], intervals: Iterable[Interval], when: int) -
 
 def clip(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> list[Stamped]:
     """The parts of ``stamps`` inside ``intervals``, with their times.
+
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    intervals
+        Where to keep them.
 
     Examples
     --------
@@ -192,6 +242,13 @@ def clip(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> list[Stamp
 def fetched_since(stamps: Iterable[Stamped], moment: int) -> list[Interval]:
     """The windows fetched at ``moment`` or later.
 
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    moment
+        The earliest fetch time kept (ns).
+
     Examples
     --------
     >>> fetched_since([(0, 5, 1), (5, 9, 3)], 2)
@@ -202,6 +259,13 @@ def fetched_since(stamps: Iterable[Stamped], moment: int) -> list[Interval]:
 
 def oldest(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> int | None:
     """The earliest fetch time of the parts of ``stamps`` inside ``intervals``.
+
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    intervals
+        The part of them asked about.
 
     Examples
     --------

@@ -64,6 +64,11 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
 
     :func:`clear` deletes them; :func:`info` reports their size.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -152,6 +157,13 @@ def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
     its lock is free (no writer is at work); temporaries without a lock only once
     older than :data:`~rfcx_frames.cache.disk.ORPHAN_AGE` before ``now``.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    now
+        The time temporaries' ages are measured from (default: the system clock).
+
     Examples
     --------
     >>> import tempfile
@@ -210,6 +222,13 @@ def _whole_sidecars(root: Path) -> list[Path]:
 
 def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     """Size, entries and complete windows per stream of the cache at ``root``.
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    now
+        As for :func:`orphans`.
 
     Returns
     -------
@@ -284,6 +303,11 @@ def _listing_info(sidecar: Path) -> dict[str, Any] | None:
 def windows_frame(root: Root = None) -> pd.DataFrame:
     """One row per complete window: entity, key, stream_id, start, end.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+
     Examples
     --------
     >>> import tempfile
@@ -315,6 +339,18 @@ def clear(
     time is. ``entity`` restricts the clearing to one entity. Folders of older cache
     layouts (see :func:`obsolete_layouts`) are deleted by every call without
     ``entity``, each counted as one entry.
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    older_than
+        Only entries last written longer ago than this duration (``"7d"``, a
+        ``Timedelta``); default: all.
+    entity
+        Only this entity's entries (``"detections"``, ``"streams"`` ...).
+    now
+        The time ``older_than`` counts back from (default: the system clock).
 
     Returns
     -------

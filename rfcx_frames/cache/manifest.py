@@ -62,6 +62,11 @@ class PartFile:
     def from_json(cls, data: dict[str, Any]) -> PartFile:
         """Inverse of :meth:`to_json`.
 
+        Parameters
+        ----------
+        data
+            The parsed JSON of one part file.
+
         Examples
         --------
         >>> p = PartFile("p", "1970-01-01", [(0, 5)], 1, 2, "t")
@@ -113,6 +118,13 @@ class StreamState:
         Complete windows without a fetch time (manifests written before fetch times were
         kept) count as fetched at ``default_fetched``, the manifest's creation: the
         oldest they can be.
+
+        Parameters
+        ----------
+        data
+            The parsed JSON of one stream.
+        default_fetched
+            The fetch time (ns) of complete windows that have none.
 
         Examples
         --------
@@ -181,6 +193,11 @@ class Manifest:
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         """Inverse of :meth:`to_json`; raises ``KeyError``/``ValueError`` on a bad document.
 
+        Parameters
+        ----------
+        data
+            The parsed JSON of a whole manifest.
+
         Examples
         --------
         >>> m = Manifest("d", "k", {}, "s", ns_to_iso(0), ns_to_iso(0))
@@ -217,6 +234,13 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     while the file holds the very same bytes (reading them is cheap; parsing the
     windows of hundreds of files is not). A shared manifest must not be modified;
     writers load their own copy.
+
+    Parameters
+    ----------
+    path
+        The ``_manifest.json`` file.
+    shared
+        Reuse the parsed copy while the file's bytes are unchanged.
 
     Examples
     --------

@@ -109,6 +109,11 @@ def parse_duration(text: str | pd.Timedelta) -> pd.Timedelta:
     A bare number means days. Anything pandas' ``Timedelta`` understands
     (``"1 days 02:00:00"``) is accepted too.
 
+    Parameters
+    ----------
+    text
+        The duration, or a ``Timedelta`` (checked and returned).
+
     Raises
     ------
     ValueError
@@ -144,6 +149,13 @@ def parse_max_age(value: Any, name: str = "max_age") -> pd.Timedelta | None:
     """A maximum age: a duration (``"12h"``, ``"7d"``, a ``Timedelta``) or ``"never"``.
 
     Returns ``None`` for ``"never"`` (cached windows never expire).
+
+    Parameters
+    ----------
+    value
+        The duration, or ``"never"``.
+    name
+        The argument's name, quoted in errors.
 
     Raises
     ------

@@ -41,6 +41,11 @@ _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,150}$")
 def normalize_url(url: str) -> str:
     """A base URL with lower-case scheme and host and no trailing slash.
 
+    Parameters
+    ----------
+    url
+        An API base URL.
+
     Examples
     --------
     >>> normalize_url("HTTPS://API.rfcx.org/")
@@ -53,6 +58,11 @@ def normalize_url(url: str) -> str:
 
 def valid_identity(value: object) -> str | None:
     """``value`` when it is usable as a platform identity, else ``None``.
+
+    Parameters
+    ----------
+    value
+        What a server answered.
 
     Examples
     --------
@@ -69,6 +79,11 @@ def _file(root: str | os.PathLike[str] | None) -> Path:
 def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Every URL and the identity it answered last.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+
     Examples
     --------
     >>> import tempfile
@@ -83,6 +98,15 @@ def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> None:
     """Record that ``url`` serves ``identity`` (atomic; no write when already known).
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    url
+        The API base URL.
+    identity
+        The platform identity it answered.
 
     Examples
     --------
