@@ -66,12 +66,12 @@ def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 
 
 def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
-    """The intersection of two interval lists.
+    """The intersection of two interval lists (each normalized first).
 
     Parameters
     ----------
     a, b
-        Interval lists, normal or not.
+        The lists; an instant is kept when both hold it.
 
     Examples
     --------

@@ -67,7 +67,8 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        The cache folder holding the layout folders (``v1``, ``v2`` ...); default
+        :func:`~rfcx_frames.config.cache_path`.
 
     Examples
     --------
@@ -198,10 +199,8 @@ def clear_orphans(root: Root = None, now: pd.Timestamp | None = None) -> dict[st
 
     Parameters
     ----------
-    root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
-    now
-        The time temporaries' ages are measured from (default: the system clock).
+    root, now
+        As for :func:`orphans`.
 
     Examples
     --------
@@ -306,7 +305,7 @@ def windows_frame(root: Root = None) -> pd.DataFrame:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        As for :func:`info`, whose ``ranged`` windows these are.
 
     Examples
     --------

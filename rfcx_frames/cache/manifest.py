@@ -60,12 +60,13 @@ class PartFile:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PartFile:
-        """Inverse of :meth:`to_json`.
+        """Inverse of :meth:`to_json`: instants are parsed back to nanoseconds and the
+        coverage is normalized.
 
         Parameters
         ----------
         data
-            The parsed JSON of one part file.
+            One element of a stream's ``files`` list.
 
         Examples
         --------

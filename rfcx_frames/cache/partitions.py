@@ -115,9 +115,9 @@ def jobs_for(batch: Batch, state: StreamState, stream_id: str, windows: list[Int
     Parameters
     ----------
     batch
-        The store.
+        The store the rows are written for (its schema and time column).
     state
-        The stream's state, updated in place.
+        The stream's state: its complete and fetched windows grow here.
     stream_id
         The stream.
     windows
@@ -232,9 +232,9 @@ def compact(batch: Batch, state: StreamState, folder: str, order: Sequence[str],
     Parameters
     ----------
     batch
-        The store.
+        The store the merge is part of (its stamp dates the merged file).
     state
-        The stream's state, updated in place.
+        The state of the stream the partition belongs to, updated in place.
     folder
         The partition folder, relative to the entry.
     order
