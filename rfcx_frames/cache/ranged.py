@@ -94,7 +94,7 @@ class TimeRangedCache:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     max_parts
         A stream-day partition holding more files than this is merged into one.
     time_column, stream_column

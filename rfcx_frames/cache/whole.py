@@ -53,7 +53,7 @@ class WholeResultCache:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     ttl
         How long an entry answers ``"use"`` queries (offline ignores expiry).
 
