@@ -108,9 +108,9 @@ def test_no_function_is_longer_than_60_lines_of_code() -> None:
     long = []
     for name, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if (n := code_lines(node)) > MAX_FUNCTION_LINES:
-                    long.append(f"{name}.{node.name}: {n} lines")
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                    n := code_lines(node)) > MAX_FUNCTION_LINES:
+                long.append(f"{name}.{node.name}: {n} lines")
     assert long == []
 
 

@@ -83,7 +83,7 @@ class Context:
         self.cache_default: Any = (None if cache is None or cache is True
                                    else cache_mod.resolve_mode(cache, default="use"))
         self.cache_horizon = _horizon(cache_horizon)
-        self.cache_max_age = (cache_mod.DEFAULT_LABEL_MAX_AGE if cache_max_age is None
+        self.cache_max_age = (config.DEFAULT_LABEL_MAX_AGE if cache_max_age is None
                               else cache_mod.parse_max_age(cache_max_age, "cache_max_age"))
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a Timestamp, not {type(clock).__name__}")
@@ -127,7 +127,7 @@ class Context:
     @property
     def cache_root(self) -> Path:
         """Folder of the local Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache)."""
-        return cache_mod.cache_path(self.cache_dir)
+        return config.cache_path(self.cache_dir)
 
     def max_age(self, entity: Entity, max_age: Any) -> pd.Timedelta | None:
         """How old cached rows of ``entity`` may be: the call's, else the client's for labels."""
@@ -212,7 +212,7 @@ class Context:
 
 
 def _horizon(value: Any) -> pd.Timedelta:
-    horizon = (cache_mod.DEFAULT_HORIZON if value is None
+    horizon = (config.DEFAULT_CACHE_HORIZON if value is None
                else cache_mod.parse_duration(value) if isinstance(value, str)
                else pd.Timedelta(value))
     if horizon < pd.Timedelta(0):

@@ -14,10 +14,19 @@ from pathlib import Path
 import pyarrow as pa
 
 from rfcx_frames.cache.assemble import file_schema
-from rfcx_frames.cache.entry import Entry, read_signature, time_mask
+from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.entry import Entry
+from rfcx_frames.cache.intervals import (
+    Interval,
+    covers,
+    fetched_since,
+    intersect,
+    subtract,
+    time_mask,
+)
+from rfcx_frames.cache.manifest import Manifest, read_signature
+from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
-from rfcx_frames.cache.windows import Interval, covers, fetched_since, intersect, subtract
 from rfcx_frames.convert import sort_table
 
 Pieces = list[tuple[str, pa.Table]]

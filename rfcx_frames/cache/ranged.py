@@ -32,16 +32,12 @@ import pyarrow as pa
 
 from rfcx_frames.cache import planning
 from rfcx_frames.cache.assemble import assemble, schema_fingerprint, sort_keys
-from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
-from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, time_mask
+from rfcx_frames.cache.disk import open_root, storage_errors
+from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece
+from rfcx_frames.cache.intervals import intersect, oldest, time_mask
+from rfcx_frames.cache.modes import CacheArg, resolve_mode
 from rfcx_frames.cache.signature import FilterSignature
-from rfcx_frames.cache.store import (
-    storage_errors,
-)
-from rfcx_frames.cache.windows import (
-    intersect,
-    oldest,
-)
+from rfcx_frames.config import DEFAULT_CACHE_HORIZON
 from rfcx_frames.convert import sort_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
@@ -107,7 +103,7 @@ class TimeRangedCache:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     max_parts
         A stream-day partition holding more files than this is merged into one.
     time_column, stream_column
@@ -128,9 +124,7 @@ class TimeRangedCache:
         time_column: str = "start",
         stream_column: str = "stream_id",
     ) -> None:
-        self.root = cache_path(root)
-        with storage_errors(self.root, "create"):
-            self.root.mkdir(parents=True, exist_ok=True)
+        self.root = open_root(root)
         self.max_parts = max_parts
         self.time_column = time_column
         self.stream_column = stream_column
@@ -147,7 +141,7 @@ class TimeRangedCache:
         fetch: Fetch | None,
         schema: pa.Schema,
         mode: CacheArg = "use",
-        horizon: pd.Timedelta = DEFAULT_HORIZON,
+        horizon: pd.Timedelta = DEFAULT_CACHE_HORIZON,
         now: pd.Timestamp | None = None,
         max_workers: int = 1,
         dtypes: Mapping[str, Any] | None = None,
