@@ -41,6 +41,7 @@ from rfcx_frames.cache.intervals import Interval, fetched_since, intersect, subt
 from rfcx_frames.cache.manifest import MANIFEST, SIGNATURE_FILE, Manifest, StreamState, load_manifest
 from rfcx_frames.cache.parquet import parquet_is_readable
 from rfcx_frames.cache.partitions import Batch, Job, compact, cut, jobs_for, write_jobs
+from rfcx_frames.convert import sort_table
 from rfcx_frames.files import TMP_PREFIX, write_json
 from rfcx_frames.timeutil import to_ns, utc_now
 
@@ -156,7 +157,8 @@ class Entry:
         fingerprint
             The schema's fingerprint: rows of another one are dropped first.
         keys
-            The sort order of a new entry's files.
+            The order the pieces' rows are in; also the sort order of a new entry's files
+            (an existing entry's files keep their own, and pieces are re-sorted to it).
         time_column
             The column placing a row in a window.
         replace
@@ -190,7 +192,8 @@ class Entry:
                 expired = _expired(state, piece.windows, replace, stale_before)
                 if expired:
                     cut(batch, piece.stream_id, state, expired)
-                jobs += jobs_for(batch, state, piece.stream_id, piece.windows, piece.table, order,
+                table = piece.table if list(order) == list(keys) else sort_table(piece.table, order)
+                jobs += jobs_for(batch, state, piece.stream_id, piece.windows, table,
                                  to_ns(moment))
             write_jobs(batch, jobs)
             for stream_id, folder in sorted(batch.touched):

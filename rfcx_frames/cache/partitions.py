@@ -109,7 +109,7 @@ class Batch:
 
 
 def jobs_for(batch: Batch, state: StreamState, stream_id: str, windows: list[Interval],
-             table: pa.Table, order: Sequence[str], when: int) -> list[Job]:
+             table: pa.Table, when: int) -> list[Job]:
     """Mark the ``windows`` a stream lacks complete, fetched ``when`` (ns), and return the
     files to write for their rows of ``table``, one per UTC day.
 
@@ -124,9 +124,7 @@ def jobs_for(batch: Batch, state: StreamState, stream_id: str, windows: list[Int
     windows
         The windows ``table`` answers completely.
     table
-        The fetched rows.
-    order
-        The entry's file order.
+        The fetched rows, in the entry's file order.
     when
         The fetch time (ns).
 
@@ -135,15 +133,13 @@ def jobs_for(batch: Batch, state: StreamState, stream_id: str, windows: list[Int
     >>> schema = pa.schema([("stream_id", pa.string()), ("start", pa.timestamp("ns", tz="UTC"))])
     >>> state = StreamState()
     >>> batch = Batch(Path("/e"), "stream_id", schema, "start", "t")
-    >>> jobs_for(batch, state, "s", [(0, 10)], schema.empty_table(), ["start"], 1), state.complete
+    >>> jobs_for(batch, state, "s", [(0, 10)], schema.empty_table(), 1), state.complete
     ([], [(0, 10)])
     """
     new = subtract(windows, state.complete)
     if not new:
         return []
     state.fetched = stamp_windows(state.fetched, new, when)
-    # Files follow the entry's order, whatever order this query asked for.
-    table = sort_table(table, order) if table.num_rows else table
     jobs: list[Job] = []
     for day, parts in split_by_day(new):
         rows = table.filter(time_mask(table[batch.time_column], parts))

@@ -10,13 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from rfcx_frames import config
-from rfcx_frames.paginate import (
-    Progress,
-    iter_pages,
-    parse_total,
-    plan_pieces,
-    run_parallel,
-)
+from rfcx_frames.paginate import iter_pages, parse_total, plan_pieces, run_parallel
+from rfcx_frames.progress import Progress
 
 
 def pager(data: list[int], total: int | None = None,
