@@ -131,7 +131,7 @@ def tsv(frame: pd.DataFrame) -> bytes:
     Returns
     -------
     bytes
-        The file's content.
+        UTF-8 text: a header line of the column names, then one line per row.
 
     Examples
     --------
@@ -153,7 +153,7 @@ def meta_xml() -> bytes:
     Returns
     -------
     bytes
-        The file's content.
+        The XML document, the same for every archive of this version.
 
     Examples
     --------
