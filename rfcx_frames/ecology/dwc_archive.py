@@ -4,6 +4,24 @@ Everything here turns finished tables into bytes (:func:`archive_bytes`); the on
 to disk goes through :func:`rfcx_frames.files.write_bytes`, so a failure leaves no file.
 The bytes depend on the data alone (fixed member times, a package id derived from the
 content), so the same history makes the same archive.
+
+Examples
+--------
+>>> import zipfile
+>>> events = pd.DataFrame({"site": ["a"], "eventID": ["a_1"], "decimalLatitude": ["18.3"],
+...                        "decimalLongitude": ["-65.8"],
+...                        "period_start": [pd.Timestamp("2024-03-01", tz="UTC")],
+...                        "period_end": [pd.Timestamp("2024-03-02", tz="UTC")]})
+>>> events = events.reindex(columns=[*EVENT_TERMS, "site", "period_start", "period_end"])
+>>> occurrences = pd.DataFrame({"eventID": ["a_1"], "occurrenceID": ["a_1_owl"]}).reindex(
+...     columns=OCCURRENCE_TERMS)
+>>> about = Metadata(title="Owls", creator="Team", abstract="Owls.", protocol="recorders",
+...                  license="CC0-1.0")
+>>> data = archive_bytes(events, occurrences, about)
+>>> data == archive_bytes(events, occurrences, about)  # the same data, the same bytes
+True
+>>> sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
+['eml.xml', 'event.txt', 'meta.xml', 'occurrence.txt']
 """
 
 from __future__ import annotations

@@ -5,6 +5,23 @@ surveyed site x occasion, one occurrence per event and species. Each is built fr
 history and checked against the effort and detections it was made from, so that a
 mismatched input is refused rather than published. Values are text, as the archive
 writes them.
+
+Examples
+--------
+>>> from rfcx_frames.ecology import detection_history, effort_from_segments
+>>> seg = pd.DataFrame({"stream_id": ["a"], "start": [pd.Timestamp("2024-03-01", tz="UTC")],
+...                     "end": [pd.Timestamp("2024-03-01 12:00", tz="UTC")]})
+>>> effort = effort_from_segments(seg, "2024-03-01", "2024-03-02", "1D")
+>>> det = pd.DataFrame({"stream_id": ["a"], "classification_value": ["owl"],
+...                     "start": [pd.Timestamp("2024-03-01 03:00", tz="UTC")]})
+>>> sites = pd.DataFrame({"id": ["a"], "name": ["Ridge"], "latitude": [18.3], "longitude": [-65.8]})
+>>> history = detection_history(det, effort)
+>>> events = event_table(history, effort, sites, "autonomous recorders")
+>>> events[["eventID", "eventDate", "sampleSizeValue"]].to_numpy().tolist()
+[['a_2024-03-01T00:00:00', '2024-03-01T00:00:00+00:00/2024-03-02T00:00:00+00:00', '12']]
+>>> occurrences = occurrence_table(history, effort, det, events, None, None, None)
+>>> occurrences[["occurrenceStatus", "scientificName", "organismQuantity"]].to_numpy().tolist()
+[['present', 'owl', '1']]
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class DetectionHistory:
         One row per site (index ``site``): the stream metadata given, else empty.
     min_coverage
         The coverage an occasion needed to count as surveyed.
+    species
+        The classification values of ``y``, in order.
     """
 
     y: dict[str, pd.DataFrame]
@@ -71,8 +73,13 @@ class DetectionHistory:
     species: list[str] = field(default_factory=list)
 
     def to_long(self) -> pd.DataFrame:
-        """One row per species, site and occasion: ``classification_value, site, occasion,
-        detected, coverage, recorded_hours``.
+        """The history as one long (tidy) table, for plots and models that take long data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per species, site and occasion: ``classification_value, site,
+            occasion, detected`` (1.0 / 0.0 / NaN), ``coverage`` and ``recorded_hours``.
 
         Examples
         --------
