@@ -34,6 +34,7 @@ import pandas as pd
 from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.ecology.history import DetectionHistory
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
+from rfcx_frames.ecology.sites import streams_by_id
 
 DWC = "http://rs.tdwg.org/dwc/terms/"
 
@@ -161,7 +162,7 @@ def _surveyed_cells(history: DetectionHistory, effort: pd.DataFrame) -> pd.DataF
 
 def _locations(sites: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
     """Darwin Core location columns (text) per site id, refusing unknown or unplaced sites."""
-    table = sites.assign(site=sites["id"].astype(str)).drop_duplicates("site").set_index("site")
+    table = streams_by_id(sites, name="sites")
     unknown = sorted(set(wanted) - set(table.index))
     if unknown:
         raise ValueError(f"sites lacks the streams {unknown[:5]} of the history; pass streams_df() "

@@ -38,6 +38,7 @@ from pandas.tseries.offsets import Tick
 from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.ecology.effort import parse_freq
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
+from rfcx_frames.ecology.sites import streams_by_id
 from rfcx_frames.files import write_bytes
 
 #: Stream columns carried as site covariates when a streams frame is given.
@@ -282,11 +283,8 @@ def occasion_labels(effort: pd.DataFrame, occasion: str | None) -> tuple[pd.Seri
 def _site_covariates(sites: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:
     if sites is None:
         return pd.DataFrame(index=index)
-    if "id" not in sites.columns:
-        raise ValueError("sites must be a streams frame with an 'id' column (streams_df())")
-    keep = [c for c in SITE_COVARIATES if c in sites.columns]
-    table = sites.assign(site=sites["id"].astype(str)).set_index("site")[keep]
-    return table[~table.index.duplicated()].reindex(index)
+    table = streams_by_id(sites, name="sites")
+    return table[[c for c in SITE_COVARIATES if c in table.columns]].reindex(index)
 
 
 def _safe(value: str) -> str:
