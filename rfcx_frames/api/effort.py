@@ -13,9 +13,9 @@ import pandas as pd
 
 from .. import timeutil, validate
 from ..ecology.effort import effort_from_segments, parse_freq, period_span
-from ..ecology.recordings import recorded_runs
+from ..ecology.recordings import DTYPES, RunsCache, cached_runs
 from ..timeutil import TimeLike
-from . import listings
+from . import listings, ranged
 from .context import Context
 from .timezones import stream_timezones
 
@@ -82,3 +82,41 @@ def effort_df(
     return ctx.attach_query(frame, "effort", {"freq": freq, "local_time": local,
                                                 "streams[]": ids}, begin, finish)
 
+
+
+def recorded_runs(ctx: Context, streams: list[str], start: pd.Timestamp, end: pd.Timestamp, *,
+                  cache: Any = None, progress: bool | None = None) -> pd.DataFrame:
+    """Recorded runs of ``streams`` in ``[start, end)``, from the cache or from segments.
+
+    Parameters
+    ----------
+    ctx
+        The client's shared state: its cache, platform and user key the runs.
+    streams
+        Stream ids.
+    start, end
+        The window, UTC.
+    cache, progress
+        As for :func:`rfcx_frames.api.ranged.segments_df`, which supplies what the cache
+        lacks (with the same ``cache`` mode).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stream_id, start, end`` of disjoint runs per window, with the cache's provenance
+        in ``attrs["cache"]`` (see :func:`rfcx_frames.ecology.recordings.cached_runs`).
+
+    Examples
+    --------
+    >>> runs = recorded_runs(client, ["abc123abc123"], start, end)  # doctest: +SKIP
+    """
+    store = RunsCache(
+        root=ctx.cache_root, platform=ctx.platform(cache), user=ctx.identity(),
+        options={"mode": ctx.cache_mode(cache), "dtypes": DTYPES,
+                 "max_workers": ctx.max_workers, "horizon": ctx.cache_horizon,
+                 "now": ctx.now()})
+
+    def segments(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
+        return ranged.segments_df(ctx, [stream], a, b, progress=progress, cache=cache)
+
+    return cached_runs(store, streams, start, end, segments)
