@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..files import write_bytes
 from . import access
 from .auth import User
 from .http import HTTPError, Request, Response, json_response, text_response
@@ -307,10 +308,8 @@ def create_classifier(app: App, req: Request) -> Response:
         classifier_id = int(cur.lastrowid or 0)
         model_url = ""
         if files:
-            folder = app.store.data_dir / "classifiers"
-            folder.mkdir(exist_ok=True)
-            target_path = folder / f"{classifier_id}.tar.gz"
-            target_path.write_bytes(files[0].data)
+            write_bytes(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz",
+                        files[0].data)
             model_url = f"s3://rfcx-ai-dev/classifiers/{classifier_id}.tar.gz"
         conn.execute("UPDATE classifiers SET model_url = ? WHERE id = ?", (model_url, classifier_id))
         conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
