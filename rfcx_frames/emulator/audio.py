@@ -263,7 +263,8 @@ def segment_calls(store: Store, stream_id: str, start_ms: int, end_ms: int) -> l
 
     Examples
     --------
-    >>>     >>> segment_calls(Store(tempfile.mkdtemp()), "abc", 0, 60_000)
+    >>> import tempfile
+    >>> segment_calls(Store(tempfile.mkdtemp()), "abc", 0, 60_000)
     []
     """
     rows = store.query(
@@ -291,7 +292,8 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
 
     Examples
     --------
-    >>>     >>> render_segment(Store(tempfile.mkdtemp()), "missing")
+    >>> import tempfile
+    >>> render_segment(Store(tempfile.mkdtemp()), "missing")
     Traceback (most recent call last):
     ...
     FileNotFoundError: no segment 'missing'
@@ -326,7 +328,8 @@ def ensure_blob(store: Store, segment_id: str) -> Path:
 
     Examples
     --------
-    >>>     >>> ensure_blob(Store(tempfile.mkdtemp()), "missing")
+    >>> import tempfile
+    >>> ensure_blob(Store(tempfile.mkdtemp()), "missing")
     Traceback (most recent call last):
     ...
     FileNotFoundError: no segment 'missing'

@@ -133,6 +133,18 @@ class Converter:
             return None
         return values[-1]
 
+    def _leading_number(self, name: str, required: bool, pattern: re.Pattern[str],
+                        kind: str) -> str | None:
+        # JavaScript's parseInt/parseFloat read the number a value starts with.
+        raw = self._raw(name, required)
+        if raw is None:
+            return None
+        m = pattern.match(raw)
+        if not m:
+            self.errors.append(f"Parameter '{name}' should be {kind}")
+            return None
+        return m.group(1)
+
     def string(self, name: str, *, required: bool = False, default: str | None = None) -> str | None:
         """A string parameter."""
         raw = self._raw(name, required)
@@ -141,14 +153,10 @@ class Converter:
     def integer(self, name: str, *, required: bool = False, default: int | None = None,
                 maximum: int | None = None, minimum: int | None = None) -> int | None:
         """An integer, parsed like JavaScript's ``parseInt`` (``"10abc"`` is 10)."""
-        raw = self._raw(name, required)
-        if raw is None:
+        text = self._leading_number(name, required, _INT, "an integer")
+        if text is None:
             return default
-        m = _INT.match(raw)
-        if not m:
-            self.errors.append(f"Parameter '{name}' should be an integer")
-            return default
-        value = int(m.group(1))
+        value = int(text)
         if maximum is not None and value > maximum:
             self.errors.append(f"Parameter '{name}' is larger than the max {maximum}")
         if minimum is not None and value < minimum:
@@ -158,14 +166,8 @@ class Converter:
     def float(self, name: str, *, required: bool = False,
               default: float | None = None) -> float | None:
         """A float, parsed like JavaScript's ``parseFloat``."""
-        raw = self._raw(name, required)
-        if raw is None:
-            return default
-        m = _FLOAT.match(raw)
-        if not m:
-            self.errors.append(f"Parameter '{name}' should be a float")
-            return default
-        return float(m.group(1))
+        text = self._leading_number(name, required, _FLOAT, "a float")
+        return default if text is None else float(text)
 
     def boolean(self, name: str, *, default: bool | None = None) -> bool | None:
         """``'true'`` or ``'1'`` is true, anything else false; absent gives ``default``."""

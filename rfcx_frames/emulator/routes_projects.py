@@ -9,10 +9,11 @@ from typing import Any
 
 from .auth import User
 from .http import HTTPError, Request, Response, json_response
+from .listing import list_table
 from .params import Converter
 from .render import PROJECT_COLUMNS, PROJECT_LITE, column_value, user_object
 from .server import App
-from .sql import Where, order_clause, page_params, paged_select
+from .sql import Where
 from .store import Store
 
 
@@ -81,17 +82,9 @@ def _project_filters(store: Store, user: User, conv: Converter) -> Where:
 
 def list_projects(app: App, req: Request) -> Response:
     """``GET /projects``: readable projects, ``Total-Items``, default sort ``-updated_at``."""
-    assert req.user is not None
-    conv = Converter(req.query)
-    where = _project_filters(app.store, req.user, conv)
-    limit, offset = page_params(conv, 100)
-    sort = conv.string("sort")
-    fields = conv.array("fields")
-    conv.validate()
-    order = order_clause(sort, PROJECT_COLUMNS, "-updated_at", "Failed getting projects")
-    rows, total = paged_select(app.store, "projects", where, order, limit, offset)
-    body = [_project_object(app.store, r, fields, "CRUD") for r in rows]
-    return json_response(body, headers=[("Total-Items", str(total))])
+    return list_table(app, req, "projects", _project_filters, PROJECT_COLUMNS,
+                      "Failed getting projects",
+                      lambda store, row, fields: _project_object(store, row, fields, "CRUD"))
 
 
 def get_project(app: App, req: Request) -> Response:

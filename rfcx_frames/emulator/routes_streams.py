@@ -12,11 +12,12 @@ from typing import Any
 from . import access
 from .auth import User
 from .http import Request, Response, json_response
+from .listing import list_table
 from .params import Converter
 from .render import PROJECT_LITE, STREAM_FULL, column_value, lite_object, user_object
 from .routes_projects import creator_id
 from .server import App
-from .sql import Where, order_clause, page_params, paged_select, placeholders
+from .sql import Where, placeholders
 from .store import Store
 
 #: Columns a stream list may sort by: its own, not the objects it embeds.
@@ -101,17 +102,8 @@ def _stream_filters(store: Store, user: User, conv: Converter) -> Where:
 
 def list_streams(app: App, req: Request) -> Response:
     """``GET /streams``: the caller's streams (or ``only_public``), full shape, ``Total-Items``."""
-    assert req.user is not None
-    conv = Converter(req.query)
-    where = _stream_filters(app.store, req.user, conv)
-    limit, offset = page_params(conv, 100)
-    sort = conv.string("sort")
-    fields = conv.array("fields")
-    conv.validate()
-    order = order_clause(sort, SORTABLE, "-updated_at", "Failed getting streams")
-    rows, total = paged_select(app.store, "streams", where, order, limit, offset)
-    body = [stream_object(app.store, dict(r), fields) for r in rows]
-    return json_response(body, headers=[("Total-Items", str(total))])
+    return list_table(app, req, "streams", _stream_filters, SORTABLE, "Failed getting streams",
+                      lambda store, row, fields: stream_object(store, dict(row), fields))
 
 
 def get_stream(app: App, req: Request) -> Response:

@@ -1,19 +1,17 @@
-"""SQL pieces the routes share: WHERE building, ``IN`` lists, ORDER BY, LIMIT/OFFSET, totals.
+"""SQL pieces the routes share: WHERE building, ``IN`` lists, ORDER BY and LIMIT/OFFSET.
 
-Every list route turns its query parameters into one :class:`Where` and a sort, then pages
-the result like the platform's ``pagedQuery`` (contract §3): the helpers here keep those
-rules (ties broken by id, unknown sort columns failing like SQL, ``Total-Items``) in one place.
+Every list route turns its query parameters into one :class:`Where` and a sort: the helpers
+here keep the platform's rules for them (ties broken by id, unknown sort columns failing
+like SQL, an omitted limit meaning every row) in one place.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .http import HTTPError
 from .params import Converter
-from .store import Store
 
 
 def placeholders(values: Sequence[object]) -> str:
@@ -105,33 +103,3 @@ def limit_sql(limit: int | None, offset: int) -> str:
     if limit is None and not offset:
         return ""
     return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
-
-
-def paged_total(limit: int | None, offset: int, count: int, returned: int) -> int:
-    """The ``Total-Items`` the platform's ``pagedQuery`` reports.
-
-    With ``limit`` and ``offset`` both falsy it runs a plain ``findAll`` and counts the rows
-    it returned (so ``limit=0`` says 0); otherwise ``findAndCountAll``'s true ``count``.
-
-    Examples
-    --------
-    >>> paged_total(0, 0, count=42, returned=0), paged_total(10, 0, count=42, returned=10)
-    (0, 42)
-    """
-    return count if limit or offset else returned
-
-
-def paged_select(store: Store, table: str, where: Where, order: str, limit: int | None,
-                 offset: int) -> tuple[list[sqlite3.Row], int]:
-    """The rows of ``table`` matching ``where`` in ``order``, paged, and their ``Total-Items``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> paged_select(Store(tempfile.mkdtemp()), "streams", Where(["1 = 1"]), "id ASC", 10, 0)
-    ([], 0)
-    """
-    count = store.query(f"SELECT count(*) AS n FROM {table} WHERE {where.sql}", where.args)
-    rows = store.query(f"SELECT * FROM {table} WHERE {where.sql} ORDER BY {order}"
-                       f"{limit_sql(limit, offset)}", where.args)
-    return rows, paged_total(limit, offset, int(count[0]["n"]), len(rows))
