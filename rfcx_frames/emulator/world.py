@@ -17,15 +17,15 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from ..timeutil import to_epoch_ms, to_utc
 from . import auth
 from .audio import CODEC_EXTENSIONS
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
-from .schedule import recording_segments, sample_counts, to_ms
+from .schedule import recording_segments, sample_counts
 from .store import Store
 from .taxonomy import CLASSIFIERS, TAXA, local_taxa, output_class_name
 from .world_entities import (
@@ -96,7 +96,7 @@ def uuid4_strings(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _period(spec: WorldSpec) -> tuple[int, int]:
-    start = to_ms(datetime.fromisoformat(spec.period_start).replace(tzinfo=timezone.utc))
+    start = to_epoch_ms(to_utc(spec.period_start))
     return start, start + spec.days * 86_400_000
 
 
