@@ -128,6 +128,13 @@ def text_response(text: str, status: int = 200, content_type: str | None = "text
 def s3_error(status: int, code: str, message: str) -> Response:
     """The XML error an S3 object store answers with (blob downloads, upload PUTs).
 
+    Parameters
+    ----------
+    status
+        The HTTP status.
+    code, message
+        S3's error code (``NoSuchKey``) and its sentence.
+
     Examples
     --------
     >>> s3_error(404, "NoSuchKey", "The specified key does not exist.").status

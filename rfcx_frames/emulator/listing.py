@@ -30,6 +30,15 @@ def paged_total(limit: int | None, offset: int, count: int, returned: int) -> in
     With ``limit`` and ``offset`` both falsy it runs a plain ``findAll`` and counts the rows
     it returned (so ``limit=0`` says 0); otherwise ``findAndCountAll``'s true ``count``.
 
+    Parameters
+    ----------
+    limit, offset
+        The page asked for.
+    count
+        How many rows match the filters.
+    returned
+        How many rows the page holds.
+
     Examples
     --------
     >>> paged_total(0, 0, count=42, returned=0), paged_total(10, 0, count=42, returned=10)
@@ -41,6 +50,19 @@ def paged_total(limit: int | None, offset: int, count: int, returned: int) -> in
 def paged_select(store: Store, table: str, where: Where, order: str, limit: int | None,
                  offset: int) -> tuple[list[sqlite3.Row], int]:
     """The rows of ``table`` matching ``where`` in ``order``, paged, and their ``Total-Items``.
+
+    Parameters
+    ----------
+    store
+        The emulator's database.
+    table
+        The table listed.
+    where
+        The filters.
+    order
+        The ``ORDER BY`` terms (see :func:`~.sql.order_clause`).
+    limit, offset
+        The page.
 
     Examples
     --------
@@ -58,7 +80,26 @@ def list_table(app: App, req: Request, table: str, filters: Filters, sortable: S
                failure: str, render: Render) -> Response:
     """A paged list route: 100 rows by default, sort ``-updated_at``, ``Total-Items``.
 
-    ``failure`` is the route's 500 message for an unknown sort column.
+    Parameters
+    ----------
+    app, req
+        The emulator and the request.
+    table
+        The table listed.
+    filters
+        Reads the route's filter parameters into a :class:`~.sql.Where`.
+    sortable
+        The columns ``sort`` may name.
+    failure
+        The route's 500 message for an unknown sort column.
+    render
+        Renders one row with the requested ``fields``.
+
+    Examples
+    --------
+    >>> from rfcx_frames.emulator import running
+    >>> with running(days=1) as emu:  # doctest: +SKIP
+    ...     emu.client().projects_df()  # GET /projects is a list_table route
     """
     assert req.user is not None
     conv = Converter(req.query)

@@ -99,6 +99,11 @@ def js_date_string(ms: int) -> str:
 def leading_int(text: str) -> int:
     """The integer at the start of ``text``, like JavaScript's ``parseInt`` (0 if none).
 
+    Parameters
+    ----------
+    text
+        A query value, e.g. a classifier id.
+
     Examples
     --------
     >>> leading_int("12abc"), leading_int("abc")

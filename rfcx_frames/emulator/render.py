@@ -30,6 +30,13 @@ TIME_COLUMNS = {"start", "end", "created_at", "updated_at", "last_executed_at"}
 def column_value(column: str, value: Any) -> Any:
     """A database value as the platform renders it (booleans, ISO times).
 
+    Parameters
+    ----------
+    column
+        The column's name: it says whether the value is a flag, a time or neither.
+    value
+        The stored value (times in epoch ms, flags as 0/1).
+
     Examples
     --------
     >>> column_value("is_public", 1), column_value("start", 0)
@@ -45,6 +52,13 @@ def column_value(column: str, value: Any) -> Any:
 def pick(row: Any, columns: Sequence[str]) -> dict[str, Any]:
     """The ``columns`` of ``row`` (a ``sqlite3.Row`` or a dict), rendered by :func:`column_value`.
 
+    Parameters
+    ----------
+    row
+        The stored row.
+    columns
+        The columns to keep, in the order the answer lists them.
+
     Examples
     --------
     >>> pick({"id": "a", "hidden": 0, "x": 1}, ("id", "hidden"))
@@ -55,6 +69,13 @@ def pick(row: Any, columns: Sequence[str]) -> dict[str, Any]:
 
 def user_object(store: Store, user_id: int) -> dict[str, Any] | None:
     """The ``created_by`` object: first and last name, email, picture (``None`` if unknown).
+
+    Parameters
+    ----------
+    store
+        The emulator's database.
+    user_id
+        The user's numeric id.
 
     Examples
     --------
@@ -70,6 +91,17 @@ def user_object(store: Store, user_id: int) -> dict[str, Any] | None:
 def lite_object(store: Store, table: str, columns: Sequence[str],
                 row_id: object) -> dict[str, Any] | None:
     """The short form of one project or stream nested in another answer (``None`` if gone).
+
+    Parameters
+    ----------
+    store
+        The emulator's database.
+    table
+        ``"projects"``, ``"streams"`` or ``"classifiers"``.
+    columns
+        The short form's columns (e.g. :data:`STREAM_LITE`).
+    row_id
+        The id of the row to embed.
 
     Examples
     --------

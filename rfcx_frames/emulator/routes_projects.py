@@ -20,6 +20,15 @@ from .store import Store
 def creator_id(store: Store, user: User, created_by: str) -> int:
     """The user id a ``created_by`` filter names: ``me``, or a guid (-1 if unknown).
 
+    Parameters
+    ----------
+    store
+        The emulator's database.
+    user
+        The caller (``me``).
+    created_by
+        The parameter's value.
+
     Examples
     --------
     >>> import tempfile

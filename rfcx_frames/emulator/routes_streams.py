@@ -41,6 +41,11 @@ def stream_object(store: Store, row: dict[str, Any], fields: Sequence[str] | Non
 def name_pattern(name: str) -> str:
     """The SQL ``LIKE`` pattern of a ``name`` filter: literal, with ``*`` wildcards at the ends.
 
+    Parameters
+    ----------
+    name
+        The ``name`` parameter (``_``, ``%`` and ``\\`` match themselves).
+
     Examples
     --------
     >>> name_pattern("*site_1*"), name_pattern("100%")

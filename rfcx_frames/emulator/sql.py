@@ -17,6 +17,11 @@ from .params import Converter
 def placeholders(values: Sequence[object]) -> str:
     """SQL ``?`` placeholders for ``values`` (``NULL`` for none, so ``IN ()`` stays valid).
 
+    Parameters
+    ----------
+    values
+        The values an ``IN`` list will be bound to.
+
     Examples
     --------
     >>> placeholders([1, 2]), placeholders([])
@@ -60,6 +65,17 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
 
     An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
 
+    Parameters
+    ----------
+    sort
+        The ``sort`` parameter, or ``None`` for ``default``.
+    allowed
+        The columns the route may sort by.
+    default
+        The route's default sort.
+    failure
+        The route's 500 message.
+
     Examples
     --------
     >>> order_clause("-name", ["name"], "name", "Failed getting items")
@@ -82,6 +98,13 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
 def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None, int]:
     """``(limit, offset)`` from a query, with the route's default limit.
 
+    Parameters
+    ----------
+    conv
+        The query's converter (errors are collected there).
+    default_limit
+        The limit when none is given; ``None`` for every row.
+
     Examples
     --------
     >>> page_params(Converter({"offset": ["5"]}), 100)
@@ -94,6 +117,11 @@ def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None,
 
 def limit_sql(limit: int | None, offset: int) -> str:
     """The ``LIMIT``/``OFFSET`` clause; none at all when both are unset (every row).
+
+    Parameters
+    ----------
+    limit, offset
+        The page; ``limit=None`` with an offset means every row after it.
 
     Examples
     --------
