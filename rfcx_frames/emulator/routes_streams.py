@@ -59,12 +59,12 @@ def name_pattern(name: str) -> str:
     return pattern
 
 
-def _visible_ids(store: Store, user: User, conv: Converter, where: Where) -> None:
-    """Restrict ``where`` to the streams the caller may list (none for system users)."""
+def _listable(store: Store, user: User, conv: Converter) -> Where:
+    """The conditions of the streams the caller may list: deleted or not, and whose."""
     only_public = conv.boolean("only_public", default=False)
     only_deleted = conv.boolean("only_deleted", default=False)
     permission = conv.one_of("permission", ("C", "R", "U", "D"), default="R") or "R"
-    where.add("deleted_at IS NOT NULL" if only_deleted else "deleted_at IS NULL")
+    where = Where(["deleted_at IS NOT NULL" if only_deleted else "deleted_at IS NULL"])
     if only_public:
         where.within("id", sorted(access.public_stream_ids(store)))
     elif only_deleted and not user.is_system:
@@ -72,6 +72,7 @@ def _visible_ids(store: Store, user: User, conv: Converter, where: Where) -> Non
         where.within("id", sorted(r["id"] for r in rows))
     elif not user.is_system:
         where.within("id", sorted(access.accessible_stream_ids(store, user, permission)))
+    return where
 
 
 def _stream_filters(store: Store, user: User, conv: Converter) -> Where:
@@ -82,8 +83,8 @@ def _stream_filters(store: Store, user: User, conv: Converter) -> Where:
     start, end = conv.time("start"), conv.time("end")
     updated_after = conv.time("updated_after")
     created_by = conv.string("created_by")
-    where = Where()
-    _visible_ids(store, user, conv, where)
+    # Parameters are read in the platform's order: its validation errors list them so.
+    where = _listable(store, user, conv)
     hidden = conv.boolean("hidden")
     if name:
         where.add("lower(name) LIKE lower(?) ESCAPE '\\'", name_pattern(name))
