@@ -90,10 +90,6 @@ class Ingestor(QueueWorker[str]):
         for row in store.query("SELECT id FROM uploads WHERE status = 10"):
             self.put(row["id"])
 
-    def submit(self, upload_id: str) -> None:
-        """Queue an upload whose bytes have arrived."""
-        self.put(upload_id)
-
     def handle(self, item: str) -> None:
         """Process one upload and record its final status."""
         time.sleep(self.delay_s)
@@ -241,7 +237,7 @@ def put_upload(app: App, ingestor: Ingestor, req: Request) -> Response:
         with app.store.connect() as conn:
             conn.execute("UPDATE uploads SET status = 10, updated_at = ? WHERE id = ?",
                          (_now_ms(), upload_id))
-        ingestor.submit(upload_id)
+        ingestor.put(upload_id)  # its bytes have arrived
     resp = Response(status=200, body=b"")
     return resp.header("ETag", f'"{hashlib.md5(req.body).hexdigest()}"')
 
