@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..audio import clips, training_set, write_training_set
 from ..audio.download import ClientSource, download
+from ..files import open_atomic
 from .args import (
     id_list,
     input_table,
@@ -108,9 +109,10 @@ def _cmd_clips(args: argparse.Namespace) -> int:
                         pad=args.pad, sample_rate=args.sample_rate,
                         band_pass=args.band_pass, progress=not args.no_progress)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, audio=audio)
-    meta.to_parquet(out.with_suffix(".parquet"), index=False)
+    with open_atomic(out.with_suffix(".parquet"), "wb") as handle:
+        meta.to_parquet(handle, index=False)
+    with open_atomic(out, "wb") as handle:
+        np.savez_compressed(handle, audio=audio)
     print(f"wrote {audio.shape[0]} clips to {out} and metadata to "
           f"{out.with_suffix('.parquet')}", file=sys.stderr)
     return 0

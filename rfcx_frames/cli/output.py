@@ -1,8 +1,9 @@
 """Table output of ``rfcx-frames``: a terminal-wide table, or every row to Parquet or CSV.
 
 Without ``--out`` a table command prints its first :data:`TABLE_ROWS` rows, a few useful
-columns of the table (or the ``--columns`` chosen), cut to the terminal's width: columns
-that do not fit are left out from the right and named on a line below. ``--out
+columns of the table (or the ``--columns`` chosen), UTC times as ``2024-03-01T04:30:25.302Z``,
+cut to the terminal's width: columns that do not fit are left out from the right and named
+on a line below. ``--out
 FILE.parquet|.csv`` writes every row and every column (or the ``--columns`` chosen).
 """
 
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..files import open_atomic
+from ..timeutil import to_wire
 from .args import name_list, table_path
 
 TABLE_ROWS = 40
@@ -128,6 +131,8 @@ def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, out: str) -> None:
     """Write ``frame`` to ``out`` (``.parquet`` or ``.csv``) and say so on stderr.
 
+    The file appears whole or not at all (an error or Ctrl-C leaves an older one as it was).
+
     Parameters
     ----------
     frame
@@ -144,12 +149,38 @@ def write_table(frame: pd.DataFrame, out: str) -> None:
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        with open_atomic(path, "wb") as handle:
+            frame.to_parquet(handle, index=False)
     elif suffix == ".csv":
-        csv_ready(frame).to_csv(path, index=False)
+        with open_atomic(path, "w") as handle:
+            csv_ready(frame).to_csv(handle, index=False)
     else:
         raise ValueError(f"--out must end in .parquet or .csv, got {out!r}")
     print(f"wrote {len(frame)} rows to {path}", file=sys.stderr)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for reading on a terminal: UTC times as the platform writes them.
+
+    ``2024-03-01T04:30:25.302Z`` is shorter than pandas' ``2024-03-01 04:30:25.302+00:00``
+    and is what ``--start`` accepts; a missing time shows as ``NaT``.
+
+    Parameters
+    ----------
+    frame
+        The rows and columns to show.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2024-03-01T04:30:25.302Z", None], utc=True)
+    >>> readable(pd.DataFrame({"start": t}))["start"].tolist()
+    ['2024-03-01T04:30:25.302Z', 'NaT']
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = [to_wire(t) if pd.notna(t) else "NaT" for t in out[column]]
+    return out
 
 
 def fit_width(frame: pd.DataFrame, width: int) -> tuple[list[str], list[str]]:
@@ -205,7 +236,7 @@ def print_table(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     if frame.empty:
         print(f"(no rows; columns: {', '.join(map(str, columns))})")
         return
-    lines, hidden = fit_width(frame[list(columns)].head(TABLE_ROWS),
+    lines, hidden = fit_width(readable(frame[list(columns)].head(TABLE_ROWS)),
                               shutil.get_terminal_size().columns)
     print("\n".join(lines))
     if hidden:
