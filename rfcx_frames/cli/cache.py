@@ -1,4 +1,4 @@
-"""``rfcx-frames cache info|path|clear``: inspect or clear the local cache."""
+"""``rfcx-frames cache``: show the local cache (``info``, ``path``) or ``clear`` it."""
 
 from __future__ import annotations
 
