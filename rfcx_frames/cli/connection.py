@@ -24,7 +24,7 @@ def add_connection(parser: argparse.ArgumentParser) -> None:
     Parameters
     ----------
     parser
-        The subcommand's parser.
+        The parser of a subcommand that talks to the platform.
 
     Examples
     --------

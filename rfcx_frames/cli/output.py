@@ -36,7 +36,7 @@ def add_table_output(parser: argparse.ArgumentParser) -> None:
     Parameters
     ----------
     parser
-        The subcommand's parser.
+        The parser of a subcommand that returns a table.
 
     Examples
     --------

@@ -83,7 +83,7 @@ def add_window(parser: argparse.ArgumentParser) -> None:
     Parameters
     ----------
     parser
-        The subcommand's parser.
+        The parser of a subcommand that reads a time window.
 
     Examples
     --------

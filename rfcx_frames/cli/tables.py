@@ -91,7 +91,7 @@ def _cache_value(args: argparse.Namespace) -> Any:
 
 
 def _add_labels_filters(parser: argparse.ArgumentParser) -> None:
-    # What detections and annotations are both filtered by.
+    # Detections and annotations take the same filters: one block keeps their help alike.
     add_window(parser)
     parser.add_argument("--stream", action="append", help="stream id (repeat or comma list)")
     parser.add_argument("--classification", action="append",
