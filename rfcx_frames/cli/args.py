@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..timeutil import to_utc
+from ..validate import SAMPLE_RATE_MAX
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
@@ -146,7 +147,7 @@ positive_float = number(float, 0.0, low_open=True)
 positive_int = number(int, 0, low_open=True)
 non_negative_float = number(float, 0.0)
 #: ``--sample-rate``: whole Hz, 1 to 384 kHz (the library's bounds).
-sample_rate = number(int, 1, 384_000)
+sample_rate = number(int, 1, SAMPLE_RATE_MAX)
 
 
 def negatives_value(text: str) -> int | float:
