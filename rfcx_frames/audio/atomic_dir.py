@@ -41,7 +41,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from rfcx_frames.cache.store import fsync_dir
+from rfcx_frames.files import fsync_dir
 
 MANIFEST = "manifest.json"
 LOCK_TIMEOUT_S = 600.0

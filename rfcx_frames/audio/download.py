@@ -32,9 +32,9 @@ from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import to_utc
 
 from .. import config
-from ..cache.config import cache_path
+from ..cache.disk import remove_quietly, stale_files
 from ..cache.manage import AUDIO
-from ..cache.store import remove_quietly, stale_files
+from ..config import cache_path
 from ..exceptions import DownloadError
 from .source import empty_segments, overlapping
 from .store import AudioStore, AudioVerificationError, check_id, expected_frame_range

@@ -42,7 +42,7 @@ import platformdirs
 import soundfile as sf
 
 from rfcx_frames.audio.source import NS_PER_MS, NS_PER_S, ns_to_series
-from rfcx_frames.cache.store import remove_quietly, stale_files, storage_errors
+from rfcx_frames.cache.disk import remove_quietly, stale_files, storage_errors
 from rfcx_frames.timeutil import to_ns, to_utc
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
