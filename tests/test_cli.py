@@ -21,7 +21,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rfcx_frames import cli, commands
+from rfcx_frames import Client, cli
+from rfcx_frames.cli import output
+from rfcx_frames.cli.tables import BRIEF
 from rfcx_frames.emulator import Emulator
 
 DAY = ["--start", "2024-03-01", "--end", "2024-03-02"]
@@ -168,23 +170,26 @@ def test_table_to_file_equals_library_frame(capsys: pytest.CaptureFixture[str],
         # so compare with the library frame after the same Parquet round trip.
         pd.testing.assert_frame_equal(got, parquet_round_trip(expected))
     else:
-        assert out_file.read_text() == commands.csv_ready(expected).to_csv(index=False)
+        assert out_file.read_text() == output.csv_ready(expected).to_csv(index=False)
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_table_on_terminal(capsys: pytest.CaptureFixture[str], demo_emulator: Emulator,
-                           one_stream: str, name: str) -> None:
+                           one_stream: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough for every default column
     code, out, err = run(capsys, *_argv(name, one_stream), *conn(demo_emulator))
     assert code == 0, err
     expected = TABLES[name][1](demo_emulator.client(cache=False), one_stream)
+    brief = [c for c in BRIEF[name] if c in expected.columns]
     lines = out.splitlines()
-    assert lines[0].split() == [str(c) for c in expected.columns]
-    shown = min(len(expected), commands.TABLE_ROWS)
-    assert len(lines) == 1 + shown + (len(expected) > commands.TABLE_ROWS)
-    # the first row's id is printed on its own line
-    assert str(expected.iloc[0, 0]) in lines[1]
-    if len(expected) > commands.TABLE_ROWS:
-        assert lines[-1].startswith(f"... {len(expected) - commands.TABLE_ROWS} more rows "
+    assert lines[0].split() == brief
+    shown = min(len(expected), output.TABLE_ROWS)
+    assert len(lines) == 1 + shown + (len(expected) > output.TABLE_ROWS)
+    # the first row's first shown text value is printed on its own line
+    text = next(c for c in brief if not isinstance(expected[c].dtype, pd.DatetimeTZDtype))
+    assert str(expected[text].iloc[0]) in lines[1]
+    if len(expected) > output.TABLE_ROWS:
+        assert lines[-1].startswith(f"... {len(expected) - output.TABLE_ROWS} more rows "
                                     f"({len(expected)} in all)")
 
 
@@ -603,7 +608,7 @@ def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str], demo_emulator: 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands.Client, "projects_df", interrupted)
+    monkeypatch.setattr(Client, "projects_df", interrupted)
     code, _, err = run(capsys, "projects", *conn(demo_emulator))
     assert code == 130
     assert err.strip() == "interrupted"

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .timeutil import to_utc
+from ..timeutil import to_utc
+from ..validate import SAMPLE_RATE_MAX
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
@@ -46,32 +47,38 @@ def with_suffix(*suffixes: str) -> Callable[[str], str]:
 table_path = with_suffix(*TABLE_SUFFIXES)
 
 
-def existing_file(text: str) -> str:
-    """An argument type: a path to an existing file.
+def existing(*suffixes: str) -> Callable[[str], str]:
+    """An argument type: a path to an existing file, ending in one of ``suffixes`` if given.
+
+    The suffix is checked first, so a wrong kind of file is named as such even when it
+    does not exist either.
 
     Examples
     --------
-    >>> existing_file("/nonexistent.wav")
+    >>> existing()("/nonexistent.wav")
     Traceback (most recent call last):
     ...
     argparse.ArgumentTypeError: no such file: '/nonexistent.wav'
-    """
-    if not Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
-    return text
-
-
-def input_table(text: str) -> str:
-    """An argument type: an existing ``.parquet`` or ``.csv`` table.
-
-    Examples
-    --------
-    >>> input_table("/nonexistent/table.parquet")
+    >>> existing(*TABLE_SUFFIXES)("/nonexistent/table.xlsx")
     Traceback (most recent call last):
     ...
-    argparse.ArgumentTypeError: no such file: '/nonexistent/table.parquet'
+    argparse.ArgumentTypeError: must end in .parquet or .csv, got '/nonexistent/table.xlsx'
     """
-    return existing_file(table_path(text))
+    right_suffix = with_suffix(*suffixes) if suffixes else str
+
+    def check(text: str) -> str:
+        path = right_suffix(text)
+        if not Path(path).is_file():
+            raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+        return path
+
+    return check
+
+
+#: ``--file``: any existing file.
+existing_file = existing()
+#: An input table: an existing ``.parquet`` or ``.csv`` file.
+input_table = existing(*TABLE_SUFFIXES)
 
 
 def time_text(text: str) -> str:
@@ -140,7 +147,7 @@ positive_float = number(float, 0.0, low_open=True)
 positive_int = number(int, 0, low_open=True)
 non_negative_float = number(float, 0.0)
 #: ``--sample-rate``: whole Hz, 1 to 384 kHz (the library's bounds).
-sample_rate = number(int, 1, 384_000)
+sample_rate = number(int, 1, SAMPLE_RATE_MAX)
 
 
 def negatives_value(text: str) -> int | float:
@@ -173,6 +180,24 @@ def id_list(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def name_list(text: str) -> list[str]:
+    """An argument type: a comma list of names (``--columns a,b``), each once, in order.
+
+    Examples
+    --------
+    >>> name_list("stream_id, start,stream_id")
+    ['stream_id', 'start']
+    >>> name_list(",")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a comma list of names, got ','
+    """
+    names = id_list([text])
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma list of names, got {text!r}")
+    return list(dict.fromkeys(names))
 
 
 def int_list(values: list[str] | None, option: str) -> list[int] | None:
