@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from ..client import Client
+from ..convert import empty_frame
 from ..frames import add_local_time
-from ..schemas import ENTITIES, empty_frame
+from ..schemas import ENTITIES
 from .args import id_list, int_list, unit_float
 from .connection import client_from
 from .output import add_table_output, check_columns, emit
