@@ -430,7 +430,7 @@ def _spread(frame: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def main(args: Any) -> int:
-    """``rfcx-frames demo`` (arguments parsed by :mod:`rfcx_frames.commands`)."""
+    """``rfcx-frames demo`` (arguments parsed by :mod:`rfcx_frames.cli.local`)."""
     result = run_demo(api_url=args.api_url, token=args.token, out_dir=args.out,
                       start=args.start, end=args.end, min_confidence=args.min_confidence,
                       progress=not args.no_progress)
