@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from .audio.store import AudioVerificationError
+from .audio.segment_check import AudioVerificationError
 from .commands import add_commands
 from .emulator import __main__ as emulator_main
 from .exceptions import RFCxError

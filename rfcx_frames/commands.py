@@ -316,7 +316,7 @@ def cmd_clips(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .audio import clips
-    from .audio.download import ClientSource
+    from .audio.sources import ClientSource
 
     frame = _read_table(args.input)
     audio, meta = clips(ClientSource(_client(args)), frame, duration=args.duration,
@@ -334,7 +334,7 @@ def cmd_clips(args: argparse.Namespace) -> int:
 def cmd_training_set(args: argparse.Namespace) -> int:
     """``rfcx-frames training-set``: build and write a training set from annotations."""
     from .audio import training_set, write_training_set
-    from .audio.download import ClientSource
+    from .audio.sources import ClientSource
 
     source = ClientSource(_client(args))
     table = training_set(source, _read_table(args.input), clip_duration=args.clip_duration,

@@ -30,13 +30,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.audio.source import (
-    SegmentSource,
-    ns_to_series,
-    samples_between,
-    seconds_to_ns,
-    series_ns,
-)
+from rfcx_frames.audio.sample_time import ns_to_series, samples_between, seconds_to_ns, series_ns
+from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.audio.windows import Channel, GapMode, WindowRequest, load_windows
 from rfcx_frames.progress import tqdm
 from rfcx_frames.validate import check_sample_rate, check_seconds
@@ -232,7 +227,7 @@ def iter_clips(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> f = pd.DataFrame({"stream_id": ["s"], "start": ["2020-01-01T00:00:00Z"],
     ...                   "end": ["2020-01-01T00:00:01Z"]})
     >>> [a.shape for a, m in iter_clips(TableSource(pd.DataFrame()), f, sample_rate=100,
@@ -379,7 +374,7 @@ def clips(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> f = pd.DataFrame({"stream_id": ["s", "s"], "start": ["2020-01-01T00:00:00Z"] * 2,
     ...                   "end": ["2020-01-01T00:00:01Z", "2020-01-01T00:00:02Z"]})
     >>> audio, meta = clips(TableSource(pd.DataFrame()), f, sample_rate=100, progress=False)

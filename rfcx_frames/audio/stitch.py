@@ -8,7 +8,7 @@ completes the rate and length of the segments some window needs from their file 
 (:func:`read_file`).
 
 Positions: sample 0 of a segment lands at ``round((segment start - window start) * R)``
-(:func:`~rfcx_frames.audio.source.samples_between`), computed from that segment's own start.
+(:func:`~rfcx_frames.audio.sample_time.samples_between`), computed from that segment's own start.
 
 Examples
 --------
@@ -31,13 +31,14 @@ import pandas as pd
 import soundfile as sf
 import soxr
 
-from rfcx_frames.audio.source import (
+from rfcx_frames.audio.sample_time import (
     NS_PER_MS,
     NS_PER_S,
-    SegmentSource,
+    audio_end_ns,
     samples_between,
     series_ns,
 )
+from rfcx_frames.audio.sources import SegmentSource
 
 Channel = int | Literal["mix"]
 
@@ -120,7 +121,7 @@ def segments_of(stream_id: str, table: pd.DataFrame) -> Segments:
         if rate is not None and count is not None and not pd.isna(rate) and not pd.isna(count):
             rates[i], frames[i] = int(rate), int(count)
     known = (rates > 0) & (frames > 0)
-    real_end = starts + -(-(frames * NS_PER_S) // np.maximum(rates, 1))
+    real_end = audio_end_ns(starts, frames, np.maximum(rates, 1))
     ends = np.where(known, real_end, listed_end + END_SLACK_NS)
     return Segments(stream_id, rows, starts, frames, rates, ends)
 
@@ -135,7 +136,7 @@ def complete_segments(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> complete_segments(TableSource(pd.DataFrame()), [], workers=1)
     """
 
@@ -153,7 +154,7 @@ def complete_segments(
     for (segs, k), (path, rate, frames) in zip(pending, results, strict=True):
         segs.paths[k] = path
         segs.rate[k], segs.frames[k] = rate, frames
-        segs.end_ns[k] = segs.start_ns[k] + -(-(frames * NS_PER_S) // rate)
+        segs.end_ns[k] = audio_end_ns(segs.start_ns[k], frames, rate)
 
 
 def margin_samples(native: int, target: int) -> int:

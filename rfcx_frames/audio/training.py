@@ -1,4 +1,4 @@
-"""Training sets from annotations: multi-hot clip tables, writing/reading, Kaggle export.
+"""Labelled clip tables for training: multi-hot windows from annotations and detections.
 
 :func:`training_set` builds a *clip table*: one row per fixed-length window with
 ``stream_id``, ``start``, ``end`` (``datetime64[ns, UTC]``), ``kind``, one ``label_<class>``
@@ -43,12 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.events import detection_events, event_table
-
-# Writing and the Kaggle export live in export.py; re-exported here, where users look.
-from rfcx_frames.audio.export import read_training_set, to_kaggle_rfcx, write_training_set
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.audio.sample_time import NS_PER_S, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.timeutil import from_ns
 from rfcx_frames.validate import check_seconds
 
@@ -174,7 +171,7 @@ def training_set(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> ann = pd.DataFrame({"stream_id": ["s"], "start": ["2020-01-01T00:00:01Z"],
     ...                     "end": ["2020-01-01T00:00:02Z"], "classification_value": ["frog"]})
     >>> training_set(TableSource(pd.DataFrame()), ann, 2.0).empty  # no recordings: no windows
@@ -366,10 +363,6 @@ def _background_candidates(
 
 
 __all__ = [
-    "TrainingSetError",
     "class_columns",
-    "read_training_set",
-    "to_kaggle_rfcx",
     "training_set",
-    "write_training_set",
 ]

@@ -19,7 +19,7 @@ Examples
 --------
 >>> import tempfile, numpy as np, pandas as pd, soundfile as sf
 >>> from pathlib import Path
->>> from rfcx_frames.audio.source import TableSource
+>>> from rfcx_frames.audio.sources import TableSource
 >>> p = Path(tempfile.mkdtemp()) / "a.flac"
 >>> sf.write(p, np.ones(8000, dtype="float32") * 0.5, 8000)
 >>> src = TableSource(pd.DataFrame({"stream_id": ["s1"], "id": ["a"],
@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 import soxr
 
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource
+from rfcx_frames.audio.sample_time import NS_PER_S
+from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.audio.stitch import (
     Channel,
     Plan,
@@ -221,7 +222,7 @@ def load_windows(
     Examples
     --------
     >>> import pandas as pd
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> x, cov = load_windows(TableSource(pd.DataFrame()), [WindowRequest("s", 0, 10**9)],
     ...                       sample_rate=100)
     >>> x.shape, cov[0].fraction
@@ -399,7 +400,7 @@ def load_window(
     Parameters
     ----------
     source
-        Where segments come from (:class:`~rfcx_frames.audio.source.LocalSource`, ...).
+        Where segments come from (:class:`~rfcx_frames.audio.sources.LocalSource`, ...).
     stream_id
         The stream.
     start, end
@@ -423,7 +424,7 @@ def load_window(
     Examples
     --------
     >>> import pandas as pd
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> empty = TableSource(pd.DataFrame())
     >>> load_window(empty, "s1", "2020-01-01", "2020-01-01T00:00:01Z", sample_rate=8000).shape
     (8000,)
