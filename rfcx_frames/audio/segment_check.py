@@ -10,7 +10,7 @@ or files that cannot seek, are decoded to the end instead.
 Examples
 --------
 >>> expected_frame_range(1000, 8000)
-(7999, 8018)
+(7999, 8017)
 """
 
 from __future__ import annotations
