@@ -21,7 +21,8 @@ from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, default_audio_root
 from rfcx_frames.audio.training import training_set
 from rfcx_frames.audio.training_files import read_training_set, write_training_set
-from rfcx_frames.audio.windows import Coverage, GapError, WindowRequest, load_window, load_windows
+from rfcx_frames.audio.window_plan import GapError
+from rfcx_frames.audio.windows import Coverage, WindowRequest, load_window, load_windows
 
 __all__ = [
     "AudioStore",

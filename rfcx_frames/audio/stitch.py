@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,8 @@ from rfcx_frames.audio.sample_time import (
 from rfcx_frames.audio.sources import SegmentSource
 
 Channel = int | Literal["mix"]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 #: Extra samples read around a piece of a segment whose rate differs from the window's.
 _MIXED_PAD = 64
@@ -146,15 +148,42 @@ def complete_segments(
         info = sf.info(str(path))
         return path, int(info.samplerate), int(info.frames)
 
-    if workers <= 1 or len(pending) <= 1:
-        results = [one(item) for item in pending]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, pending))
+    results = parallel_map(one, pending, workers)
     for (segs, k), (path, rate, frames) in zip(pending, results, strict=True):
         segs.paths[k] = path
         segs.rate[k], segs.frames[k] = rate, frames
         segs.end_ns[k] = audio_end_ns(segs.start_ns[k], frames, rate)
+
+
+def parallel_map(func: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
+    """``[func(x) for x in items]``, in ``workers`` threads when there is more than one item.
+
+    libsndfile releases the GIL, and a downloading source waits on the network, so threads
+    overlap; the first exception is raised.
+
+    Parameters
+    ----------
+    func
+        Called once per item.
+    items
+        The inputs.
+    workers
+        Threads at most (1 or fewer: in the calling thread).
+
+    Returns
+    -------
+    list
+        The results, in the order of ``items``.
+
+    Examples
+    --------
+    >>> parallel_map(abs, [-1, -2], workers=2)
+    [1, 2]
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))
 
 
 def margin_samples(native: int, target: int) -> int:
