@@ -14,7 +14,8 @@ Examples
 from __future__ import annotations
 
 from rfcx_frames.audio.atomic_dir import TrainingSetError
-from rfcx_frames.audio.clips import band_energy, band_pass_filter, clip_spans, clips, iter_clips, shift
+from rfcx_frames.audio.bands import band_energy, band_pass_filter
+from rfcx_frames.audio.clips import clip_spans, clips, iter_clips, shift
 from rfcx_frames.audio.kaggle import to_kaggle_rfcx
 from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource

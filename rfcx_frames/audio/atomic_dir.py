@@ -48,8 +48,15 @@ _AT_FDCWD = -100
 
 
 class TrainingSetError(ValueError):
-    """A training-set folder is incomplete or does not match its manifest (a file
-    missing, changed or added to the labels); ``path`` names the folder or file."""
+    """A training-set folder is incomplete or does not match its manifest.
+
+    Parameters
+    ----------
+    message
+        What is wrong (a file missing, changed or added to the labels).
+    path
+        The folder or file; kept as ``path``.
+    """
 
     def __init__(self, message: str, path: Path) -> None:
         super().__init__(message)

@@ -38,8 +38,13 @@ _BLOCK = 1 << 16
 class AudioVerificationError(ValueError):
     """A segment file is not decodable or its length does not match the segment.
 
-    ``path`` is the file that was checked (already removed when it was a temporary file),
-    or ``None`` for bytes that were never written.
+    Parameters
+    ----------
+    message
+        What is wrong.
+    path
+        The file that was checked (already removed when it was a temporary file), or
+        ``None`` for bytes that were never written; kept as ``path``.
     """
 
     def __init__(self, message: str, path: Path | None = None) -> None:

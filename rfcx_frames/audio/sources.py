@@ -6,15 +6,14 @@ file for one of them. :class:`LocalSource` (an audio store), :class:`TableSource
 listed in a DataFrame) and :class:`ClientSource` (downloads into a store) all implement it,
 so everything above works the same offline and online.
 
-A *segment table* is a DataFrame with one row per audio file: ``stream_id``, ``id`` (segment
-uuid), ``start``, ``end`` (UTC), ``file_extension`` (``".flac"``, ``".opus"``, ``".wav"``) and,
-when known from the file itself, ``sample_rate`` and ``sample_count``. When the last two are
-missing the window loader reads them from the file's header.
+Segment tables are described in :mod:`rfcx_frames.audio.segment_table`.
 
 Examples
 --------
->>> list(empty_segments().columns)[:3]
-['stream_id', 'id', 'start']
+>>> import pandas as pd
+>>> sorted(TableSource(pd.DataFrame()).segments("s", pd.Timestamp(0, tz="UTC"),
+...                                              pd.Timestamp(1, tz="UTC")).columns)[:2]
+['end', 'file_extension']
 """
 
 from __future__ import annotations
@@ -27,12 +26,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 
 from rfcx_frames.audio.download import fetch_bytes
-from rfcx_frames.audio.sample_time import NS_PER_S, series_ns
+from rfcx_frames.audio.segment_table import SEGMENT_COLUMNS, empty_segments, overlapping
 from rfcx_frames.audio.store import AudioStore
 from rfcx_frames.cache import cache_path
 from rfcx_frames.cache.manage import AUDIO
@@ -43,8 +41,6 @@ if TYPE_CHECKING:
 
 #: Longest segment the platform makes (a file just under 120 s is kept whole).
 MAX_SEGMENT = pd.Timedelta(seconds=120)
-#: Columns every segment table has, in this order.
-SEGMENT_COLUMNS = ("stream_id", "id", "start", "end", "file_extension")
 
 
 # --------------------------------------------------------------------------- protocol
@@ -54,6 +50,8 @@ SEGMENT_COLUMNS = ("stream_id", "id", "start", "end", "file_extension")
 class SegmentSource(Protocol):
     """What the window loader needs from a place that has audio.
 
+    Any object with these two methods is a source; nothing needs to subclass this.
+
     Examples
     --------
     >>> isinstance(TableSource(pd.DataFrame()), SegmentSource)
@@ -61,61 +59,36 @@ class SegmentSource(Protocol):
     """
 
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start."""
+        """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start.
+
+        Parameters
+        ----------
+        stream_id
+            The stream.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A segment table.
+        """
         ...
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
-        """A local file holding ``segment`` (one row of :meth:`segments`), fetched if needed."""
+        """A local file holding ``segment``, fetched if needed.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The local file.
+        """
         ...
-
-
-def empty_segments() -> pd.DataFrame:
-    """An empty segment table with the declared dtypes.
-
-    Examples
-    --------
-    >>> list(empty_segments().columns)[:3]
-    ['stream_id', 'id', 'start']
-    """
-    return pd.DataFrame(
-        {
-            "stream_id": pd.Series([], dtype="object"),
-            "id": pd.Series([], dtype="object"),
-            "start": pd.Series([], dtype="datetime64[ms, UTC]"),
-            "end": pd.Series([], dtype="datetime64[ms, UTC]"),
-            "file_extension": pd.Series([], dtype="object"),
-            "sample_rate": pd.Series([], dtype="Int64"),
-            "sample_count": pd.Series([], dtype="Int64"),
-        }
-    )
-
-
-def overlapping(table: pd.DataFrame, start_ns: int, end_ns: int) -> np.ndarray:
-    """Boolean mask of rows of a segment table overlapping ``[start_ns, end_ns)``.
-
-    A segment's extent is ``[start, end)``; when ``sample_rate`` and ``sample_count`` are
-    known the file's real length counts too, since ``end`` is rounded to milliseconds.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"start": pd.to_datetime(["1970-01-01"], utc=True),
-    ...                   "end": pd.to_datetime(["1970-01-01 00:01"], utc=True)})
-    >>> overlapping(t, 0, 1).tolist()
-    [True]
-    """
-    if len(table) == 0:
-        return np.zeros(0, dtype=bool)
-    starts = series_ns(table["start"])
-    ends = series_ns(table["end"])
-    if "sample_rate" in table.columns and "sample_count" in table.columns:
-        rate = pd.to_numeric(table["sample_rate"]).astype("Float64").to_numpy(np.float64, na_value=0)
-        count = pd.to_numeric(table["sample_count"]).astype("Float64").to_numpy(
-            np.float64, na_value=0
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            real = np.where(rate > 0, starts + np.ceil(count * NS_PER_S / np.maximum(rate, 1)), 0)
-        ends = np.maximum(ends, real.astype("int64"))
-    return np.asarray((starts < end_ns) & (ends > start_ns), dtype=bool)
 
 
 # --------------------------------------------------------------------------- local sources
@@ -167,6 +140,18 @@ class LocalSource:
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Stored segments of ``stream_id`` overlapping ``[start, end)``.
 
+        Parameters
+        ----------
+        stream_id
+            The stream.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A segment table.
+
         Examples
         --------
         >>> import tempfile
@@ -179,6 +164,16 @@ class LocalSource:
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
         """The stored file of ``segment``.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The local file.
 
         Examples
         --------
@@ -208,6 +203,11 @@ class TableSource:
 
     Nothing is copied: the files are read where they are. Missing ``sample_rate`` /
     ``sample_count`` are read from each file's header once, when the source is built.
+
+    Parameters
+    ----------
+    table
+        A segment table with a ``path`` column.
 
     Examples
     --------
@@ -258,6 +258,18 @@ class TableSource:
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Rows of ``stream_id`` overlapping ``[start, end)``.
 
+        Parameters
+        ----------
+        stream_id
+            The stream.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A segment table.
+
         Examples
         --------
         >>> TableSource(pd.DataFrame()).segments("s", pd.Timestamp(0, tz="UTC"),
@@ -271,6 +283,16 @@ class TableSource:
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
         """The file named in the row's ``path``.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The local file.
 
         Examples
         --------

@@ -50,7 +50,15 @@ _MIXED_PAD = 64
 
 @dataclass(frozen=True)
 class WindowRequest:
-    """One window to load: a stream and an integer-nanosecond span ``[start_ns, end_ns)``."""
+    """One window to load: a stream and an integer-nanosecond span ``[start_ns, end_ns)``.
+
+    Parameters
+    ----------
+    stream_id
+        The stream.
+    start_ns, end_ns
+        The span in nanoseconds since the epoch.
+    """
 
     stream_id: str
     start_ns: int

@@ -45,8 +45,14 @@ QUERY_MARGIN_NS = 2 * NS_PER_S
 class GapError(Exception):
     """A window is not fully covered by audio and ``gap="raise"`` was asked.
 
-    ``gaps`` lists the uncovered ``(start, end)`` spans as UTC Timestamps; ``stream_id``
-    names the stream.
+    Parameters
+    ----------
+    message
+        What is missing.
+    gaps
+        The uncovered ``(start, end)`` spans as UTC Timestamps; kept as ``gaps``.
+    stream_id
+        The stream; kept as ``stream_id``.
     """
 
     def __init__(

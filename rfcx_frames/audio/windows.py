@@ -63,6 +63,17 @@ class Coverage:
     The per-sample mask is built only when asked for (clips of many windows need only
     :attr:`fraction`).
 
+    Parameters
+    ----------
+    start_ns
+        Start of the window in integer nanoseconds.
+    n_samples
+        Number of returned samples.
+    sample_rate
+        Rate of the returned samples.
+    gaps_ns
+        Uncovered spans ``(start, end)`` in integer nanoseconds, in order.
+
     Attributes
     ----------
     gaps
