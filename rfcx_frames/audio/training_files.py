@@ -5,17 +5,17 @@
 per clip, switched in as a whole (:mod:`rfcx_frames.audio.atomic_dir`);
 :func:`read_training_set` reads it back, verified against its manifest.
 
+Layout of a written set::
+
+    <out_dir>/labels.parquet    the clip table plus file, sample_rate, n_samples
+    <out_dir>/dataset.json      classes, clip duration, rate, format, row count
+    <out_dir>/audio/000000.npz  one file per clip (or .flac)
+    <out_dir>/manifest.json     size and SHA-256 of every file, written last
+
 Examples
 --------
->>> from rfcx_frames.audio.sources import TableSource
->>> import tempfile
->>> t = pd.DataFrame({"stream_id": ["s"], "start": pd.to_datetime(["2020-01-01"], utc=True),
-...                   "end": pd.to_datetime(["2020-01-01 00:00:01"], utc=True)})
->>> out = write_training_set(t, TableSource(pd.DataFrame()), Path(tempfile.mkdtemp()) / "ds",
-...                          sample_rate=100, progress=False)
->>> labels, audio = read_training_set(out)
->>> audio.shape
-(1, 100)
+>>> sorted(AudioFormat.__args__)
+['flac', 'npz']
 """
 
 from __future__ import annotations
