@@ -143,14 +143,14 @@ class LocalSource:
         Parameters
         ----------
         stream_id
-            The stream.
+            The stream, looked up in the store's index.
         start, end
             The span.
 
         Returns
         -------
         pandas.DataFrame
-            A segment table.
+            The rows of :meth:`AudioStore.find`, with ``path`` and ``sha1``.
 
         Examples
         --------
@@ -173,7 +173,12 @@ class LocalSource:
         Returns
         -------
         Path
-            The local file.
+            The file in the store.
+
+        Raises
+        ------
+        FileNotFoundError
+            The store does not hold the segment.
 
         Examples
         --------
@@ -261,14 +266,14 @@ class TableSource:
         Parameters
         ----------
         stream_id
-            The stream.
+            The stream; a stream the table lacks has no rows.
         start, end
             The span.
 
         Returns
         -------
         pandas.DataFrame
-            A segment table.
+            The table's own rows (with ``path``), in start order.
 
         Examples
         --------
@@ -287,12 +292,17 @@ class TableSource:
         Parameters
         ----------
         segment
-            One row of :meth:`segments`.
+            A row with a ``path``.
 
         Returns
         -------
         Path
-            The local file.
+            That path.
+
+        Raises
+        ------
+        FileNotFoundError
+            The file is missing.
 
         Examples
         --------
@@ -372,14 +382,14 @@ class ClientSource:
         Parameters
         ----------
         stream_id
-            The stream.
+            The stream, listed through :meth:`Client.segments_df` (cached).
         start, end
             The span.
 
         Returns
         -------
         pandas.DataFrame
-            A segment table.
+            The platform's segment rows, in start order.
 
         Examples
         --------

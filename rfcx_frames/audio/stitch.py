@@ -207,6 +207,42 @@ def margin_samples(native: int, target: int) -> int:
     return -(-wanted // step) * step
 
 
+def _plan_reads(index: int, start_ns: int, segs: Segments, candidates: np.ndarray, native: int,
+                span: tuple[int, int], n_native: int
+                ) -> tuple[list[Read], list[tuple[int, int]]]:
+    """The reads filling buffer samples ``span`` (native rate) and the window samples covered.
+
+    Candidates are visited by start, so the earlier of two overlapping segments wins.
+    """
+    lo, hi = span
+    reads: list[Read] = []
+    covered: list[tuple[int, int]] = []
+    covered_until = lo
+    for k in candidates:
+        rate = int(segs.rate[k])
+        frames = int(segs.frames[k])
+        off = samples_between(start_ns, int(segs.start_ns[k]), native)
+        length = frames if rate == native else samples_between(0, frames * NS_PER_S // rate, native)
+        dst0 = max(lo, off, covered_until)
+        dst1 = min(hi, off + length)
+        if dst1 <= dst0:
+            continue
+        covered_until = dst1
+        if rate == native:
+            src0, src1, chunk_dst = dst0 - off, dst1 - off, dst0
+        else:
+            src0 = max(0, (dst0 - off) * rate // native - _MIXED_PAD)
+            src1 = min(frames, -(-(dst1 - off) * rate // native) + _MIXED_PAD)
+            chunk_dst = off + samples_between(0, src0 * NS_PER_S // rate, native)
+        reads.append(
+            Read(index, int(k), src0, src1 - src0, rate, chunk_dst - lo, dst0 - lo, dst1 - dst0)
+        )
+        inner0, inner1 = max(dst0, 0), min(dst1, n_native)
+        if inner1 > inner0:
+            covered.append((inner0, inner1))
+    return reads, covered
+
+
 def plan_window(
     index: int,
     request: WindowRequest,
@@ -246,31 +282,7 @@ def plan_window(
     n_out = samples_between(start_ns, end_ns, target)
     margin = 0 if target == native else margin_samples(native, target)
     lo, hi = -margin, n_native + margin
-    reads: list[Read] = []
-    covered: list[tuple[int, int]] = []
-    covered_until = lo
-    for k in candidates:
-        rate = int(segs.rate[k])
-        frames = int(segs.frames[k])
-        off = samples_between(start_ns, int(segs.start_ns[k]), native)
-        length = frames if rate == native else samples_between(0, frames * NS_PER_S // rate, native)
-        dst0 = max(lo, off, covered_until)
-        dst1 = min(hi, off + length)
-        if dst1 <= dst0:
-            continue
-        covered_until = dst1
-        if rate == native:
-            src0, src1, chunk_dst = dst0 - off, dst1 - off, dst0
-        else:
-            src0 = max(0, (dst0 - off) * rate // native - _MIXED_PAD)
-            src1 = min(frames, -(-(dst1 - off) * rate // native) + _MIXED_PAD)
-            chunk_dst = off + samples_between(0, src0 * NS_PER_S // rate, native)
-        reads.append(
-            Read(index, int(k), src0, src1 - src0, rate, chunk_dst - lo, dst0 - lo, dst1 - dst0)
-        )
-        inner0, inner1 = max(dst0, 0), min(dst1, n_native)
-        if inner1 > inner0:
-            covered.append((inner0, inner1))
+    reads, covered = _plan_reads(index, start_ns, segs, candidates, native, (lo, hi), n_native)
     plan = Plan(request, native, target, n_out, margin, hi - lo, covered, n_native)
     return plan, reads
 
