@@ -46,7 +46,7 @@ from .exceptions import (
     ValidationError,
 )
 from .frames import concat
-from .session import AUTO
+from .ratelimit import AUTO
 from .version import __version__ as __version__
 
 __all__ = [

@@ -33,7 +33,6 @@ import base64
 import datetime as dt
 import json
 import os
-import tempfile
 import time
 import webbrowser
 from collections.abc import Callable
@@ -45,6 +44,7 @@ import requests
 
 from . import config
 from .exceptions import AuthenticationError
+from .files import open_atomic
 from .session import Session
 
 _EXPIRY_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ")
@@ -180,17 +180,8 @@ def write_credentials(path: str | os.PathLike[str], credentials: Credentials) ->
         expiry.strftime(_EXPIRY_FORMATS[0]),
         credentials.id_token or "",
     ]
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".rfcx_credentials.", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    os.chmod(target, 0o600)
+    with open_atomic(target, "w", file_mode=0o600) as fh:
+        fh.write("\n".join(lines) + "\n")
     return target
 
 
@@ -258,10 +249,14 @@ def refresh_login(
 
     Examples
     --------
-    >>> creds = refresh_login(Session(), "https://auth.rfcx.org", client_id,  # doctest: +SKIP
-    ...                       old.refresh_token)
-    >>> creds.valid_for(3600)  # doctest: +SKIP
-    True
+    >>> from rfcx_frames.emulator import running
+    >>> with running(days=1) as emu:
+    ...     session = Session(rate_limit=None)
+    ...     old = device_code_login(session, emu.auth_url, "notebook",
+    ...                             out=lambda line: None, open_browser=False)
+    ...     creds = refresh_login(session, emu.auth_url, "notebook", str(old.refresh_token))
+    >>> creds.valid_for(3600), creds.token != old.token
+    (True, True)
     """
     body = _post_form(session, f"{auth_url}/oauth/token", {
         "grant_type": "refresh_token",
@@ -308,6 +303,13 @@ def device_code_login(
     })
     if "device_code" not in start:
         raise _auth_error(start, "device-code request")
+    _show_verification(start, out, open_browser)
+    return _poll_device_token(session, auth_url, client_id, start, sleep)
+
+
+def _show_verification(start: dict[str, Any], out: Callable[[str], Any],
+                       open_browser: bool) -> None:
+    """Tell the user where to approve the login (and open that page if a browser exists)."""
     uri = start.get("verification_uri_complete") or start.get("verification_uri")
     out(f"Go to this URL in a browser: {uri}\nYour code is: {start.get('user_code')}")
     if open_browser and uri:
@@ -316,6 +318,11 @@ def device_code_login(
             webbrowser.open(str(uri), new=2)
         except webbrowser.Error:
             pass
+
+
+def _poll_device_token(session: Session, auth_url: str, client_id: str,
+                       start: dict[str, Any], sleep: Callable[[float], Any]) -> Credentials:
+    """Poll the token endpoint until the user approves, slowing down when asked (RFC 8628)."""
     interval = float(start.get("interval") or 5)
     deadline = time.monotonic() + float(start.get("expires_in") or config.DEVICE_FLOW_TIMEOUT_S)
     while True:

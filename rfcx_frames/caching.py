@@ -19,7 +19,8 @@ from . import cache as cache_mod
 from .exceptions import RFCxError
 from .frames import finalize
 from .schemas import ANNOTATION, DETECTION, Entity, arrow_schema, pandas_dtypes
-from .session import Session, is_platform_host
+from .session import Session
+from .urls import is_platform_host
 
 #: The platform's ``min_confidence`` when none is sent (part of the cache's filter signature).
 DEFAULT_MIN_CONFIDENCE = 0.95

@@ -33,9 +33,11 @@ from . import auth, config, ids, timeutil, validate
 from . import cache as cache_mod
 from .audio.methods import AudioMethods
 from .exceptions import AuthenticationError, RFCxError
-from .session import AUTO, Session, _Auto, check_url
+from .ratelimit import AUTO, AutoRateLimit
+from .session import Session
 from .tables import TableMethods, project_params, stream_queries
 from .timeutil import TimeLike
+from .urls import check_url
 
 
 def _json(response: requests.Response) -> Any:
@@ -128,7 +130,7 @@ class Client(TableMethods, AudioMethods):
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         max_workers: int = config.DEFAULT_MAX_WORKERS,
-        rate_limit: float | _Auto | None = AUTO,
+        rate_limit: float | AutoRateLimit | None = AUTO,
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,

@@ -14,14 +14,16 @@ ValueError: limit must be an integer between 1 and 1000, not 5000
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from . import config
+from .exceptions import ConfigurationError
 
 
 def as_str_list(value: Any, name: str) -> list[str] | None:
@@ -161,11 +163,7 @@ def check_confidence(value: Any, name: str = "min_confidence") -> float | None:
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number between 0 and 1, not {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
-    return float(value)
+    return _real_number(value, name, "between 0 and 1", lambda number: 0.0 <= number <= 1.0)
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -233,10 +231,102 @@ def check_seconds(value: Any, name: str, *, allow_zero: bool = False) -> float:
     ValueError: duration must be a finite number of seconds > 0, not nan
     """
     bound = ">= 0" if allow_zero else "> 0"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, not {value!r}")
-    return number
+    return _real_number(value, name, f"a finite number of seconds {bound}",
+                        _nonnegative if allow_zero else _positive, not_a_number=ValueError)
 
+
+def check_timeout(value: Any, name: str = "timeout") -> Any:
+    """``value`` if it is a valid requests timeout: seconds > 0, or a ``(connect, read)`` pair.
+
+    Parameters
+    ----------
+    value
+        One number of seconds for connect and read, or a ``(connect, read)`` pair.
+    name
+        The setting's name, for the message and the error's ``setting``.
+
+    Raises
+    ------
+    ConfigurationError
+        A number that is not positive and finite (naming ``name``).
+    TypeError
+        Anything but a number or a pair of numbers.
+
+    Examples
+    --------
+    >>> check_timeout((10, 120))
+    (10, 120)
+    >>> check_timeout(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.exceptions.ConfigurationError: timeout must be seconds > 0 ... not -1
+    """
+    message = f"{name} must be seconds > 0 or a (connect, read) pair of them, not {value!r}"
+    pair = isinstance(value, tuple)
+    items = value if pair else (value,)
+    if (pair and len(value) != 2) or not all(_is_real(item) for item in items):
+        raise TypeError(message)
+    if not all(_positive(float(item)) for item in items):
+        raise ConfigurationError(message, setting=name)
+    return value
+
+
+def check_deadline(value: Any, name: str = "deadline") -> float | None:
+    """``value`` as seconds > 0, or ``None`` (no overall deadline).
+
+    Parameters
+    ----------
+    value
+        Seconds one request may take in all, or ``None``.
+    name
+        The setting's name, for the message and the error's ``setting``.
+
+    Raises
+    ------
+    ConfigurationError
+        A number that is not positive and finite.
+    TypeError
+        Anything but a number or ``None``.
+
+    Examples
+    --------
+    >>> check_deadline(30)
+    30.0
+    >>> check_deadline(0)
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.exceptions.ConfigurationError: deadline must be seconds > 0 or None, not 0
+    """
+    if value is None:
+        return None
+    return _real_number(value, name, "seconds > 0 or None", _positive,
+                        out_of_range=functools.partial(ConfigurationError, setting=name))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive(number: float) -> bool:
+    return math.isfinite(number) and number > 0
+
+
+def _nonnegative(number: float) -> bool:
+    return math.isfinite(number) and number >= 0
+
+
+def _real_number(value: Any, name: str, wanted: str, accept: Callable[[float], bool], *,
+                 not_a_number: type[Exception] = TypeError,
+                 out_of_range: Callable[[str], Exception] = ValueError) -> float:
+    """``value`` as a float if it is a real number (a bool is not) that ``accept`` takes.
+
+    Both failures say ``"<name> must be <wanted>, not <value>"``: ``not_a_number`` is
+    raised for anything but a number, ``out_of_range`` for a number ``accept`` refuses.
+    """
+    message = f"{name} must be {wanted}, not {value!r}"
+    if not _is_real(value):
+        raise not_a_number(message)
+    number = float(value)
+    if not accept(number):
+        raise out_of_range(message)
+    return number

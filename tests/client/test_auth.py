@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import stat
 import time
 from pathlib import Path
@@ -49,6 +50,32 @@ def test_credentials_file_round_trip_in_the_official_format(tmp_path: Path) -> N
     path.write_text("version 2\nacc\n\n2031-01-01T00:00:00Z\n\n")
     assert auth.read_credentials(path) is None
     assert "acc.ess.tok" not in repr(creds)
+
+
+def test_credentials_replace_a_readable_file_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / ".rfcx_credentials"
+    path.write_text("old content\n")
+    path.chmod(0o644)
+    auth.write_credentials(path, auth.Credentials("acc", dt.datetime(2031, 1, 1, tzinfo=UTC)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert auth.read_credentials(path) is not None
+
+
+def test_a_failed_credentials_write_keeps_the_old_login(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / ".rfcx_credentials"
+    old = auth.Credentials("old.tok.en", dt.datetime(2031, 1, 1, tzinfo=UTC))
+    auth.write_credentials(path, old)
+
+    def disk_full(fd: int) -> None:  # a full disk cannot be had here: fail the flush to disk
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            auth.write_credentials(path, auth.Credentials("new.tok.en", old.expiry))
+    assert auth.read_credentials(path) == old
+    assert [p.name for p in tmp_path.iterdir()] == [".rfcx_credentials"]
 
 
 def test_expiry_is_compared_in_utc() -> None:

@@ -18,7 +18,10 @@ from rfcx_frames import (
     ValidationError,
 )
 from rfcx_frames.emulator import Emulator, running
-from rfcx_frames.session import AUTO, RateLimiter, Session, _PlatformRetry, is_platform_host
+from rfcx_frames.ratelimit import AUTO, RateLimiter
+from rfcx_frames.retry import PlatformRetry
+from rfcx_frames.session import Session
+from rfcx_frames.urls import is_platform_host
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +146,7 @@ def test_explicit_rate_limit_applies_to_the_emulator(demo_emulator: Emulator) ->
 
 def test_retry_policy_caps_retry_after() -> None:
     # Which requests are retried is tested through the real client (tests/client/test_errors.py).
-    assert _PlatformRetry(total=3).parse_retry_after("100000") <= 120
+    assert PlatformRetry(total=3).parse_retry_after("100000") <= 120
 
 
 def test_user_agent_and_timeout_are_sent(demo_emulator: Emulator, client: Client) -> None:
