@@ -15,6 +15,10 @@ Examples
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pandas as pd
+import platformdirs
 
 from .version import __version__
 
@@ -38,6 +42,10 @@ ENV_CLIENT_ID = "AUTH0_CLIENT_ID"
 ENV_CLIENT_SECRET = "AUTH0_CLIENT_SECRET"
 #: ``RFCX_FRAMES_PROGRESS=0`` (or ``false``/``no``/``off``) turns every progress bar off.
 ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
+#: The cache folder (default: the user cache folder of :data:`APP_NAME`).
+ENV_CACHE_DIR = "RFCX_FRAMES_CACHE"
+#: The cache mode when neither the call nor the client names one.
+ENV_CACHE_MODE = "RFCX_FRAMES_CACHE_MODE"
 
 # --- Transport ------------------------------------------------------------------------
 #: (connect, read) timeout in seconds applied to every request.
@@ -113,9 +121,27 @@ UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
 # --- Detections ------------------------------------------------------------------------
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
 
+# --- Cache ------------------------------------------------------------------------------
+#: The name of the user cache folder (``~/.cache/rfcx_frames`` on Linux).
+APP_NAME = "rfcx_frames"
+#: Windows this close to now are fetched but never marked complete: the platform may
+#: still fill them.
+DEFAULT_CACHE_HORIZON = pd.Timedelta(hours=6)
+#: How long a cached listing (projects, streams, classifications) answers.
+DEFAULT_CACHE_TTL = pd.Timedelta(hours=1)
+#: How long cached detections and annotations answer before they are fetched again:
+#: reviews change them on the platform, and 12 hours keeps a working day's repeats warm
+#: while the next morning's run sees the reviews of the day before.
+DEFAULT_LABEL_MAX_AGE = pd.Timedelta(hours=12)
+
 
 def env(name: str) -> str | None:
     """The value of environment variable ``name``, or ``None`` when unset or empty.
+
+    Parameters
+    ----------
+    name
+        The variable's name (one of the ``ENV_*`` constants).
 
     Examples
     --------
@@ -139,3 +165,28 @@ def progress_enabled_by_env() -> bool:
     """
     value = env(ENV_PROGRESS)
     return value is None or value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``root`` if given, else ``$RFCX_FRAMES_CACHE``, else the user cache.
+
+    The one place that resolves it (the Parquet cache and the audio store share the
+    folder). The user cache is ``platformdirs.user_cache_dir("rfcx_frames")`` (for
+    example ``~/.cache/rfcx_frames`` on Linux). The folder is not created here.
+
+    Parameters
+    ----------
+    root
+        An explicit folder (``Client(cache_dir=...)``, ``--cache-dir``), or ``None``.
+
+    Examples
+    --------
+    >>> str(cache_path("/tmp/my-cache"))
+    '/tmp/my-cache'
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    folder = env(ENV_CACHE_DIR)
+    if folder is not None and folder.strip():
+        return Path(folder.strip()).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME))

@@ -30,7 +30,7 @@ import soundfile as sf
 from rfcx_frames import config
 from rfcx_frames.audio.naming import FORMATS, check_format, check_id, file_name
 from rfcx_frames.audio.segment_check import AudioVerificationError, check_segment_audio
-from rfcx_frames.cache.store import remove_quietly, stale_files
+from rfcx_frames.cache.disk import remove_quietly, stale_files
 from rfcx_frames.exceptions import DownloadError
 from rfcx_frames.files import TMP_PREFIX, write_bytes
 from rfcx_frames.progress import tqdm

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rfcx_frames.cache.store import storage_errors
+from rfcx_frames.cache.disk import storage_errors
 
 #: The index's file name inside the store's folder.
 INDEX_NAME = "index.sqlite"

@@ -36,8 +36,8 @@ from rfcx_frames.audio.sample_time import NS_PER_MS, audio_end_ns, ns_to_series
 from rfcx_frames.audio.segment_check import AudioFacts, check_segment_audio
 from rfcx_frames.audio.segment_index import IndexRow, SegmentIndex
 from rfcx_frames.cache import cache_path
+from rfcx_frames.cache.disk import remove_quietly, stale_files, storage_errors
 from rfcx_frames.cache.manage import AUDIO
-from rfcx_frames.cache.store import remove_quietly, stale_files, storage_errors
 from rfcx_frames.files import TMP_PREFIX, atomic_path
 from rfcx_frames.timeutil import to_ns
 

@@ -16,23 +16,10 @@ Timedelta('7 days 00:00:00')
 
 from __future__ import annotations
 
-from rfcx_frames.cache.config import (
-    DEFAULT_HORIZON,
-    DEFAULT_LABEL_MAX_AGE,
-    DEFAULT_TTL,
-    ENV_DIR,
-    ENV_MODE,
-    MODES,
-    CacheArg,
-    Mode,
-    cache_path,
-    parse_duration,
-    parse_max_age,
-    resolve_mode,
-)
 from rfcx_frames.cache.dataset import dataset
 from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
 from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
+from rfcx_frames.cache.modes import MODES, CacheArg, Mode, parse_duration, parse_max_age, resolve_mode
 from rfcx_frames.cache.platforms import IDENTITY_ROUTE
 from rfcx_frames.cache.platforms import resolve as resolve_platform
 from rfcx_frames.cache.ranged import TimeRangedCache
@@ -44,6 +31,11 @@ from rfcx_frames.cache.signature import (
     user_identity,
 )
 from rfcx_frames.cache.whole import WholeResultCache
+from rfcx_frames.config import DEFAULT_CACHE_HORIZON as DEFAULT_HORIZON
+from rfcx_frames.config import DEFAULT_CACHE_TTL as DEFAULT_TTL
+from rfcx_frames.config import DEFAULT_LABEL_MAX_AGE, cache_path
+from rfcx_frames.config import ENV_CACHE_DIR as ENV_DIR
+from rfcx_frames.config import ENV_CACHE_MODE as ENV_MODE
 from rfcx_frames.exceptions import NotCachedError
 
 __all__ = [

@@ -24,12 +24,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rfcx_frames.cache.config import cache_path
+from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.frames import file_schema, schema_fingerprint, sort_table
+from rfcx_frames.cache.intervals import Stamped, clip
+from rfcx_frames.cache.manifest import Manifest
+from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.cache.platforms import normalize_url, remembered
-from rfcx_frames.cache.store import LAYOUT, Manifest, UnreadableFilesError, read_parts
-from rfcx_frames.cache.windows import Stamped, clip
+from rfcx_frames.config import cache_path
+from rfcx_frames.schemas import ENTITIES, arrow_schema
 
 RANGED = ("detections", "annotations", "segments")
 _FETCHED = "__fetched"
@@ -89,7 +92,7 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     entity
         ``"detections"``, ``"annotations"`` or ``"segments"``.
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     platform
         Whose rows: a platform identity (``client.platform()``) or an API URL that a
         client has used. Needed only when the cache holds rows of several platforms.
@@ -114,8 +117,6 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     >>> dataset("detections", tempfile.mkdtemp()).column_names[:3]
     ['id', 'stream_id', 'classifier_id']
     """
-    from rfcx_frames.schemas import ENTITIES, arrow_schema
-
     if entity not in RANGED:
         raise ValueError(f"entity must be one of {list(RANGED)}; got {entity!r}")
     described = ENTITIES[entity]
@@ -124,33 +125,40 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     entries = _entries(folder, entity, schema_fingerprint(schema))
     chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
     stored = file_schema(schema)
-    tables: list[pa.Table] = []
-    for entry, manifest in entries:
-        if _platform_of(manifest) != chosen:
-            continue
-        for stream_id, state in sorted(manifest.streams.items()):
-            if not state.files:
-                continue
-            paths = [entry.path(p.path) for p in state.files]
-            try:
-                parts = read_parts(paths, stored, rows=[p.rows for p in state.files])
-            except UnreadableFilesError:
-                continue  # the next query of these windows drops the files and refetches
-            stamps = clip(state.fetched, state.complete)
-            for part in parts:
-                part = part.append_column(
-                    _FETCHED, pa.array(_fetch_times(part["start"], stamps), pa.int64()))
-                tables.append(part.append_column(
-                    "stream_id", pa.array([stream_id] * part.num_rows, pa.string())))
+    tables = [table for entry, manifest in entries if _platform_of(manifest) == chosen
+              for table in _entry_tables(entry, manifest, stored)]
     if not tables:
         return schema.empty_table()
-    merged = pa.concat_tables(tables)
+    merged = _latest_copies(pa.concat_tables(tables)).select(schema.names)
+    return sort_table(merged, list(described.order_by)).cast(schema)
+
+
+def _entry_tables(entry: Entry, manifest: Manifest, stored: pa.Schema) -> list[pa.Table]:
+    """The rows of one entry, per file, with their ``stream_id`` and fetch time."""
+    tables: list[pa.Table] = []
+    for stream_id, state in sorted(manifest.streams.items()):
+        if not state.files:
+            continue
+        paths = [entry.path(p.path) for p in state.files]
+        try:
+            parts = read_parts(paths, stored, rows=[p.rows for p in state.files])
+        except UnreadableFilesError:
+            continue  # the next query of these windows drops the files and refetches
+        stamps = clip(state.fetched, state.complete)
+        for part in parts:
+            part = part.append_column(
+                _FETCHED, pa.array(_fetch_times(part["start"], stamps), pa.int64()))
+            tables.append(part.append_column(
+                "stream_id", pa.array([stream_id] * part.num_rows, pa.string())))
+    return tables
+
+
+def _latest_copies(merged: pa.Table) -> pa.Table:
+    """One row per ``id``: the copy fetched last."""
     # The freshest copy of each id first, then keep the first of every id.
     merged = sort_table(merged.append_column("__desc", pc.negate(merged[_FETCHED])),
                         ["id", "__desc"])
     ids = merged["id"].to_numpy()
     keep = np.ones(len(ids), dtype=bool)
     keep[1:] = ids[1:] != ids[:-1]
-    merged = merged.filter(pa.array(keep)).select(schema.names)
-    merged = sort_table(merged, list(described.order_by)).cast(schema)
-    return merged
+    return merged.filter(pa.array(keep))

@@ -10,15 +10,17 @@ Layout of an entry (see ``docs/cache.md``)::
 Files hold the rows in :func:`~rfcx_frames.cache.frames.file_schema` form: no stream
 column (the folder names it, as hive readers expect) and plain value types.
 
-All writes happen under the entry's file lock, and the manifest is replaced only after
+All writes happen under the entry's file lock (the part files themselves through
+:mod:`rfcx_frames.cache.partitions`), and the manifest is replaced only after
 the data files it names are in place; files it no longer names are deleted afterwards.
 So a crash at any moment leaves the old manifest (plus unreferenced files that the next
 writer collects) or the new one.
 
 Examples
 --------
->>> partition_path("abc", 0)
-'stream_id=abc/date=1970-01-01'
+>>> import tempfile, pathlib
+>>> Entry(pathlib.Path(tempfile.mkdtemp()), "detections", "k").load() is None
+True
 """
 
 from __future__ import annotations
@@ -26,107 +28,26 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from filelock import FileLock
 
-from rfcx_frames.cache.frames import file_schema, sort_table, to_file_table
-from rfcx_frames.cache.store import (
-    LAYOUT,
-    MANIFEST,
-    SIGNATURE_FILE,
-    TMP_PREFIX,
-    Manifest,
-    PartFile,
-    StreamState,
-    UnreadableFilesError,
-    load_manifest,
-    lock,
-    new_part_name,
-    parquet_is_readable,
-    read_json,
-    read_parts,
-    remove_quietly,
-    storage_errors,
-    write_json_atomic,
-    write_parquet_atomic,
-)
-from rfcx_frames.cache.windows import (
-    Interval,
-    day_label,
-    fetched_since,
-    intersect,
-    split_by_day,
-    subtract,
-    union,
-)
-from rfcx_frames.cache.windows import stamp as stamp_windows
+from rfcx_frames.cache.disk import LAYOUT, lock, remove_quietly, storage_errors
+from rfcx_frames.cache.frames import file_schema
+from rfcx_frames.cache.intervals import Interval, fetched_since, intersect, subtract
+from rfcx_frames.cache.manifest import MANIFEST, SIGNATURE_FILE, Manifest, StreamState, load_manifest
+from rfcx_frames.cache.parquet import parquet_is_readable
+from rfcx_frames.cache.partitions import Batch, Job, compact, cut, jobs_for, write_jobs
+from rfcx_frames.files import TMP_PREFIX, write_json
 from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
-WRITE_THREADS = 8
 
 # Entry folders this process has already swept of crash leftovers.
 _SWEPT: set[str] = set()
-
-
-def partition_path(stream_id: str, day_start_ns: int, stream_column: str = "stream_id") -> str:
-    """The hive partition folder of a stream-day, relative to the entry folder.
-
-    The key is the stream column's name, so hive readers give the rows back their
-    stream column; stream ids are percent-encoded, which pyarrow decodes.
-
-    Examples
-    --------
-    >>> partition_path("a/b", 86_400 * 10**9)
-    'stream_id=a%2Fb/date=1970-01-02'
-    """
-    return f"{stream_column}={quote(stream_id, safe='')}/date={day_label(day_start_ns)}"
-
-
-def _bound(ns: int, unit_ns: int) -> int:
-    # Smallest value in the column's unit whose instant is >= ns (ceil division).
-    return -((-ns) // unit_ns)
-
-
-UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-def time_bounds(intervals: Iterable[Interval], type_: pa.DataType) -> list[tuple[int, int]]:
-    """Intervals converted to ``[lo, hi)`` bounds in a timestamp column's own unit.
-
-    Examples
-    --------
-    >>> time_bounds([(1, 2_000_001)], pa.timestamp("ms"))
-    [(1, 3)]
-    """
-    unit_ns = UNIT_NS[type_.unit]
-    return [(_bound(s, unit_ns), _bound(e, unit_ns)) for s, e in intervals]
-
-
-def time_mask(column: pa.ChunkedArray | pa.Array, intervals: Sequence[Interval]) -> pa.Array:
-    """A boolean mask of the rows whose instant falls in one of ``intervals``.
-
-    Examples
-    --------
-    >>> col = pa.array([0, 5, 10], pa.timestamp("ns"))
-    >>> time_mask(col, [(5, 10)]).to_pylist()
-    [False, True, False]
-    """
-    values = column.cast(pa.int64())
-    mask = None
-    for lo, hi in time_bounds(intervals, column.type):
-        part = pc.and_(pc.greater_equal(values, lo), pc.less(values, hi))
-        mask = part if mask is None else pc.or_(mask, part)
-    if mask is None:
-        return pa.array([False] * len(values), pa.bool_())
-    return pc.fill_null(mask, False)
 
 
 @dataclass
@@ -170,7 +91,12 @@ class Entry:
         """The current manifest, or ``None`` when the entry is empty or unreadable.
 
         ``shared=True`` may return the in-memory copy of an unchanged manifest, which
-        readers must not modify (see :func:`~rfcx_frames.cache.store.load_manifest`).
+        readers must not modify (see :func:`~rfcx_frames.cache.manifest.load_manifest`).
+
+        Parameters
+        ----------
+        shared
+            Reuse the in-memory copy of an unchanged manifest.
 
         Examples
         --------
@@ -185,6 +111,11 @@ class Entry:
 
     def path(self, relative: str) -> Path:
         """The absolute path of a file named relative to the entry folder.
+
+        Parameters
+        ----------
+        relative
+            A path as the manifest names files.
 
         Examples
         --------
@@ -214,6 +145,29 @@ class Entry:
         stored), unless they were fetched before ``stale_before`` (ns): those, like every
         window with ``replace``, have their stored rows replaced.
 
+        Parameters
+        ----------
+        pieces
+            The fetched rows, per stream, with the windows they answer completely.
+        signature
+            The filter signature in clear (written once, as ``_signature.json``).
+        schema
+            The rows' Arrow schema.
+        fingerprint
+            The schema's fingerprint: rows of another one are dropped first.
+        keys
+            The sort order of a new entry's files.
+        time_column
+            The column placing a row in a window.
+        replace
+            Replace the stored rows of every window of ``pieces``.
+        max_parts
+            A partition with more files than this is merged into one.
+        now
+            The fetch time recorded (default: the system clock).
+        stale_before
+            Stored windows fetched before this instant (ns) are replaced.
+
         Examples
         --------
         >>> import tempfile, pathlib
@@ -227,70 +181,33 @@ class Entry:
         """
         with storage_errors(self.root), self.lock(), self._no_orphans_left():
             moment = now if now is not None else utc_now()
-            stamp = moment.isoformat()
-            manifest = self.load()
-            if manifest is None or manifest.schema != fingerprint:
-                stale = manifest is not None
-                manifest = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
-                                    order=list(keys))
-                if stale:
-                    # Rows of another schema version: forget them first, then delete them.
-                    write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-                    self._remove_data_tree()
-            obsolete: list[str] = []
-            touched: set[tuple[str, str]] = set()
-            jobs: list[tuple[StreamState, str, int, list[Interval], pa.Table]] = []
+            batch = Batch(self.folder, self.stream_column, schema, time_column, moment.isoformat())
+            manifest = self._current(signature, fingerprint, keys, batch.stamp)
+            order = manifest.order or list(keys)
+            jobs: list[Job] = []
             for piece in pieces:
                 state = manifest.streams.setdefault(piece.stream_id, StreamState())
-                if replace:
-                    expired = piece.windows
-                elif stale_before is not None:
-                    # Stored windows too old to answer are replaced; fresher ones are kept.
-                    expired = intersect(piece.windows, subtract(
-                        state.complete, fetched_since(state.fetched, stale_before)))
-                else:
-                    expired = []
+                expired = _expired(state, piece.windows, replace, stale_before)
                 if expired:
-                    obsolete += self._cut(
-                        piece.stream_id, state, expired, schema, time_column, stamp, touched
-                    )
-                windows = piece.windows
-                new = subtract(windows, state.complete)
-                if not new:
-                    continue
-                state.fetched = stamp_windows(state.fetched, new, to_ns(moment))
-                # Files follow the entry's order, whatever order this query asked for.
-                order = manifest.order or list(keys)
-                table = sort_table(piece.table, order) if piece.table.num_rows else piece.table
-                for day, parts in split_by_day(new):
-                    rows = table.filter(time_mask(table[time_column], parts))
-                    if rows.num_rows:
-                        jobs.append((state, piece.stream_id, day, parts,
-                                     to_file_table(rows, schema, self.stream_column)))
-                state.complete = union(state.complete, new)
-            for (state, stream_id, _, _, _), part in zip(jobs, self._write_all(jobs, stamp),
-                                                         strict=True):
-                state.files.append(part)
-                touched.add((stream_id, part.path.rsplit("/", 1)[0]))
-            for stream_id, folder in sorted(touched):
-                obsolete += self._compact(
-                    manifest.streams[stream_id], folder, file_schema(schema, self.stream_column),
-                    [k for k in (manifest.order or keys) if k != self.stream_column], stamp,
-                    max_parts,
-                )
-            manifest.updated = stamp
-            if not (self.folder / SIGNATURE_FILE).exists():
-                write_json_atomic(self.folder / SIGNATURE_FILE, dict(signature))
-            write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-            for relative in obsolete:
-                with contextlib.suppress(FileNotFoundError):
-                    self.path(relative).unlink()
-            self._collect_garbage(manifest, {folder for _, folder in touched})
+                    cut(batch, piece.stream_id, state, expired)
+                jobs += jobs_for(batch, state, piece.stream_id, piece.windows, piece.table, order,
+                                 to_ns(moment))
+            write_jobs(batch, jobs)
+            for stream_id, folder in sorted(batch.touched):
+                compact(batch, manifest.streams[stream_id], folder, order, max_parts)
+            self._commit(manifest, signature, batch)
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.
 
         Returns the relative paths dropped. Files that read fine are kept.
+
+        Parameters
+        ----------
+        candidates
+            Relative paths of files a read failed on.
+        schema
+            The entry's Arrow schema (with its stream column).
 
         Examples
         --------
@@ -314,100 +231,39 @@ class Entry:
                         dropped.append(part.path)
             if dropped:
                 manifest.updated = utc_now().isoformat()
-                write_json_atomic(self.folder / MANIFEST, manifest.to_json())
-                for relative in dropped:
-                    with contextlib.suppress(FileNotFoundError):
-                        self.path(relative).unlink()
+                write_json(self.folder / MANIFEST, manifest.to_json())
+                self._unlink(dropped)
         return dropped
 
     # -- helpers, all called with the lock held -------------------------------------
 
-    def _write(self, stream_id: str, day: int, coverage: list[Interval], rows: pa.Table,
-               now: str) -> PartFile:
-        folder = partition_path(stream_id, day, self.stream_column)
-        relative = f"{folder}/{new_part_name()}"
-        size = write_parquet_atomic(self.path(relative), rows)
-        return PartFile(relative, day_label(day), list(coverage), rows.num_rows, size, now)
+    def _current(self, signature: dict[str, object], fingerprint: str, keys: Sequence[str],
+                 stamp: str) -> Manifest:
+        """The manifest to add to: the stored one, or a new one when there is none or it
+        holds rows of another schema version (which are forgotten, then deleted)."""
+        manifest = self.load()
+        if manifest is not None and manifest.schema == fingerprint:
+            return manifest
+        fresh = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
+                         order=list(keys))
+        if manifest is not None:
+            write_json(self.folder / MANIFEST, fresh.to_json())
+            self._remove_data_tree()
+        return fresh
 
-    def _write_all(
-        self, jobs: Sequence[tuple[StreamState, str, int, list[Interval], pa.Table]], now: str
-    ) -> list[PartFile]:
-        """Write one file per job, in parallel: encoding and fsync release the GIL, and
-        a month of a project is hundreds of stream-day files."""
-        def one(job: tuple[StreamState, str, int, list[Interval], pa.Table]) -> PartFile:
-            _, stream_id, day, coverage, rows = job
-            return self._write(stream_id, day, coverage, rows, now)
+    def _commit(self, manifest: Manifest, signature: dict[str, object], batch: Batch) -> None:
+        """Replace the manifest, then delete the files it no longer names."""
+        manifest.updated = batch.stamp
+        if not (self.folder / SIGNATURE_FILE).exists():
+            write_json(self.folder / SIGNATURE_FILE, dict(signature))
+        write_json(self.folder / MANIFEST, manifest.to_json())
+        self._unlink(batch.obsolete)
+        self._collect_garbage(manifest, {folder for _, folder in batch.touched})
 
-        if len(jobs) < 2:
-            return [one(job) for job in jobs]
-        with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(jobs))) as pool:
-            return list(pool.map(one, jobs))
-
-    def _cut(
-        self,
-        stream_id: str,
-        state: StreamState,
-        windows: list[Interval],
-        schema: pa.Schema,
-        time_column: str,
-        now: str,
-        touched: set[tuple[str, str]],
-    ) -> list[str]:
-        """Forget ``windows`` of a stream, rewriting files that also hold other windows."""
-        obsolete: list[str] = []
-        for part in list(state.files):
-            if not intersect(part.coverage, windows):
-                continue
-            state.files.remove(part)
-            obsolete.append(part.path)
-            keep = subtract(part.coverage, windows)
-            if not keep:
-                continue
-            try:
-                (table,) = read_parts([self.path(part.path)], file_schema(schema, self.stream_column))
-            except UnreadableFilesError:
-                state.complete = subtract(state.complete, keep)
-                continue
-            rows = table.filter(time_mask(table[time_column], keep))
-            if rows.num_rows:
-                folder = part.path.rsplit("/", 1)[0]
-                relative = f"{folder}/{new_part_name()}"
-                size = write_parquet_atomic(self.path(relative), rows)
-                touched.add((stream_id, folder))
-                state.files.append(PartFile(relative, part.date, keep, rows.num_rows, size, now))
-        state.complete = subtract(state.complete, windows)
-        return obsolete
-
-    def _compact(
-        self,
-        state: StreamState,
-        folder: str,
-        schema: pa.Schema,
-        keys: Sequence[str],
-        now: str,
-        max_parts: int,
-    ) -> list[str]:
-        """Merge a partition's parts into one file once it holds more than ``max_parts``."""
-        parts = [p for p in state.files if p.path.rsplit("/", 1)[0] == folder]
-        if len(parts) <= max_parts:
-            return []
-        tables: list[pa.Table] = []
-        coverage: list[Interval] = []
-        for part in parts:
-            state.files.remove(part)
-            try:
-                tables += read_parts([self.path(part.path)], schema)
-                coverage = union(coverage, part.coverage)
-            except UnreadableFilesError:
-                state.complete = subtract(state.complete, part.coverage)
-        merged = sort_table(pa.concat_tables(tables), keys) if tables else schema.empty_table()
-        if merged.num_rows:
-            relative = f"{folder}/{new_part_name()}"
-            size = write_parquet_atomic(self.path(relative), merged)
-            state.files.append(
-                PartFile(relative, parts[0].date, coverage, merged.num_rows, size, now)
-            )
-        return [p.path for p in parts]
+    def _unlink(self, relatives: Iterable[str]) -> None:
+        for relative in relatives:
+            with contextlib.suppress(FileNotFoundError):
+                self.path(relative).unlink()
 
     def _collect_garbage(self, manifest: Manifest, folders: set[str]) -> None:
         """Delete files in ``folders`` that the manifest does not name (crash leftovers)."""
@@ -418,8 +274,7 @@ class Entry:
                 continue
             for child in directory.iterdir():
                 relative = f"{folder}/{child.name}"
-                is_ours = child.name.startswith(TMP_PREFIX) or child.name.startswith("part-")
-                if is_ours and relative not in named and child.is_file():
+                if _is_written_here(child.name) and relative not in named and child.is_file():
                     with contextlib.suppress(FileNotFoundError):
                         child.unlink()
 
@@ -443,9 +298,7 @@ class Entry:
             if not child.is_file():
                 continue
             relative = child.relative_to(self.folder).as_posix()
-            is_data = "/" in relative and (
-                child.name.startswith("part-") or child.name.startswith(TMP_PREFIX)
-            )
+            is_data = "/" in relative and _is_written_here(child.name)
             stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
             if (is_data and relative not in named) or stray_tmp:
                 found.append(child)
@@ -471,14 +324,17 @@ class Entry:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def read_signature(folder: Path) -> dict[str, object] | None:
-    """The ``_signature.json`` of an entry folder, or ``None``.
+def _expired(state: StreamState, windows: list[Interval], replace: bool,
+             stale_before: int | None) -> list[Interval]:
+    """The stored parts of ``windows`` whose rows a store replaces: all with ``replace``,
+    else those fetched before ``stale_before`` (fresher ones are kept)."""
+    if replace:
+        return windows
+    if stale_before is None:
+        return []
+    return intersect(windows, subtract(state.complete, fetched_since(state.fetched, stale_before)))
 
-    Examples
-    --------
-    >>> import pathlib
-    >>> read_signature(pathlib.Path("/nonexistent")) is None
-    True
-    """
-    data = read_json(folder / SIGNATURE_FILE)
-    return data if isinstance(data, dict) else None
+
+def _is_written_here(name: str) -> bool:
+    """Whether a partition file of this name is one an entry writes (a part or a temporary)."""
+    return name.startswith("part-") or name.startswith(TMP_PREFIX)

@@ -19,18 +19,13 @@ from typing import Any
 import pandas as pd
 from filelock import Timeout
 
-from rfcx_frames.cache.config import cache_path, parse_duration
+from rfcx_frames.cache.disk import LAYOUT, lock, remove_quietly, stale_files
 from rfcx_frames.cache.entry import Entry
-from rfcx_frames.cache.store import (
-    LAYOUT,
-    MANIFEST,
-    TMP_PREFIX,
-    lock,
-    read_json,
-    remove_quietly,
-    stale_files,
-)
+from rfcx_frames.cache.manifest import MANIFEST
+from rfcx_frames.cache.modes import parse_duration
 from rfcx_frames.cache.whole import WHOLE
+from rfcx_frames.config import cache_path
+from rfcx_frames.files import TMP_PREFIX, read_json
 from rfcx_frames.timeutil import utc_now
 
 Root = str | os.PathLike[str] | None
@@ -68,6 +63,12 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
     """Folders of older cache layouts (``v1`` ...), which this version never reads.
 
     :func:`clear` deletes them; :func:`info` reports their size.
+
+    Parameters
+    ----------
+    root
+        The cache folder holding the layout folders (``v1``, ``v2`` ...); default
+        :func:`~rfcx_frames.config.cache_path`.
 
     Examples
     --------
@@ -112,31 +113,40 @@ def _whole_orphans(root: Path, remove: bool) -> list[Path]:
     if not base.is_dir():
         return found
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-        by_key: dict[str, list[Path]] = {}
-        for path in folder.iterdir():
-            match = _TMP_KEY.match(path.name)
-            if match:
-                by_key.setdefault(match.group(1), []).append(path)
-            elif path.suffix == ".parquet" and "-" in path.name:
-                by_key.setdefault(path.name.split("-", 1)[0], []).append(path)
-        for key, paths in sorted(by_key.items()):
+        for key, paths in sorted(_files_by_key(folder).items()):
             try:
                 with lock(root, WHOLE, folder.name, key).acquire(timeout=0):
-                    meta = read_json(folder / f"{key}.json")
-                    named = meta.get("file") if isinstance(meta, dict) else None
-                    stray = [p for p in paths if p.name != named and p.is_file()]
+                    stray = _unnamed(folder, key, paths)
                     if remove:
                         remove_quietly(stray)
             except Timeout:
                 continue
             except OSError:
+                # No lock can be taken (a read-only folder): report, never remove.
                 if remove:
                     continue
-                meta = read_json(folder / f"{key}.json")
-                named = meta.get("file") if isinstance(meta, dict) else None
-                stray = [p for p in paths if p.name != named and p.is_file()]
+                stray = _unnamed(folder, key, paths)
             found += stray
     return found
+
+
+def _files_by_key(folder: Path) -> dict[str, list[Path]]:
+    """The data files and temporaries of a listing folder, by the key they belong to."""
+    by_key: dict[str, list[Path]] = {}
+    for path in folder.iterdir():
+        match = _TMP_KEY.match(path.name)
+        if match:
+            by_key.setdefault(match.group(1), []).append(path)
+        elif path.suffix == ".parquet" and "-" in path.name:
+            by_key.setdefault(path.name.split("-", 1)[0], []).append(path)
+    return by_key
+
+
+def _unnamed(folder: Path, key: str, paths: list[Path]) -> list[Path]:
+    """The files of ``paths`` that the key's sidecar does not name."""
+    meta = read_json(folder / f"{key}.json")
+    named = meta.get("file") if isinstance(meta, dict) else None
+    return [p for p in paths if p.name != named and p.is_file()]
 
 
 def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
@@ -146,7 +156,14 @@ def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
     (a ``refresh`` killed midway), listing files named by no sidecar, audio-store
     temporaries and ``.part`` downloads. Files of an entry or listing count only while
     its lock is free (no writer is at work); temporaries without a lock only once
-    older than :data:`~rfcx_frames.cache.store.ORPHAN_AGE` before ``now``.
+    older than :data:`~rfcx_frames.cache.disk.ORPHAN_AGE` before ``now``.
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    now
+        The time temporaries' ages are measured from (default: the system clock).
 
     Examples
     --------
@@ -177,12 +194,13 @@ def _orphans(folder: Path, now: pd.Timestamp | None, remove: bool) -> list[Path]
 
 
 def clear_orphans(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, int]:
-    """Delete the crash leftovers :func:`orphans` lists; entries stay.
+    """Delete the crash leftovers :func:`orphans` lists (entries stay), returning the
+    count of ``files`` removed and the ``bytes`` freed.
 
-    Returns
-    -------
-    dict
-        ``files`` removed and ``bytes`` freed.
+    Parameters
+    ----------
+    root, now
+        As for :func:`orphans`.
 
     Examples
     --------
@@ -204,6 +222,13 @@ def _whole_sidecars(root: Path) -> list[Path]:
 def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     """Size, entries and complete windows per stream of the cache at ``root``.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    now
+        As for :func:`orphans`.
+
     Returns
     -------
     dict
@@ -222,43 +247,8 @@ def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     ['entries', 'obsolete_bytes', 'orphan_bytes', 'orphans', 'path', 'ranged', 'size_bytes', 'whole']
     """
     folder = cache_path(root)
-    ranged: list[dict[str, Any]] = []
-    for entry in _ranged_entries(folder):
-        manifest = entry.load()
-        if manifest is None:
-            continue
-        doc = manifest.to_json()
-        ranged.append(
-            {
-                "entity": entry.entity,
-                "key": entry.key,
-                "signature": manifest.signature,
-                "updated": manifest.updated,
-                "size_bytes": _size(entry.folder),
-                "rows": doc["rows"],
-                "streams": {
-                    sid: {"windows": st["complete"], "rows": st["rows"], "files": len(st["files"])}
-                    for sid, st in doc["streams"].items()
-                },
-            }
-        )
-    whole: list[dict[str, Any]] = []
-    for sidecar in _whole_sidecars(folder):
-        meta = read_json(sidecar)
-        if not isinstance(meta, dict) or "file" not in meta:
-            continue
-        data = sidecar.parent / str(meta["file"])
-        whole.append(
-            {
-                "entity": meta.get("entity"),
-                "key": sidecar.stem,
-                "params": meta.get("params"),
-                "created": meta.get("created"),
-                "expires": meta.get("expires"),
-                "rows": meta.get("rows"),
-                "size_bytes": _size(data) if data.exists() else 0,
-            }
-        )
+    ranged = [d for d in map(_entry_info, _ranged_entries(folder)) if d is not None]
+    whole = [d for d in map(_listing_info, _whole_sidecars(folder)) if d is not None]
     leftovers = _orphans(folder, now, remove=False)
     return {
         "path": str(folder),
@@ -272,8 +262,50 @@ def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     }
 
 
+def _entry_info(entry: Entry) -> dict[str, Any] | None:
+    """What :func:`info` reports of one time-ranged entry (``None``: no readable manifest)."""
+    manifest = entry.load()
+    if manifest is None:
+        return None
+    doc = manifest.to_json()
+    return {
+        "entity": entry.entity,
+        "key": entry.key,
+        "signature": manifest.signature,
+        "updated": manifest.updated,
+        "size_bytes": _size(entry.folder),
+        "rows": doc["rows"],
+        "streams": {
+            sid: {"windows": st["complete"], "rows": st["rows"], "files": len(st["files"])}
+            for sid, st in doc["streams"].items()
+        },
+    }
+
+
+def _listing_info(sidecar: Path) -> dict[str, Any] | None:
+    """What :func:`info` reports of one cached listing (``None``: unreadable sidecar)."""
+    meta = read_json(sidecar)
+    if not isinstance(meta, dict) or "file" not in meta:
+        return None
+    data = sidecar.parent / str(meta["file"])
+    return {
+        "entity": meta.get("entity"),
+        "key": sidecar.stem,
+        "params": meta.get("params"),
+        "created": meta.get("created"),
+        "expires": meta.get("expires"),
+        "rows": meta.get("rows"),
+        "size_bytes": _size(data) if data.exists() else 0,
+    }
+
+
 def windows_frame(root: Root = None) -> pd.DataFrame:
     """One row per complete window: entity, key, stream_id, start, end.
+
+    Parameters
+    ----------
+    root
+        As for :func:`info`, whose ``ranged`` windows these are.
 
     Examples
     --------
@@ -307,6 +339,18 @@ def clear(
     layouts (see :func:`obsolete_layouts`) are deleted by every call without
     ``entity``, each counted as one entry.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    older_than
+        Only entries last written longer ago than this duration (``"7d"``, a
+        ``Timedelta``); default: all.
+    entity
+        Only this entity's entries (``"detections"``, ``"streams"`` ...).
+    now
+        The time ``older_than`` counts back from (default: the system clock).
+
     Returns
     -------
     dict
@@ -322,44 +366,51 @@ def clear(
     limit = None
     if older_than is not None:
         limit = (now if now is not None else utc_now()) - parse_duration(older_than)
-    removed = freed = 0
-    for entry in _ranged_entries(folder):
-        if entity is not None and entry.entity != entity:
-            continue
-        with entry.lock():
-            manifest = entry.load()
-            if (
-                limit is not None
-                and manifest is not None
-                and pd.Timestamp(manifest.updated) >= limit
-            ):
-                continue
-            size = _size(entry.folder)
-            # Forget first (one atomic unlink), then delete the rows.
-            with contextlib.suppress(FileNotFoundError):
-                (entry.folder / MANIFEST).unlink()
-            shutil.rmtree(entry.folder, ignore_errors=True)
-        removed += 1
-        freed += size
-    for sidecar in _whole_sidecars(folder):
-        if entity is not None and sidecar.parent.name != entity:
-            continue
-        meta = read_json(sidecar)
-        created = meta.get("created") if isinstance(meta, dict) else None
-        if limit is not None and created is not None and pd.Timestamp(created) >= limit:
-            continue
-        size = _size(sidecar)
-        with contextlib.suppress(FileNotFoundError):
-            sidecar.unlink()
-        for data in sidecar.parent.glob(f"{sidecar.stem}-*.parquet"):
-            size += _size(data)
-            with contextlib.suppress(FileNotFoundError):
-                data.unlink()
-        removed += 1
-        freed += size
+    sizes = [_clear_entry(e, limit) for e in _ranged_entries(folder)
+             if entity in (None, e.entity)]
+    sizes += [_clear_listing(c, limit) for c in _whole_sidecars(folder)
+              if entity in (None, c.parent.name)]
     if entity is None:
-        for old in obsolete_layouts(folder):
-            freed += _size(old)
-            shutil.rmtree(old, ignore_errors=True)
-            removed += 1
-    return {"entries": removed, "bytes": freed}
+        sizes += [_remove_tree(old) for old in obsolete_layouts(folder)]
+    freed = [size for size in sizes if size is not None]
+    return {"entries": len(freed), "bytes": sum(freed)}
+
+
+def _remove_tree(folder: Path) -> int:
+    """Delete a folder; the bytes freed."""
+    size = _size(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    return size
+
+
+def _clear_entry(entry: Entry, limit: pd.Timestamp | None) -> int | None:
+    """Delete a time-ranged entry updated before ``limit`` (any, without one); the bytes
+    freed, or ``None`` when it is kept."""
+    with entry.lock():
+        manifest = entry.load()
+        if limit is not None and manifest is not None and pd.Timestamp(manifest.updated) >= limit:
+            return None
+        size = _size(entry.folder)
+        # Forget first (one atomic unlink), then delete the rows.
+        with contextlib.suppress(FileNotFoundError):
+            (entry.folder / MANIFEST).unlink()
+        shutil.rmtree(entry.folder, ignore_errors=True)
+    return size
+
+
+def _clear_listing(sidecar: Path, limit: pd.Timestamp | None) -> int | None:
+    """Delete a cached listing created before ``limit`` (any, without one); the bytes
+    freed, or ``None`` when it is kept."""
+    meta = read_json(sidecar)
+    created = meta.get("created") if isinstance(meta, dict) else None
+    if limit is not None and created is not None and pd.Timestamp(created) >= limit:
+        return None
+    size = _size(sidecar)
+    # The sidecar goes first: without it the data file answers nothing.
+    with contextlib.suppress(FileNotFoundError):
+        sidecar.unlink()
+    for data in sidecar.parent.glob(f"{sidecar.stem}-*.parquet"):
+        size += _size(data)
+        with contextlib.suppress(FileNotFoundError):
+            data.unlink()
+    return size

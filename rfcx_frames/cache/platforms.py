@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from rfcx_frames.cache.config import cache_path
-from rfcx_frames.cache.store import LAYOUT, lock, read_json, storage_errors, write_json_atomic
+from rfcx_frames.cache.disk import LAYOUT, lock, storage_errors
+from rfcx_frames.config import cache_path
+from rfcx_frames.files import read_json, write_json
 
 PLATFORMS_FILE = "platforms.json"
 IDENTITY_ROUTE = "/_emulator/identity"
@@ -39,6 +40,11 @@ _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,150}$")
 
 def normalize_url(url: str) -> str:
     """A base URL with lower-case scheme and host and no trailing slash.
+
+    Parameters
+    ----------
+    url
+        An API base URL.
 
     Examples
     --------
@@ -52,6 +58,11 @@ def normalize_url(url: str) -> str:
 
 def valid_identity(value: object) -> str | None:
     """``value`` when it is usable as a platform identity, else ``None``.
+
+    Parameters
+    ----------
+    value
+        What a server answered.
 
     Examples
     --------
@@ -68,6 +79,11 @@ def _file(root: str | os.PathLike[str] | None) -> Path:
 def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Every URL and the identity it answered last.
 
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+
     Examples
     --------
     >>> import tempfile
@@ -82,6 +98,15 @@ def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> None:
     """Record that ``url`` serves ``identity`` (atomic; no write when already known).
+
+    Parameters
+    ----------
+    root
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+    url
+        The API base URL.
+    identity
+        The platform identity it answered.
 
     Examples
     --------
@@ -98,7 +123,7 @@ def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> No
     with storage_errors(folder), lock(folder, "platforms"):
         known = remembered(root)
         known[url] = identity
-        write_json_atomic(_file(root), dict(sorted(known.items())))
+        write_json(_file(root), dict(sorted(known.items())))
 
 
 def resolve(

@@ -30,8 +30,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from rfcx_frames.cache.config import DEFAULT_HORIZON, CacheArg, cache_path, resolve_mode
-from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece, read_signature, time_mask
+from rfcx_frames.cache.disk import LAYOUT, open_root, storage_errors
+from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece
 from rfcx_frames.cache.frames import (
     assemble,
     file_schema,
@@ -40,22 +40,20 @@ from rfcx_frames.cache.frames import (
     sort_table,
     table_from_frame,
 )
-from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
-from rfcx_frames.cache.store import (
-    LAYOUT,
-    Manifest,
-    UnreadableFilesError,
-    read_parts,
-    storage_errors,
-)
-from rfcx_frames.cache.windows import (
+from rfcx_frames.cache.intervals import (
     Interval,
     covers,
     fetched_since,
     intersect,
     oldest,
     subtract,
+    time_mask,
 )
+from rfcx_frames.cache.manifest import Manifest, read_signature
+from rfcx_frames.cache.modes import CacheArg, resolve_mode
+from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
+from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
+from rfcx_frames.config import DEFAULT_CACHE_HORIZON as DEFAULT_HORIZON
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
 
@@ -96,7 +94,7 @@ class TimeRangedCache:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     max_parts
         A stream-day partition holding more files than this is merged into one.
     time_column, stream_column
@@ -117,9 +115,7 @@ class TimeRangedCache:
         time_column: str = "start",
         stream_column: str = "stream_id",
     ) -> None:
-        self.root = cache_path(root)
-        with storage_errors(self.root, "create"):
-            self.root.mkdir(parents=True, exist_ok=True)
+        self.root = open_root(root)
         self.max_parts = max_parts
         self.time_column = time_column
         self.stream_column = stream_column

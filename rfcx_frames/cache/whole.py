@@ -29,22 +29,15 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from rfcx_frames.cache.config import DEFAULT_TTL, CacheArg, cache_path, resolve_mode
+from rfcx_frames.cache.disk import LAYOUT, lock, open_root, remove_quietly, storage_errors
 from rfcx_frames.cache.frames import frame_from_table, schema_fingerprint, table_from_frame
+from rfcx_frames.cache.modes import CacheArg, resolve_mode
+from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts, write_parquet_atomic
 from rfcx_frames.cache.signature import FilterSignature, canonical_json, stable_hash
-from rfcx_frames.cache.store import (
-    LAYOUT,
-    TMP_PREFIX,
-    UnreadableFilesError,
-    lock,
-    read_json,
-    read_parts,
-    remove_quietly,
-    storage_errors,
-    write_json_atomic,
-    write_parquet_atomic,
-)
+from rfcx_frames.config import DEFAULT_CACHE_TTL as DEFAULT_TTL
 from rfcx_frames.exceptions import NotCachedError
+from rfcx_frames.files import TMP_PREFIX, read_json
+from rfcx_frames.files import write_json as write_json_atomic
 from rfcx_frames.timeutil import utc_now
 
 WHOLE = "whole"
@@ -60,7 +53,7 @@ class WholeResultCache:
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.cache.config.cache_path`.
+        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     ttl
         How long an entry answers ``"use"`` queries (offline ignores expiry).
 
@@ -77,9 +70,7 @@ class WholeResultCache:
     def __init__(
         self, root: str | os.PathLike[str] | None = None, *, ttl: pd.Timedelta = DEFAULT_TTL
     ) -> None:
-        self.root = cache_path(root)
-        with storage_errors(self.root, "create"):
-            self.root.mkdir(parents=True, exist_ok=True)
+        self.root = open_root(root)
         self.ttl = ttl
 
     def key(

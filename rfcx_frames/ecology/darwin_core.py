@@ -59,9 +59,9 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.cache.store import write_bytes_atomic
 from rfcx_frames.ecology.history import DetectionHistory
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
+from rfcx_frames.files import write_bytes as write_bytes_atomic
 
 DWC = "http://rs.tdwg.org/dwc/terms/"
 EVENT_ROW_TYPE = DWC + "Event"

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import Tick
 
-from rfcx_frames.cache.store import write_bytes_atomic
 from rfcx_frames.ecology.effort import parse_freq
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
+from rfcx_frames.files import write_bytes as write_bytes_atomic
 
 #: Stream columns carried as site covariates when a streams frame is given.
 SITE_COVARIATES = ("name", "latitude", "longitude", "altitude", "timezone", "project_id",

@@ -1,4 +1,4 @@
-"""Cache modes, location and duration parsing."""
+"""Cache modes, location, duration parsing, and where their settings live."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pandas as pd
 import platformdirs
 import pytest
 
+from rfcx_frames import cache as rf_cache
+from rfcx_frames import config
 from rfcx_frames.cache import cache_path, parse_duration, resolve_mode
 
 
@@ -42,9 +44,22 @@ def test_default_and_environment_precedence(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_cache_path_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert cache_path() == Path(platformdirs.user_cache_dir("rfcx_frames"))
+    monkeypatch.setenv("RFCX_FRAMES_CACHE", "   ")  # blank: as if unset
+    assert cache_path() == Path(platformdirs.user_cache_dir("rfcx_frames"))
     monkeypatch.setenv("RFCX_FRAMES_CACHE", str(tmp_path / "env"))
     assert cache_path() == tmp_path / "env"
     assert cache_path(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache_path("~/c") == tmp_path / "c"
+
+
+def test_cache_settings_have_one_home() -> None:
+    # The cache package re-exports the settings of rfcx_frames.config under its own names.
+    assert rf_cache.cache_path is config.cache_path
+    assert (rf_cache.ENV_DIR, rf_cache.ENV_MODE) == ("RFCX_FRAMES_CACHE", "RFCX_FRAMES_CACHE_MODE")
+    assert rf_cache.DEFAULT_HORIZON == config.DEFAULT_CACHE_HORIZON == pd.Timedelta(hours=6)
+    assert rf_cache.DEFAULT_TTL == config.DEFAULT_CACHE_TTL == pd.Timedelta(hours=1)
+    assert rf_cache.DEFAULT_LABEL_MAX_AGE == config.DEFAULT_LABEL_MAX_AGE == pd.Timedelta(hours=12)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import TimeRangedCache
 from rfcx_frames.cache.frames import file_schema
-from rfcx_frames.cache.store import TMP_PREFIX, parquet_is_readable
+from rfcx_frames.cache.parquet import parquet_is_readable
+from rfcx_frames.files import TMP_PREFIX
 
 SPAWN = multiprocessing.get_context("spawn")
 END = DAY0 + pd.Timedelta(days=10)

@@ -15,7 +15,7 @@ from cache_world import DAY0, NOW, SCHEMA, STREAMS, WorldFetch, fresh_frame, sig
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import FilterSignature, TimeRangedCache
-from rfcx_frames.cache.store import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.exceptions import NotCachedError
 
 

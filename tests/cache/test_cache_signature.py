@@ -12,8 +12,9 @@ import pytest
 from cache_world import DAY0, NOW, SCHEMA, WorldFetch, signature
 
 from rfcx_frames.cache import FilterSignature, TimeRangedCache, user_identity
+from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.manifest import MANIFEST, MANIFEST_KEYS, SIGNATURE_FILE
 from rfcx_frames.cache.signature import SIGNATURE_KEYS
-from rfcx_frames.cache.store import LAYOUT, MANIFEST, MANIFEST_KEYS, SIGNATURE_FILE
 
 BASE = "https://api.example.org"
 

@@ -11,7 +11,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from rfcx_frames.cache import WholeResultCache, frame_from_table, table_from_frame
-from rfcx_frames.cache.store import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.cache.whole import SIDECAR_KEYS
 from rfcx_frames.exceptions import NotCachedError
 

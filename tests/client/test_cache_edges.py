@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from rfcx_frames.cache import TimeRangedCache
-from rfcx_frames.cache.store import MANIFEST, write_parquet_atomic
+from rfcx_frames.cache.manifest import MANIFEST
+from rfcx_frames.cache.parquet import write_parquet_atomic
 from rfcx_frames.emulator import Emulator
 from rfcx_frames.exceptions import NotCachedError
 

@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from rfcx_frames import Client, cache
+from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.cache.frames import frame_from_table
-from rfcx_frames.cache.store import LAYOUT, MANIFEST
+from rfcx_frames.cache.manifest import MANIFEST
 from rfcx_frames.emulator import Emulator, running
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.schemas import DETECTION, arrow_schema, pandas_dtypes

@@ -11,9 +11,16 @@ import pandas as pd
 import pytest
 
 from rfcx_frames.timeutil import (
+    DAY_NS,
+    day_label,
+    day_of,
     from_epoch_ms,
+    from_ns,
+    iso_to_ns,
+    ns_to_iso,
     to_compact,
     to_epoch_ms,
+    to_ns,
     to_utc,
     to_wire,
     window,
@@ -119,3 +126,47 @@ def test_other_iso_spellings_are_refused(value: str) -> None:
 ])
 def test_accepted_edge_forms(value: object, expected: str) -> None:
     assert to_utc(value) == pd.Timestamp(expected)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------- nanosecond instants
+
+
+def iso_cases() -> list[int]:
+    day_ns = 86_400 * 10**9
+    fixed = [0, 1, 5, 999, 1_000, 1_001, 1_500, 999_999, 10**9 - 1, 10**9, 10**9 + 1]
+    fixed += [day_ns - 1, day_ns, day_ns + 1, day_ns + 1_000, 2 * day_ns - 1_000]
+    fixed += [-1, -5, -999, -1_000, -1_001, -10**9, -day_ns - 1, -day_ns, -day_ns + 1, -day_ns + 1_000]
+    for text in ("2024-01-01", "2024-02-29T23:59:59.999999", "2024-03-01", "1900-01-01", "2200-12-31"):
+        base = to_ns(text)
+        fixed += [base - 1, base, base + 1, base + 1_000, base - 1_000, base + 123_456_789]
+    fixed += [int(pd.Timestamp.min.value), int(pd.Timestamp.max.value)]
+    rng = np.random.default_rng(5)
+    lo, hi = -(2**62), 2**62
+    fixed += [int(v) for v in rng.integers(lo, hi, 300, dtype=np.int64)]
+    fixed += [int(v) * 1_000 for v in rng.integers(lo // 1_000, hi // 1_000, 300, dtype=np.int64)]
+    return fixed
+
+
+def test_iso_to_ns_inverts_ns_to_iso() -> None:
+    cases = iso_cases()
+    assert any(v % 1_000 for v in cases) and any(v < 0 for v in cases)
+    wrong = [(v, ns_to_iso(v), iso_to_ns(ns_to_iso(v))) for v in cases if iso_to_ns(ns_to_iso(v)) != v]
+    assert wrong == []
+    # The fast path agrees with pandas on the same text.
+    assert all(iso_to_ns(ns_to_iso(v)) == to_ns(ns_to_iso(v)) for v in cases[:200])
+
+
+def test_timestamp_round_trip_and_naive_is_utc() -> None:
+    ts = pd.Timestamp("2024-05-06T07:08:09.123456789Z")
+    assert from_ns(to_ns(ts)) == ts
+    assert to_ns("2024-01-01") == to_ns(pd.Timestamp("2024-01-01", tz="UTC"))
+    assert to_ns(pd.Timestamp("2024-01-01T03:00", tz="Asia/Bangkok")) == to_ns(
+        "2023-12-31T20:00:00Z"
+    )
+
+
+def test_days_are_utc_days_before_and_after_1970() -> None:
+    noon = to_ns("2024-03-01T12:00:00Z")
+    assert day_of(noon) == to_ns("2024-03-01") and day_label(day_of(noon)) == "2024-03-01"
+    before = to_ns("1969-12-31T23:59:59.999999999Z")
+    assert day_of(before) == -DAY_NS and day_label(day_of(before)) == "1969-12-31"

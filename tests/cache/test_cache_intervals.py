@@ -1,22 +1,21 @@
-"""Interval algebra of the cache windows."""
+"""Interval algebra of the cache windows, and the rows of a time column inside them."""
 
 from __future__ import annotations
 
 import random
 
-import pandas as pd
+import pyarrow as pa
 
-from rfcx_frames.cache.windows import (
-    DAY_NS,
+from rfcx_frames.cache.intervals import (
     covers,
     intersect,
     normalize,
     split_by_day,
     subtract,
-    total,
+    time_mask,
     union,
 )
-from rfcx_frames.timeutil import from_ns, to_ns
+from rfcx_frames.timeutil import DAY_NS
 
 
 def points(intervals: list[tuple[int, int]]) -> set[int]:
@@ -34,7 +33,7 @@ def test_set_operations_match_point_sets() -> None:
         assert covers(a, b) == (points(b) <= points(a))
         for result in (union(a, b), intersect(a, b), subtract(a, b)):
             assert result == normalize(result)  # sorted, disjoint, non-touching, non-empty
-            assert total(result) == len(points(result))
+            assert sum(e - s for s, e in result) == len(points(result))
 
 
 def test_normalize_merges_touching_and_drops_empty() -> None:
@@ -48,10 +47,10 @@ def test_split_by_day_cuts_at_utc_midnight() -> None:
     assert parts[2][1] == [(2 * DAY_NS, 2 * DAY_NS + 5)]
 
 
-def test_timestamp_round_trip_and_naive_is_utc() -> None:
-    ts = pd.Timestamp("2024-05-06T07:08:09.123456789Z")
-    assert from_ns(to_ns(ts)) == ts
-    assert to_ns("2024-01-01") == to_ns(pd.Timestamp("2024-01-01", tz="UTC"))
-    assert to_ns(pd.Timestamp("2024-01-01T03:00", tz="Asia/Bangkok")) == to_ns(
-        "2023-12-31T20:00:00Z"
-    )
+def test_time_mask_keeps_rows_inside_windows_whatever_the_unit() -> None:
+    # A bound between two milliseconds: the row at the next millisecond is inside.
+    column = pa.array([0, 1, 2, 3], pa.timestamp("ms", tz="UTC"))
+    assert time_mask(column, [(1_500_000, 3_000_000)]).to_pylist() == [False, False, True, False]
+    assert time_mask(column, []).to_pylist() == [False] * 4
+    with_null = pa.array([None, 2], pa.timestamp("ms", tz="UTC"))
+    assert time_mask(with_null, [(0, 10**7)]).to_pylist() == [False, True]

@@ -1,7 +1,8 @@
-"""Cache modes, the cache location and duration parsing.
+"""Cache modes (use, refresh, offline, off) and durations (ttl, horizon, max age): parsing.
 
-Everything a caller can tune about the cache from outside (argument, client default,
-environment) is resolved here, so the storage modules receive plain validated values.
+A caller's ``cache=``, ``max_age=`` and duration arguments (per call, client default,
+environment) are validated here, so the storage modules receive plain validated values;
+the names and defaults themselves live in :mod:`rfcx_frames.config`.
 
 Examples
 --------
@@ -13,28 +14,17 @@ Timedelta('0 days 12:00:00')
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import platformdirs
+
+from rfcx_frames.config import ENV_CACHE_MODE, env
 
 Mode = Literal["use", "refresh", "offline", "off"]
 CacheArg = str | bool | None
 
 MODES: tuple[str, ...] = ("use", "refresh", "offline", "off")
-ENV_MODE = "RFCX_FRAMES_CACHE_MODE"
-ENV_DIR = "RFCX_FRAMES_CACHE"
-APP_NAME = "rfcx_frames"
-
-DEFAULT_HORIZON = pd.Timedelta(hours=6)
-DEFAULT_TTL = pd.Timedelta(hours=1)
-#: How long cached detections and annotations answer before they are fetched again:
-#: reviews change them on the platform, and 12 hours keeps a working day's repeats warm
-#: while the next morning's run sees the reviews of the day before.
-DEFAULT_LABEL_MAX_AGE = pd.Timedelta(hours=12)
 NEVER = "never"
 
 _OFF_WORDS = {"off", "false", "0", "no", "none", "disabled"}
@@ -97,9 +87,9 @@ def resolve_mode(value: CacheArg = None, default: CacheArg = "use") -> Mode:
             "cache must be one of 'use', 'refresh', 'offline', False (or 'off'), True or "
             f"None; got {value!r}"
         )
-    env = os.environ.get(ENV_MODE, "").strip()
-    if env:
-        return _parse_mode(env, ENV_MODE)
+    from_env = (env(ENV_CACHE_MODE) or "").strip()
+    if from_env:
+        return _parse_mode(from_env, ENV_CACHE_MODE)
     if default is None or default is True:
         return "use"
     if default is False:
@@ -107,25 +97,6 @@ def resolve_mode(value: CacheArg = None, default: CacheArg = "use") -> Mode:
     if isinstance(default, str):
         return _parse_mode(default, "cache")
     raise ValueError(f"cache default must be a mode name, a bool or None; got {default!r}")
-
-
-def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``root`` if given, else ``$RFCX_FRAMES_CACHE``, else the user cache.
-
-    The user cache is ``platformdirs.user_cache_dir("rfcx_frames")`` (for example
-    ``~/.cache/rfcx_frames`` on Linux). The folder is not created here.
-
-    Examples
-    --------
-    >>> str(cache_path("/tmp/my-cache"))
-    '/tmp/my-cache'
-    """
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(ENV_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
 _DURATION = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
@@ -137,6 +108,11 @@ def parse_duration(text: str | pd.Timedelta) -> pd.Timedelta:
 
     A bare number means days. Anything pandas' ``Timedelta`` understands
     (``"1 days 02:00:00"``) is accepted too.
+
+    Parameters
+    ----------
+    text
+        The duration, or a ``Timedelta`` (checked and returned).
 
     Raises
     ------
@@ -173,6 +149,13 @@ def parse_max_age(value: Any, name: str = "max_age") -> pd.Timedelta | None:
     """A maximum age: a duration (``"12h"``, ``"7d"``, a ``Timedelta``) or ``"never"``.
 
     Returns ``None`` for ``"never"`` (cached windows never expire).
+
+    Parameters
+    ----------
+    value
+        The duration, or ``"never"``.
+    name
+        The argument's name, quoted in errors.
 
     Raises
     ------

@@ -1,11 +1,12 @@
-"""Interval algebra on half-open ``[start, end)`` windows of integer nanoseconds.
+"""Interval algebra on half-open ``[start, end)`` ns windows, and the rows a window holds.
 
 The cache keeps, per stream, the set of windows it holds completely. Every question it
 asks ("what is missing?", "which part of this file is still valid?") is a set
 operation on lists of intervals, so these are pure functions on sorted, disjoint,
 non-empty ``(start, end)`` tuples (a *normal* list). Integers rather than timestamps
-keep the arithmetic exact and cheap; :func:`to_ns` and :func:`from_ns` convert at the
-edges.
+keep the arithmetic exact and cheap; :func:`~rfcx_frames.timeutil.to_ns` and
+:func:`~rfcx_frames.timeutil.from_ns` convert at the edges, and :func:`time_mask` applies
+a list to a table's time column.
 
 Examples
 --------
@@ -15,17 +16,23 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from rfcx_frames.timeutil import from_ns
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rfcx_frames.timeutil import DAY_NS, day_of
 
 Interval = tuple[int, int]
-
-DAY_NS = 86_400 * 10**9
 
 
 def normalize(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort, drop empty intervals and merge overlapping or touching ones.
+
+    Parameters
+    ----------
+    intervals
+        Any ``(start, end)`` pairs.
 
     Examples
     --------
@@ -45,6 +52,11 @@ def normalize(intervals: Iterable[Interval]) -> list[Interval]:
 def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The union of two interval lists.
 
+    Parameters
+    ----------
+    a, b
+        Interval lists, normal or not.
+
     Examples
     --------
     >>> union([(0, 2)], [(1, 5), (7, 8)])
@@ -54,7 +66,12 @@ def union(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 
 
 def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
-    """The intersection of two interval lists.
+    """The intersection of two interval lists (each normalized first).
+
+    Parameters
+    ----------
+    a, b
+        The lists; an instant is kept when both hold it.
 
     Examples
     --------
@@ -79,6 +96,13 @@ def intersect(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 
 def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
     """The parts of ``a`` not covered by ``b``.
+
+    Parameters
+    ----------
+    a
+        The intervals to keep parts of.
+    b
+        The holes to cut out of them.
 
     Examples
     --------
@@ -107,6 +131,13 @@ def subtract(a: Iterable[Interval], b: Iterable[Interval]) -> list[Interval]:
 def covers(a: Iterable[Interval], b: Iterable[Interval]) -> bool:
     """Whether ``a`` covers every instant of ``b``.
 
+    Parameters
+    ----------
+    a
+        The covering intervals.
+    b
+        The intervals to cover.
+
     Examples
     --------
     >>> covers([(0, 10)], [(2, 3), (9, 10)])
@@ -117,43 +148,15 @@ def covers(a: Iterable[Interval], b: Iterable[Interval]) -> bool:
     return not subtract(b, a)
 
 
-def total(intervals: Iterable[Interval]) -> int:
-    """The summed length of a normal interval list.
-
-    Examples
-    --------
-    >>> total([(0, 2), (5, 6)])
-    3
-    """
-    return sum(end - start for start, end in intervals)
-
-
-def day_of(ns: int) -> int:
-    """The start (in ns) of the UTC day containing ``ns``.
-
-    Examples
-    --------
-    >>> day_of(DAY_NS + 5) == DAY_NS
-    True
-    """
-    return (ns // DAY_NS) * DAY_NS
-
-
-def day_label(day_start_ns: int) -> str:
-    """The ``YYYY-MM-DD`` label of a UTC day start.
-
-    Examples
-    --------
-    >>> day_label(0)
-    '1970-01-01'
-    """
-    return from_ns(day_start_ns).strftime("%Y-%m-%d")
-
-
 def split_by_day(intervals: Iterable[Interval]) -> Iterator[tuple[int, list[Interval]]]:
     """Group the parts of a normal interval list by the UTC day they fall in.
 
     Yields ``(day_start_ns, parts)`` in day order; every part lies inside its day.
+
+    Parameters
+    ----------
+    intervals
+        A list of intervals; it is normalized first.
 
     Examples
     --------
@@ -178,6 +181,15 @@ Stamped = tuple[int, int, int]
 def stamp(stamps: Iterable[Stamped], intervals: Iterable[Interval], when: int) -> list[Stamped]:
     """``stamps`` with ``intervals`` (re)fetched at ``when``: sorted, disjoint, merged.
 
+    Parameters
+    ----------
+    stamps
+        The fetch times held so far.
+    intervals
+        The windows fetched again.
+    when
+        Their fetch time (ns).
+
     Examples
     --------
     >>> stamp([(0, 10, 1)], [(5, 20)], 2)
@@ -198,6 +210,13 @@ def stamp(stamps: Iterable[Stamped], intervals: Iterable[Interval], when: int) -
 
 def clip(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> list[Stamped]:
     """The parts of ``stamps`` inside ``intervals``, with their times.
+
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    intervals
+        Where to keep them.
 
     Examples
     --------
@@ -223,6 +242,13 @@ def clip(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> list[Stamp
 def fetched_since(stamps: Iterable[Stamped], moment: int) -> list[Interval]:
     """The windows fetched at ``moment`` or later.
 
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    moment
+        The earliest fetch time kept (ns).
+
     Examples
     --------
     >>> fetched_since([(0, 5, 1), (5, 9, 3)], 2)
@@ -234,6 +260,13 @@ def fetched_since(stamps: Iterable[Stamped], moment: int) -> list[Interval]:
 def oldest(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> int | None:
     """The earliest fetch time of the parts of ``stamps`` inside ``intervals``.
 
+    Parameters
+    ----------
+    stamps
+        Stamped windows.
+    intervals
+        The part of them asked about.
+
     Examples
     --------
     >>> oldest([(0, 5, 1), (5, 9, 3)], [(6, 7)]), oldest([(0, 5, 1)], [(7, 8)])
@@ -241,3 +274,54 @@ def oldest(stamps: Iterable[Stamped], intervals: Iterable[Interval]) -> int | No
     """
     times = [t for _, _, t in clip(stamps, intervals)]
     return min(times) if times else None
+
+
+UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def time_bounds(intervals: Iterable[Interval], type_: pa.DataType) -> list[tuple[int, int]]:
+    """Intervals converted to ``[lo, hi)`` bounds in a timestamp column's own unit.
+
+    A bound becomes the smallest value in that unit whose instant is at or after it, so
+    a row is inside exactly when its instant is.
+
+    Parameters
+    ----------
+    intervals
+        Windows in ns.
+    type_
+        The column's Arrow timestamp type.
+
+    Examples
+    --------
+    >>> time_bounds([(1, 2_000_001)], pa.timestamp("ms"))
+    [(1, 3)]
+    """
+    unit_ns = UNIT_NS[type_.unit]
+    return [(-((-s) // unit_ns), -((-e) // unit_ns)) for s, e in intervals]
+
+
+def time_mask(column: pa.ChunkedArray | pa.Array, intervals: Sequence[Interval]) -> pa.Array:
+    """A boolean mask of the rows whose instant falls in one of ``intervals``.
+
+    Parameters
+    ----------
+    column
+        A timestamp column.
+    intervals
+        Windows in ns.
+
+    Examples
+    --------
+    >>> col = pa.array([0, 5, 10], pa.timestamp("ns"))
+    >>> time_mask(col, [(5, 10)]).to_pylist()
+    [False, True, False]
+    """
+    values = column.cast(pa.int64())
+    mask = None
+    for lo, hi in time_bounds(intervals, column.type):
+        part = pc.and_(pc.greater_equal(values, lo), pc.less(values, hi))
+        mask = part if mask is None else pc.or_(mask, part)
+    if mask is None:
+        return pa.array([False] * len(values), pa.bool_())
+    return pc.fill_null(mask, False)
