@@ -28,6 +28,8 @@ from .audio.sources import ClientSource
 from .audio.store import AudioStore
 from .client import Client
 from .ecology import detection_history, detection_rates, to_darwin_core
+from .emulator import running
+from .files import open_atomic, write_bytes
 
 CLIP_COUNT = 6
 SURVEY_MINUTES = 30
@@ -83,11 +85,8 @@ def spectrogram(audio: np.ndarray, sample_rate: int, nfft: int = 512,
 
 def plot_spectrograms(audio: np.ndarray, meta: pd.DataFrame, path: Path) -> Path:
     """A PNG grid of clip spectrograms with each annotation's time-frequency box."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle  # matplotlib is the optional [plot] extra
 
     n = len(meta)
     cols = 3
@@ -114,9 +113,7 @@ def plot_spectrograms(audio: np.ndarray, meta: pd.DataFrame, path: Path) -> Path
         ax.set_ylabel("kHz", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 #: Written into every demo output folder: only such a folder is ever emptied by a rerun.
@@ -144,7 +141,7 @@ def prepare_out_dir(out: Path) -> Path:
                                  "choose a new or empty folder")
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("made by rfcx-frames demo; emptied by the next run\n")
+    write_bytes(out / MARKER, b"made by rfcx-frames demo; emptied by the next run\n")
     return out
 
 
@@ -193,8 +190,6 @@ def _client(stack: ExitStack, api_url: str | None, token: str | None, out: Path,
             client.authenticate()
         echo(f"Platform: {client.api_url}")
         return stack.enter_context(client)
-    from .emulator import running
-
     emu = stack.enter_context(running(world="demo"))
     echo(f"Embedded emulator (demo world) at {emu.api_url}; data in {emu.data_dir}")
     return stack.enter_context(emu.client(cache_dir=cache_dir, progress=progress))
@@ -211,98 +206,157 @@ def _pick_project(client: Client) -> tuple[str, str, pd.DataFrame]:
     return project_id, str(mine["project_name"].iloc[0]), mine
 
 
+@dataclass
+class _DemoRun:
+    """What the steps share: the client, the window, and the frames earlier steps made."""
+
+    client: Client
+    result: DemoResult
+    start: str
+    end: str
+    min_confidence: float
+    echo: Callable[[str], None]
+    streams: pd.DataFrame = field(default_factory=pd.DataFrame)
+    detections: pd.DataFrame = field(default_factory=pd.DataFrame)
+    effort: pd.DataFrame = field(default_factory=pd.DataFrame)
+    annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.streams["id"].astype(str))
+
+    def detections_query(self) -> pd.DataFrame:
+        """The month of detections; steps 2 and 5 ask exactly the same."""
+        return self.client.detections_df(self.start, self.end, streams=self.ids,
+                                         min_confidence=self.min_confidence, local_time=True)
+
+
 def _run_steps(client: Client, result: DemoResult, start: str, end: str,
                min_confidence: float, echo: Callable[[str], None]) -> None:
-    out = result.out_dir
-    project_id, project_name, streams = _pick_project(client)
-    _say(f"1. Streams of project '{project_name}' ({project_id})", echo)
-    _table(streams[["id", "name", "timezone", "max_sample_rate", "start", "end"]], echo)
-    ids = list(streams["id"].astype(str))
-
-    _say(f"2. Detections {start} .. {end}, confidence >= {min_confidence}", echo)
-    t0 = time.perf_counter()
-    detections = client.detections_df(start, end, streams=ids, min_confidence=min_confidence,
-                                      local_time=True)
-    result.cold_seconds = time.perf_counter() - t0
-    result.detections = len(detections)
-    if detections.empty:
-        echo(f"no detections between {start} and {end}; choose another window with "
-             "--start/--end")
+    run = _DemoRun(client, result, start, end, min_confidence, echo)
+    _show_streams(run)
+    if not _fetch_detections(run):
         return
-    memory_mb = detections.memory_usage(deep=True).sum() / 1e6
-    echo(f"{len(detections):,} detections in {result.cold_seconds:.1f} s "
-         f"({memory_mb:.1f} MB in memory)")
-    _table(detections[["start", "stream_id", "classification_value", "confidence",
-                       "review_status"]], echo, rows=5)
+    _show_effort_and_rates(run)
+    _history(run.detections, run.effort, run.streams, client.classifications_df(), result, echo)
+    _query_again(run)
+    if _fetch_annotations(run):
+        source = ClientSource(client, AudioStore(result.out_dir / "audio"))
+        chosen = _show_clips(run, source)
+        _write_training_set(run, source, str(chosen["stream_id"].iloc[0]))
+    _written(result, client, echo)
 
-    _say("3. Recording effort and detection rates (each site's local days)", echo)
-    effort = client.effort_df(start, end, streams=ids, freq="1D", local_time=True)
+
+def _show_streams(run: _DemoRun) -> None:
+    project_id, project_name, run.streams = _pick_project(run.client)
+    _say(f"1. Streams of project '{project_name}' ({project_id})", run.echo)
+    _table(run.streams[["id", "name", "timezone", "max_sample_rate", "start", "end"]], run.echo)
+
+
+def _fetch_detections(run: _DemoRun) -> bool:
+    """Step 2, timed cold; ``False`` when the window holds no detection (nothing to show)."""
+    _say(f"2. Detections {run.start} .. {run.end}, confidence >= {run.min_confidence}", run.echo)
+    t0 = time.perf_counter()
+    run.detections = run.detections_query()
+    run.result.cold_seconds = time.perf_counter() - t0
+    run.result.detections = len(run.detections)
+    if run.detections.empty:
+        run.echo(f"no detections between {run.start} and {run.end}; choose another window "
+                 "with --start/--end")
+        return False
+    memory_mb = run.detections.memory_usage(deep=True).sum() / 1e6
+    run.echo(f"{len(run.detections):,} detections in {run.result.cold_seconds:.1f} s "
+             f"({memory_mb:.1f} MB in memory)")
+    _table(run.detections[["start", "stream_id", "classification_value", "confidence",
+                           "review_status"]], run.echo, rows=5)
+    return True
+
+
+def _show_effort_and_rates(run: _DemoRun) -> None:
+    _say("3. Recording effort and detection rates (each site's local days)", run.echo)
+    run.effort = run.client.effort_df(run.start, run.end, streams=run.ids, freq="1D",
+                                      local_time=True)
+    run.echo("Audio recorded per site (a day without audio is not a day without detections):")
+    _table(_audio_per_site(run.effort, run.streams), run.echo)
+    detections, effort, out = run.detections, run.effort, run.result.out_dir
+    rates = detection_rates(detections, effort, by=["stream_id", "local_date",
+                                                    "classification_value"])
+    run.result.files["rates_csv"] = out / "daily_rates.csv"
+    write_bytes(run.result.files["rates_csv"], rates.to_csv(index=False).encode("utf-8"))
+    top = (detection_rates(detections, effort, by=["stream_id", "classification_value"])
+           .sort_values("rate_per_hour", ascending=False).head(10))
+    run.echo("Detections per recorded hour, highest first (rate = detections / recorded_hours):")
+    _table(top[["stream_id", "classification_value", "detections", "recorded_hours",
+                "rate_per_hour"]].round({"recorded_hours": 1, "rate_per_hour": 2}), run.echo)
+    hours = detections["start_local"].dt.hour.value_counts().sort_index()
+    run.echo("Busiest local hours: " + ", ".join(
+        f"{h:02d}h" for h in hours.sort_values(ascending=False).index[:4]))
+    run.result.files["activity_plot"] = _plot_daily(detections, effort,
+                                                    out / "daily_activity.png")
+
+
+def _audio_per_site(effort: pd.DataFrame, streams: pd.DataFrame) -> pd.DataFrame:
+    """Recorded hours, days with audio and days per stream, with the stream's name."""
     names = dict(zip(streams["id"].astype(str), streams["name"].astype(str), strict=True))
     per_site = effort.groupby("stream_id", observed=True).agg(
         recorded_hours=("recorded_seconds", lambda s: round(s.sum() / 3600, 1)),
         days_with_audio=("recorded_seconds", lambda s: int((s > 0).sum())),
         days=("recorded_seconds", "size")).reset_index()
     per_site.insert(1, "name", per_site["stream_id"].astype(str).map(names))
-    echo("Audio recorded per site (a day without audio is not a day without detections):")
-    _table(per_site, echo)
-    rates = detection_rates(detections, effort, by=["stream_id", "local_date",
-                                                    "classification_value"])
-    result.files["rates_csv"] = out / "daily_rates.csv"
-    rates.to_csv(result.files["rates_csv"], index=False)
-    top = (detection_rates(detections, effort, by=["stream_id", "classification_value"])
-           .sort_values("rate_per_hour", ascending=False).head(10))
-    echo("Detections per recorded hour, highest first (rate = detections / recorded_hours):")
-    _table(top[["stream_id", "classification_value", "detections", "recorded_hours",
-                "rate_per_hour"]].round({"recorded_hours": 1, "rate_per_hour": 2}), echo)
-    hours = detections["start_local"].dt.hour.value_counts().sort_index()
-    echo("Busiest local hours: " + ", ".join(f"{h:02d}h" for h in
-                                              hours.sort_values(ascending=False).index[:4]))
-    result.files["activity_plot"] = _plot_daily(detections, effort, out / "daily_activity.png")
-    _history(detections, effort, streams, client.classifications_df(), result, echo)
+    return per_site
 
-    _say("5. The same query again (answered from the local cache)", echo)
+
+def _query_again(run: _DemoRun) -> None:
+    _say("5. The same query again (answered from the local cache)", run.echo)
     t0 = time.perf_counter()
-    again = client.detections_df(start, end, streams=ids, min_confidence=min_confidence,
-                                 local_time=True)
-    result.warm_seconds = time.perf_counter() - t0
-    same = again.reset_index(drop=True).equals(detections.reset_index(drop=True))
-    echo(f"first run {result.cold_seconds:.2f} s, second run {result.warm_seconds:.3f} s "
-         f"({result.cold_seconds / max(result.warm_seconds, 1e-6):.0f}x faster); "
-         f"identical frame: {same}")
+    again = run.detections_query()
+    cold = run.result.cold_seconds
+    warm = run.result.warm_seconds = time.perf_counter() - t0
+    same = again.reset_index(drop=True).equals(run.detections.reset_index(drop=True))
+    run.echo(f"first run {cold:.2f} s, second run {warm:.3f} s "
+             f"({cold / max(warm, 1e-6):.0f}x faster); identical frame: {same}")
 
-    _say("6. Annotations", echo)
-    annotations = client.annotations_df(start, end, streams=ids)
-    result.annotations = len(annotations)
-    if annotations.empty:
-        echo("no annotations in this window: clips and a training set need some; stopping here")
-        _written(result, client, echo)
-        return
-    per_class = (annotations.groupby("classification_value", observed=True).size()
+
+def _fetch_annotations(run: _DemoRun) -> bool:
+    """Step 6; ``False`` when there are none (clips and a training set need some)."""
+    _say("6. Annotations", run.echo)
+    run.annotations = run.client.annotations_df(run.start, run.end, streams=run.ids)
+    run.result.annotations = len(run.annotations)
+    if run.annotations.empty:
+        run.echo("no annotations in this window: clips and a training set need some; "
+                 "stopping here")
+        return False
+    per_class = (run.annotations.groupby("classification_value", observed=True).size()
                  .sort_values(ascending=False).rename("annotations").reset_index())
-    echo(f"{len(annotations):,} annotations of {per_class.shape[0]} classes")
-    _table(per_class, echo, rows=8)
+    run.echo(f"{len(run.annotations):,} annotations of {per_class.shape[0]} classes")
+    _table(per_class, run.echo, rows=8)
+    return True
 
-    _say(f"7. Clips aligned to {CLIP_COUNT} annotations, with spectrograms", echo)
-    source = ClientSource(client, AudioStore(out / "audio"))
-    chosen = _spread(annotations, CLIP_COUNT)
+
+def _show_clips(run: _DemoRun, source: ClientSource) -> pd.DataFrame:
+    """Step 7: clips of a few annotations and their spectrograms; returns those annotations."""
+    _say(f"7. Clips aligned to {CLIP_COUNT} annotations, with spectrograms", run.echo)
+    chosen = _spread(run.annotations, CLIP_COUNT)
     audio, meta = clips(source, chosen, duration=CLIP_SECONDS, sample_rate=CLIP_RATE,
                         progress=False)
-    echo(f"clips array {audio.shape} {audio.dtype}; metadata columns: "
-         f"{', '.join(map(str, meta.columns[:8]))} ...")
-    result.files["spectrograms"] = plot_spectrograms(audio, meta, out / "clip_spectrograms.png")
+    run.echo(f"clips array {audio.shape} {audio.dtype}; metadata columns: "
+             f"{', '.join(map(str, meta.columns[:8]))} ...")
+    run.result.files["spectrograms"] = plot_spectrograms(
+        audio, meta, run.result.out_dir / "clip_spectrograms.png")
+    return chosen
 
-    _say("8. A training set from one stream's annotations", echo)
-    stream = str(chosen["stream_id"].iloc[0])
-    subset = annotations[annotations["stream_id"].astype(str) == stream]
+
+def _write_training_set(run: _DemoRun, source: ClientSource, stream: str) -> None:
+    """Step 8: a training set from two days of one stream's annotations."""
+    _say("8. A training set from one stream's annotations", run.echo)
+    subset = run.annotations[run.annotations["stream_id"].astype(str) == stream]
     subset = subset[subset["start"] < subset["start"].min() + pd.Timedelta(days=2)]
     table = training_set(source, subset, clip_duration=CLIP_SECONDS, negatives=0.5)
     labels = [c for c in table.columns if str(c).startswith("label_")]
-    echo(f"{len(table)} clips, {len(labels)} classes, "
-         f"{int((table[labels].sum(axis=1) == 0).sum())} background negatives")
-    result.files["training_set"] = write_training_set(table, source, out / "training_set",
-                                                      progress=False)
-
-    _written(result, client, echo)
+    run.echo(f"{len(table)} clips, {len(labels)} classes, "
+             f"{int((table[labels].sum(axis=1) == 0).sum())} background negatives")
+    run.result.files["training_set"] = write_training_set(
+        table, source, run.result.out_dir / "training_set", progress=False)
 
 
 def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFrame,
@@ -335,14 +389,28 @@ def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFra
 
 
 def _plot_daily(detections: pd.DataFrame, effort: pd.DataFrame, path: Path) -> Path:
+    _pyplot()
+    return _save_png(plot.daily(detections, effort).figure, path)
+
+
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` drawing off screen: the demo only writes files."""
+    # Imported here: matplotlib is the optional [plot] extra, and slow to import.
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = plot.daily(detections, effort)
-    ax.figure.savefig(path)
-    plt.close(ax.figure)
+    return plt
+
+
+def _save_png(fig: Any, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically, and free it."""
+    try:
+        with open_atomic(path) as handle:
+            fig.savefig(handle, format="png")
+    finally:
+        _pyplot().close(fig)
     return path
 
 

@@ -56,17 +56,12 @@ def activity(detections: pd.DataFrame, effort: pd.DataFrame, by: str = "local_ho
     """
     if by not in ("local_hour", "utc_hour"):
         raise ValueError(f"by must be 'local_hour' or 'utc_hour', got {by!r}")
-    rates = detection_rates(detections, effort, by=[by, "classification_value"],
-                            min_confidence=min_confidence, review_statuses=review_statuses)
-    chosen = _top_species(detections, species)
-    ax = _draw_rates(_axes(ax), rates, by, pd.Index(range(24)), chosen, width=1.0)
+    ax, chosen = _rate_plot(detections, effort, by, species, ax, min_confidence, review_statuses)
     clock = "local" if by == "local_hour" else "UTC"
     ax.set_xlabel(f"hour of day ({clock} time)")
-    ax.set_ylabel("detections per recorded hour")
     ax.set_title("Activity by hour of day")
     ax.set_xticks(range(0, 24, 3))
-    _finish(ax, chosen)
-    return ax
+    return _finish(ax, chosen)
 
 
 def daily(detections: pd.DataFrame, effort: pd.DataFrame, *,
@@ -82,12 +77,9 @@ def daily(detections: pd.DataFrame, effort: pd.DataFrame, *,
     effort
         Daily effort of the same window: ``effort_df(..., freq="1D", local_time=True)``
         gives local days.
-    species
-        Classification values to draw (default: the most detected, up to 6).
-    ax
-        A matplotlib ``Axes`` to draw on (default: a new figure).
-    min_confidence, review_statuses
-        What counts as a detection, as in :func:`~rfcx_frames.detection_rates`.
+    species, ax, min_confidence, review_statuses
+        As for :func:`activity`: the classification values to draw (default: the 6 most
+        detected), the matplotlib ``Axes`` to draw on, and what counts as a detection.
 
     Returns
     -------
@@ -98,18 +90,29 @@ def daily(detections: pd.DataFrame, effort: pd.DataFrame, *,
     --------
     >>> ax = daily(detections, client.effort_df(start, end, freq="1D", local_time=True))  # doctest: +SKIP
     """
-    rates = detection_rates(detections, effort, by=["local_date", "classification_value"],
-                            min_confidence=min_confidence, review_statuses=review_statuses)
-    days = pd.DatetimeIndex(sorted(rates["local_date"].unique()))
-    chosen = _top_species(detections, species)
-    ax = _draw_rates(_axes(ax), rates, "local_date", days, chosen, width=pd.Timedelta(days=1))
+    ax, chosen = _rate_plot(detections, effort, "local_date", species, ax, min_confidence,
+                            review_statuses)
     local = (effort["timezone"] != "UTC").any() if "timezone" in effort.columns else False
     ax.set_xlabel("day (each site's local date)" if local else "day (UTC)")
-    ax.set_ylabel("detections per recorded hour")
     ax.set_title("Daily detection rate (hatched: no audio recorded)")
     ax.figure.autofmt_xdate()
-    _finish(ax, chosen)
-    return ax
+    return _finish(ax, chosen)
+
+
+def _rate_plot(detections: pd.DataFrame, effort: pd.DataFrame, key: str,
+               species: Iterable[str] | None, ax: Any, min_confidence: float | None,
+               review_statuses: Iterable[str] | None) -> tuple[Any, list[str]]:
+    """The rate lines of the chosen species along ``key`` (an hour of day or a date)."""
+    rates = detection_rates(detections, effort, by=[key, "classification_value"],
+                            min_confidence=min_confidence, review_statuses=review_statuses)
+    chosen = _top_species(detections, species)
+    if key.endswith("_hour"):
+        positions, width = pd.Index(range(24)), 1.0
+    else:
+        positions, width = pd.DatetimeIndex(sorted(rates[key].unique())), pd.Timedelta(days=1)
+    ax = _draw_rates(_axes(ax), rates, key, positions, chosen, width=width)
+    ax.set_ylabel("detections per recorded hour")
+    return ax, chosen
 
 
 def _draw_rates(ax: Any, rates: pd.DataFrame, key: str, positions: pd.Index,
@@ -153,9 +156,10 @@ def _hatch_gaps(ax: Any, positions: Any, empty: np.ndarray, width: Any) -> None:
             labelled = True
 
 
-def _finish(ax: Any, chosen: list[str]) -> None:
+def _finish(ax: Any, chosen: list[str]) -> Any:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     if chosen:
         ax.legend(fontsize=8, ncol=2)
     ax.figure.tight_layout()
+    return ax

@@ -43,6 +43,7 @@ from pandas.tseries.frequencies import to_offset
 from pandas.tseries.offsets import BaseOffset, Tick
 
 from rfcx_frames import timeutil
+from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.timeutil import TimeLike
 
 _DAY = pd.Timedelta(days=1)
@@ -228,7 +229,7 @@ def effort_from_segments(
     Raises
     ------
     ValueError
-        For a bad window or frequency, or a segments frame without the needed columns.
+        For a bad window or frequency, or ``segments`` without its columns.
 
     Examples
     --------
@@ -240,46 +241,48 @@ def effort_from_segments(
             a            1800.0       0.5
             b               0.0       0.0
     """
-    missing = {"stream_id", "start", "end"} - set(segments.columns)
-    if missing:
-        raise ValueError(f"segments lacks the columns {sorted(missing)}; pass segments_df(...)")
-    begin, finish = timeutil.window(start, end)
-    offset = parse_freq(freq)
-    # Integer codes, not strings: millions of segments group in milliseconds this way.
-    codes, uniques = pd.factorize(segments["stream_id"], sort=False)
-    names = [str(u) for u in uniques]
-    wanted = list(dict.fromkeys(str(s) for s in streams)) if streams is not None else sorted(
-        set(names))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    by_stream = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
-    seg_start = column_ns(segments["start"])
-    seg_end = column_ns(segments["end"])
-    grids: dict[str | None, pd.DatetimeIndex] = {}
-    parts: list[pd.DataFrame] = []
+    require_columns(segments, ("stream_id", "start", "end"), "segments", "segments_df(...)")
+    (begin, finish), offset = timeutil.window(start, end), parse_freq(freq)
+    by_stream = _rows_by_stream(segments["stream_id"])
+    wanted = list(dict.fromkeys(map(str, streams))) if streams is not None else sorted(by_stream)
+    seg_start, seg_end = column_ns(segments["start"]), column_ns(segments["end"])
+    zones = {stream: timezones.get(stream) if timezones else None for stream in wanted}
+    grids = {tz: period_edges(begin, finish, offset, tz) for tz in set(zones.values())}
+    parts = []
     for stream in wanted:
         rows = by_stream.get(stream, np.array([], dtype=np.int64))
-        s, e = recorded_intervals(seg_start[rows], seg_end[rows])
-        tz = timezones.get(stream) if timezones else None
-        if tz not in grids:
-            grids[tz] = period_edges(begin, finish, offset, tz)
-        edges = grids[tz]
-        ns = edges.asi8
-        recorded = np.diff(recorded_before(s, e, ns)) / 1e9
-        length = np.diff(ns) / 1e9
-        parts.append(pd.DataFrame({
-            "stream_id": stream,
-            "period_start": edges[:-1],
-            "period_end": edges[1:],
-            "period_start_local": edges[:-1].tz_convert(tz or "UTC").tz_localize(None),
-            "timezone": tz or "UTC",
-            "period_seconds": length,
-            "recorded_seconds": recorded,
-            "coverage": np.where(length > 0, recorded / np.where(length > 0, length, 1), np.nan),
-        }))
-    frame = (pd.concat(parts, ignore_index=True) if parts
-             else pd.DataFrame({c: [] for c in EFFORT_COLUMNS}))
-    return _typed(frame)
+        parts.append(_stream_effort(stream, seg_start[rows], seg_end[rows], grids[zones[stream]],
+                                    zones[stream]))
+    return _typed(pd.concat(parts, ignore_index=True) if parts
+                  else pd.DataFrame({c: [] for c in EFFORT_COLUMNS}))
+
+
+def _rows_by_stream(stream_ids: pd.Series) -> dict[str, np.ndarray]:
+    """The row positions of each stream's segments."""
+    # Integer codes, not strings: millions of segments group in milliseconds this way.
+    codes, uniques = pd.factorize(stream_ids, sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {str(name): order[bounds[i]:bounds[i + 1]] for i, name in enumerate(uniques)}
+
+
+def _stream_effort(stream: str, starts: np.ndarray, ends: np.ndarray, edges: pd.DatetimeIndex,
+                   tz: str | None) -> pd.DataFrame:
+    """One stream's effort rows: its segments (int64 ns) measured against period ``edges``."""
+    s, e = recorded_intervals(starts, ends)
+    ns = edges.asi8
+    recorded = np.diff(recorded_before(s, e, ns)) / 1e9
+    length = np.diff(ns) / 1e9
+    return pd.DataFrame({
+        "stream_id": stream,
+        "period_start": edges[:-1],
+        "period_end": edges[1:],
+        "period_start_local": edges[:-1].tz_convert(tz or "UTC").tz_localize(None),
+        "timezone": tz or "UTC",
+        "period_seconds": length,
+        "recorded_seconds": recorded,
+        "coverage": np.where(length > 0, recorded / np.where(length > 0, length, 1), np.nan),
+    })
 
 
 def column_ns(column: pd.Series) -> np.ndarray:

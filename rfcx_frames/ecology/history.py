@@ -35,9 +35,11 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.offsets import Tick
 
+from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.ecology.effort import parse_freq
 from rfcx_frames.ecology.rates import assign_periods, filter_detections
-from rfcx_frames.files import write_bytes as write_bytes_atomic
+from rfcx_frames.ecology.sites import streams_by_id
+from rfcx_frames.files import write_bytes
 
 #: Stream columns carried as site covariates when a streams frame is given.
 SITE_COVARIATES = ("name", "latitude", "longitude", "altitude", "timezone", "project_id",
@@ -60,6 +62,8 @@ class DetectionHistory:
         One row per site (index ``site``): the stream metadata given, else empty.
     min_coverage
         The coverage an occasion needed to count as surveyed.
+    species
+        The classification values of ``y``, in order.
     """
 
     y: dict[str, pd.DataFrame]
@@ -70,8 +74,13 @@ class DetectionHistory:
     species: list[str] = field(default_factory=list)
 
     def to_long(self) -> pd.DataFrame:
-        """One row per species, site and occasion: ``classification_value, site, occasion,
-        detected, coverage, recorded_hours``.
+        """The history as one long (tidy) table, for plots and models that take long data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per species, site and occasion: ``classification_value, site,
+            occasion, detected`` (1.0 / 0.0 / NaN), ``coverage`` and ``recorded_hours``.
 
         Examples
         --------
@@ -121,7 +130,7 @@ class DetectionHistory:
             frame = table.copy()
             frame.columns = [str(c) for c in frame.columns]
             path = out / name
-            write_bytes_atomic(path, frame.to_csv(na_rep="NA", index_label="site").encode())
+            write_bytes(path, frame.to_csv(na_rep="NA", index_label="site").encode())
             written.append(path)
         return written
 
@@ -161,6 +170,7 @@ def detection_history(
     Returns
     -------
     DetectionHistory
+        ``y`` per species, ``coverage``, ``recorded_hours`` and ``site_covariates``.
 
     Raises
     ------
@@ -171,45 +181,69 @@ def detection_history(
     --------
     >>> h = detection_history(client.detections_df(...), client.effort_df(..., freq="1D"))  # doctest: +SKIP
     """
-    threshold = float(min_coverage)
-    if not 0.0 <= threshold <= 1.0 or np.isnan(threshold):
-        raise ValueError(f"min_coverage must be between 0 and 1, got {min_coverage!r}")
-    if "classification_value" not in detections.columns:
-        raise ValueError("detections needs a 'classification_value' column")
-    chosen = filter_detections(detections, min_confidence, review_statuses)
+    threshold = _fraction(min_coverage, "min_coverage")
+    require_columns(detections, ["classification_value"], "detections", "detections_df(...)")
+    cells = _effort_cells(effort, occasion)
+    coverage, hours = _coverage_and_hours(cells)
+    hits = _detected_cells(filter_detections(detections, min_confidence, review_statuses),
+                           effort, cells)
+    values = (list(dict.fromkeys(str(s) for s in species)) if species is not None
+              else sorted(hits["classification_value"].unique()))
+    y = {value: _matrix(hits[hits["classification_value"] == value], coverage >= threshold)
+         for value in values}
+    return DetectionHistory(y=y, coverage=coverage, recorded_hours=hours,
+                            site_covariates=_site_covariates(sites, coverage.index),
+                            min_coverage=threshold, species=values)
+
+
+def _fraction(value: float, name: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0 or np.isnan(number):
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    return number
+
+
+def _effort_cells(effort: pd.DataFrame, occasion: str | None) -> pd.DataFrame:
+    """The effort periods with the cell each falls in: ``site``, ``occasion`` and the
+    occasion's whole length (``occasion_seconds``)."""
     labels, lengths = occasion_labels(effort, occasion)
-    occasions = effort.assign(site=effort["stream_id"].astype(str), occasion=labels,
-                              occasion_seconds=lengths)
-    sums = occasions.pivot_table(index="site", columns="occasion",
-                                 values=["recorded_seconds", "period_seconds"], aggfunc="sum",
-                                 dropna=False)
+    return effort.assign(site=effort["stream_id"].astype(str), occasion=labels,
+                         occasion_seconds=lengths)
+
+
+def _coverage_and_hours(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Site x occasion recorded fraction (NaN where the window cut the occasion) and hours."""
+    sums = cells.pivot_table(index="site", columns="occasion",
+                             values=["recorded_seconds", "period_seconds"], aggfunc="sum",
+                             dropna=False)
     hours = sums["recorded_seconds"] / 3600.0
     coverage = sums["recorded_seconds"] / sums["period_seconds"]
     # An occasion the effort reaches only in part (the window cut it) was not asked for.
-    whole = occasions.pivot_table(index="site", columns="occasion", values="occasion_seconds",
-                                  aggfunc="first", dropna=False)
+    whole = cells.pivot_table(index="site", columns="occasion", values="occasion_seconds",
+                              aggfunc="first", dropna=False)
     coverage = coverage.where(sums["period_seconds"] >= whole - 3600)
     hours.columns.name = coverage.columns.name = "occasion"
-    surveyed = coverage >= threshold
+    return coverage, hours
+
+
+def _detected_cells(chosen: pd.DataFrame, effort: pd.DataFrame,
+                    cells: pd.DataFrame) -> pd.DataFrame:
+    """The distinct ``classification_value, site, occasion`` with at least one detection."""
     row = assign_periods(chosen, effort)
     placed = chosen[row >= 0]
-    hit = pd.DataFrame({
+    return pd.DataFrame({
         "classification_value": placed["classification_value"].astype(str).to_numpy(),
-        "site": occasions["site"].to_numpy()[row[row >= 0]],
-        "occasion": occasions["occasion"].to_numpy()[row[row >= 0]],
+        "site": cells["site"].to_numpy()[row[row >= 0]],
+        "occasion": cells["occasion"].to_numpy()[row[row >= 0]],
     }).drop_duplicates()
-    values = (list(dict.fromkeys(str(s) for s in species)) if species is not None
-              else sorted(hit["classification_value"].unique()))
-    y: dict[str, pd.DataFrame] = {}
-    for value in values:
-        matrix = pd.DataFrame(0.0, index=coverage.index, columns=coverage.columns)
-        mine = hit[hit["classification_value"] == value]
-        for site, occasion in zip(mine["site"], mine["occasion"], strict=True):
-            matrix.loc[site, occasion] = 1.0
-        y[value] = matrix.where(surveyed)
-    covariates = _site_covariates(sites, coverage.index)
-    return DetectionHistory(y=y, coverage=coverage, recorded_hours=hours,
-                            site_covariates=covariates, min_coverage=threshold, species=values)
+
+
+def _matrix(hits: pd.DataFrame, surveyed: pd.DataFrame) -> pd.DataFrame:
+    """One species' matrix: 1 where detected, 0 elsewhere, NaN where not surveyed."""
+    matrix = pd.DataFrame(0.0, index=surveyed.index, columns=surveyed.columns)
+    for site, occasion in zip(hits["site"], hits["occasion"], strict=True):
+        matrix.loc[site, occasion] = 1.0
+    return matrix.where(surveyed)
 
 
 def occasion_labels(effort: pd.DataFrame, occasion: str | None) -> tuple[pd.Series, pd.Series]:
@@ -249,11 +283,8 @@ def occasion_labels(effort: pd.DataFrame, occasion: str | None) -> tuple[pd.Seri
 def _site_covariates(sites: pd.DataFrame | None, index: pd.Index) -> pd.DataFrame:
     if sites is None:
         return pd.DataFrame(index=index)
-    if "id" not in sites.columns:
-        raise ValueError("sites must be a streams frame with an 'id' column (streams_df())")
-    keep = [c for c in SITE_COVARIATES if c in sites.columns]
-    table = sites.assign(site=sites["id"].astype(str)).set_index("site")[keep]
-    return table[~table.index.duplicated()].reindex(index)
+    table = streams_by_id(sites, name="sites")
+    return table[[c for c in SITE_COVARIATES if c in table.columns]].reindex(index)
 
 
 def _safe(value: str) -> str:

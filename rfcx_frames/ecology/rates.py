@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.ecology.effort import column_ns as _ns
 
 #: Keys computed from an effort period rather than read from a column.
@@ -122,6 +123,25 @@ def detection_rates(
     --------
     >>> rates = detection_rates(client.detections_df(...), client.effort_df(...))  # doctest: +SKIP
     """
+    keys, effort_keys, det_keys = _split_keys(by, detections)
+    chosen = filter_detections(detections, min_confidence, review_statuses)
+    eff = _with_derived(effort, effort_keys)
+    row = assign_periods(chosen, eff)
+    placed = chosen[row >= 0]
+    counted = pd.DataFrame({k: eff[k].to_numpy()[row[row >= 0]] for k in effort_keys})
+    for k in det_keys:
+        counted[k] = placed[k].astype(object).to_numpy()
+    grid = _grid(_effort_totals(eff, effort_keys), counted, det_keys, classes)
+    out = _with_rate(grid.merge(_counts(counted, keys, effort_keys, grid), on=keys, how="left"))
+    out = out[[*keys, "detections", "recorded_hours", "periods", "rate_per_hour"]]
+    out = out.sort_values(keys, kind="stable").reset_index(drop=True)
+    out.attrs["unplaced"] = int(len(chosen) - len(placed))
+    return out
+
+
+def _split_keys(by: str | Sequence[str],
+                detections: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """``by`` as a list, and split into effort keys and detection columns (checked)."""
     keys = [by] if isinstance(by, str) else list(by)
     if not keys:
         raise ValueError("by must name at least one key, e.g. ['stream_id']")
@@ -132,40 +152,55 @@ def detection_rates(
         raise ValueError(
             f"by={unknown!r}: not a column of detections nor an effort key; allowed: "
             f"{sorted([*_EFFORT_COLUMNS, *DERIVED_KEYS])} or a detection column")
-    chosen = filter_detections(detections, min_confidence, review_statuses)
-    eff = _with_derived(effort, effort_keys)
-    row = assign_periods(chosen, eff)
-    placed = chosen[row >= 0]
-    row = row[row >= 0]
-    counted = pd.DataFrame({k: eff[k].to_numpy()[row] for k in effort_keys})
-    for k in det_keys:
-        counted[k] = placed[k].astype(object).to_numpy()
-    grouped_effort = eff.groupby(effort_keys, observed=True, dropna=False, sort=True).agg(
+    return keys, effort_keys, det_keys
+
+
+def _effort_totals(eff: pd.DataFrame, effort_keys: list[str]) -> pd.DataFrame:
+    """Recorded seconds and the number of periods per group of effort keys (or in all)."""
+    if not effort_keys:
+        return pd.DataFrame({"recorded_seconds": [eff["recorded_seconds"].sum()],
+                             "periods": [len(eff)]})
+    return eff.groupby(effort_keys, observed=True, dropna=False, sort=True).agg(
         recorded_seconds=("recorded_seconds", "sum"), periods=("recorded_seconds", "size"),
-    ).reset_index() if effort_keys else pd.DataFrame({
-        "recorded_seconds": [eff["recorded_seconds"].sum()], "periods": [len(eff)]})
-    grid = grouped_effort
-    if det_keys:
-        values = counted[det_keys].drop_duplicates()
-        if classes is not None and "classification_value" in det_keys:
-            extra = pd.DataFrame({"classification_value": list(dict.fromkeys(classes))})
-            other = [k for k in det_keys if k != "classification_value"]
-            extra = extra.merge(values[other].drop_duplicates(), how="cross") if other else extra
-            values = pd.concat([values, extra]).drop_duplicates()
-        grid = grouped_effort.merge(values, how="cross")
-    counts = (counted.groupby(keys, observed=True, dropna=False).size().rename("detections")
-              .reset_index()) if len(counted) else pd.DataFrame(columns=[*keys, "detections"])
+    ).reset_index()
+
+
+def _grid(totals: pd.DataFrame, counted: pd.DataFrame, det_keys: list[str],
+          classes: Iterable[str] | None) -> pd.DataFrame:
+    """Every effort group crossed with every detection-key value seen (and ``classes``)."""
+    if not det_keys:
+        return totals
+    values = counted[det_keys].drop_duplicates()
+    if classes is not None and "classification_value" in det_keys:
+        extra = pd.DataFrame({"classification_value": list(dict.fromkeys(classes))})
+        other = [k for k in det_keys if k != "classification_value"]
+        extra = extra.merge(values[other].drop_duplicates(), how="cross") if other else extra
+        values = pd.concat([values, extra]).drop_duplicates()
+    return totals.merge(values, how="cross")
+
+
+def _counts(counted: pd.DataFrame, keys: list[str], effort_keys: list[str],
+            grid: pd.DataFrame) -> pd.DataFrame:
+    """Detections per group, effort keys typed as in ``grid`` so that the two merge."""
+    if not len(counted):
+        counts = pd.DataFrame(columns=[*keys, "detections"])
+        for k in effort_keys:
+            counts[k] = grid[k].iloc[:0]
+        return counts
+    counts = counted.groupby(keys, observed=True, dropna=False).size().rename(
+        "detections").reset_index()
     for k in effort_keys:
-        counts[k] = counts[k].astype(grid[k].dtype) if len(counts) else grid[k].iloc[:0]
-    out = grid.merge(counts, on=keys, how="left")
+        counts[k] = counts[k].astype(grid[k].dtype)
+    return counts
+
+
+def _with_rate(out: pd.DataFrame) -> pd.DataFrame:
+    """Counts as integers, hours from seconds, and the rate (NaN where nothing was recorded)."""
     out["detections"] = out["detections"].fillna(0).astype("int64")
     out["recorded_hours"] = out.pop("recorded_seconds") / 3600.0
     hours = out["recorded_hours"].to_numpy()
     out["rate_per_hour"] = np.where(hours > 0, out["detections"] / np.where(hours > 0, hours, 1),
                                     np.nan)
-    out = out[[*keys, "detections", "recorded_hours", "periods", "rate_per_hour"]]
-    out = out.sort_values(keys, kind="stable").reset_index(drop=True)
-    out.attrs["unplaced"] = int(len(chosen) - len(placed))
     return out
 
 
@@ -195,9 +230,8 @@ def filter_detections(detections: pd.DataFrame, min_confidence: float | None,
 
 
 def _with_derived(effort: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    missing = {"stream_id", "period_start", "period_end", "recorded_seconds"} - set(effort.columns)
-    if missing:
-        raise ValueError(f"effort lacks the columns {sorted(missing)}; pass effort_df(...)")
+    require_columns(effort, ("stream_id", "period_start", "period_end", "recorded_seconds"),
+                    "effort", "effort_df(...)")
     eff = effort.copy()
     for k in keys:
         if k in DERIVED_KEYS:

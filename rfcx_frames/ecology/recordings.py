@@ -23,7 +23,10 @@ placement exact; the partial months at a window's edges use the day-placed entit
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -33,9 +36,6 @@ from rfcx_frames import cache as cache_mod
 from rfcx_frames import config, timeutil
 from rfcx_frames.ecology.effort import column_ns, recorded_intervals
 from rfcx_frames.frames import concat
-
-if TYPE_CHECKING:
-    from rfcx_frames.client import Client
 
 #: The cache entity of recorded runs placed by their start (partial months).
 ENTITY = "recordings"
@@ -130,15 +130,69 @@ def whole_months(start: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, 
     return (first, last) if first < last else None
 
 
-def recorded_runs(client: Client, streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
-                  *, cache: Any = None, progress: bool | None = None) -> pd.DataFrame:
+#: Fetches the segments of one stream in ``[start, end)``: ``fetch(stream, start, end)``.
+SegmentsFetch = Callable[[str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
+
+
+class SegmentsClient(Protocol):
+    """The client members :func:`recorded_runs` reads: its cache settings and segments.
+
+    :class:`rfcx_frames.Client` is one; the protocol keeps ecology from importing it.
+    """
+
+    max_workers: int
+    cache_horizon: pd.Timedelta
+
+    @property
+    def cache_root(self) -> Any: ...
+
+    def now(self) -> pd.Timestamp: ...
+
+    def platform(self, cache: Any = None) -> str: ...
+
+    def identity(self) -> str: ...
+
+    # The per-call ``cache`` argument resolved against the client's default, as segments_df
+    # resolves it, so the runs live under the same mode as the segments they come from.
+    def _cache_mode(self, cache: Any) -> str: ...
+
+    def segments_df(self, stream: Any, start: Any, end: Any, *, progress: bool | None = None,
+                    cache: Any = None) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class RunsCache:
+    """Where and how the runs are cached: the same keys and modes as the segments they
+    come from.
+
+    Attributes
+    ----------
+    root
+        The cache folder.
+    platform, user
+        The platform identity and the user identity that key the entries.
+    options
+        ``mode``, ``horizon``, ``now``, ``max_workers`` (and ``dtypes``), as
+        :meth:`rfcx_frames.cache.TimeRangedCache.query` takes them.
+    """
+
+    root: Path
+    platform: str
+    user: str
+    options: dict[str, Any]
+
+
+def recorded_runs(client: SegmentsClient, streams: list[str], start: pd.Timestamp,
+                  end: pd.Timestamp, *, cache: Any = None,
+                  progress: bool | None = None) -> pd.DataFrame:
     """Recorded runs of ``streams`` in ``[start, end)``, from the cache or from segments.
 
     Parameters
     ----------
     client
-        The client whose cache, platform and user key the runs, and whose
-        ``segments_df`` (with the same ``cache`` mode) supplies what the cache lacks.
+        A :class:`SegmentsClient` (a :class:`~rfcx_frames.Client`): its cache, platform and
+        user key the runs, and its ``segments_df`` (with the same ``cache`` mode) supplies
+        what the cache lacks.
     streams
         Stream ids.
     start, end
@@ -156,40 +210,72 @@ def recorded_runs(client: Client, streams: list[str], start: pd.Timestamp, end: 
     --------
     >>> runs = recorded_runs(client, ["abc123abc123"], start, end)  # doctest: +SKIP
     """
-    mode = client._cache_mode(cache)
+    store = RunsCache(
+        root=Path(client.cache_root), platform=client.platform(cache), user=client.identity(),
+        options={"mode": client._cache_mode(cache), "dtypes": DTYPES,
+                 "max_workers": client.max_workers, "horizon": client.cache_horizon,
+                 "now": client.now()})
+
+    def segments(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
+        return client.segments_df([stream], a, b, progress=progress, cache=cache)
+
+    return cached_runs(store, streams, start, end, segments)
+
+
+def cached_runs(store: RunsCache, streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
+                segments: SegmentsFetch) -> pd.DataFrame:
+    """Recorded runs of ``streams`` in ``[start, end)``: whole months from the monthly entity,
+    the partial months at the edges from the day-placed one, missing parts from ``segments``.
+
+    Parameters
+    ----------
+    store
+        The cache and its keys.
+    streams
+        Stream ids.
+    start, end
+        The window, UTC.
+    segments
+        Fetches one stream's segments; it is asked from a lookback before each window,
+        since a segment that starts earlier can reach into it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`recorded_runs`.
+
+    Examples
+    --------
+    >>> runs = cached_runs(store, ["abc123abc123"], start, end, fetch)  # doctest: +SKIP
+    """
     lookback = pd.Timedelta(config.EFFORT_SEGMENT_LOOKBACK)
-    platform, user = client.platform(mode), client.identity()
-    options: dict[str, Any] = {"mode": mode, "dtypes": DTYPES,
-                               "max_workers": client.max_workers,
-                               "horizon": client.cache_horizon, "now": client.now()}
 
     def fetch(stream: str, a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
-        # A segment that starts before the window can still reach into it.
-        segments = client.segments_df([stream], a - lookback, b, progress=progress, cache=cache)
-        return runs_from_segments(segments, stream, a, b)
-
-    def by_day(a: pd.Timestamp, b: pd.Timestamp) -> pd.DataFrame:
-        store = cache_mod.TimeRangedCache(client.cache_root)
-        signature = cache_mod.FilterSignature.build(ENTITY, platform, user)
-        return store.query(ENTITY, signature, streams, a, b, fetch=fetch, schema=SCHEMA,
-                           order_by=("start", "stream_id"), **options)
+        return runs_from_segments(segments(stream, a - lookback, b), stream, a, b)
 
     months = whole_months(start, end)
     if months is None:
-        return by_day(start, end)
-    store = cache_mod.TimeRangedCache(client.cache_root, time_column="month")
-    signature = cache_mod.FilterSignature.build(MONTHLY_ENTITY, platform, user)
-    monthly = store.query(
+        return _daily_runs(store, streams, start, end, fetch)
+    signature = cache_mod.FilterSignature.build(MONTHLY_ENTITY, store.platform, store.user)
+    monthly = cache_mod.TimeRangedCache(store.root, time_column="month").query(
         MONTHLY_ENTITY, signature, streams, months[0], months[1],
         fetch=lambda stream, a, b: month_runs(fetch(stream, a, b), a),
-        schema=MONTHLY_SCHEMA, order_by=("month", "start", "stream_id"), **options)
+        schema=MONTHLY_SCHEMA, order_by=("month", "start", "stream_id"), **store.options)
     parts = [monthly.drop(columns="month")]
-    for a, b in ((start, months[0]), (months[1], end)):
-        if a < b:
-            parts.append(by_day(a, b))
+    parts += [_daily_runs(store, streams, a, b, fetch)
+              for a, b in ((start, months[0]), (months[1], end)) if a < b]
     frame = concat(parts) if len(parts) > 1 else parts[0]
     frame.attrs["cache"] = _oldest([p.attrs.get("cache") for p in parts])
     return frame
+
+
+def _daily_runs(store: RunsCache, streams: list[str], start: pd.Timestamp, end: pd.Timestamp,
+                fetch: SegmentsFetch) -> pd.DataFrame:
+    """Runs of a window that is not whole months, from the entity placed by day."""
+    signature = cache_mod.FilterSignature.build(ENTITY, store.platform, store.user)
+    return cache_mod.TimeRangedCache(store.root).query(
+        ENTITY, signature, streams, start, end, fetch=fetch, schema=SCHEMA,
+        order_by=("start", "stream_id"), **store.options)
 
 
 def _oldest(provenances: list[Any]) -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from rfcx_frames.ecology.columns import require_columns
 from rfcx_frames.frames import add_local_time
 
 #: Stream columns :func:`with_sites` adds (``name`` arrives as ``stream_name``).
@@ -28,16 +29,43 @@ SITE_COLUMNS = ("name", "latitude", "longitude", "altitude", "timezone", "projec
                 "project_name")
 
 
+def streams_by_id(streams: pd.DataFrame, columns: Sequence[str] = (),
+                  name: str = "streams") -> pd.DataFrame:
+    """``streams`` indexed by stream id (as text), one row per stream.
+
+    Parameters
+    ----------
+    streams
+        A streams frame (``streams_df()``) with ``id``.
+    columns
+        Columns it must also hold.
+    name
+        The argument's name, quoted in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The first row of each id, indexed by ``id``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-frame, or one without ``id`` or ``columns``.
+
+    Examples
+    --------
+    >>> streams_by_id(pd.DataFrame({"id": [7, 7], "name": ["a", "b"]})).to_dict("index")
+    {'7': {'name': 'a'}}
+    """
+    require_columns(streams, ["id", *columns], name, "streams_df()")
+    return streams.assign(id=streams["id"].astype(str)).drop_duplicates("id").set_index("id")
+
+
 def _lookup(frame: pd.DataFrame, streams: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The rows of ``streams`` for each row of ``frame``, in its order and index."""
     if "stream_id" not in frame.columns:
         raise ValueError("frame needs a 'stream_id' column")
-    if "id" not in streams.columns:
-        raise ValueError("streams must be a streams frame with an 'id' column (streams_df())")
-    absent = [c for c in columns if c not in streams.columns]
-    if absent:
-        raise ValueError(f"streams lacks the columns {absent}")
-    table = streams.assign(id=streams["id"].astype(str)).drop_duplicates("id").set_index("id")
+    table = streams_by_id(streams, columns)
     ids = frame["stream_id"].astype(str)
     unknown = sorted(set(ids) - set(table.index))
     if unknown:

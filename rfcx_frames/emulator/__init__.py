@@ -22,8 +22,9 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..client import Client
 from . import assets, identity, ingest, oauth, routes
 from .auth import Auth0, world_secret
 from .faults import FaultConfig, Faults
@@ -31,9 +32,6 @@ from .inference import JobRunner
 from .server import App, EmulatorHTTPServer
 from .store import Store
 from .world import WORLDS, build_world
-
-if TYPE_CHECKING:
-    from ..client import Client
 
 __all__ = ["WORLDS", "Emulator", "running"]
 
@@ -203,8 +201,6 @@ class Emulator:
 
     def client(self, **kwargs: Any) -> Client:
         """A :class:`rfcx_frames.Client` wired to this emulator as the demo user."""
-        from ..client import Client
-
         options: dict[str, Any] = {"api_url": self.api_url, "ingest_url": self.ingest_url,
                                    "auth_url": self.auth_url, "token": self.token}
         options.update(kwargs)

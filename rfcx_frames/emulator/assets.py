@@ -16,7 +16,7 @@ import soxr
 
 from . import access
 from . import audio as synth
-from .http import HTTPError, Request, Response
+from .http import HTTPError, Request, Response, s3_error, signature_mismatch
 from .params import compact, js_date_string, parse_time
 from .server import App
 
@@ -27,32 +27,21 @@ ASSET_NAME = re.compile(
     r"(?P<extra>(?:_[a-z][^_.]*)*)\.(?P<ext>[a-z0-9]+)$")
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "opus": "audio/ogg",
                "mp3": "audio/mpeg"}
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 BLOB_TYPES = {".flac": "audio/flac", ".opus": "audio/ogg", ".wav": "audio/wav"}
 
 
 def get_blob(app: App, req: Request) -> Response:
-    signature = (req.query.get("X-Amz-Signature") or [""])[-1] or None
-    if not app.check_signature(req.path, signature):
-        return _s3_error(403, "SignatureDoesNotMatch",
-                         "The request signature we calculated does not match the signature "
-                         "you provided.")
+    if not app.presigned(req):
+        return signature_mismatch()
     segment_id = req.path.rsplit("/", 1)[-1].split(".")[0]
     try:
         path = synth.ensure_blob(app.store, segment_id)
     except FileNotFoundError:
-        return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        return s3_error(404, "NoSuchKey", "The specified key does not exist.")
     resp = Response(status=200, body=path)
     resp.header("Content-Type", BLOB_TYPES.get(path.suffix, "application/octet-stream"))
     resp.header("Accept-Ranges", "bytes")
     return resp
-
-
-def _s3_error(status: int, code: str, message: str) -> Response:
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-           f"<Message>{message}</Message></Error>")
-    resp = Response(status=status, body=xml.encode())
-    return resp.header("Content-Type", "application/xml")
 
 
 def _parse_asset(name: str) -> dict[str, Any]:
@@ -132,7 +121,7 @@ def asset(app: App, req: Request) -> Response:
     if spec["band"] is not None:
         out = band_pass(out, rate, *spec["band"])
     out = np.clip(out * spec["gain"], -1.0, 1.0).astype(np.float32)
-    if spec["type"] == "opus" and rate not in OPUS_RATES:
+    if spec["type"] == "opus" and rate not in synth.OPUS_SAMPLE_RATES:
         # Opus has a fixed set of rates; the platform's ffmpeg resamples to 48 kHz.
         out = soxr.resample(out, rate, 48000).astype(np.float32)
         rate = 48000

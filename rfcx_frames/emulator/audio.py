@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import struct
-import tempfile
 import threading
 import zlib
 from collections.abc import Sequence
@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..files import write_bytes
 from .store import Store
+from .taxonomy import call_kind
 
 NOISE_STD = 0.004
 """Standard deviation of the white background noise (full scale = 1.0)."""
@@ -265,8 +267,6 @@ def segment_calls(store: Store, stream_id: str, start_ms: int, end_ms: int) -> l
     >>> segment_calls(Store(tempfile.mkdtemp()), "abc", 0, 60_000)
     []
     """
-    from .taxonomy import call_kind
-
     rows = store.query(
         'SELECT c.id, c.start, c."end", c.frequency_min, c.frequency_max, c.amplitude, '
         "k.value, k.type FROM calls c JOIN classifications k ON k.id = c.classification_id "
@@ -277,6 +277,14 @@ def segment_calls(store: Store, stream_id: str, start_ms: int, end_ms: int) -> l
                      frequency_max=float(r[4]), amplitude=float(r[5]),
                      kind=call_kind(str(r[6]), str(r[7])), seed=int(r[0]))
             for r in rows]
+
+
+def _segment_row(store: Store, segment_id: str, sql: str) -> sqlite3.Row:
+    """The one row ``sql`` selects for ``segment_id``; an unknown segment is FileNotFoundError."""
+    rows = store.query(sql, (segment_id,))
+    if not rows:
+        raise FileNotFoundError(f"no segment {segment_id!r}")
+    return rows[0]
 
 
 def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
@@ -290,15 +298,13 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
     ...
     FileNotFoundError: no segment 'missing'
     """
-    rows = store.query(
+    row = _segment_row(
+        store, segment_id,
         'SELECT s.stream_id, s.start, s."end", s.sample_count, s.file_extension, '
         "COALESCE(f.sample_rate, st.max_sample_rate) AS sr FROM segments s "
         "JOIN streams st ON st.id = s.stream_id "
-        "LEFT JOIN stream_source_files f ON f.id = s.stream_source_file_id WHERE s.id = ?",
-        (segment_id,))
-    if not rows:
-        raise FileNotFoundError(f"no segment {segment_id!r}")
-    stream_id, start, end, count, ext, rate = (rows[0][i] for i in range(6))
+        "LEFT JOIN stream_source_files f ON f.id = s.stream_source_file_id WHERE s.id = ?")
+    stream_id, start, end, count, ext, rate = (row[i] for i in range(6))
     codec = {v: k for k, v in CODEC_EXTENSIONS.items()}.get(str(ext))
     if codec is None:
         raise ValueError(f"cannot synthesise {ext!r} segments")
@@ -312,8 +318,8 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
 def ensure_blob(store: Store, segment_id: str) -> Path:
     """Path of a segment's stored file, rendering a synthetic segment on first use.
 
-    Safe to call from many threads (and processes) at once: the file is written to a
-    temporary name in the blob folder and moved into place atomically.
+    Safe to call from many threads (and processes) at once: the file is written through
+    :func:`rfcx_frames.files.write_bytes` (a temporary name, then an atomic move).
 
     Raises
     ------
@@ -328,25 +334,16 @@ def ensure_blob(store: Store, segment_id: str) -> Path:
     ...
     FileNotFoundError: no segment 'missing'
     """
-    rows = store.query("SELECT file_extension, synth FROM segments WHERE id = ?", (segment_id,))
-    if not rows:
-        raise FileNotFoundError(f"no segment {segment_id!r}")
-    path = store.blob_dir / f"{segment_id}{rows[0][0]}"
+    ext, synthetic = _segment_row(
+        store, segment_id, "SELECT file_extension, synth FROM segments WHERE id = ?")
+    path = store.blob_dir / f"{segment_id}{ext}"
     if path.exists():
         return path
-    if not rows[0][1]:
+    if not synthetic:
         raise FileNotFoundError(f"audio of segment {segment_id!r} is missing: {path}")
     with _LOCKS[zlib.crc32(segment_id.encode()) % len(_LOCKS)]:
         if path.exists():
             return path
         data, _ = render_segment(store, segment_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{segment_id}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes(path, data)
     return path

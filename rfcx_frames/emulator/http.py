@@ -125,6 +125,39 @@ def text_response(text: str, status: int = 200, content_type: str | None = "text
     return resp
 
 
+def s3_error(status: int, code: str, message: str) -> Response:
+    """The XML error an S3 object store answers with (blob downloads, upload PUTs).
+
+    Parameters
+    ----------
+    status
+        The HTTP status.
+    code, message
+        S3's error code (``NoSuchKey``) and its sentence.
+
+    Examples
+    --------
+    >>> s3_error(404, "NoSuchKey", "The specified key does not exist.").status
+    404
+    """
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+           f"<Message>{message}</Message></Error>")
+    resp = Response(status=status, body=xml.encode())
+    return resp.header("Content-Type", "application/xml")
+
+
+def signature_mismatch() -> Response:
+    """The object store's 403 for a missing, wrong or tampered pre-signed URL signature.
+
+    Examples
+    --------
+    >>> b"SignatureDoesNotMatch" in signature_mismatch().body
+    True
+    """
+    return s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does "
+                    "not match the signature you provided.")
+
+
 NGINX_PAGES = {
     429: "429 Too Many Requests",
     500: "500 Internal Server Error",

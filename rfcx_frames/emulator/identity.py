@@ -34,7 +34,9 @@ import json
 import uuid
 from typing import Any
 
+from ..version import __version__
 from .store import Store
+from .world import world_summary
 
 PLATFORM_META = "platform_id"
 FORKED_META = "platform_forked"
@@ -52,9 +54,6 @@ def content_id(store: Store) -> str:
     >>> content_id(a) == content_id(b)
     True
     """
-    from ..version import __version__
-    from .world import world_summary
-
     summary = world_summary(store)
     facts: dict[str, Any] = {
         "world": summary["world"], "seed": summary["seed"],

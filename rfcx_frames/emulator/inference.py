@@ -14,17 +14,13 @@ recordings already carry the detections of its own classifiers.
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import audio as synth
 from .store import Store
-
-log = logging.getLogger(__name__)
+from .worker import QueueWorker
 
 WINDOW_S = 1.0
 #: Share of the quietest windows taken as the noise floor of a segment.
@@ -117,39 +113,21 @@ def run_job(store: Store, classifier_id: int, job_id: int, stream_ids: list[str]
     return written
 
 
-class JobRunner:
+class JobRunner(QueueWorker[tuple[int, int, list[str]]]):
     """Runs classifier jobs one at a time in a background thread, like a job queue."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.queue: queue.Queue[tuple[int, int, list[str]] | None] = queue.Queue()
-        self.idle = threading.Event()
-        self.idle.set()
-        self.thread = threading.Thread(target=self._run, name="emulator-jobs", daemon=True)
-        self.thread.start()
+        super().__init__("emulator-jobs", stop_timeout_s=30)
 
     def submit(self, classifier_id: int, stream_ids: list[str]) -> int:
         """Queue a job of ``classifier_id`` over ``stream_ids``; return its job id."""
         rows = self.store.query("SELECT coalesce(max(classifier_job_id), 0) + 1 AS n "
                                 "FROM detections")
         job_id = int(rows[0]["n"]) + self.queue.qsize()
-        self.idle.clear()
-        self.queue.put((classifier_id, job_id, stream_ids))
+        self.put((classifier_id, job_id, stream_ids))
         return job_id
 
-    def stop(self) -> None:
-        """Stop after the job in hand."""
-        self.queue.put(None)
-        self.thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            try:
-                run_job(self.store, *item)
-            except Exception:  # a failed job must not stop the queue; the log says why
-                log.exception("classifier job %s failed", item[1])
-            if self.queue.empty():
-                self.idle.set()
+    def handle(self, item: tuple[int, int, list[str]]) -> None:
+        """Run one job."""
+        run_job(self.store, *item)

@@ -13,9 +13,7 @@ import hashlib
 import io
 import json
 import logging
-import queue
 import secrets
-import threading
 import time
 import uuid
 from typing import Any
@@ -23,12 +21,14 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from ..files import write_bytes
 from . import access
 from . import audio as synth
-from .http import HTTPError, Request, Response, json_response
+from .http import HTTPError, Request, Response, json_response, s3_error, signature_mismatch
 from .params import iso, parse_time
 from .server import App
 from .store import Store
+from .worker import QueueWorker
 
 log = logging.getLogger(__name__)
 
@@ -79,47 +79,33 @@ def upload_document(row: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-class Ingestor:
+class Ingestor(QueueWorker[str]):
     """Background worker that processes uploaded files one at a time, like a queue consumer."""
 
     def __init__(self, store: Store, delay_s: float = PROCESSING_DELAY_S) -> None:
         self.store = store
         self.delay_s = delay_s
-        self.queue: queue.Queue[str | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="emulator-ingest", daemon=True)
-        self.thread.start()
+        super().__init__("emulator-ingest", stop_timeout_s=10)
         # Uploads received before a restart are processed now.
         for row in store.query("SELECT id FROM uploads WHERE status = 10"):
-            self.queue.put(row["id"])
+            self.put(row["id"])
 
-    def submit(self, upload_id: str) -> None:
-        """Queue an upload whose bytes have arrived."""
-        self.queue.put(upload_id)
-
-    def stop(self) -> None:
-        """Stop the worker after the item in hand."""
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while True:
-            upload_id = self.queue.get()
-            if upload_id is None:
-                return
-            time.sleep(self.delay_s)
-            try:
-                status, message, segment_ids = 20, None, self.process(upload_id)
-            except IngestFailure as exc:
-                status, message, segment_ids = exc.status, exc.message, None
-            except Exception:  # an unexpected decode or storage error: retryable upstream
-                log.exception("ingest of %s failed", upload_id)
-                status, message, segment_ids = (30, "Server failed with processing your file. "
-                                                "Please try again later.", None)
-            with self.store.connect() as conn:
-                conn.execute("UPDATE uploads SET status = ?, failure_message = ?, segment_ids = ?, "
-                             "updated_at = ? WHERE id = ?",
-                             (status, message, json.dumps(segment_ids) if segment_ids else None,
-                              _now_ms(), upload_id))
+    def handle(self, item: str) -> None:
+        """Process one upload and record its final status."""
+        time.sleep(self.delay_s)
+        try:
+            status, message, segment_ids = 20, None, self.process(item)
+        except IngestFailure as exc:
+            status, message, segment_ids = exc.status, exc.message, None
+        except Exception:  # an unexpected decode or storage error: retryable upstream
+            log.exception("ingest of %s failed", item)
+            status, message, segment_ids = (30, "Server failed with processing your file. "
+                                            "Please try again later.", None)
+        with self.store.connect() as conn:
+            conn.execute("UPDATE uploads SET status = ?, failure_message = ?, segment_ids = ?, "
+                         "updated_at = ? WHERE id = ?",
+                         (status, message, json.dumps(segment_ids) if segment_ids else None,
+                          _now_ms(), item))
 
     def process(self, upload_id: str) -> list[dict[str, Any]]:
         """Decode, check, split and store one upload; return the new segments."""
@@ -174,9 +160,7 @@ class Ingestor:
                 samples = mono[first:last]
                 segment_id = str(uuid.uuid4())
                 path = self.store.blob_dir / f"{segment_id}.{codec}"
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(synth.encode(samples, rate, codec))
-                tmp.replace(path)
+                write_bytes(path, synth.encode(samples, rate, codec))
                 conn.execute(
                     'INSERT OR REPLACE INTO segments (id, stream_id, start, "end", sample_count, '
                     "stream_source_file_id, file_extension, availability, synth, created_at, "
@@ -238,30 +222,22 @@ def create_upload(app: App, req: Request) -> Response:
 
 
 def put_upload(app: App, ingestor: Ingestor, req: Request) -> Response:
-    from .assets import _s3_error  # the object-store error shape lives with the blob routes
-
-    signature = (req.query.get("X-Amz-Signature") or [""])[-1] or None
-    if not app.check_signature(req.path, signature):
-        return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated "
-                         "does not match the signature you provided.")
+    if not app.presigned(req):
+        return signature_mismatch()
     name = req.path.rsplit("/", 1)[-1]
     upload_id, _, ext = name.partition(".")
     # The URL signs "audio/<lower-case ext>": any other Content-Type breaks the signature.
     if (req.header("content-type") or "") != f"audio/{ext}":
-        return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated "
-                         "does not match the signature you provided.")
+        return signature_mismatch()
     rows = app.store.query("SELECT status FROM uploads WHERE id = ?", (upload_id,))
     if not rows:
-        return _s3_error(404, "NoSuchUpload", "The specified upload does not exist.")
-    target = app.store.upload_dir / name
-    tmp = target.with_suffix(".part")
-    tmp.write_bytes(req.body)
-    tmp.replace(target)
+        return s3_error(404, "NoSuchUpload", "The specified upload does not exist.")
+    write_bytes(app.store.upload_dir / name, req.body)
     if rows[0]["status"] == 0:
         with app.store.connect() as conn:
             conn.execute("UPDATE uploads SET status = 10, updated_at = ? WHERE id = ?",
                          (_now_ms(), upload_id))
-        ingestor.submit(upload_id)
+        ingestor.put(upload_id)  # its bytes have arrived
     resp = Response(status=200, body=b"")
     return resp.header("ETag", f'"{hashlib.md5(req.body).hexdigest()}"')
 

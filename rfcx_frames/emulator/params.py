@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from ..timeutil import from_epoch_ms, to_compact, to_wire
 from .http import HTTPError
 
 _INT = re.compile(r"^\s*([+-]?\d+)")
@@ -70,10 +71,7 @@ def iso(ms: int | None) -> str | None:
     >>> iso(1709251200123)
     '2024-03-01T00:00:00.123Z'
     """
-    if ms is None:
-        return None
-    moment = EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return None if ms is None else to_wire(from_epoch_ms(ms))
 
 
 def compact(ms: int) -> str:
@@ -84,8 +82,7 @@ def compact(ms: int) -> str:
     >>> compact(1709251200123)
     '20240301T000000123Z'
     """
-    moment = EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+    return to_compact(from_epoch_ms(ms))
 
 
 def js_date_string(ms: int) -> str:
@@ -96,8 +93,24 @@ def js_date_string(ms: int) -> str:
     >>> js_date_string(1590312180000)
     'Sun May 24 2020 09:23:00 GMT+0000 (Coordinated Universal Time)'
     """
-    moment = EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%a %b %d %Y %H:%M:%S") + " GMT+0000 (Coordinated Universal Time)"
+    return from_epoch_ms(ms).strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
+
+
+def leading_int(text: str) -> int:
+    """The integer at the start of ``text``, like JavaScript's ``parseInt`` (0 if none).
+
+    Parameters
+    ----------
+    text
+        A query value, e.g. a classifier id.
+
+    Examples
+    --------
+    >>> leading_int("12abc"), leading_int("abc")
+    (12, 0)
+    """
+    m = _INT.match(text)
+    return int(m.group(1)) if m else 0
 
 
 class Converter:
@@ -125,6 +138,18 @@ class Converter:
             return None
         return values[-1]
 
+    def _leading_number(self, name: str, required: bool, pattern: re.Pattern[str],
+                        kind: str) -> str | None:
+        # JavaScript's parseInt/parseFloat read the number a value starts with.
+        raw = self._raw(name, required)
+        if raw is None:
+            return None
+        m = pattern.match(raw)
+        if not m:
+            self.errors.append(f"Parameter '{name}' should be {kind}")
+            return None
+        return m.group(1)
+
     def string(self, name: str, *, required: bool = False, default: str | None = None) -> str | None:
         """A string parameter."""
         raw = self._raw(name, required)
@@ -133,14 +158,10 @@ class Converter:
     def integer(self, name: str, *, required: bool = False, default: int | None = None,
                 maximum: int | None = None, minimum: int | None = None) -> int | None:
         """An integer, parsed like JavaScript's ``parseInt`` (``"10abc"`` is 10)."""
-        raw = self._raw(name, required)
-        if raw is None:
+        text = self._leading_number(name, required, _INT, "an integer")
+        if text is None:
             return default
-        m = _INT.match(raw)
-        if not m:
-            self.errors.append(f"Parameter '{name}' should be an integer")
-            return default
-        value = int(m.group(1))
+        value = int(text)
         if maximum is not None and value > maximum:
             self.errors.append(f"Parameter '{name}' is larger than the max {maximum}")
         if minimum is not None and value < minimum:
@@ -150,14 +171,8 @@ class Converter:
     def float(self, name: str, *, required: bool = False,
               default: float | None = None) -> float | None:
         """A float, parsed like JavaScript's ``parseFloat``."""
-        raw = self._raw(name, required)
-        if raw is None:
-            return default
-        m = _FLOAT.match(raw)
-        if not m:
-            self.errors.append(f"Parameter '{name}' should be a float")
-            return default
-        return float(m.group(1))
+        text = self._leading_number(name, required, _FLOAT, "a float")
+        return default if text is None else float(text)
 
     def boolean(self, name: str, *, default: bool | None = None) -> bool | None:
         """``'true'`` or ``'1'`` is true, anything else false; absent gives ``default``."""
@@ -176,6 +191,21 @@ class Converter:
             self.errors.append(f"Parameter '{name}' should be an ISO8601 timestamp or an UNIX "
                                "epoch (ms)")
         return value
+
+    def window(self) -> tuple[int, int]:
+        """The required ``start`` and ``end`` times, as epoch ms.
+
+        A missing or unparseable bound is recorded as an error and stands as 0 here, so
+        :meth:`validate` must run before the window is used.
+
+        Examples
+        --------
+        >>> Converter({"start": ["2024-03-01"], "end": ["1709251200001"]}).window()
+        (1709251200000, 1709251200001)
+        """
+        start = self.time("start", required=True)
+        end = self.time("end", required=True)
+        return start or 0, end or 0
 
     def array(self, name: str, *, allowed: Sequence[str] | None = None,
               integers: bool = False) -> list[str] | None:

@@ -1,6 +1,6 @@
 """Core API routes of what is heard: detections, annotations, classifications, classifiers.
 
-Same conventions as :mod:`.routes` (contract §4.6-§4.9): validation messages, ``[start, end)``
+Same conventions as the other route modules (contract §4.6-§4.9): validation messages, ``[start, end)``
 on the item's start, order by start then id, string detection ids, the
 ``from[:to][:threshold]`` grammar of classifier outputs.
 """
@@ -8,25 +8,22 @@ on the item's start, order by start then id, string detection ids, the
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from ..files import write_bytes
 from . import access
+from .auth import User
 from .http import HTTPError, Request, Response, json_response, text_response
-from .params import Converter, iso
-from .routes import (
-    STREAM_LITE,
-    column_value,
-    leading_int,
-    limit_sql,
-    order_clause,
-    page_params,
-    placeholders,
-)
+from .params import Converter, iso, leading_int
+from .render import STREAM_LITE, column_value, lite_object, pick
 from .server import App
+from .sql import Where, limit_sql, order_clause, page_params, placeholders
 
 DETECTION_FIELDS = ("id", "stream_id", "classifier_id", "classification_id", "classifier_job_id",
                     "start", "end", "confidence", "review_status")
 DETECTION_DEFAULT = ("id", "stream_id", "start", "end", "confidence")
+CLASSIFIER_LITE = ("id", "name", "version", "last_executed_at")
 REVIEW_STATUSES = {"unreviewed": None, "rejected": -1, "uncertain": 0, "confirmed": 1}
 LEVELS = ("section", "kingdom", "phylum", "class", "order", "family", "genus", "species",
           "subspecies", "characteristic")
@@ -40,95 +37,126 @@ def _classification_ids(app: App, values: list[str]) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
+def _classification_ref(row: Any) -> dict[str, Any]:
+    """The ``classification`` nested in a detection or annotation (joined as ``c_*``)."""
+    return {"value": row["c_value"], "title": row["c_title"], "image": row["c_image"]}
+
+
+@dataclass(frozen=True)
+class DetectionQuery:
+    """The parameters of ``GET /detections``, validated with the platform's messages."""
+
+    start: int
+    end: int
+    streams: list[str] | None
+    projects: list[str] | None
+    classifications: list[str] | None
+    classifiers: list[str] | None
+    classifier_jobs: list[str] | None
+    review_statuses: list[str] | None
+    min_confidence: float | None
+    limit: int | None
+    offset: int
+    descending: bool
+    fields: list[str] | None
+
+    @classmethod
+    def parse(cls, query: dict[str, list[str]]) -> DetectionQuery:
+        """Read and check every parameter (all errors answered together as one 400).
+
+        Examples
+        --------
+        >>> q = DetectionQuery.parse({"start": ["2024-03-01"], "end": ["2024-03-02"]})
+        >>> q.min_confidence, q.limit, q.descending
+        (0.95, None, False)
+        """
+        conv = Converter(query)
+        start, end = conv.window()
+        # Keyword arguments are evaluated in order, so errors keep the platform's order.
+        parsed = cls(
+            start=start, end=end, streams=conv.array("streams"),
+            projects=conv.array("projects"), classifications=conv.array("classifications"),
+            classifiers=conv.array("classifiers", integers=True),
+            classifier_jobs=conv.array("classifier_jobs", integers=True),
+            review_statuses=conv.array("review_statuses", allowed=tuple(REVIEW_STATUSES)),
+            min_confidence=conv.float("min_confidence", default=0.95),
+            limit=conv.integer("limit", maximum=1000),
+            offset=conv.integer("offset", default=0) or 0,
+            descending=bool(conv.boolean("descending", default=False)),
+            fields=conv.array("fields"))
+        conv.validate()
+        return parsed
+
+
+def _readable_streams(app: App, user: User, streams: list[str] | None) -> list[str] | None:
+    """The streams a detection query may cover; ``None`` for every stream (system users)."""
+    if user.is_system:
+        return streams
+    readable = access.accessible_stream_ids(app.store, user)
+    if streams is None:
+        return sorted(readable)
+    # Requested streams the caller cannot read are dropped silently, as upstream.
+    allowed = readable | access.public_stream_ids(app.store)
+    return sorted(s for s in streams if s in allowed)
+
+
+def _review_clause(statuses: list[str]) -> tuple[str, list[int]]:
+    """The condition of ``review_statuses`` (unreviewed is a NULL status) and its arguments."""
+    codes = [REVIEW_STATUSES[s] for s in statuses]
+    numeric = [c for c in codes if c is not None]
+    parts = ["d.review_status IS NULL"] if None in codes else []
+    if numeric:
+        parts.append(f"d.review_status IN ({placeholders(numeric)})")
+    return "(" + " OR ".join(parts) + ")", numeric
+
+
+def _detection_where(app: App, user: User, q: DetectionQuery) -> Where:
+    where = Where(["d.start >= ?", "d.start < ?"], [q.start, q.end])
+    streams = _readable_streams(app, user, q.streams)
+    if streams is not None:
+        where.within("d.stream_id", streams)
+    if q.projects is not None:
+        where.add(f"d.stream_id IN (SELECT id FROM streams WHERE project_id IN "
+                  f"({placeholders(q.projects)}))", *q.projects)
+    if q.classifications is not None:
+        where.within("d.classification_id", _classification_ids(app, q.classifications))
+    if q.classifiers is not None:
+        where.within("d.classifier_id", [leading_int(c) for c in q.classifiers])
+    if q.classifier_jobs is not None:
+        where.within("d.classifier_job_id", [leading_int(c) for c in q.classifier_jobs])
+    if q.review_statuses is not None:
+        clause, codes = _review_clause(q.review_statuses)
+        where.add(clause, *codes)
+    if q.min_confidence is not None:
+        where.add("d.confidence >= ?", q.min_confidence)
+    return where
+
+
+def _detection_item(app: App, row: Any, q: DetectionQuery) -> dict[str, Any]:
+    wanted = [f for f in (q.fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
+    item = {f: str(row[f]) if f == "id" else column_value(f, row[f]) for f in wanted}
+    # Filtering by project joins the stream include into every row, asked for or not.
+    if (q.fields and "stream" in q.fields) or q.projects is not None:
+        item["stream"] = lite_object(app.store, "streams", STREAM_LITE, row["stream_id"])
+    if q.fields and "classifier" in q.fields:
+        item["classifier"] = lite_object(app.store, "classifiers", CLASSIFIER_LITE,
+                                         row["classifier_id"])
+    item["classification"] = _classification_ref(row)
+    return item
+
+
 def list_detections(app: App, req: Request) -> Response:
     """``GET /detections``: detections with start in ``[start, end)``, filters of §4.6."""
-    conv = Converter(req.query)
-    start = conv.time("start", required=True)
-    end = conv.time("end", required=True)
-    streams = conv.array("streams")
-    projects = conv.array("projects")
-    classifications = conv.array("classifications")
-    classifiers = conv.array("classifiers", integers=True)
-    classifier_jobs = conv.array("classifier_jobs", integers=True)
-    review_statuses = conv.array("review_statuses", allowed=tuple(REVIEW_STATUSES))
-    min_confidence = conv.float("min_confidence", default=0.95)
-    limit = conv.integer("limit", maximum=1000)
-    offset = conv.integer("offset", default=0) or 0
-    descending = conv.boolean("descending", default=False)
-    fields = conv.array("fields")
-    conv.validate()
-    user = req.user
-    assert user is not None and start is not None and end is not None
-    where = ["d.start >= ?", "d.start < ?"]
-    args: list[object] = [start, end]
-    if not user.is_system:
-        readable = access.accessible_stream_ids(app.store, user)
-        if streams is not None:
-            # Requested streams the caller cannot read are dropped silently, as upstream.
-            allowed = readable | access.public_stream_ids(app.store)
-            ids = sorted(s for s in streams if s in allowed)
-        else:
-            ids = sorted(readable)
-        where.append(f"d.stream_id IN ({placeholders(ids)})")
-        args.extend(ids)
-    elif streams is not None:
-        where.append(f"d.stream_id IN ({placeholders(streams)})")
-        args.extend(streams)
-    if projects is not None:
-        where.append(f"d.stream_id IN (SELECT id FROM streams WHERE project_id IN "
-                     f"({placeholders(projects)}))")
-        args.extend(projects)
-    if classifications is not None:
-        ids_c = _classification_ids(app, classifications)
-        where.append(f"d.classification_id IN ({placeholders(ids_c)})")
-        args.extend(ids_c)
-    if classifiers is not None:
-        where.append(f"d.classifier_id IN ({placeholders(classifiers)})")
-        args.extend(leading_int(c) for c in classifiers)
-    if classifier_jobs is not None:
-        where.append(f"d.classifier_job_id IN ({placeholders(classifier_jobs)})")
-        args.extend(leading_int(c) for c in classifier_jobs)
-    if review_statuses is not None:
-        parts = []
-        codes = [REVIEW_STATUSES[s] for s in review_statuses]
-        if None in codes:
-            parts.append("d.review_status IS NULL")
-        numeric = [c for c in codes if c is not None]
-        if numeric:
-            parts.append(f"d.review_status IN ({placeholders(numeric)})")
-            args.extend(numeric)
-        where.append("(" + " OR ".join(parts) + ")")
-    if min_confidence is not None:
-        where.append("d.confidence >= ?")
-        args.append(min_confidence)
-    direction = "DESC" if descending else "ASC"
-    sql = (f'SELECT d.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
-           f'FROM detections d JOIN classifications c ON c.id = d.classification_id '
-           f'WHERE {" AND ".join(where)} ORDER BY d.start {direction}, {app.tie_break("d.id", direction)}'
-           f'{limit_sql(limit, offset)}')
-    rows = app.store.query(sql, args)
-    wanted = [f for f in (fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
-    # Filtering by project joins the stream include into every row, asked for or not.
-    want_stream = bool(fields and "stream" in fields) or projects is not None
-    want_classifier = bool(fields and "classifier" in fields)
-    body = []
-    for r in rows:
-        item: dict[str, Any] = {}
-        for f in wanted:
-            value = r[f]
-            item[f] = str(value) if f == "id" else column_value(f, value)
-        if want_stream:
-            srow = app.store.query("SELECT * FROM streams WHERE id = ?", (r["stream_id"],))
-            item["stream"] = {c: column_value(c, srow[0][c]) for c in STREAM_LITE} if srow else None
-        if want_classifier:
-            crow = app.store.query("SELECT id, name, version, last_executed_at FROM classifiers "
-                                   "WHERE id = ?", (r["classifier_id"],))
-            item["classifier"] = ({c: column_value(c, crow[0][c]) for c in crow[0].keys()}  # noqa: SIM118
-                                  if crow else None)
-        item["classification"] = {"value": r["c_value"], "title": r["c_title"],
-                                  "image": r["c_image"]}
-        body.append(item)
-    return json_response(body)
+    q = DetectionQuery.parse(req.query)
+    assert req.user is not None
+    where = _detection_where(app, req.user, q)
+    direction = "DESC" if q.descending else "ASC"
+    rows = app.store.query(
+        f'SELECT d.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
+        f'FROM detections d JOIN classifications c ON c.id = d.classification_id '
+        f'WHERE {where.sql} ORDER BY d.start {direction}, {app.tie_break("d.id", direction)}'
+        f'{limit_sql(q.limit, q.offset)}', where.args)
+    return json_response([_detection_item(app, r, q) for r in rows])
 
 
 # ---------------------------------------------------------------------------------------
@@ -138,40 +166,31 @@ def list_detections(app: App, req: Request) -> Response:
 def list_annotations(app: App, req: Request) -> Response:
     """``GET /annotations``: annotations with start in ``[start, end)``."""
     conv = Converter(req.query)
-    start = conv.time("start", required=True)
-    end = conv.time("end", required=True)
+    start, end = conv.window()
     stream_id = conv.string("stream_id")
     classifications = conv.array("classifications")
     limit, offset = page_params(conv, None)
     conv.validate()
     user = req.user
-    assert user is not None and start is not None and end is not None
-    where = ["a.start >= ?", "a.start < ?"]
-    args: list[object] = [start, end]
+    assert user is not None
+    where = Where(["a.start >= ?", "a.start < ?"], [start, end])
     if stream_id:
         access.require_stream(app.store, user, stream_id, missing=access.NO_SUCH_STREAM,
                               forbidden="You do not have permission to access this stream.")
-        where.append("a.stream_id = ?")
-        args.append(stream_id)
+        where.add("a.stream_id = ?", stream_id)
     else:
-        ids = sorted(access.member_stream_ids(app.store, user))
-        where.append(f"a.stream_id IN ({placeholders(ids)})")
-        args.extend(ids)
+        where.within("a.stream_id", sorted(access.member_stream_ids(app.store, user)))
     if classifications is not None:
-        ids_c = _classification_ids(app, classifications)
-        where.append(f"a.classification_id IN ({placeholders(ids_c)})")
-        args.extend(ids_c)
+        where.within("a.classification_id", _classification_ids(app, classifications))
     rows = app.store.query(
         f'SELECT a.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
         f'FROM annotations a JOIN classifications c ON c.id = a.classification_id '
-        f'WHERE {" AND ".join(where)} ORDER BY a.start ASC, {app.tie_break("a.id")}'
-        f'{limit_sql(limit, offset)}',
-        args)
+        f'WHERE {where.sql} ORDER BY a.start ASC, {app.tie_break("a.id")}'
+        f'{limit_sql(limit, offset)}', where.args)
     body = [{"id": r["id"], "stream_id": r["stream_id"], "start": iso(r["start"]),
              "end": iso(r["end"]), "frequency_min": r["frequency_min"],
              "frequency_max": r["frequency_max"],
-             "classification": {"value": r["c_value"], "title": r["c_title"],
-                                "image": r["c_image"]}} for r in rows]
+             "classification": _classification_ref(r)} for r in rows]
     return json_response(body)
 
 
@@ -289,10 +308,8 @@ def create_classifier(app: App, req: Request) -> Response:
         classifier_id = int(cur.lastrowid or 0)
         model_url = ""
         if files:
-            folder = app.store.data_dir / "classifiers"
-            folder.mkdir(exist_ok=True)
-            target_path = folder / f"{classifier_id}.tar.gz"
-            target_path.write_bytes(files[0].data)
+            write_bytes(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz",
+                        files[0].data)
             model_url = f"s3://rfcx-ai-dev/classifiers/{classifier_id}.tar.gz"
         conn.execute("UPDATE classifiers SET model_url = ? WHERE id = ?", (model_url, classifier_id))
         conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
@@ -357,4 +374,4 @@ def list_classifiers(app: App, req: Request) -> Response:
     rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     wanted = [c for c in CLASSIFIER_FULL if c in fields]
-    return json_response([{c: column_value(c, r[c]) for c in wanted} for r in rows])
+    return json_response([pick(r, wanted) for r in rows])

@@ -13,6 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
+
+from ..timeutil import to_epoch_ms
 
 SEGMENT_MS = 60_000
 MINUTE_MS = 60_000
@@ -44,17 +47,6 @@ class Segments:
         return contiguous_runs(self.start, self.end)
 
 
-def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime.
-
-    Examples
-    --------
-    >>> to_ms(datetime(2024, 3, 1, tzinfo=timezone.utc))
-    1709251200000
-    """
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
-
-
 def session_starts(schedule: Schedule, tz: str, period_start_ms: int,
                    period_end_ms: int) -> tuple[np.ndarray, np.ndarray]:
     """UTC start (ms) and length (minutes) of every session fully inside the period.
@@ -74,7 +66,7 @@ def session_starts(schedule: Schedule, tz: str, period_start_ms: int,
     while day <= last:
         for minute, length in schedule.sessions:
             local = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=minute)
-            start = to_ms(local)
+            start = to_epoch_ms(pd.Timestamp(local))
             if start >= period_start_ms and start + length * MINUTE_MS <= period_end_ms:
                 starts.append(start)
                 lengths.append(length)

@@ -78,9 +78,10 @@ class App:
         """Signature for a pre-signed storage URL path."""
         return hmac.new(self.secret.encode(), path.encode(), hashlib.sha256).hexdigest()
 
-    def check_signature(self, path: str, signature: str | None) -> bool:
-        """Whether ``signature`` was produced by :meth:`sign` for ``path``."""
-        return signature is not None and hmac.compare_digest(self.sign(path), signature)
+    def presigned(self, req: Request) -> bool:
+        """Whether ``req`` carries the signature :meth:`presign` gave its path."""
+        signature = (req.query.get("X-Amz-Signature") or [""])[-1]
+        return bool(signature) and hmac.compare_digest(self.sign(req.path), signature)
 
     def presign(self, base_url: str, path: str, extra: str = "") -> str:
         """An absolute pre-signed URL on this server, shaped like an S3 one."""

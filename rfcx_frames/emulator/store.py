@@ -25,6 +25,16 @@ DB_NAME = "platform.sqlite3"
 BLOB_DIR = "blobs"
 UPLOAD_DIR = "uploads"
 
+
+def _roles_table(kind: str) -> str:
+    """The table of who holds which role (see :mod:`.access`) on each project or stream."""
+    return (f"CREATE TABLE IF NOT EXISTS {kind}_roles (\n"
+            "    user_id INTEGER NOT NULL REFERENCES users(id),\n"
+            f"    {kind}_id TEXT NOT NULL REFERENCES {kind}s(id),\n"
+            "    role_id INTEGER NOT NULL,\n"
+            f"    PRIMARY KEY (user_id, {kind}_id)\n);")
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -67,12 +77,7 @@ CREATE TABLE IF NOT EXISTS projects (
     deleted_at INTEGER
 );
 -- role_id: 1 Admin (CRUD), 2 Member (CRU), 3 Guest (R), 4 Owner (CRUD)
-CREATE TABLE IF NOT EXISTS project_roles (
-    user_id INTEGER NOT NULL REFERENCES users(id),
-    project_id TEXT NOT NULL REFERENCES projects(id),
-    role_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, project_id)
-);
+""" + _roles_table("project") + """
 CREATE TABLE IF NOT EXISTS streams (
     id TEXT PRIMARY KEY,                             -- 12 chars
     name TEXT NOT NULL,
@@ -94,12 +99,7 @@ CREATE TABLE IF NOT EXISTS streams (
     updated_at INTEGER NOT NULL,
     deleted_at INTEGER
 );
-CREATE TABLE IF NOT EXISTS stream_roles (
-    user_id INTEGER NOT NULL REFERENCES users(id),
-    stream_id TEXT NOT NULL REFERENCES streams(id),
-    role_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, stream_id)
-);
+""" + _roles_table("stream") + """
 CREATE TABLE IF NOT EXISTS stream_source_files (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),

@@ -17,19 +17,22 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
+from ..timeutil import to_epoch_ms, to_utc
 from . import auth
+from .audio import CODEC_EXTENSIONS
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
-from .schedule import recording_segments, sample_counts, to_ms
+from .schedule import recording_segments, sample_counts
 from .store import Store
 from .taxonomy import CLASSIFIERS, TAXA, local_taxa, output_class_name
 from .world_entities import (
     DEMO_USER,
+    OTHER_USER,
     PROJECTS,
+    SYSTEM_USER,
     USERS,
     ProjectSpec,
     StreamSpec,
@@ -41,7 +44,6 @@ _TABLES = ("users", "tokens", "organizations", "projects", "project_roles", "str
            "classification_alternative_names", "classifiers", "classifier_outputs", "calls",
            "detections", "annotations")
 _ALPHANUM = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
-_EXTENSION = {"flac": ".flac", "opus": ".opus", "wav": ".wav"}
 _NULL_REVIEW = 2
 
 
@@ -94,7 +96,7 @@ def uuid4_strings(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def _period(spec: WorldSpec) -> tuple[int, int]:
-    start = to_ms(datetime.fromisoformat(spec.period_start).replace(tzinfo=timezone.utc))
+    start = to_epoch_ms(to_utc(spec.period_start))
     return start, start + spec.days * 86_400_000
 
 
@@ -191,64 +193,89 @@ def _build(store: Store, conn: sqlite3.Connection, spec: WorldSpec, seed: int) -
     p0, p1 = _period(spec)
     made = p0 - 120 * 86_400_000  # fixed creation time of projects, streams, users' data
     plan = stream_plan(spec.streams, _rng(seed, 1))
-    meta = {"world": spec.name, "seed": str(seed), "period_start": str(p0),
-            "period_end": str(p1), "streams": str(spec.streams), "days": str(spec.days),
-            "jwt_secret": _secret(seed)}
-    _insert(conn, "meta", ("key", "value"), sorted(meta.items()))
+    _meta(conn, spec, seed, p0, p1)
     _users(conn, store, seed, p0)
     project_ids = _projects(conn, seed, plan, made)
     stream_ids = _short_ids(_rng(seed, 3), len(plan))
     _taxonomy(conn, made)
+    draws = [_draw_stream(seed, spec, i, st, p0, p1) for i, st in enumerate(plan)]
+    calls, call_ids = _numbered_calls(draws)
+    true_hits = _true_positives(seed, draws, calls, call_ids)
+    _streams(conn, plan, stream_ids, project_ids, [d.bounds for d in draws], made)
+    _segments(conn, seed, plan, stream_ids, [d.segments for d in draws])
+    _calls(conn, calls, call_ids, stream_ids)
+    _detections(conn, concat([d.false_positives for d in draws] + true_hits), plan, stream_ids)
+    _annotations(conn, seed, spec, plan, calls, call_ids, stream_ids)
+    _tokens(conn, store, seed, p0)
 
-    seg_parts: list[Columns] = []
-    call_parts: list[Columns] = []
-    det_parts: list[Columns] = []
-    stream_rows = []
-    runs: list[tuple[np.ndarray, np.ndarray]] = []
-    for i, st in enumerate(plan):
-        rng = _rng(seed, 10, i)
-        schedule = st.schedule
-        if spec.session_scale != 1.0:
-            schedule = replace(schedule, sessions=tuple(
-                (m, max(1, round(n * spec.session_scale))) for m, n in schedule.sessions))
-        segs = recording_segments(rng, schedule, st.timezone, p0, p1)
-        run_start, run_end = segs.runs
-        runs.append((run_start, run_end))
-        seg_parts.append({"stream": np.full(len(segs.start), i), "start": segs.start,
-                          "end": segs.end})
-        taxa = local_taxa(st.region, 0.45 * st.sample_rate)
-        weights = 1.0 / (1.0 + rng.permutation(len(taxa))) ** 0.8
-        weights *= np.array([0.15 if t.type == "characteristic" else 1.0 for t in taxa])
-        calls = place_calls(rng, taxa=taxa, weights=weights, run_start=run_start,
-                            run_end=run_end, sample_rate=st.sample_rate,
-                            calls_per_hour=spec.calls_per_hour)
-        calls["stream"] = np.full(len(calls["start"]), i)
-        call_parts.append(calls)
-        fps = false_positives(rng, taxa=taxa, calls=calls, run_start=run_start,
-                              run_end=run_end, per_hour=spec.false_positives_per_hour)
-        det_parts.append({**fps, "stream": np.full(len(fps["start"]), i)})
-        first = int(segs.start[0]) if len(segs.start) else None
-        last = int(segs.end[-1]) if len(segs.end) else None
-        stream_rows.append((first, last))
 
-    # calls get ids in time order, then their true positives can reference them
-    calls = concat(call_parts)
+def _meta(conn: sqlite3.Connection, spec: WorldSpec, seed: int, p0: int, p1: int) -> None:
+    meta = {"world": spec.name, "seed": str(seed), "period_start": str(p0),
+            "period_end": str(p1), "streams": str(spec.streams), "days": str(spec.days),
+            "jwt_secret": _secret(seed)}
+    _insert(conn, "meta", ("key", "value"), sorted(meta.items()))
+
+
+@dataclass(frozen=True)
+class _StreamDraw:
+    """One stream's random draws: its segments, their contiguous runs, calls, false hits."""
+
+    segments: Columns
+    runs: tuple[np.ndarray, np.ndarray]
+    calls: Columns
+    false_positives: Columns
+    bounds: tuple[int | None, int | None]  # first segment start, last segment end
+
+
+def _draw_stream(seed: int, spec: WorldSpec, i: int, st: StreamSpec, p0: int,
+                 p1: int) -> _StreamDraw:
+    # One generator per stream, drawn in a fixed order: the world depends on it.
+    rng = _rng(seed, 10, i)
+    schedule = st.schedule
+    if spec.session_scale != 1.0:
+        schedule = replace(schedule, sessions=tuple(
+            (m, max(1, round(n * spec.session_scale))) for m, n in schedule.sessions))
+    segs = recording_segments(rng, schedule, st.timezone, p0, p1)
+    run_start, run_end = segs.runs
+    taxa = local_taxa(st.region, 0.45 * st.sample_rate)
+    weights = 1.0 / (1.0 + rng.permutation(len(taxa))) ** 0.8
+    weights *= np.array([0.15 if t.type == "characteristic" else 1.0 for t in taxa])
+    calls = place_calls(rng, taxa=taxa, weights=weights, run_start=run_start,
+                        run_end=run_end, sample_rate=st.sample_rate,
+                        calls_per_hour=spec.calls_per_hour)
+    calls["stream"] = np.full(len(calls["start"]), i)
+    fps = false_positives(rng, taxa=taxa, calls=calls, run_start=run_start,
+                          run_end=run_end, per_hour=spec.false_positives_per_hour)
+    return _StreamDraw(
+        segments={"stream": np.full(len(segs.start), i), "start": segs.start, "end": segs.end},
+        runs=(run_start, run_end), calls=calls,
+        false_positives={**fps, "stream": np.full(len(fps["start"]), i)},
+        bounds=(int(segs.start[0]) if len(segs.start) else None,
+                int(segs.end[-1]) if len(segs.end) else None))
+
+
+def _numbered_calls(draws: list[_StreamDraw]) -> tuple[Columns, np.ndarray]:
+    """Every stream's calls in time order, and their ids (1, 2, ... in that order)."""
+    calls = concat([d.calls for d in draws])
     order = np.lexsort((calls["stream"], calls["start"]))
     calls = {k: v[order] for k, v in calls.items()}
-    call_ids = np.arange(1, len(order) + 1, dtype=np.int64)
-    for i in range(len(plan)):
+    return calls, np.arange(1, len(order) + 1, dtype=np.int64)
+
+
+def _true_positives(seed: int, draws: list[_StreamDraw], calls: Columns,
+                    call_ids: np.ndarray) -> list[Columns]:
+    """Each stream's detections of its own calls (they reference the calls' ids)."""
+    parts = []
+    for i, draw in enumerate(draws):
         sel = np.flatnonzero(calls["stream"] == i)
         sub = {k: v[sel] for k, v in calls.items()}
-        tps = true_positives(_rng(seed, 20, i), sub, call_ids[sel], *runs[i])
-        det_parts.append({**tps, "stream": np.full(len(tps["start"]), i)})
+        tps = true_positives(_rng(seed, 20, i), sub, call_ids[sel], *draw.runs)
+        parts.append({**tps, "stream": np.full(len(tps["start"]), i)})
+    return parts
 
-    _streams(conn, plan, stream_ids, project_ids, stream_rows, made)
-    _segments(conn, seed, plan, stream_ids, seg_parts)
-    _calls(conn, calls, call_ids, stream_ids)
-    _detections(conn, concat(det_parts), plan, stream_ids)
-    _annotations(conn, seed, spec, plan, calls, call_ids, stream_ids)
-    tokens = {"demo": 1, "other": 2, "system": 3}
-    for name, user_id in tokens.items():
+
+def _tokens(conn: sqlite3.Connection, store: Store, seed: int, p0: int) -> None:
+    for name, user_id in {"demo": DEMO_USER, "other": OTHER_USER, "system": SYSTEM_USER}.items():
         token = auth.issue_token(store, user_id, kind="id", nonce=f"world-{seed}-{name}",
                                  issued_at_s=p0 // 1000 - 86_400, conn=conn,
                                  secret=_secret(seed))
@@ -336,7 +363,7 @@ def _segments(conn: sqlite3.Connection, seed: int, plan: list[StreamSpec],
         n = len(start)
         rng = _rng(seed, 30, i)
         seg_ids, file_ids = uuid4_strings(rng, n), uuid4_strings(rng, n)
-        ext = _EXTENSION[st.codec]
+        ext = CODEC_EXTENSIONS[st.codec]
         stamps = np.datetime_as_string(start.astype("datetime64[ms]"), unit="s")
         names = [f"{sid}_{s[:4]}{s[5:7]}{s[8:10]}T{s[11:13]}{s[14:16]}{s[17:19]}{ext}"
                  for s in stamps.tolist()]

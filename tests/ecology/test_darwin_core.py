@@ -14,7 +14,7 @@ import pytest
 from dwca.read import DwCAReader
 
 import rfcx_frames as rf
-from rfcx_frames.ecology.darwin_core import (
+from rfcx_frames.ecology.dwc_tables import (
     DWC,
     EVENT_REQUIRED,
     EVENT_TERMS,

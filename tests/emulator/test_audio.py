@@ -238,7 +238,8 @@ def test_concurrent_ensure_blob_writes_one_intact_file(world: Store) -> None:
         t.join()
     assert not errors and len(set(results)) == 1 and len(results) == 8
     assert results[0].read_bytes() == render_segment(world, seg_id)[0]
-    assert not list(world.blob_dir.glob(f".{seg_id}*")), "no temporary files left behind"
+    hidden = [p for p in world.blob_dir.iterdir() if p.name.startswith(".")]
+    assert not hidden, "no temporary files left behind"
 
 
 def test_ensure_blob_missing_segment_or_missing_real_file(world: Store) -> None:
