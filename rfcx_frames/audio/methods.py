@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .. import audio as training  # the public audio API: training_set, write_training_set...
 from .. import config, timeutil
-from . import training, windows
+from . import windows
 from .clips import Align
 from .clips import clips as make_clips
 from .clips import iter_clips as make_iter_clips
-from .download import ClientSource, check_format, default_store, download, download_one
-from .server import server_clips
+from .download import download, download_one
+from .media_route import server_clips
+from .naming import check_format
+from .sources import ClientSource, default_store
 from .store import AudioStore
 
 if TYPE_CHECKING:

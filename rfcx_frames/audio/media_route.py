@@ -21,8 +21,8 @@ import soxr
 from ..timeutil import to_compact, to_ns, to_utc
 from ..validate import check_sample_rate
 from .clips import Align, clip_spans
-from .source import NS_PER_MS, samples_between
-from .store import check_id
+from .naming import check_id
+from .sample_time import NS_PER_MS, samples_between
 
 if TYPE_CHECKING:
     from ..client import Client
