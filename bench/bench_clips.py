@@ -26,7 +26,7 @@ import pandas as pd
 import soundfile as sf
 
 from rfcx_frames.audio import AudioStore, LocalSource, iter_clips
-from rfcx_frames.audio.source import samples_between, series_ns
+from rfcx_frames.audio.sample_time import samples_between, series_ns
 from rfcx_frames.audio.windows import default_workers
 
 START = pd.Timestamp("2023-01-01T00:00:00Z")

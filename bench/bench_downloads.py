@@ -37,7 +37,7 @@ from bench_detections import emulator
 from report import load_note, machine, set_faults, write_section
 
 from rfcx_frames import Client
-from rfcx_frames.audio.download import file_name
+from rfcx_frames.audio.naming import file_name
 from rfcx_frames.emulator.audio import ensure_blob
 from rfcx_frames.emulator.store import Store
 from rfcx_frames.exceptions import DownloadError

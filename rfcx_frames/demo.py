@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import plot
 from .audio import clips, training_set, write_training_set
-from .audio.download import ClientSource
+from .audio.sources import ClientSource
 from .audio.store import AudioStore
 from .client import Client
 from .ecology import detection_history, detection_rates, to_darwin_core

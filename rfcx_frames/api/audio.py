@@ -19,12 +19,14 @@ import pandas as pd
 
 from .. import config, timeutil
 from ..audio import download as downloads
-from ..audio import training, windows
+from ..audio import kaggle, training, training_files, windows
 from ..audio.clips import Align
 from ..audio.clips import clips as make_clips
 from ..audio.clips import iter_clips as make_iter_clips
-from ..audio.download import ClientSource, check_format, default_store, download_one
-from ..audio.server import server_clips
+from ..audio.download import download_one
+from ..audio.media_route import server_clips
+from ..audio.naming import check_format
+from ..audio.sources import ClientSource, default_store
 from ..audio.store import AudioStore
 from ..exceptions import NotFoundError
 from . import ranged
@@ -390,7 +392,7 @@ def write_training_set(ctx: Context, table: pd.DataFrame, out_dir: str | os.Path
     --------
     >>> client.write_training_set(table, "train", format="flac")  # doctest: +SKIP
     """
-    return training.write_training_set(
+    return training_files.write_training_set(
         table, audio_source(ctx), out_dir, format=format,  # type: ignore[arg-type]
         sample_rate=sample_rate, gap=gap, batch_size=batch_size,
         progress=ctx.progress if progress is None else progress)
@@ -434,7 +436,7 @@ def to_kaggle_rfcx(ctx: Context, annotations: pd.DataFrame, out_dir: str | os.Pa
     --------
     >>> client.to_kaggle_rfcx(annotations, "kaggle")  # doctest: +SKIP
     """
-    return training.to_kaggle_rfcx(
+    return kaggle.to_kaggle_rfcx(
         annotations, audio_source(ctx), out_dir, detections=detections,
         recording_duration=recording_duration, sample_rate=sample_rate,
         songtype_id=songtype_id, progress=ctx.progress if progress is None else progress)

@@ -1,6 +1,6 @@
 """Audio: a local segment store, sample-exact windows, clips and training sets.
 
-Everything here reads audio through a :class:`~rfcx_frames.audio.source.SegmentSource`:
+Everything here reads audio through a :class:`~rfcx_frames.audio.sources.SegmentSource`:
 :class:`LocalSource` (an :class:`AudioStore`), :class:`TableSource` (files listed in a
 DataFrame) or the client's downloading source.
 
@@ -14,16 +14,16 @@ Examples
 from __future__ import annotations
 
 from rfcx_frames.audio.atomic_dir import TrainingSetError
-from rfcx_frames.audio.clips import band_energy, band_pass_filter, clip_spans, clips, iter_clips, shift
-from rfcx_frames.audio.source import LocalSource, SegmentSource, TableSource
-from rfcx_frames.audio.store import AudioStore, AudioVerificationError, default_audio_root
-from rfcx_frames.audio.training import (
-    read_training_set,
-    to_kaggle_rfcx,
-    training_set,
-    write_training_set,
-)
-from rfcx_frames.audio.windows import Coverage, GapError, WindowRequest, load_window, load_windows
+from rfcx_frames.audio.bands import band_energy, band_pass_filter
+from rfcx_frames.audio.clips import clip_spans, clips, iter_clips, shift
+from rfcx_frames.audio.kaggle import to_kaggle_rfcx
+from rfcx_frames.audio.segment_check import AudioVerificationError
+from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
+from rfcx_frames.audio.store import AudioStore, default_audio_root
+from rfcx_frames.audio.training import training_set
+from rfcx_frames.audio.training_files import read_training_set, write_training_set
+from rfcx_frames.audio.window_plan import GapError
+from rfcx_frames.audio.windows import Coverage, WindowRequest, load_window, load_windows
 
 __all__ = [
     "AudioStore",

@@ -14,14 +14,12 @@ and SHA-256; then the sibling takes the target's place:
 Writers and recovering readers hold the lock file ``.<name>.lock`` beside the target, so
 leftovers (``.new-*``, ``.old-*``) are removed only when no writer is at work.
 
+Files inside the staging folder are written with :func:`rfcx_frames.files.write_bytes`.
+
 Examples
 --------
->>> import tempfile
->>> target = Path(tempfile.mkdtemp()) / "set"
->>> with replacing(target) as staging:
-...     write_file(staging, "a.txt", b"one")
->>> read_verified(target, load_manifest(target), "a.txt")
-b'one'
+>>> MANIFEST
+'manifest.json'
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from rfcx_frames.files import fsync_dir
+from rfcx_frames.files import fsync_dir, write_json
 
 MANIFEST = "manifest.json"
 LOCK_TIMEOUT_S = 600.0
@@ -50,8 +48,15 @@ _AT_FDCWD = -100
 
 
 class TrainingSetError(ValueError):
-    """A training-set folder is incomplete or does not match its manifest (a file
-    missing, changed or added to the labels); ``path`` names the folder or file."""
+    """A training-set folder is incomplete or does not match its manifest.
+
+    Parameters
+    ----------
+    message
+        What is wrong (a file missing, changed or added to the labels).
+    path
+        The folder or file; kept as ``path``.
+    """
 
     def __init__(self, message: str, path: Path) -> None:
         super().__init__(message)
@@ -111,24 +116,34 @@ def _check_target(target: Path, is_ours: list[str]) -> None:
 def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[Path]:
     """Build a folder's new content in a staging folder; on success switch it in whole.
 
-    The block writes files with :func:`write_file` into the yielded staging folder; the
-    manifest is written after the block, then the folder replaces ``target``. On an
-    exception the staging folder is removed and ``target`` is untouched.
+    The block writes files with :func:`rfcx_frames.files.write_bytes` into the yielded
+    staging folder; the manifest is written after the block, then the folder replaces
+    ``target``. On an exception the staging folder is removed and ``target`` is untouched.
 
     Parameters
     ----------
     target
         The folder to create or replace. An existing non-empty folder must hold one of
         ``is_ours`` (it is replaced entirely, so it must be one of ours).
+    is_ours
+        File names that mark a folder as one this module wrote.
+
+    Yields
+    ------
+    Path
+        The staging folder to write into.
 
     Examples
     --------
     >>> import tempfile
     >>> target = Path(tempfile.mkdtemp()) / "t"
+    >>> from rfcx_frames.files import write_bytes
     >>> with replacing(target) as staging:
-    ...     write_file(staging, "x/y.bin", b"1")
+    ...     write_bytes(staging / "x" / "y.bin", b"1")
     >>> sorted(p.name for p in target.iterdir())
     ['manifest.json', 'x']
+    >>> read_verified(target, load_manifest(target), "x/y.bin")
+    b'1'
     """
     target = Path(os.path.abspath(target))
     _check_target(target, list(is_ours))
@@ -143,8 +158,7 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
                 path.relative_to(staging).as_posix(): _describe(path)
                 for path in sorted(staging.rglob("*")) if path.is_file()
             }
-            write_file(staging, MANIFEST, json.dumps(
-                {"format": 1, "files": files}, indent=2, sort_keys=True).encode())
+            write_json(staging / MANIFEST, {"format": 1, "files": files})
             fsync_dir(staging)
             _switch(staging, target)
         finally:
@@ -152,21 +166,21 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
 
 
 def _switch(staging: Path, target: Path) -> None:
+    aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
     if not target.exists():
         os.rename(staging, target)
     elif _exchange(staging, target):
         # The staging name now holds the old folder: move it out of the ".new-" names
         # that recovery may promote, before it is removed piece by piece.
-        os.rename(staging, target.parent / f".{target.name}.old-{uuid.uuid4().hex}")
-        fsync_dir(target.parent)
-        for aside in _siblings(target, "old"):
-            shutil.rmtree(aside, ignore_errors=True)
+        os.rename(staging, aside)
     else:
-        aside = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
+        # A crash between these two renames leaves no target: recovery promotes the
+        # sealed new folder (or else the old one) under the lock.
         os.rename(target, aside)
         os.rename(staging, target)
-        fsync_dir(target.parent)
-        shutil.rmtree(aside, ignore_errors=True)
+    fsync_dir(target.parent)
+    for old in _siblings(target, "old"):
+        shutil.rmtree(old, ignore_errors=True)
     fsync_dir(target.parent)
 
 
@@ -178,24 +192,6 @@ def _describe(path: Path) -> dict[str, Any]:
             digest.update(chunk)
             size += len(chunk)
     return {"bytes": size, "sha256": digest.hexdigest()}
-
-
-def write_file(folder: Path, relative: str, data: bytes) -> None:
-    """Write ``data`` to ``folder/relative`` (creating folders) and fsync it.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> write_file(folder, "a/b.txt", b"hi"); (folder / "a/b.txt").read_bytes()
-    b'hi'
-    """
-    path = folder / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 @contextlib.contextmanager

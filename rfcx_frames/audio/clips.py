@@ -1,4 +1,4 @@
-"""Clips for the rows of a detections or annotations table, and band-pass filtering.
+"""Clips for the rows of a detections or annotations table: spans, audio and metadata.
 
 ``clips(source, frame)`` returns ``(audio, meta)``: ``audio`` is ``float32 [N, samples]`` and
 row ``i`` of ``meta`` describes ``audio[i]`` (the frame's own columns, copied, plus where
@@ -30,21 +30,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.audio.source import (
-    SegmentSource,
-    ns_to_series,
-    samples_between,
-    seconds_to_ns,
-    series_ns,
-)
+from rfcx_frames.audio.bands import DEFAULT_TRANSITION_HZ, band_pass_filter
+from rfcx_frames.audio.sample_time import ns_to_series, samples_between, seconds_to_ns, series_ns
+from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.audio.windows import Channel, GapMode, WindowRequest, load_windows
 from rfcx_frames.progress import tqdm
 from rfcx_frames.validate import check_sample_rate, check_seconds
 
 Align = Literal["center", "start"]
 
-#: Width (Hz) of the raised-cosine edges of the band-pass mask when none is given.
-DEFAULT_TRANSITION_HZ = 100.0
 
 
 def _classification_column(frame: pd.DataFrame) -> pd.DataFrame:
@@ -63,6 +57,23 @@ def clip_spans(
     """The clip span of every row: ``stream_id``, ``clip_start``, ``clip_end`` (ns, UTC).
 
     Pure: no audio is read. See the module docstring for the span rules.
+
+    Parameters
+    ----------
+    frame
+        Rows with ``stream_id``, ``start`` and (unless ``duration`` with ``align="start"``)
+        ``end``.
+    duration
+        Fixed clip length in seconds, or ``None`` for each event's own span.
+    pad
+        Seconds added before and after every clip.
+    align
+        ``"center"`` or ``"start"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stream_id``, ``clip_start``, ``clip_end``, on the frame's index.
 
     Examples
     --------
@@ -111,103 +122,6 @@ def clip_spans(
     )
 
 
-def band_pass_filter(
-    audio: np.ndarray,
-    sample_rate: int,
-    low: Any = None,
-    high: Any = None,
-    transition: float = DEFAULT_TRANSITION_HZ,
-) -> np.ndarray:
-    """Zero-phase band-pass by an FFT mask with raised-cosine edges.
-
-    Parameters
-    ----------
-    audio
-        ``[samples]`` or ``[N, samples]``; NaNs are treated as zeros and kept as NaN.
-    sample_rate
-        Rate of ``audio``.
-    low, high
-        Band edges in Hz: scalars, or one per row. ``None``/NaN means no cut on that side.
-    transition
-        Width of each soft edge in Hz; the mask is 1 inside ``[low, high]`` and falls to 0
-        at ``low - transition`` and ``high + transition``.
-
-    Examples
-    --------
-    >>> t = np.arange(8000) / 8000
-    >>> x = (np.sin(2 * np.pi * 200 * t) + np.sin(2 * np.pi * 2000 * t)).astype("float32")
-    >>> y = band_pass_filter(x, 8000, 1500, 2500)
-    >>> float(np.abs(y - np.sin(2 * np.pi * 2000 * t)).max()) < 1e-3
-    True
-    """
-    x = np.asarray(audio, dtype=np.float32)
-    one = x.ndim == 1
-    x2 = x[None, :] if one else x
-    n = x2.shape[1]
-    nyquist = sample_rate / 2.0
-    lows = _per_row(low, len(x2), 0.0)
-    highs = _per_row(high, len(x2), nyquist)
-    nan = np.isnan(x2)
-    spectrum = np.fft.rfft(np.where(nan, 0.0, x2), axis=1)
-    freqs = np.fft.rfftfreq(n, d=1.0 / sample_rate)
-    mask = _band_mask(freqs[None, :], lows[:, None], highs[:, None], transition)
-    y = np.fft.irfft(spectrum * mask, n=n, axis=1).astype(np.float32)
-    y[nan] = np.nan
-    return y[0] if one else y
-
-
-def _per_row(value: Any, rows: int, default: float) -> np.ndarray:
-    """One float per row from a scalar or a column; missing values (None, NA) -> default."""
-    if value is None:
-        return np.full(rows, default)
-    if np.ndim(value) == 0:
-        values = pd.Series([value] * rows, dtype=object)
-    else:
-        values = pd.Series(list(value), dtype=object)
-        if len(values) != rows:
-            raise ValueError(f"{len(values)} band edges for {rows} rows")
-    arr = pd.to_numeric(values).astype("Float64").to_numpy(np.float64, na_value=np.nan)
-    return np.where(np.isnan(arr), default, arr)
-
-
-def _band_mask(
-    freqs: np.ndarray, low: np.ndarray, high: np.ndarray, transition: float
-) -> np.ndarray:
-    tw = max(float(transition), 1e-9)
-    below = np.clip((freqs - (low - tw)) / tw, 0.0, 1.0)
-    above = np.clip(((high + tw) - freqs) / tw, 0.0, 1.0)
-    # Raised cosine from 0 to 1 over the transition; flat 1 inside the band.
-    rise = 0.5 - 0.5 * np.cos(np.pi * below)
-    fall = 0.5 - 0.5 * np.cos(np.pi * above)
-    mask = rise * fall
-    # No low cut means DC passes too.
-    mask = np.where(low <= 0, fall, mask)
-    return mask
-
-
-def band_energy(audio: np.ndarray, sample_rate: int, low: Any = None, high: Any = None) -> np.ndarray:
-    """Mean power inside ``[low, high]`` Hz of each row (one band per row, or one for all).
-
-    Useful to check clips against their annotations' frequency boxes.
-
-    Examples
-    --------
-    >>> t = np.arange(8000) / 8000
-    >>> x = np.sin(2 * np.pi * 1000 * t)[None, :]
-    >>> bool(band_energy(x, 8000, 900, 1100)[0] > 1000 * band_energy(x, 8000, 2000, 3000)[0])
-    True
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    x2 = x[None, :] if x.ndim == 1 else x
-    n = x2.shape[1]
-    spectrum = np.abs(np.fft.rfft(np.nan_to_num(x2), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(n, d=1.0 / sample_rate)
-    lows = _per_row(low, len(x2), 0.0)
-    highs = _per_row(high, len(x2), sample_rate / 2.0)
-    inside = (freqs[None, :] >= lows[:, None]) & (freqs[None, :] <= highs[:, None])
-    return np.asarray((spectrum * inside).sum(axis=1) / max(n, 1) ** 2)
-
-
 def iter_clips(
     source: SegmentSource,
     frame: pd.DataFrame,
@@ -230,9 +144,23 @@ def iter_clips(
     ``np.concatenate`` of the arrays and ``pd.concat`` of the metadata equal ``clips()``.
     Each batch opens each file it needs once and decodes files in parallel.
 
+    Parameters
+    ----------
+    source, frame, duration, pad, align, sample_rate, gap, band_pass, channel
+        As in :func:`clips`.
+    batch_size
+        Rows per batch (bounds memory).
+    progress, workers, transition
+        As in :func:`clips`.
+
+    Yields
+    ------
+    audio, meta
+        One batch: ``float32 [rows, width]`` and its metadata rows.
+
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> f = pd.DataFrame({"stream_id": ["s"], "start": ["2020-01-01T00:00:00Z"],
     ...                   "end": ["2020-01-01T00:00:01Z"]})
     >>> [a.shape for a, m in iter_clips(TableSource(pd.DataFrame()), f, sample_rate=100,
@@ -245,49 +173,46 @@ def iter_clips(
     if band_pass and not {"frequency_min", "frequency_max"} & set(frame.columns):
         raise ValueError("band_pass needs frequency_min / frequency_max columns")
     spans = clip_spans(frame, duration, pad, align)
-    starts = series_ns(spans["clip_start"])
-    ends = series_ns(spans["clip_end"])
+    starts, ends = series_ns(spans["clip_start"]), series_ns(spans["clip_end"])
     stream_ids = spans["stream_id"].tolist()
     requested = check_sample_rate(sample_rate)
-    rate = requested
-    width: int | None = None
-    bar = tqdm(total=len(frame), disable=not progress, unit="clip", desc="clips")
-    try:
+    rate, width = requested, None
+    with tqdm(total=len(frame), disable=not progress, unit="clip", desc="clips") as bar:
         for lo in range(0, len(frame), batch_size):
             hi = min(lo + batch_size, len(frame))
-            requests = [
-                WindowRequest(stream_ids[i], int(starts[i]), int(ends[i])) for i in range(lo, hi)
-            ]
+            requests = [WindowRequest(stream_ids[i], int(starts[i]), int(ends[i]))
+                        for i in range(lo, hi)]
             audio, covs = load_windows(source, requests, requested, channel, gap, width, workers)
-            batch_rate = covs[0].sample_rate
-            if rate is None:
-                rate = batch_rate
-            elif batch_rate != rate:
-                raise ValueError(
-                    f"rows {lo}..{hi - 1} have native rate {batch_rate} Hz, earlier rows "
-                    f"{rate} Hz; pass sample_rate= to resample all clips to one rate"
-                )
+            rate = _same_rate(rate, covs[0].sample_rate, lo, hi)
             if width is None:
-                width = int(max(samples_between(0, int(e - s), rate) for s, e in zip(
-                    starts, ends, strict=True)))
-                if audio.shape[1] < width:
-                    fill = np.nan if gap == "nan" else 0.0
-                    padded = np.full((len(audio), width), fill, dtype=np.float32)
-                    padded[:, : audio.shape[1]] = audio
-                    audio = padded
+                width = max(samples_between(0, int(e - s), rate) for s, e in zip(
+                    starts, ends, strict=True))
+                audio = _widen(audio, width, gap)
             meta = _metadata(frame.iloc[lo:hi], starts[lo:hi], ends[lo:hi], covs, rate, lo)
             if band_pass:
-                audio = band_pass_filter(
-                    audio,
-                    rate,
-                    meta.get("frequency_min"),
-                    meta.get("frequency_max"),
-                    transition,
-                )
+                audio = band_pass_filter(audio, rate, meta.get("frequency_min"),
+                                         meta.get("frequency_max"), transition)
             bar.update(hi - lo)
             yield audio, meta
-    finally:
-        bar.close()
+
+
+def _same_rate(rate: int | None, batch_rate: int, lo: int, hi: int) -> int:
+    """The clips' one rate: the first batch's, which every later batch must share."""
+    if rate is not None and batch_rate != rate:
+        raise ValueError(
+            f"rows {lo}..{hi - 1} have native rate {batch_rate} Hz, earlier rows "
+            f"{rate} Hz; pass sample_rate= to resample all clips to one rate"
+        )
+    return batch_rate if rate is None else rate
+
+
+def _widen(audio: np.ndarray, width: int, gap: GapMode) -> np.ndarray:
+    """``audio`` followed by fill columns up to ``width`` (the longest clip of the frame)."""
+    if audio.shape[1] >= width:
+        return audio
+    padded = np.full((len(audio), width), np.nan if gap == "nan" else 0.0, dtype=np.float32)
+    padded[:, : audio.shape[1]] = audio
+    return padded
 
 
 def _metadata(
@@ -379,7 +304,7 @@ def clips(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> f = pd.DataFrame({"stream_id": ["s", "s"], "start": ["2020-01-01T00:00:00Z"] * 2,
     ...                   "end": ["2020-01-01T00:00:01Z", "2020-01-01T00:00:02Z"]})
     >>> audio, meta = clips(TableSource(pd.DataFrame()), f, sample_rate=100, progress=False)
@@ -405,6 +330,18 @@ def clips(
 def shift(frame: pd.DataFrame, seconds: float) -> pd.DataFrame:
     """The same events moved by ``seconds`` (for "same band, elsewhere" comparisons).
 
+    Parameters
+    ----------
+    frame
+        Rows with ``start`` and/or ``end``.
+    seconds
+        The shift (negative moves earlier).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``start``/``end`` moved (UTC).
+
     Examples
     --------
     >>> f = pd.DataFrame({"stream_id": ["s"], "start": pd.to_datetime(["2020-01-01"], utc=True),
@@ -421,8 +358,6 @@ def shift(frame: pd.DataFrame, seconds: float) -> pd.DataFrame:
 
 
 __all__ = [
-    "band_energy",
-    "band_pass_filter",
     "clip_spans",
     "clips",
     "iter_clips",

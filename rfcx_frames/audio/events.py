@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rfcx_frames.audio.source import series_ns
+from rfcx_frames.audio.sample_time import series_ns
 
 #: ``review_status`` values (as lower-case text) of confirmed and rejected detections.
 CONFIRMED = {"confirmed", "1", "1.0"}

@@ -8,7 +8,7 @@ completes the rate and length of the segments some window needs from their file 
 (:func:`read_file`).
 
 Positions: sample 0 of a segment lands at ``round((segment start - window start) * R)``
-(:func:`~rfcx_frames.audio.source.samples_between`), computed from that segment's own start.
+(:func:`~rfcx_frames.audio.sample_time.samples_between`), computed from that segment's own start.
 
 Examples
 --------
@@ -20,26 +20,29 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 import soxr
 
-from rfcx_frames.audio.source import (
+from rfcx_frames.audio.sample_time import (
     NS_PER_MS,
     NS_PER_S,
-    SegmentSource,
+    audio_end_ns,
     samples_between,
     series_ns,
 )
+from rfcx_frames.audio.sources import SegmentSource
 
 Channel = int | Literal["mix"]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 #: Extra samples read around a piece of a segment whose rate differs from the window's.
 _MIXED_PAD = 64
@@ -47,7 +50,15 @@ _MIXED_PAD = 64
 
 @dataclass(frozen=True)
 class WindowRequest:
-    """One window to load: a stream and an integer-nanosecond span ``[start_ns, end_ns)``."""
+    """One window to load: a stream and an integer-nanosecond span ``[start_ns, end_ns)``.
+
+    Parameters
+    ----------
+    stream_id
+        The stream.
+    start_ns, end_ns
+        The span in nanoseconds since the epoch.
+    """
 
     stream_id: str
     start_ns: int
@@ -120,7 +131,7 @@ def segments_of(stream_id: str, table: pd.DataFrame) -> Segments:
         if rate is not None and count is not None and not pd.isna(rate) and not pd.isna(count):
             rates[i], frames[i] = int(rate), int(count)
     known = (rates > 0) & (frames > 0)
-    real_end = starts + -(-(frames * NS_PER_S) // np.maximum(rates, 1))
+    real_end = audio_end_ns(starts, frames, np.maximum(rates, 1))
     ends = np.where(known, real_end, listed_end + END_SLACK_NS)
     return Segments(stream_id, rows, starts, frames, rates, ends)
 
@@ -135,7 +146,7 @@ def complete_segments(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> complete_segments(TableSource(pd.DataFrame()), [], workers=1)
     """
 
@@ -145,15 +156,42 @@ def complete_segments(
         info = sf.info(str(path))
         return path, int(info.samplerate), int(info.frames)
 
-    if workers <= 1 or len(pending) <= 1:
-        results = [one(item) for item in pending]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(one, pending))
+    results = parallel_map(one, pending, workers)
     for (segs, k), (path, rate, frames) in zip(pending, results, strict=True):
         segs.paths[k] = path
         segs.rate[k], segs.frames[k] = rate, frames
-        segs.end_ns[k] = segs.start_ns[k] + -(-(frames * NS_PER_S) // rate)
+        segs.end_ns[k] = audio_end_ns(segs.start_ns[k], frames, rate)
+
+
+def parallel_map(func: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
+    """``[func(x) for x in items]``, in ``workers`` threads when there is more than one item.
+
+    libsndfile releases the GIL, and a downloading source waits on the network, so threads
+    overlap; the first exception is raised.
+
+    Parameters
+    ----------
+    func
+        Called once per item.
+    items
+        The inputs.
+    workers
+        Threads at most (1 or fewer: in the calling thread).
+
+    Returns
+    -------
+    list
+        The results, in the order of ``items``.
+
+    Examples
+    --------
+    >>> parallel_map(abs, [-1, -2], workers=2)
+    [1, 2]
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(func, items))
 
 
 def margin_samples(native: int, target: int) -> int:
@@ -167,6 +205,42 @@ def margin_samples(native: int, target: int) -> int:
     step = native // math.gcd(native, target)
     wanted = max(512, native // 50)
     return -(-wanted // step) * step
+
+
+def _plan_reads(index: int, start_ns: int, segs: Segments, candidates: np.ndarray, native: int,
+                span: tuple[int, int], n_native: int
+                ) -> tuple[list[Read], list[tuple[int, int]]]:
+    """The reads filling buffer samples ``span`` (native rate) and the window samples covered.
+
+    Candidates are visited by start, so the earlier of two overlapping segments wins.
+    """
+    lo, hi = span
+    reads: list[Read] = []
+    covered: list[tuple[int, int]] = []
+    covered_until = lo
+    for k in candidates:
+        rate = int(segs.rate[k])
+        frames = int(segs.frames[k])
+        off = samples_between(start_ns, int(segs.start_ns[k]), native)
+        length = frames if rate == native else samples_between(0, frames * NS_PER_S // rate, native)
+        dst0 = max(lo, off, covered_until)
+        dst1 = min(hi, off + length)
+        if dst1 <= dst0:
+            continue
+        covered_until = dst1
+        if rate == native:
+            src0, src1, chunk_dst = dst0 - off, dst1 - off, dst0
+        else:
+            src0 = max(0, (dst0 - off) * rate // native - _MIXED_PAD)
+            src1 = min(frames, -(-(dst1 - off) * rate // native) + _MIXED_PAD)
+            chunk_dst = off + samples_between(0, src0 * NS_PER_S // rate, native)
+        reads.append(
+            Read(index, int(k), src0, src1 - src0, rate, chunk_dst - lo, dst0 - lo, dst1 - dst0)
+        )
+        inner0, inner1 = max(dst0, 0), min(dst1, n_native)
+        if inner1 > inner0:
+            covered.append((inner0, inner1))
+    return reads, covered
 
 
 def plan_window(
@@ -208,31 +282,7 @@ def plan_window(
     n_out = samples_between(start_ns, end_ns, target)
     margin = 0 if target == native else margin_samples(native, target)
     lo, hi = -margin, n_native + margin
-    reads: list[Read] = []
-    covered: list[tuple[int, int]] = []
-    covered_until = lo
-    for k in candidates:
-        rate = int(segs.rate[k])
-        frames = int(segs.frames[k])
-        off = samples_between(start_ns, int(segs.start_ns[k]), native)
-        length = frames if rate == native else samples_between(0, frames * NS_PER_S // rate, native)
-        dst0 = max(lo, off, covered_until)
-        dst1 = min(hi, off + length)
-        if dst1 <= dst0:
-            continue
-        covered_until = dst1
-        if rate == native:
-            src0, src1, chunk_dst = dst0 - off, dst1 - off, dst0
-        else:
-            src0 = max(0, (dst0 - off) * rate // native - _MIXED_PAD)
-            src1 = min(frames, -(-(dst1 - off) * rate // native) + _MIXED_PAD)
-            chunk_dst = off + samples_between(0, src0 * NS_PER_S // rate, native)
-        reads.append(
-            Read(index, int(k), src0, src1 - src0, rate, chunk_dst - lo, dst0 - lo, dst1 - dst0)
-        )
-        inner0, inner1 = max(dst0, 0), min(dst1, n_native)
-        if inner1 > inner0:
-            covered.append((inner0, inner1))
+    reads, covered = _plan_reads(index, start_ns, segs, candidates, native, (lo, hi), n_native)
     plan = Plan(request, native, target, n_out, margin, hi - lo, covered, n_native)
     return plan, reads
 

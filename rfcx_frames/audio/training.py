@@ -1,4 +1,4 @@
-"""Training sets from annotations: multi-hot clip tables, writing/reading, Kaggle export.
+"""Labelled clip tables for training: multi-hot windows from annotations and detections.
 
 :func:`training_set` builds a *clip table*: one row per fixed-length window with
 ``stream_id``, ``start``, ``end`` (``datetime64[ns, UTC]``), ``kind``, one ``label_<class>``
@@ -38,17 +38,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.events import detection_events, event_table
-
-# Writing and the Kaggle export live in export.py; re-exported here, where users look.
-from rfcx_frames.audio.export import read_training_set, to_kaggle_rfcx, write_training_set
-from rfcx_frames.audio.source import NS_PER_S, SegmentSource, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.audio.sample_time import NS_PER_S, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.timeutil import from_ns
 from rfcx_frames.validate import check_seconds
 
@@ -174,12 +172,52 @@ def training_set(
 
     Examples
     --------
-    >>> from rfcx_frames.audio.source import TableSource
+    >>> from rfcx_frames.audio.sources import TableSource
     >>> ann = pd.DataFrame({"stream_id": ["s"], "start": ["2020-01-01T00:00:01Z"],
     ...                     "end": ["2020-01-01T00:00:02Z"], "classification_value": ["frog"]})
     >>> training_set(TableSource(pd.DataFrame()), ann, 2.0).empty  # no recordings: no windows
     True
     """
+    clip_ns, step_ns = _grid(clip_duration, step, min_overlap)
+    every, wanted, classes = _events(annotations, detections, classes)
+    tables: list[pd.DataFrame] = []
+    backgrounds: list[pd.DataFrame] = []
+    for stream_id in sorted(wanted["stream_id"].unique()):
+        stream = _stream(source, str(stream_id), wanted, every, clip_ns)
+        starts = _grid_near(stream.events, clip_ns, step_ns)
+        starts = starts[_inside(starts + clip_ns // 2, stream.rec_start, stream.rec_end)]
+        tables.append(_label_windows(stream, starts, clip_ns, classes, min_overlap, kind=None))
+        backgrounds.append(_background_pool(stream, clip_ns, step_ns,
+                                            seconds_to_ns(min_distance), starts))
+    table = pd.concat(tables, ignore_index=True) if tables else _empty_table(classes)
+    table = table[table["kind"].notna()] if len(table) else table
+    n_positive = int((table["kind"] == "positive").sum()) if len(table) else 0
+    count = int(negatives) if isinstance(negatives, (int, np.integer)) else round(
+        float(negatives) * n_positive
+    )
+    pool = pd.concat(backgrounds, ignore_index=True) if backgrounds else pd.DataFrame()
+    if count > 0 and len(pool):
+        drawn = _draw_background(source, pool, count, seed, wanted, every, classes, clip_ns,
+                                 min_overlap)
+        table = pd.concat([table, *drawn], ignore_index=True)
+    return _typed(table, classes, clip_duration)
+
+
+
+@dataclass
+class _Stream:
+    """One stream's events and recordings, as the labelling rules need them."""
+
+    stream_id: str
+    events: pd.DataFrame  # events of the wanted classes
+    all_events: pd.DataFrame  # events of every class (background keeps away from them)
+    rec_start: np.ndarray
+    rec_end: np.ndarray
+    regions: dict[str, np.ndarray]  # per class: which recordings hold an annotation of it
+
+
+def _grid(clip_duration: float, step: float | None, min_overlap: float) -> tuple[int, int]:
+    """Window length and grid step in nanoseconds, after checking the arguments."""
     clip_duration = check_seconds(clip_duration, "clip_duration")
     if step is not None:
         step = check_seconds(step, "step")
@@ -189,79 +227,70 @@ def training_set(
     step_ns = seconds_to_ns(step) if step is not None else clip_ns // 2
     if step_ns <= 0:
         raise ValueError("step must be > 0")
-    distance_ns = seconds_to_ns(min_distance)
+    return clip_ns, step_ns
+
+
+def _events(annotations: pd.DataFrame, detections: pd.DataFrame | None,
+            classes: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Every event, the events of the wanted classes, and the classes (sorted by default)."""
     annotated = event_table(annotations, "annotation")
     confirmed, rejected = detection_events(detections)
     every = pd.concat([annotated, confirmed, rejected], ignore_index=True)
     if classes is None:
         classes = sorted(set(annotated["value"]) | set(confirmed["value"]) | set(rejected["value"]))
     classes = [str(c) for c in classes]
-    labels, reviewed = class_columns(classes)
-    wanted = every[every["value"].isin(classes)]
+    return every, every[every["value"].isin(classes)], classes
 
-    tables: list[pd.DataFrame] = []
-    backgrounds: list[pd.DataFrame] = []
-    for stream_id, stream_events in wanted.groupby("stream_id", sort=True):
-        stream_all = every[every["stream_id"] == stream_id]
-        rec_start, rec_end = _recordings(source, str(stream_id), stream_all, 2 * clip_ns)
-        ann = stream_events[stream_events["kind"] == "annotation"]
-        # Recordings holding an annotation of each class (the review regions).
-        regions: dict[str, np.ndarray] = {}
-        for value, group in ann.groupby("value"):
-            regions[str(value)] = _inside_any(rec_start, rec_end, group)
-        starts = _grid_near(stream_events, clip_ns, step_ns)
-        starts = starts[_inside(starts + clip_ns // 2, rec_start, rec_end)]
-        tables.append(
-            _label_windows(
-                str(stream_id), starts, clip_ns, stream_events, classes, regions,
-                rec_start, rec_end, min_overlap, kind=None,
-            )
-        )
-        annotated_recordings = np.zeros(len(rec_start), dtype=bool)
-        for hit in regions.values():
-            annotated_recordings |= hit
-        candidates = _background_candidates(
-            rec_start[annotated_recordings], rec_end[annotated_recordings], clip_ns, step_ns,
-            stream_all, distance_ns, set(starts.tolist()),
-        )
-        backgrounds.append(pd.DataFrame({"stream_id": str(stream_id), "start_ns": candidates}))
 
-    table = pd.concat(tables, ignore_index=True) if tables else _empty_table(classes)
-    table = table[table["kind"].notna()] if len(table) else table
-    n_positive = int((table["kind"] == "positive").sum()) if len(table) else 0
-    count = int(negatives) if isinstance(negatives, (int, np.integer)) else round(
-        float(negatives) * n_positive
+def _stream(source: SegmentSource, stream_id: str, wanted: pd.DataFrame, every: pd.DataFrame,
+            clip_ns: int) -> _Stream:
+    events = wanted[wanted["stream_id"] == stream_id]
+    all_events = every[every["stream_id"] == stream_id]
+    rec_start, rec_end = _recordings(source, stream_id, all_events, 2 * clip_ns)
+    annotated = events[events["kind"] == "annotation"]
+    regions = {str(value): _inside_any(rec_start, rec_end, group)
+               for value, group in annotated.groupby("value")}
+    return _Stream(stream_id, events, all_events, rec_start, rec_end, regions)
+
+
+def _background_pool(stream: _Stream, clip_ns: int, step_ns: int, distance_ns: int,
+                     taken: np.ndarray) -> pd.DataFrame:
+    """Background window starts of one stream, from its annotated recordings."""
+    annotated = np.zeros(len(stream.rec_start), dtype=bool)
+    for hit in stream.regions.values():
+        annotated |= hit
+    candidates = _background_candidates(
+        stream.rec_start[annotated], stream.rec_end[annotated], clip_ns, step_ns,
+        stream.all_events, distance_ns, set(taken.tolist()),
     )
-    pool = pd.concat(backgrounds, ignore_index=True) if backgrounds else pd.DataFrame()
-    if count > 0 and len(pool):
-        rng = np.random.default_rng(seed)
-        chosen = pool.iloc[np.sort(rng.choice(len(pool), size=min(count, len(pool)),
-                                              replace=False))]
-        drawn = []
-        for stream_id, group in chosen.groupby("stream_id", sort=True):
-            stream_events = wanted[wanted["stream_id"] == stream_id]
-            stream_all = every[every["stream_id"] == stream_id]
-            rec_start, rec_end = _recordings(source, str(stream_id), stream_all, 2 * clip_ns)
-            regions = {
-                str(v): _inside_any(rec_start, rec_end, g)
-                for v, g in stream_events[stream_events["kind"] == "annotation"].groupby("value")
-            }
-            drawn.append(
-                _label_windows(
-                    str(stream_id), group["start_ns"].to_numpy(), clip_ns, stream_events,
-                    classes, regions, rec_start, rec_end, min_overlap, kind="background",
-                )
-            )
-        table = pd.concat([table, *drawn], ignore_index=True)
+    return pd.DataFrame({"stream_id": stream.stream_id, "start_ns": candidates})
+
+
+def _draw_background(source: SegmentSource, pool: pd.DataFrame, count: int, seed: int,
+                     wanted: pd.DataFrame, every: pd.DataFrame, classes: Sequence[str],
+                     clip_ns: int, min_overlap: float) -> list[pd.DataFrame]:
+    """``count`` background windows drawn from ``pool`` at random (``seed``), labelled."""
+    rng = np.random.default_rng(seed)
+    chosen = pool.iloc[np.sort(rng.choice(len(pool), size=min(count, len(pool)), replace=False))]
+    return [
+        _label_windows(_stream(source, str(stream_id), wanted, every, clip_ns),
+                       group["start_ns"].to_numpy(), clip_ns, classes, min_overlap,
+                       kind="background")
+        for stream_id, group in chosen.groupby("stream_id", sort=True)
+    ]
+
+
+def _typed(table: pd.DataFrame, classes: list[str], clip_duration: float) -> pd.DataFrame:
+    """Sorted by stream and start, label/reviewed dtypes set, classes in ``attrs``."""
+    labels, reviewed = class_columns(classes)
     table = table.sort_values(["stream_id", "start"], kind="stable").reset_index(drop=True)
     for column in labels:
         table[column] = table[column].astype("uint8")
     for column in reviewed:
         table[column] = table[column].astype(bool)
     table.attrs["classes"] = list(classes)
-    table.attrs["clip_duration"] = float(clip_duration)
+    table.attrs["clip_duration"] = float(check_seconds(clip_duration, "clip_duration"))
     return table
-
 
 def _inside_any(rec_start: np.ndarray, rec_end: np.ndarray, events: pd.DataFrame) -> np.ndarray:
     """Which recordings overlap at least one of the events."""
@@ -285,17 +314,15 @@ def _empty_table(classes: Sequence[str]) -> pd.DataFrame:
 
 
 def _label_windows(
-    stream_id: str,
+    stream: _Stream,
     starts: np.ndarray,
     clip_ns: int,
-    events: pd.DataFrame,
     classes: Sequence[str],
-    regions: dict[str, np.ndarray],
-    rec_start: np.ndarray,
-    rec_end: np.ndarray,
     min_overlap: float,
     kind: str | None,
 ) -> pd.DataFrame:
+    stream_id, events, regions = stream.stream_id, stream.events, stream.regions
+    rec_start, rec_end = stream.rec_start, stream.rec_end
     n = len(starts)
     labels, reviewed = class_columns(classes)
     middle = starts + clip_ns // 2
@@ -366,10 +393,6 @@ def _background_candidates(
 
 
 __all__ = [
-    "TrainingSetError",
     "class_columns",
-    "read_training_set",
-    "to_kaggle_rfcx",
     "training_set",
-    "write_training_set",
 ]

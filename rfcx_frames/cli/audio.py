@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..audio import clips, training_set, write_training_set
-from ..audio.download import ClientSource, download
+from ..audio.download import download
+from ..audio.sources import ClientSource
 from ..files import open_atomic
 from .args import (
     id_list,

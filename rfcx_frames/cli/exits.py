@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ..audio.store import AudioVerificationError
+from ..audio.segment_check import AudioVerificationError
 from ..exceptions import RFCxError
 
 EXIT_OK = 0

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rfcx_frames.audio.source import TableSource
+from rfcx_frames.audio.sources import TableSource
 
 
 def half_up(x: Fraction) -> int:

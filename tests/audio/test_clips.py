@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from rfcx_frames.audio import load_window
+from rfcx_frames.audio.bands import band_energy, band_pass_filter
 from rfcx_frames.audio.clips import (
-    band_energy,
-    band_pass_filter,
     clip_spans,
     clips,
     iter_clips,

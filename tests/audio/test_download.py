@@ -15,10 +15,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rfcx_frames.audio.download import ClientSource, download, file_name
+from rfcx_frames.audio.download import download
+from rfcx_frames.audio.naming import file_name
+from rfcx_frames.audio.sources import ClientSource
 from rfcx_frames.audio.store import AudioStore
 from rfcx_frames.emulator import Emulator, running
 from rfcx_frames.exceptions import DownloadError
+from rfcx_frames.files import TMP_PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +117,11 @@ def test_bad_file_ext_names_the_argument(emu: Emulator, tmp_path: Path) -> None:
         download(emu.client(progress=False), segs, tmp_path, file_ext="mp3")
 
 
+def _final_files(dest: Path) -> list[Path]:
+    """Files under their final names (a write in progress is a hidden ``.tmp-`` file)."""
+    return [p for p in dest.rglob("*.flac") if not p.name.startswith(TMP_PREFIX)]
+
+
 def test_sigkill_mid_download_then_rerun_leaves_no_corrupt_file(emu: Emulator,
                                                                 tmp_path: Path) -> None:
     stream = _flac_stream(emu)
@@ -132,13 +140,13 @@ def test_sigkill_mid_download_then_rerun_leaves_no_corrupt_file(emu: Emulator,
     try:
         proc = subprocess.Popen([sys.executable, "-c", script])
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(dest.rglob("*.flac")):
+        while time.monotonic() < deadline and not _final_files(dest):
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
         emu.set_faults(latency_ms=0)
-    partial = [p for p in dest.rglob("*.flac")]
+    partial = _final_files(dest)
     assert 0 < len(partial) < len(segs)
     for p in partial:  # everything under a final name is whole
         sf.read(p)

@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from rfcx_frames.audio import AudioStore, AudioVerificationError, LocalSource, default_audio_root
-from rfcx_frames.audio.store import expected_frame_range
+from rfcx_frames.audio.segment_check import expected_frame_range
 from rfcx_frames.exceptions import CacheError
 
 T0 = pd.Timestamp("2022-04-17T11:00:00Z")

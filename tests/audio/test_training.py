@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rfcx_frames.audio import load_window
-from rfcx_frames.audio.clips import clips
-from rfcx_frames.audio.training import (
+from rfcx_frames.audio import (
+    load_window,
     read_training_set,
     to_kaggle_rfcx,
     training_set,
     write_training_set,
 )
+from rfcx_frames.audio.clips import clips
 
 T0 = pd.Timestamp("2021-06-01T04:00:00Z")
 RATE = 4000

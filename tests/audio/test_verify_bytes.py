@@ -1,4 +1,4 @@
-"""A downloaded file is accepted only when it is whole (``download.verify_bytes``)."""
+"""A downloaded file is accepted only when it is whole (``segment_check.check_segment_audio``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 
 from rfcx_frames.audio import AudioVerificationError
-from rfcx_frames.audio.download import verify_bytes
+from rfcx_frames.audio.segment_check import check_segment_audio
 
 RATE = 24_000
-START, END = "2024-01-01T00:00:00Z", "2024-01-01T00:00:20Z"
+SEGMENT = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:00:20Z"}
 FORMATS = [("FLAC", "PCM_16"), ("WAV", "PCM_16"), ("OGG", "VORBIS")]
 
 
@@ -25,7 +25,8 @@ def encoded(fmt: str, subtype: str, seconds: float = 20.0) -> bytes:
 
 @pytest.mark.parametrize(("fmt", "subtype"), FORMATS)
 def test_a_whole_file_is_accepted_with_its_frame_count(fmt: str, subtype: str) -> None:
-    assert verify_bytes(encoded(fmt, subtype), START, END) == (RATE * 20, RATE)
+    facts = check_segment_audio(encoded(fmt, subtype), SEGMENT)
+    assert (facts.frames, facts.sample_rate, facts.channels) == (RATE * 20, RATE, 1)
 
 
 @pytest.mark.parametrize(("fmt", "subtype"), FORMATS)
@@ -33,15 +34,15 @@ def test_a_whole_file_is_accepted_with_its_frame_count(fmt: str, subtype: str) -
 def test_a_body_cut_short_is_rejected(fmt: str, subtype: str, kept: float) -> None:
     data = encoded(fmt, subtype)
     with pytest.raises(AudioVerificationError):
-        verify_bytes(data[: int(len(data) * kept)], START, END)
+        check_segment_audio(data[: int(len(data) * kept)], SEGMENT)
 
 
 @pytest.mark.parametrize(("fmt", "subtype"), FORMATS)
 def test_a_whole_file_of_the_wrong_length_is_rejected(fmt: str, subtype: str) -> None:
-    with pytest.raises(AudioVerificationError, match="expected"):
-        verify_bytes(encoded(fmt, subtype, seconds=19.0), START, END)
+    with pytest.raises(AudioVerificationError, match="needs"):
+        check_segment_audio(encoded(fmt, subtype, seconds=19.0), SEGMENT)
 
 
 def test_bytes_that_are_not_audio_are_rejected() -> None:
     with pytest.raises(AudioVerificationError, match="does not decode"):
-        verify_bytes(b"<html>503 Service Temporarily Unavailable</html>" * 50, START, END)
+        check_segment_audio(b"<html>503 Service Temporarily Unavailable</html>" * 50, SEGMENT)

@@ -19,7 +19,7 @@ from rfcx_frames.audio import (
     load_window,
     load_windows,
 )
-from rfcx_frames.audio.source import TableSource
+from rfcx_frames.audio.sources import TableSource
 from rfcx_frames.timeutil import to_ns
 
 T0 = pd.Timestamp("2021-03-04T05:00:00Z")

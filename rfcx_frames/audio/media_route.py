@@ -18,14 +18,16 @@ import requests
 import soundfile as sf
 import soxr
 
+from rfcx_frames.api.context import Context
+
 from ..timeutil import to_compact, to_ns, to_utc
 from ..validate import check_sample_rate
 from .clips import Align, clip_spans
-from .source import NS_PER_MS, samples_between
-from .store import check_id
+from .naming import check_id
+from .sample_time import NS_PER_MS, samples_between
 
 if TYPE_CHECKING:
-    from ..client import Client
+    pass
 
 #: Audio fetched on each side of a window that will be resampled (ms).
 RESAMPLE_MARGIN_MS = 50
@@ -55,7 +57,7 @@ def _decode(response: requests.Response) -> tuple[np.ndarray, int]:
     return data.mean(axis=1).astype(np.float32), int(rate)
 
 
-def fetch_window(client: Client, stream_id: str, start: Any, end: Any,
+def fetch_window(client: Context, stream_id: str, start: Any, end: Any,
                  sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Mono float32 audio of ``[start, end)`` cut by the platform; ``(samples, rate)``.
 
@@ -88,7 +90,7 @@ def fetch_window(client: Client, stream_id: str, start: Any, end: Any,
     return out, rate
 
 
-def server_clips(client: Client, frame: pd.DataFrame, duration: float | None = None,
+def server_clips(client: Context, frame: pd.DataFrame, duration: float | None = None,
                  pad: float = 0.0, align: Align = "center", sample_rate: int | None = None,
                  max_workers: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`~rfcx_frames.audio.clips` through the media route (``source="server"``).

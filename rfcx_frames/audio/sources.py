@@ -1,100 +1,45 @@
-"""Where audio comes from: the segment-source Protocol, two local sources, column time helpers.
+"""Where audio comes from: the segment-source Protocol, the two local sources and the client's.
 
 The window loader, clips and training sets only ever talk to a :class:`SegmentSource`: an
 object that lists the segments of a stream overlapping a time span and hands back a local
-file for one of them. The client's downloading source (later) and the local sources here all
-implement it, so everything above works the same offline and online.
+file for one of them. :class:`LocalSource` (an audio store), :class:`TableSource` (files
+listed in a DataFrame) and :class:`ClientSource` (downloads into a store) all implement it,
+so everything above works the same offline and online.
 
-A *segment table* is a DataFrame with one row per audio file: ``stream_id``, ``id`` (segment
-uuid), ``start``, ``end`` (UTC), ``file_extension`` (``".flac"``, ``".opus"``, ``".wav"``) and,
-when known from the file itself, ``sample_rate`` and ``sample_count``. When the last two are
-missing the window loader reads them from the file's header.
+Segment tables are described in :mod:`rfcx_frames.audio.segment_table`.
 
 Examples
 --------
 >>> import pandas as pd
->>> series_ns(pd.Series(["2020-05-24T09:21:00.5Z"])).tolist()
-[1590312060500000000]
+>>> sorted(TableSource(pd.DataFrame()).segments("s", pd.Timestamp(0, tz="UTC"),
+...                                              pd.Timestamp(1, tz="UTC")).columns)[:2]
+['end', 'file_extension']
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from rfcx_frames.timeutil import to_ns
+from rfcx_frames.api import ranged
+from rfcx_frames.api.context import Context
+from rfcx_frames.audio.download import fetch_bytes
+from rfcx_frames.audio.segment_table import SEGMENT_COLUMNS, empty_segments, overlapping
+from rfcx_frames.audio.store import AudioStore
+from rfcx_frames.cache import cache_path
+from rfcx_frames.cache.manage import AUDIO
+from rfcx_frames.timeutil import to_ns, to_utc
 
-if TYPE_CHECKING:
-    from rfcx_frames.audio.store import AudioStore
-
-NS_PER_S = 1_000_000_000
-NS_PER_MS = 1_000_000
-
-#: Columns every segment table has, in this order.
-SEGMENT_COLUMNS = ("stream_id", "id", "start", "end", "file_extension")
-
-
-# --------------------------------------------------------------------------- time helpers
-
-
-def series_ns(values: pd.Series | pd.Index | np.ndarray | list[Any]) -> np.ndarray:
-    """Integer nanoseconds (int64 array) of a column of instants; naive values are UTC.
-
-    Examples
-    --------
-    >>> series_ns(pd.Series(["1970-01-01T00:00:01Z"])).tolist()
-    [1000000000]
-    """
-    parsed = pd.to_datetime(pd.Series(values), utc=True, format="ISO8601")
-    return parsed.dt.as_unit("ns").astype("int64").to_numpy()
-
-
-def ns_to_series(
-    values: np.ndarray | list[int], unit: Literal["s", "ms", "us", "ns"] = "ns"
-) -> pd.Series:
-    """A ``datetime64[<unit>, UTC]`` Series from integer nanoseconds.
-
-    Examples
-    --------
-    >>> str(ns_to_series([0], unit="ms").dtype)
-    'datetime64[ms, UTC]'
-    """
-    arr = np.asarray(values, dtype="int64")
-    index = pd.to_datetime(arr, unit="ns", utc=True).as_unit(unit)
-    return pd.Series(index)
-
-
-def seconds_to_ns(seconds: float) -> int:
-    """Round a duration in seconds to integer nanoseconds.
-
-    Examples
-    --------
-    >>> seconds_to_ns(0.5)
-    500000000
-    """
-    return round(seconds * NS_PER_S)
-
-
-def samples_between(start_ns: int, end_ns: int, sample_rate: int) -> int:
-    """Samples between two instants at a rate: ``round((end-start) * rate)`` in integers.
-
-    Rounds half up, also for negative spans, so offsets of different segments measured from
-    the same origin never disagree by a sample.
-
-    Examples
-    --------
-    >>> samples_between(0, 1_000_000, 22050)  # 1 ms at 22050 Hz = 22.05 samples
-    22
-    >>> samples_between(0, -1_000_000, 22050)
-    -22
-    """
-    return ((end_ns - start_ns) * sample_rate + NS_PER_S // 2) // NS_PER_S
+#: Longest segment the platform makes (a file just under 120 s is kept whole).
+MAX_SEGMENT = pd.Timedelta(seconds=120)
 
 
 # --------------------------------------------------------------------------- protocol
@@ -104,6 +49,8 @@ def samples_between(start_ns: int, end_ns: int, sample_rate: int) -> int:
 class SegmentSource(Protocol):
     """What the window loader needs from a place that has audio.
 
+    Any object with these two methods is a source; nothing needs to subclass this.
+
     Examples
     --------
     >>> isinstance(TableSource(pd.DataFrame()), SegmentSource)
@@ -111,61 +58,36 @@ class SegmentSource(Protocol):
     """
 
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start."""
+        """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start.
+
+        Parameters
+        ----------
+        stream_id
+            The stream.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A segment table.
+        """
         ...
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
-        """A local file holding ``segment`` (one row of :meth:`segments`), fetched if needed."""
+        """A local file holding ``segment``, fetched if needed.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The local file.
+        """
         ...
-
-
-def empty_segments() -> pd.DataFrame:
-    """An empty segment table with the declared dtypes.
-
-    Examples
-    --------
-    >>> list(empty_segments().columns)[:3]
-    ['stream_id', 'id', 'start']
-    """
-    return pd.DataFrame(
-        {
-            "stream_id": pd.Series([], dtype="object"),
-            "id": pd.Series([], dtype="object"),
-            "start": pd.Series([], dtype="datetime64[ms, UTC]"),
-            "end": pd.Series([], dtype="datetime64[ms, UTC]"),
-            "file_extension": pd.Series([], dtype="object"),
-            "sample_rate": pd.Series([], dtype="Int64"),
-            "sample_count": pd.Series([], dtype="Int64"),
-        }
-    )
-
-
-def overlapping(table: pd.DataFrame, start_ns: int, end_ns: int) -> np.ndarray:
-    """Boolean mask of rows of a segment table overlapping ``[start_ns, end_ns)``.
-
-    A segment's extent is ``[start, end)``; when ``sample_rate`` and ``sample_count`` are
-    known the file's real length counts too, since ``end`` is rounded to milliseconds.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"start": pd.to_datetime(["1970-01-01"], utc=True),
-    ...                   "end": pd.to_datetime(["1970-01-01 00:01"], utc=True)})
-    >>> overlapping(t, 0, 1).tolist()
-    [True]
-    """
-    if len(table) == 0:
-        return np.zeros(0, dtype=bool)
-    starts = series_ns(table["start"])
-    ends = series_ns(table["end"])
-    if "sample_rate" in table.columns and "sample_count" in table.columns:
-        rate = pd.to_numeric(table["sample_rate"]).astype("Float64").to_numpy(np.float64, na_value=0)
-        count = pd.to_numeric(table["sample_count"]).astype("Float64").to_numpy(
-            np.float64, na_value=0
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            real = np.where(rate > 0, starts + np.ceil(count * NS_PER_S / np.maximum(rate, 1)), 0)
-        ends = np.maximum(ends, real.astype("int64"))
-    return np.asarray((starts < end_ns) & (ends > start_ns), dtype=bool)
 
 
 # --------------------------------------------------------------------------- local sources
@@ -192,8 +114,6 @@ class LocalSource:
     """
 
     def __init__(self, store: AudioStore | None = None) -> None:
-        from rfcx_frames.audio.store import AudioStore
-
         self.store = store if store is not None else AudioStore()
 
     @classmethod
@@ -219,6 +139,18 @@ class LocalSource:
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Stored segments of ``stream_id`` overlapping ``[start, end)``.
 
+        Parameters
+        ----------
+        stream_id
+            The stream, looked up in the store's index.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows of :meth:`AudioStore.find`, with ``path`` and ``sha1``.
+
         Examples
         --------
         >>> import tempfile
@@ -231,6 +163,21 @@ class LocalSource:
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
         """The stored file of ``segment``.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The file in the store.
+
+        Raises
+        ------
+        FileNotFoundError
+            The store does not hold the segment.
 
         Examples
         --------
@@ -260,6 +207,11 @@ class TableSource:
 
     Nothing is copied: the files are read where they are. Missing ``sample_rate`` /
     ``sample_count`` are read from each file's header once, when the source is built.
+
+    Parameters
+    ----------
+    table
+        A segment table with a ``path`` column.
 
     Examples
     --------
@@ -310,6 +262,18 @@ class TableSource:
     def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Rows of ``stream_id`` overlapping ``[start, end)``.
 
+        Parameters
+        ----------
+        stream_id
+            The stream; a stream the table lacks has no rows.
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table's own rows (with ``path``), in start order.
+
         Examples
         --------
         >>> TableSource(pd.DataFrame()).segments("s", pd.Timestamp(0, tz="UTC"),
@@ -324,6 +288,21 @@ class TableSource:
     def fetch(self, segment: Mapping[str, Any]) -> Path:
         """The file named in the row's ``path``.
 
+        Parameters
+        ----------
+        segment
+            A row with a ``path``.
+
+        Returns
+        -------
+        Path
+            That path.
+
+        Raises
+        ------
+        FileNotFoundError
+            The file is missing.
+
         Examples
         --------
         >>> try:
@@ -336,3 +315,114 @@ class TableSource:
         if not path.is_file():
             raise FileNotFoundError(path)
         return path
+
+
+# --------------------------------------------------------------------------- the client's
+
+
+def default_store(client: Context) -> AudioStore:
+    """The client's audio store: ``audio/`` in its cache folder, or, for a client made
+    with ``cache=False`` (or ``RFCX_FRAMES_CACHE_MODE=off``), a temporary folder that is
+    deleted with the store, so the cache folder is never touched.
+
+    Parameters
+    ----------
+    client
+        The client whose cache settings decide.
+
+    Returns
+    -------
+    AudioStore
+        The store.
+
+    Examples
+    --------
+    >>> from rfcx_frames import Client
+    >>> store = default_store(Client(cache=False))
+    >>> store.root.name.startswith("rfcx_frames-audio-")
+    True
+    """
+    if client.cache_mode(None) == "off":
+        folder = tempfile.mkdtemp(prefix="rfcx_frames-audio-")
+        store = AudioStore(folder)
+        # The index connection is closed first (finalizers run last-registered first).
+        weakref.finalize(store, shutil.rmtree, folder, ignore_errors=True)
+        return store
+    return AudioStore(cache_path(client.cache_dir) / AUDIO)
+
+
+class ClientSource:
+    """A :class:`SegmentSource` that downloads into an AudioStore.
+
+    Segments are listed through the client (cached like any ``segments_df``) and files
+    are fetched on first use, checked, and kept in the store for every later window.
+
+    Parameters
+    ----------
+    client
+        The client to list and download with.
+    store
+        The local audio store (default: :func:`default_store`).
+
+    Examples
+    --------
+    >>> from rfcx_frames.emulator import running
+    >>> with running(days=1) as emu:  # doctest: +SKIP
+    ...     src = ClientSource(emu.client())
+    """
+
+    def __init__(self, client: Context, store: AudioStore | None = None) -> None:
+        self.client = client
+        self.store = store if store is not None else default_store(client)
+
+    def segments(self, stream_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Segments of ``stream_id`` overlapping ``[start, end)``, ordered by start.
+
+        Parameters
+        ----------
+        stream_id
+            The stream, listed through :meth:`Client.segments_df` (cached).
+        start, end
+            The span.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The platform's segment rows, in start order.
+
+        Examples
+        --------
+        >>> src.segments("abc123abc123", start, end)  # doctest: +SKIP
+        """
+        # The list endpoint filters on segment start, so look back one maximal segment.
+        table = ranged.segments_df(self.client, stream_id, to_utc(start) - MAX_SEGMENT, to_utc(end),
+                                        progress=False)
+        if len(table) == 0:
+            return empty_segments()
+        table = table.assign(stream_id=table["stream_id"].astype(str))
+        mask = overlapping(table, int(to_utc(start).value), int(to_utc(end).value))
+        return table[mask].reset_index(drop=True)
+
+    def fetch(self, segment: Mapping[str, Any]) -> Path:
+        """A local, checked file for ``segment``, downloaded on first use.
+
+        Parameters
+        ----------
+        segment
+            One row of :meth:`segments`.
+
+        Returns
+        -------
+        Path
+            The file in the store.
+
+        Examples
+        --------
+        >>> path = src.fetch(src.segments("abc123abc123", start, end).iloc[0])  # doctest: +SKIP
+        """
+        row = dict(segment)
+        row["stream_id"] = str(row["stream_id"])
+        if self.store.has(row):
+            return self.store.path_for(row)
+        data = fetch_bytes(self.client, row["stream_id"], row["start"])
+        return self.store.add(row, data)
