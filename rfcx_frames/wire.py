@@ -44,6 +44,7 @@ def wire_type(entity: Entity) -> pa.StructType:
 
     Examples
     --------
+    >>> from rfcx_frames.schemas import DETECTION
     >>> wire_type(DETECTION).field("classification").type.field("value").type
     DataType(string)
     """

@@ -43,3 +43,13 @@ def test_concat_keeps_the_schema_dtypes(demo_emulator: Emulator) -> None:
         rf.concat([])
     with pytest.raises(ValueError, match="different columns"):
         rf.concat([first, second.drop(columns="confidence")])
+
+
+def test_no_client_setting_hides_a_method() -> None:
+    # The client's methods are functions of rfcx_frames.api assigned on the class; an
+    # instance attribute of the same name (a memo, a setting) would silently replace one.
+    client = rf.Client(api_url="http://127.0.0.1:9", token="t", cache=False)
+    methods = [name for name in dir(rf.Client)
+               if not name.startswith("_") and callable(getattr(rf.Client, name))]
+    assert "audio_source" in methods and "detections_df" in methods
+    assert [name for name in methods if not callable(getattr(client, name))] == []

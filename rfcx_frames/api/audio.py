@@ -48,14 +48,14 @@ def audio_source(ctx: Context, store: AudioStore | str | os.PathLike[str] | None
     --------
     >>> src = client.audio_source()  # doctest: +SKIP
     """
-    if store is None and ctx.audio_source is not None:
-        return ctx.audio_source
+    if store is None and ctx.shared_audio_source is not None:
+        return ctx.shared_audio_source
     if store is None:
         store = default_store(ctx)
     elif not isinstance(store, AudioStore):
         store = AudioStore(store)
     source = ClientSource(ctx, store)
-    ctx.audio_source = source
+    ctx.shared_audio_source = source
     return source
 
 

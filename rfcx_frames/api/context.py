@@ -91,11 +91,11 @@ class Context:
         self.max_workers = validate.check_positive_int(max_workers, "max_workers")
         self.progress = validate.check_bool(progress, "progress")
         #: Memory of one client's lifetime: stream timezones, ids known to exist,
-        #: platform identities by URL, and the audio source (see :mod:`rfcx_frames.audio`).
+        #: platform identities by URL, and the audio source of the client's audio calls.
         self.timezones: dict[str, str | None] = {}
         self.known_ids: dict[str, set[str]] = {}
         self.platform_ids: dict[str, str] = {}
-        self.audio_source: Any = None
+        self.shared_audio_source: Any = None
 
     def now(self) -> pd.Timestamp:
         """The current UTC time as this client sees it (its ``clock``).
