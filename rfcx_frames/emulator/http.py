@@ -159,12 +159,37 @@ def signature_mismatch() -> Response:
 
 
 NGINX_PAGES = {
+    400: "400 Bad Request",
+    413: "413 Request Entity Too Large",
     429: "429 Too Many Requests",
     500: "500 Internal Server Error",
     502: "502 Bad Gateway",
     503: "503 Service Temporarily Unavailable",
     504: "504 Gateway Time-out",
 }
+
+
+#: The largest request body the platform's ingress passes on (its ``proxy-body-size``).
+MAX_BODY_BYTES = 100 * 1024 * 1024
+
+
+def refused_body(content_length: str | None) -> int | None:
+    """The ingress's status for a request body it will not read, else ``None``.
+
+    A ``Content-Length`` that is not a plain count of bytes is a 400, one beyond
+    :data:`MAX_BODY_BYTES` a 413; both are answered before a byte of the body is read.
+
+    Examples
+    --------
+    >>> [refused_body(v) for v in (None, "12", "abc", "-1", "1e12", str(2**63 - 1))]
+    [None, None, 400, 400, 400, 413]
+    """
+    if content_length is None:
+        return None
+    text = content_length.strip()
+    if not (text.isascii() and text.isdigit()):
+        return 400
+    return 413 if int(text) > MAX_BODY_BYTES else None
 
 
 def nginx_response(status: int) -> Response:

@@ -43,6 +43,7 @@ from .http import (
     json_response,
     nginx_response,
     parse_query,
+    refused_body,
     text_response,
 )
 from .store import Store
@@ -148,15 +149,21 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         split = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
+        refused = refused_body(self.headers.get("Content-Length"))
         request = Request(
             method=self.command,
             path=split.path,
             query=parse_query(split.query),
             headers={k.lower(): v for k, v in self.headers.items()},
-            body=self._read_body(),
+            body=self._read_body() if refused is None else b"",
             base_url=f"http://{host}",
             client_ip=self.client_address[0],
         )
+        if refused is not None:
+            # The body stays unread, so this connection cannot carry another request.
+            self.close_connection = True
+            self._send(request, nginx_response(refused))
+            return
         prefix = _prefix(request.path)
         if prefix == "/_emulator/":
             self._send(request, self._control(request))
@@ -256,8 +263,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(length))
             else:
                 self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("Connection", "keep-alive")
-            self.send_header("Keep-Alive", "timeout=61")
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Connection", "keep-alive")
+                self.send_header("Keep-Alive", "timeout=61")
             self.end_headers()
             if request.method == "HEAD":
                 return

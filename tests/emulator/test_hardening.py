@@ -1,0 +1,43 @@
+"""The emulator under malformed input: answered at once, as the platform's ingress does."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from rfcx_frames.emulator import Emulator
+
+
+def raw_request(emu: Emulator, head: str) -> tuple[str, bytes]:
+    """Send a request head (no body) and read the answer until the server closes."""
+    url = urlsplit(emu.api_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1"))
+        answer = b""
+        while chunk := sock.recv(65536):  # a kept-open connection would time out here
+            answer += chunk
+    status = answer.split(b"\r\n", 1)[0].decode()
+    return status, answer
+
+
+@pytest.mark.parametrize("length, status", [
+    ("abc", 400), ("-1", 400), ("1e12", 400), ("4e9", 400),
+    (str(2**63 - 1), 413), ("4000000000", 413),
+])
+def test_a_bad_or_huge_content_length_is_refused_before_the_body(
+        demo_emulator: Emulator, length: str, status: int) -> None:
+    head = (f"POST /classifiers HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n"
+            "Connection: keep-alive\r\n\r\n")
+    line, answer = raw_request(demo_emulator, head)
+    assert line.startswith(f"HTTP/1.1 {status} ")
+    assert b"Connection: close" in answer and b"nginx" in answer
+
+
+def test_a_plain_request_still_keeps_its_connection(demo_emulator: Emulator) -> None:
+    url = urlsplit(demo_emulator.api_url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"GET /health-check HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: keep-alive" in answer
