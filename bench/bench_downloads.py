@@ -243,7 +243,7 @@ def info_stats(info: dict[str, Any]) -> dict[str, Any]:
     with urllib.request.urlopen(f"{info['api_url']}/_emulator/stats", timeout=30) as resp:
         stats: dict[str, Any] = json.load(resp)
     req = urllib.request.Request(f"{info['api_url']}/_emulator/stats/reset", data=b"{}",
-                                 method="POST")
+                                 method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         resp.read()
     return stats

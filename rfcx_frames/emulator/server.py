@@ -224,6 +224,10 @@ class Handler(BaseHTTPRequestHandler):
             return json_response(identity.describe(app.store))
         if request.path == "/_emulator/stats" and request.method == "GET":
             return json_response(app.faults.snapshot())
+        if request.method == "POST" and not _is_json(request):
+            # A web page can send a cross-origin text/plain or form POST without asking
+            # first; a JSON one needs a preflight this server never grants.
+            return error_response(415, "control requests must be Content-Type: application/json")
         if request.path == "/_emulator/stats/reset" and request.method == "POST":
             app.faults.reset_counts()
             return json_response({"ok": True})
@@ -311,3 +315,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app
         super().__init__(address, Handler)
+
+
+def _is_json(request: Request) -> bool:
+    media_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+    return media_type == "application/json"

@@ -105,16 +105,16 @@ def test_rate_limit_answers_503_after_n_requests(fresh_emulator: Emulator) -> No
 def test_faults_change_over_http(fresh_emulator: Emulator) -> None:
     emu = fresh_emulator
     url = emu.api_url + "/_emulator/faults"
-    resp = requests.post(url, data=json.dumps({"fault_rate": 1.0}), timeout=30)
+    resp = requests.post(url, json={"fault_rate": 1.0}, timeout=30)
     assert resp.status_code == 200 and resp.json()["fault_rate"] == 1.0
     assert projects(emu).status_code in (500, 502, 503)
-    bad = requests.post(url, data=json.dumps({"fault_rate": 2}), timeout=30)
+    bad = requests.post(url, json={"fault_rate": 2}, timeout=30)
     assert bad.status_code == 400
-    assert requests.post(url, data=json.dumps({"fault_rate": 0}), timeout=30).ok
+    assert requests.post(url, json={"fault_rate": 0}, timeout=30).ok
     assert projects(emu).status_code == 200
     with pytest.raises(ValueError, match="reset_rate"):
         emu.set_faults(reset_rate=-0.5)
-    reset = requests.post(emu.api_url + "/_emulator/stats/reset", timeout=30)
+    reset = requests.post(emu.api_url + "/_emulator/stats/reset", json={}, timeout=30)
     assert reset.status_code == 200 and stats(emu)["total_requests"] == 0
 
 
@@ -130,3 +130,17 @@ def test_faults_from_start_and_per_route_counts(tmp_path: Path) -> None:
         counts = emu.stats()["requests"]
         assert counts["GET /projects"] == 1 and counts["GET /streams"] == 3
         assert counts["GET (unmatched)"] == 1
+
+
+def test_a_web_page_cannot_switch_faults_on(fresh_emulator: Emulator) -> None:
+    # What a cross-origin form or fetch without a preflight can send: text/plain, a form.
+    emu = fresh_emulator
+    url = emu.api_url + "/_emulator/faults"
+    for headers in ({"Content-Type": "text/plain"},
+                    {"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        resp = requests.post(url, data=json.dumps({"fault_rate": 1.0}), headers=headers,
+                             timeout=30)
+        assert resp.status_code == 415, headers
+    assert requests.post(emu.api_url + "/_emulator/stats/reset", data=b"{}",
+                         headers={"Content-Type": "text/plain"}, timeout=30).status_code == 415
+    assert projects(emu).status_code == 200
