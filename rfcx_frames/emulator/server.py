@@ -316,6 +316,13 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self.app = app
         super().__init__(address, Handler)
 
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Serve one client connection on its own thread, then close its database handle."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.app.store.release()
+
 
 def _is_json(request: Request) -> bool:
     media_type = (request.header("content-type") or "").split(";")[0].strip().lower()

@@ -297,6 +297,20 @@ class Store:
         with self.connect() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def release(self) -> None:
+        """Close this thread's connection, if it has one (a request thread that ends).
+
+        Every connection is also listed for :meth:`close`, so without this one per
+        client connection would stay open, with its files, for the server's lifetime.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._all = [c for c in self._all if c is not conn]
+        conn.close()
+
     def close(self) -> None:
         """Close every connection opened by any thread."""
         with self._lock:

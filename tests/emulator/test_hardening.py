@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import os
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,3 +44,31 @@ def test_a_plain_request_still_keeps_its_connection(demo_emulator: Emulator) -> 
         sock.sendall(b"GET /health-check HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: keep-alive" in answer
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_file_descriptors_stay_flat_over_many_connections(fresh_emulator: Emulator) -> None:
+    # The emulator runs in this process: every client connection gets a server thread
+    # with its own SQLite connection, which must be closed when the thread ends.
+    emu = fresh_emulator
+    url = urlsplit(emu.api_url)
+
+    def one_connection() -> int:
+        conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=30)
+        conn.request("GET", "/projects?limit=1", headers={"Authorization": f"Bearer {emu.token}"})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    assert one_connection() == 200
+    before = open_files()
+    statuses = [one_connection() for _ in range(300)]
+    deadline = 100  # server threads finish just after answering: let the last ones end
+    while open_files() > before + 20 and deadline:
+        threading.Event().wait(0.05)
+        deadline -= 1
+    assert set(statuses) == {200}
+    assert open_files() <= before + 20
