@@ -115,11 +115,25 @@ def whole(ctx: Context, entity: Entity, params: Mapping[str, Any], cache: Any,
     pandas.DataFrame
         With the provenance in ``attrs["cache"]`` when the cache was used.
     """
+    table, fetched_at, from_cache = whole_table(ctx, entity, params, cache, fetch, max_age)
+    frame = convert.entity_frame(entity, table)
+    if fetched_at is not None:
+        frame.attrs["cache"] = {"fetched_at": fetched_at, "from_cache": from_cache}
+    return frame
+
+
+def whole_table(ctx: Context, entity: Entity, params: Mapping[str, Any], cache: Any,
+                fetch: Callable[[], pa.Table],
+                max_age: Any = None) -> tuple[pa.Table, pd.Timestamp | None, bool]:
+    """As :func:`whole`, in Arrow: the table, when it was fetched and whether from the cache.
+
+    ``fetched_at`` is ``None`` when the cache is off. Readers that only need a few
+    columns (the id check) use this and never build a pandas frame.
+    """
     mode = ctx.cache_mode(cache)
     if mode == "off":
-        return convert.entity_frame(entity, fetch())
+        return fetch(), None, False
     limit = cache_mod.parse_max_age(max_age, "max_age") if max_age is not None else None
-    return cache_mod.WholeResultCache(ctx.cache_root).get(
+    return cache_mod.WholeResultCache(ctx.cache_root).table(
         entity.name, {k: v for k, v in params.items() if v is not None}, ctx.platform(mode),
-        ctx.identity(), fetch, arrow_schema(entity), mode=mode, dtypes=pandas_dtypes(entity),
-        now=ctx.now(), max_age=limit)
+        ctx.identity(), fetch, arrow_schema(entity), mode=mode, now=ctx.now(), max_age=limit)

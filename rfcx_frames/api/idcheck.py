@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from .. import ids, paginate
 from ..exceptions import ForbiddenError, NotCachedError, NotFoundError, UnknownIdError
+from ..schemas import PROJECT, STREAM
 from . import listings
 from .context import Context
 
@@ -83,18 +85,18 @@ def _listing(ctx: Context, kind: str, todo: list[str], mode: str) -> dict[str, s
     A cached listing missing one of ``todo`` costs one fresh listing (a stream created
     since), never a failure by itself. With the cache off the folder is not touched.
     """
-    lister = listings.streams_df if kind == "stream" else listings.projects_df
+    entity = STREAM if kind == "stream" else PROJECT
     fetch_mode: str | bool = False if mode == "off" else "refresh"
     fresh = mode in ("refresh", "off")
     try:
-        listed = lister(ctx, progress=False, cache=fetch_mode if fresh else "offline")
+        listed = listings.own_listing(ctx, entity, fetch_mode if fresh else "offline")
     except NotCachedError:
         if mode == "offline":
             return None
-        listed, fresh = lister(ctx, progress=False, cache=fetch_mode), True
+        listed, fresh = listings.own_listing(ctx, entity, fetch_mode), True
     by_id = _names(listed)
     if not fresh and mode != "offline" and any(v not in by_id for v in todo):
-        by_id = _names(lister(ctx, progress=False, cache=fetch_mode))
+        by_id = _names(listings.own_listing(ctx, entity, fetch_mode))
     return by_id
 
 
@@ -160,6 +162,7 @@ def lookup(ctx: Context, kind: str, values: Sequence[str]) -> set[str]:
     return {v for v, ok in zip(values, answers, strict=True) if ok}
 
 
-def _names(listed: pd.DataFrame) -> dict[str, str]:
+def _names(listed: pa.Table) -> dict[str, str]:
     """``id -> name`` of a stream or project listing."""
-    return dict(zip(listed["id"].astype(str), listed["name"].astype(object), strict=True))
+    return dict(zip(listed.column("id").to_pylist(), listed.column("name").to_pylist(),
+                    strict=True))

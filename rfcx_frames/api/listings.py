@@ -11,7 +11,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -26,9 +26,8 @@ from .context import Context
 from .pages import all_pages
 
 
-def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
-             shown: Mapping[str, Any], progress: bool | None, cache: Any, max_age: Any,
-             stop_on_empty: bool = False) -> pd.DataFrame:
+def _fetcher(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
+             progress: bool | None, stop_on_empty: bool = False) -> Callable[[], pa.Table]:
     def fetch() -> pa.Table:
         chunks: list[pa.StructArray] = []
         with Progress(entity.name, enabled=ctx.show_progress(progress)) as bar:
@@ -37,8 +36,48 @@ def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
                                     stop_on_empty=stop_on_empty)
         return convert.ordered(entity, merge_split_items(entity, wire.to_table(entity, chunks)))
 
+    return fetch
+
+
+def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
+             shown: Mapping[str, Any], progress: bool | None, cache: Any, max_age: Any,
+             stop_on_empty: bool = False) -> pd.DataFrame:
+    fetch = _fetcher(ctx, entity, queries, progress, stop_on_empty)
     frame = cached.whole(ctx, entity, shown, cache, fetch, max_age)
     return ctx.attach_query(frame, entity.endpoint, shown)
+
+
+def own_listing(ctx: Context, entity: Entity, cache: Any) -> pa.Table:
+    """Your streams or projects (``streams_df()`` / ``projects_df()``) as an Arrow table.
+
+    Same request and cache entry as the frame call without arguments, without building
+    a pandas frame: the id check reads two columns of it.
+
+    Parameters
+    ----------
+    ctx
+        The client's shared state.
+    entity
+        :data:`~rfcx_frames.schemas.STREAM` or :data:`~rfcx_frames.schemas.PROJECT`.
+    cache
+        The cache mode, as for :func:`streams_df`.
+
+    Returns
+    -------
+    pyarrow.Table
+        Of the entity's schema, in its order.
+
+    Examples
+    --------
+    >>> own_listing(client, STREAM, "use").column("id")  # doctest: +SKIP
+    """
+    if entity is STREAM:
+        queries, shown = _stream_request(None, None, None, None, None, False, False)
+    else:
+        params = project_params(None, None, None, None)
+        queries, shown = [params], params
+    fetch = _fetcher(ctx, entity, queries, progress=False)
+    return cached.whole_table(ctx, entity, shown, cache, fetch)[0]
 
 
 def projects_df(ctx: Context, keyword: str | None = None, created_by: str | None = None,
@@ -107,11 +146,20 @@ def streams_df(ctx: Context, organizations: Any = None, projects: Any = None,
     --------
     >>> df = client.streams_df(include_public=True)  # doctest: +SKIP
     """
+    queries, shown = _stream_request(organizations, projects, created_by, name, keyword,
+                                     include_public, include_deleted)
+    return _listing(ctx, STREAM, queries, shown, progress, cache, max_age)
+
+
+def _stream_request(organizations: Any, projects: Any, created_by: str | None,
+                    name: str | None, keyword: str | None, include_public: bool,
+                    include_deleted: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The stream listing's queries and the parameters that key its cache entry."""
     queries = stream_queries(organizations, projects, created_by, name, keyword,
                              validate.check_bool(include_public, "include_public"),
                              validate.check_bool(include_deleted, "include_deleted"))
     shown = {**queries[0], "include_public": include_public, "include_deleted": include_deleted}
-    return _listing(ctx, STREAM, queries, shown, progress, cache, max_age)
+    return queries, shown
 
 
 def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = None, *,

@@ -118,6 +118,7 @@ class WholeResultCache:
 
         Rows come back in the order ``fetch`` returned them. ``attrs["cache"]`` holds
         ``fetched_at`` (when the rows were fetched) and ``from_cache`` (nothing fetched).
+        :meth:`table` answers the same without the conversion to pandas.
 
         Parameters
         ----------
@@ -153,11 +154,39 @@ class WholeResultCache:
         ...
         rfcx_frames.exceptions.NotCachedError: cache='offline' but projects {} is not cached
         """
+        table, fetched_at, from_cache = self.table(entity, params, base_url, user, fetch,
+                                                   schema, mode, ttl, now, max_age)
+        return _provenance(frame_from_table(table, schema, dtypes), fetched_at, from_cache)
+
+    def table(
+        self,
+        entity: str,
+        params: Mapping[str, Any],
+        base_url: str,
+        user: str,
+        fetch: Callable[[], pd.DataFrame | pa.Table],
+        schema: pa.Schema,
+        mode: CacheArg = "use",
+        ttl: pd.Timedelta | None = None,
+        now: pd.Timestamp | None = None,
+        max_age: pd.Timedelta | None = None,
+    ) -> tuple[pa.Table, pd.Timestamp, bool]:
+        """As :meth:`get`, as an Arrow table with when it was fetched and whether from the cache.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> c = WholeResultCache(tempfile.mkdtemp())
+        >>> s = pa.schema([("a", pa.int64())])
+        >>> t, _, from_cache = c.table("projects", {}, "http://x", "u",
+        ...                            lambda: pa.table({"a": [1]}), s)
+        >>> t.num_rows, from_cache
+        (1, False)
+        """
         resolved = resolve_mode(mode, "use")
         moment = now if now is not None else utc_now()
         if resolved == "off":
-            return _provenance(frame_from_table(table_from_frame(fetch(), schema), schema,
-                                                dtypes), moment, False)
+            return table_from_frame(fetch(), schema), moment, False
         key = self.key(entity, params, base_url, user, schema)
         folder = self.root / LAYOUT / WHOLE / entity
         sidecar = folder / f"{key}.json"
@@ -178,7 +207,7 @@ class WholeResultCache:
                         with storage_errors(self.root, "read from"):
                             (table,) = read_parts([folder / str(meta["file"])], schema,
                                                   rows=None if rows is None else [int(rows)])
-                        return _provenance(frame_from_table(table, schema, dtypes), created, True)
+                        return table, created, True
                     except UnreadableFilesError:
                         pass  # damaged: fall through to a fetch (or NotCachedError)
         if resolved == "offline":
@@ -188,7 +217,7 @@ class WholeResultCache:
         table = table_from_frame(fetch(), schema)
         with storage_errors(self.root):
             self._store(folder, key, entity, params, base_url, user, schema, table, moment, ttl)
-        return _provenance(frame_from_table(table, schema, dtypes), moment, False)
+        return table, moment, False
 
     def _store(
         self,
