@@ -89,14 +89,14 @@ def _listing(ctx: Context, kind: str, todo: list[str], mode: str) -> dict[str, s
     fetch_mode: str | bool = False if mode == "off" else "refresh"
     fresh = mode in ("refresh", "off")
     try:
-        listed = listings.own_listing(ctx, entity, fetch_mode if fresh else "offline")
+        listed = listings.own_listing(ctx, entity, fetch_mode if fresh else "offline")[0]
     except NotCachedError:
         if mode == "offline":
             return None
-        listed, fresh = listings.own_listing(ctx, entity, fetch_mode), True
+        listed, fresh = listings.own_listing(ctx, entity, fetch_mode)[0], True
     by_id = _names(listed)
     if not fresh and mode != "offline" and any(v not in by_id for v in todo):
-        by_id = _names(listings.own_listing(ctx, entity, fetch_mode))
+        by_id = _names(listings.own_listing(ctx, entity, fetch_mode)[0])
     return by_id
 
 

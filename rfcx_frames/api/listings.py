@@ -47,11 +47,12 @@ def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
     return ctx.attach_query(frame, entity.endpoint, shown)
 
 
-def own_listing(ctx: Context, entity: Entity, cache: Any) -> pa.Table:
+def own_listing(ctx: Context, entity: Entity, cache: Any) -> tuple[pa.Table, bool]:
     """Your streams or projects (``streams_df()`` / ``projects_df()``) as an Arrow table.
 
     Same request and cache entry as the frame call without arguments, without building
-    a pandas frame: the id check reads two columns of it.
+    a pandas frame: the id check reads two columns of it, a query without ``streams``
+    one.
 
     Parameters
     ----------
@@ -64,12 +65,13 @@ def own_listing(ctx: Context, entity: Entity, cache: Any) -> pa.Table:
 
     Returns
     -------
-    pyarrow.Table
-        Of the entity's schema, in its order.
+    (pyarrow.Table, bool)
+        The listing, of the entity's schema in its order, and whether it came from the
+        cache (no request).
 
     Examples
     --------
-    >>> own_listing(client, STREAM, "use").column("id")  # doctest: +SKIP
+    >>> table, from_cache = own_listing(client, STREAM, "use")  # doctest: +SKIP
     """
     if entity is STREAM:
         queries, shown = _stream_request(None, None, None, None, None, False, False)
@@ -77,7 +79,8 @@ def own_listing(ctx: Context, entity: Entity, cache: Any) -> pa.Table:
         params = project_params(None, None, None, None)
         queries, shown = [params], params
     fetch = _fetcher(ctx, entity, queries, progress=False)
-    return cached.whole_table(ctx, entity, shown, cache, fetch)[0]
+    table, _, from_cache = cached.whole_table(ctx, entity, shown, cache, fetch)
+    return table, from_cache
 
 
 def projects_df(ctx: Context, keyword: str | None = None, created_by: str | None = None,

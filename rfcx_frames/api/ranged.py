@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .. import convert, frames, timeutil, validate
-from ..schemas import ANNOTATION, DETECTION, SEGMENT, Entity
+from ..schemas import ANNOTATION, DETECTION, SEGMENT, STREAM, Entity
 from ..timeutil import TimeLike
 from . import cached, idcheck, listings
 from .context import Context
@@ -92,10 +92,10 @@ def _from_cache(ctx: Context, entity: Entity, fetch: Any, streams: list[str] | N
     if streams is None:
         # Without a stream filter the platform answers for every stream you can read.
         # Offline reads the cached listing however old; refresh lists streams anew too.
-        listed = listings.streams_df(ctx, progress=False,
-                                     cache=mode if mode in ("offline", "refresh") else None)
-        streams = [str(s) for s in listed["id"]]
-        listing_fetched = not listed.attrs.get("query", {}).get("from_cache", False)
+        listed, from_cache = listings.own_listing(
+            ctx, STREAM, mode if mode in ("offline", "refresh") else None)
+        streams = [str(s) for s in listed.column("id").to_pylist()]
+        listing_fetched = not from_cache
     frame = cached.ranged(ctx, entity, fetch, streams, start, end, params, mode, max_age)
     if listing_fetched:
         # The listing only chose the streams (its age is not the rows'), but it was a request.
