@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from rfcx_frames.cache.assemble import schema_fingerprint
 from rfcx_frames.cache.dataset import dataset
+from rfcx_frames.cache.duckdb_views import duckdb
 from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
 from rfcx_frames.cache.modes import MODES, CacheArg, Mode, parse_duration, parse_max_age, resolve_mode
 from rfcx_frames.cache.platforms import IDENTITY_ROUTE
@@ -59,6 +60,7 @@ __all__ = [
     "clear",
     "clear_orphans",
     "dataset",
+    "duckdb",
     "frame_from_table",
     "info",
     "orphans",

@@ -169,3 +169,21 @@ def assemble(
     merged = merged.take(pa.array(_sort_order(merged[time_column]))) if by_time else sort_table(
         merged, keys)
     return frame_from_table(merged, schema, dtypes)
+
+
+def latest_copies(merged: pa.Table, key: str, fetched: str) -> pa.Table:
+    """One row per ``key``: the copy whose ``fetched`` (int64 ns) is the latest.
+
+    Examples
+    --------
+    >>> t = pa.table({"id": [1, 1, 2], "at": [5, 9, 1], "v": ["old", "new", "x"]})
+    >>> latest_copies(t, "id", "at")["v"].to_pylist()
+    ['new', 'x']
+    """
+    # The freshest copy of each key first, then keep the first of every key.
+    merged = sort_table(merged.append_column("__desc", pc.negate(merged[fetched])),
+                        [key, "__desc"])
+    keys = merged[key].to_numpy()
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = keys[1:] != keys[:-1]
+    return merged.filter(pa.array(keep)).drop_columns(["__desc"])

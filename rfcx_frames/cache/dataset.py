@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from rfcx_frames.cache.assemble import file_schema, schema_fingerprint
+from rfcx_frames.cache.assemble import file_schema, latest_copies, schema_fingerprint
 from rfcx_frames.cache.disk import LAYOUT
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.intervals import Stamped, clip
+from rfcx_frames.cache.listing_rows import LISTINGS, listing_platforms, listing_rows
 from rfcx_frames.cache.manifest import Manifest
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.cache.platforms import normalize_url, remembered
@@ -91,7 +91,9 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     Parameters
     ----------
     entity
-        ``"detections"``, ``"annotations"`` or ``"segments"``.
+        ``"detections"``, ``"annotations"``, ``"segments"`` (time-ranged), or
+        ``"projects"``, ``"streams"``, ``"classifications"`` (listings: one row per key,
+        the latest fetch, expired or not).
     root
         The cache folder; default :func:`~rfcx_frames.config.cache_path`.
     platform
@@ -118,11 +120,14 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     >>> dataset("detections", tempfile.mkdtemp()).column_names[:3]
     ['id', 'stream_id', 'classifier_id']
     """
-    if entity not in RANGED:
-        raise ValueError(f"entity must be one of {list(RANGED)}; got {entity!r}")
+    if entity not in RANGED + LISTINGS:
+        raise ValueError(f"entity must be one of {list(RANGED + LISTINGS)}; got {entity!r}")
     described = ENTITIES[entity]
     schema = arrow_schema(described)
     folder = cache_path(root)
+    if entity in LISTINGS:
+        found = listing_platforms(described, folder)
+        return listing_rows(described, folder, _pick_platform(found, platform, folder))
     entries = _entries(folder, entity, schema_fingerprint(schema))
     chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
     stored = file_schema(schema)
@@ -130,7 +135,7 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
               for table in _entry_tables(entry, manifest, stored)]
     if not tables:
         return schema.empty_table()
-    merged = _latest_copies(pa.concat_tables(tables)).select(schema.names)
+    merged = latest_copies(pa.concat_tables(tables), "id", _FETCHED).select(schema.names)
     return sort_table(merged, list(described.order_by)).cast(schema)
 
 
@@ -152,14 +157,3 @@ def _entry_tables(entry: Entry, manifest: Manifest, stored: pa.Schema) -> list[p
             tables.append(part.append_column(
                 "stream_id", pa.array([stream_id] * part.num_rows, pa.string())))
     return tables
-
-
-def _latest_copies(merged: pa.Table) -> pa.Table:
-    """One row per ``id``: the copy fetched last."""
-    # The freshest copy of each id first, then keep the first of every id.
-    merged = sort_table(merged.append_column("__desc", pc.negate(merged[_FETCHED])),
-                        ["id", "__desc"])
-    ids = merged["id"].to_numpy()
-    keep = np.ones(len(ids), dtype=bool)
-    keep[1:] = ids[1:] != ids[:-1]
-    return merged.filter(pa.array(keep))

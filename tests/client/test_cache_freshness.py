@@ -338,4 +338,4 @@ def test_dataset_prefers_the_latest_fetch_and_refuses_mixed_platforms(
         cache.dataset("detections", tmp_path)
     assert cache.dataset("detections", tmp_path, platform=platform).num_rows == table.num_rows
     with pytest.raises(ValueError, match="entity"):
-        cache.dataset("projects", tmp_path)
+        cache.dataset("effort", tmp_path)
