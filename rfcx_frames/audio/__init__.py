@@ -16,12 +16,14 @@ from __future__ import annotations
 from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.bands import band_energy, band_pass_filter
 from rfcx_frames.audio.clips import clip_spans, clips, iter_clips, shift
+from rfcx_frames.audio.indices import acoustic_indices, indices_fn
 from rfcx_frames.audio.kaggle import to_kaggle_rfcx
 from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, default_audio_root
 from rfcx_frames.audio.training import training_set
 from rfcx_frames.audio.training_files import read_training_set, write_training_set
+from rfcx_frames.audio.window_apply import apply_windows
 from rfcx_frames.audio.window_plan import GapError
 from rfcx_frames.audio.windows import Coverage, WindowRequest, load_window, load_windows
 
@@ -35,11 +37,14 @@ __all__ = [
     "TableSource",
     "TrainingSetError",
     "WindowRequest",
+    "acoustic_indices",
+    "apply_windows",
     "band_energy",
     "band_pass_filter",
     "clip_spans",
     "clips",
     "default_audio_root",
+    "indices_fn",
     "iter_clips",
     "load_window",
     "load_windows",
