@@ -116,6 +116,20 @@ class DownloadError(RFCxError):
         self.errors = errors
 
 
+class PartitionsFailedError(RFCxError):
+    """Partitions of a ``map_windows`` run failed after their retries.
+
+    ``errors`` maps each failed partition's name (``stream_id=<id>/date=<day>``) to its
+    last exception; ``report`` is the run's frame of every partition and its outcome.
+    Every other partition was written; a re-run does only the failed ones.
+    """
+
+    def __init__(self, message: str, errors: dict[str, BaseException], report: object) -> None:
+        super().__init__(message)
+        self.errors = errors
+        self.report = report
+
+
 class NotCachedError(RFCxError):
     """``cache="offline"`` was asked but the cache cannot answer completely.
 

@@ -1,0 +1,168 @@
+"""map_windows on a LocalCluster of two worker processes, against the emulator."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client as DaskClient
+from distributed import LocalCluster, get_task_stream
+
+from rfcx_frames.distributed import (
+    ClusterRateLimiter,
+    indices_fn,
+    map_windows,
+    model_fn,
+    read_results,
+    window_grid,
+    written,
+)
+from rfcx_frames.ecology import detection_history
+from rfcx_frames.emulator import Emulator
+from rfcx_frames.exceptions import PartitionsFailedError
+
+# Workers import nothing from tests/: the fns defined here travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+RATE = 8000
+
+
+@pytest.fixture(scope="module")
+def dask() -> Iterator[DaskClient]:
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                      dashboard_address=None) as cluster, DaskClient(cluster) as client:
+        yield client
+
+
+def small_plan(client: Any) -> pd.DataFrame:
+    """Two streams x two days, two 5 s windows a day: four partitions."""
+    streams = client.streams_df()["id"].tolist()[:2]
+    pieces = [client.segments_df(s, day, pd.Timestamp(day) + pd.Timedelta(days=1)).head(1)
+              for s in streams for day in ("2024-03-02", "2024-03-03")]
+    grid = window_grid(pd.concat(pieces, ignore_index=True), 5)
+    return grid.groupby(["stream_id", grid["start"].dt.floor("D")]).head(2).reset_index(drop=True)
+
+
+def test_results_equal_a_single_process_run_window_for_window(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        plan = small_plan(client)
+        report = map_windows(plan, indices_fn(), tmp_path / "out", client=client, cluster=dask,
+                             sample_rate=RATE)
+        audio, meta = client.clips(plan, sample_rate=RATE, progress=False)
+    assert len(plan) == 8 and report["status"].tolist() == ["written"] * 4
+    assert report["rows"].tolist() == [2] * 4
+    expected = indices_fn()(audio, meta)
+    got = read_results(tmp_path / "out")
+    pd.testing.assert_frame_equal(
+        got.sort_values(["stream_id", "start"], ignore_index=True),
+        expected.astype({"stream_id": str}).sort_values(["stream_id", "start"],
+                                                        ignore_index=True),
+        check_dtype=False)
+    # A second run finds everything written and sends no task.
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        again = map_windows(plan, indices_fn(), tmp_path / "out", client=client, cluster=dask,
+                            sample_rate=RATE)
+    assert again["status"].tolist() == ["skipped"] * 4
+
+
+def _die_once(marker: str, audio: np.ndarray, meta: pd.DataFrame) -> pd.DataFrame:
+    """Kill this worker process the first time any worker gets here, else the peak."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return pd.DataFrame({"peak": np.abs(audio).max(axis=1)})
+    os.close(fd)
+    os._exit(1)
+
+
+def test_a_killed_worker_then_a_rerun_give_every_partition_exactly_once(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fn = functools.partial(_die_once, str(tmp_path / "died"))
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        plan = small_plan(client)
+        try:
+            first = map_windows(plan, fn, out, client=client, cluster=dask, sample_rate=RATE)
+        except PartitionsFailedError as failed:  # the lost task may exhaust its attempts
+            first = failed.report
+        again = map_windows(plan, fn, out, client=client, cluster=dask, sample_rate=RATE)
+    assert (tmp_path / "died").exists()
+    assert set(first["status"]) <= {"written", "failed"}
+    assert sorted(again["status"].map({"written": 1, "skipped": 1}).tolist()) == [1] * 4
+    assert len(written(out)) == 4
+    results = read_results(out)
+    assert len(results) == len(plan)
+    assert not results.duplicated(["stream_id", "start"]).any()
+    leftovers = [p for p in out.rglob("*") if p.is_file()
+                 and p.name not in ("part.parquet", "_SUCCESS.json")]
+    assert leftovers == []
+    dask.wait_for_workers(2, timeout=60)
+
+
+def test_the_token_never_reaches_a_task_key_or_a_file_and_a_model_feeds_histories(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    out, token = tmp_path / "out", demo_emulator.token
+    scores = model_fn(lambda audio, meta: np.abs(audio).mean(axis=1) * 0 + 0.8, ["tone"])
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        plan = small_plan(client)
+        with get_task_stream(client=dask) as stream:
+            map_windows(plan, scores, out, client=client, cluster=dask, sample_rate=RATE)
+        effort = client.effort_df("2024-03-02", "2024-03-04",
+                                  streams=plan["stream_id"].unique().tolist(), freq="1D")
+    keys = [str(task["key"]) for task in stream.data]
+    assert keys and all(key.startswith("rfcx-frames-") for key in keys)
+    assert not any(token in key for key in keys)
+    for path in [*out.rglob("*"), *(tmp_path / "cache").rglob("*")]:
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+    detections = read_results(out)
+    assert detections.columns.tolist() == ["stream_id", "start", "end",
+                                           "classification_value", "confidence"]
+    history = detection_history(detections, effort, min_coverage=0.0)
+    assert history.species == ["tone"]
+    assert int(np.nansum(history.y["tone"].to_numpy())) == 4
+
+
+def test_one_limiter_paces_every_request_of_the_cluster(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    # A limiter on a fixed clock that never sleeps: its schedule shows every slot taken.
+    limiter = ClusterRateLimiter(120, clock=functools.partial(float, 0), sleep=float,
+                                 client=dask)
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache",
+                              rate_limit=120) as client:
+        plan = small_plan(client)
+        demo_emulator.reset_stats()
+        map_windows(plan, indices_fn(), tmp_path / "out", client=client, cluster=dask,
+                    sample_rate=RATE, limiter=limiter)
+    stats = demo_emulator.stats()
+    # Segment files redirect to storage, another host than the platform's rate limit covers.
+    # The emulator counts identity probes apart from total_requests.
+    sent = (stats["total_requests"] - stats["requests"].get("GET /_blobs/...", 0)
+            + stats["identity_requests"])
+    assert sent >= 4
+    assert limiter.granted() == sent
+    # One schedule for both workers: the n-th slot is n intervals (0.5 s) after the first.
+    assert limiter.next_slot() == pytest.approx(sent * 0.5)
+
+
+def test_bad_arguments_are_refused_before_any_task(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as client:
+        plan = pd.DataFrame({"stream_id": ["s1"], "start": ["2024-03-02T00:00:00Z"]})
+        with pytest.raises(ValueError, match="missing \\['end'\\]"):
+            map_windows(plan, indices_fn(), tmp_path, client=client, cluster=dask)
+        with pytest.raises(TypeError, match="fn must be a callable"):
+            map_windows(plan, "indices", tmp_path, client=client, cluster=dask)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="retries"):
+            map_windows(plan, indices_fn(), tmp_path, client=client, cluster=dask, retries=-1)
+    with pytest.raises(ValueError, match="per_minute"):
+        ClusterRateLimiter(0)
