@@ -108,6 +108,42 @@ def test_a_killed_worker_then_a_rerun_give_every_partition_exactly_once(
     dask.wait_for_workers(2, timeout=60)
 
 
+def _fail_one_stream(bad: str, attempts: str, audio: np.ndarray,
+                     meta: pd.DataFrame) -> pd.DataFrame:
+    """Raise on every window of stream ``bad`` (counting attempts), else the peak."""
+    if (meta["stream_id"] == bad).any():
+        with open(attempts, "a") as log:
+            log.write("x")
+        raise RuntimeError(f"no model for {bad}")
+    return pd.DataFrame({"peak": np.abs(audio).max(axis=1)})
+
+
+def test_a_failing_partition_is_retried_then_named_and_half_written_files_are_never_read(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    out, attempts = tmp_path / "out", tmp_path / "attempts"
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        plan = small_plan(client)
+        bad = sorted(plan["stream_id"].unique())[0]
+        day = plan["start"].min().strftime("%Y-%m-%d")
+        # A crash between the data file and its marker leaves a file no reader may take.
+        stale = out / f"stream_id={bad}/date={day}" / "part.parquet"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"half a file")
+        assert read_results(out).empty
+        fn = functools.partial(_fail_one_stream, bad, str(attempts))
+        with pytest.raises(PartitionsFailedError, match=f"stream_id={bad}/date=") as failed:
+            map_windows(plan, fn, out, client=client, cluster=dask, retries=1,
+                        sample_rate=RATE)
+    assert sorted(failed.value.errors) == [f"stream_id={bad}/date=2024-03-02",
+                                           f"stream_id={bad}/date=2024-03-03"]
+    assert attempts.read_text() == "x" * 4  # two partitions, each tried twice
+    report = failed.value.report
+    assert report.set_index("partition")["status"].value_counts().to_dict() == {
+        "failed": 2, "written": 2}
+    assert "no model for" in report["error"].dropna().iloc[0]
+    assert set(read_results(out)["stream_id"]) == set(plan["stream_id"]) - {bad}
+
+
 def test_the_token_never_reaches_a_task_key_or_a_file_and_a_model_feeds_histories(
         demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
     out, token = tmp_path / "out", demo_emulator.token
