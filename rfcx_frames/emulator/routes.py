@@ -1,8 +1,9 @@
 """The core API's route table: every core route bound to its handler, and the health check.
 
 The handlers live by resource: :mod:`.routes_projects`, :mod:`.routes_streams`,
-:mod:`.routes_segments` and :mod:`.routes_labels` (detections, annotations, classifications,
-classifiers). Each follows the contract (``shared/api_contract.md`` §3-§5).
+:mod:`.routes_segments`, :mod:`.routes_labels` (detections, annotations, classifications,
+classifiers), :mod:`.routes_jobs` and :mod:`.routes_job_results` (classifier jobs). Each
+follows the contract (``shared/api_contract.md`` §3-§5).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import sqlite3
 import time
 from typing import Any
 
+from . import routes_job_results as job_results
+from . import routes_jobs as jobs
 from . import routes_labels as labels
 from . import routes_projects as projects
 from . import routes_segments as segments
@@ -62,3 +65,11 @@ def register(app: App) -> None:
     r.add("GET", "/classifiers", bind(labels.list_classifiers))
     r.add("POST", "/classifiers", bind(labels.create_classifier))
     r.add("GET", "/classifiers/{id}", bind(labels.get_classifier))
+    r.add("GET", "/classifier-jobs", bind(jobs.list_jobs))
+    r.add("POST", "/classifier-jobs", bind(jobs.create_job))
+    r.add("GET", "/classifier-jobs/{id}", bind(jobs.get_job))
+    r.add("PATCH", "/classifier-jobs/{id}", bind(jobs.update_job))
+    r.add("GET", "/classifier-jobs/{id}/summary", bind(job_results.job_summary))
+    r.add("GET", "/classifier-jobs/{id}/summary/{value}", bind(job_results.job_summary_class))
+    r.add("GET", "/classifier-jobs/{id}/validation", bind(job_results.job_validation))
+    r.add("GET", "/classifier-jobs/{id}/best-detections", bind(job_results.best_detections))

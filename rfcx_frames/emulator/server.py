@@ -22,8 +22,9 @@ import re
 import socket
 import struct
 import threading
+import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,8 @@ class App:
     #: "id": rows sharing a start come in id order; "random": in a new order every query,
     #: as Postgres is free to do for the platform's ``ORDER BY start``.
     tie_order: str = "id"
+    #: The platform's clock (epoch ms) for the times it writes (jobs); tests fix it.
+    clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
     def tie_break(self, column: str, direction: str = "ASC") -> str:
         """The ``ORDER BY`` term that orders rows sharing a start."""
