@@ -324,7 +324,7 @@ def create_classifier(app: App, req: Request) -> Response:
 
 
 def get_classifier(app: App, req: Request) -> Response:
-    """``GET /classifiers/{id}``: one classifier and its outputs."""
+    """``GET /classifiers/{id}``: one classifier; ``fields`` adds attributes and ``outputs``."""
     raw = req.params["id"]
     if not re.match(r"\s*[-+]?\d", raw):
         # the platform turns an id parseInt rejects into a bare EmptyResultError
@@ -332,26 +332,53 @@ def get_classifier(app: App, req: Request) -> Response:
     if not re.fullmatch(r"-?\d+", raw):
         # parseInt accepted a prefix, then Postgres rejects the whole string as an integer
         raise HTTPError(500, "Internal Server Error")
+    conv = Converter(req.query)
+    fields = conv.array("fields")
+    conv.validate()
     rows = app.store.query("SELECT * FROM classifiers WHERE id = ?", (req.params["id"],))
     if not rows:
         raise HTTPError(404, "Classifier with given id not found.")
-    r = dict(rows[0])
+    r = rows[0]
     assert req.user is not None
     if not (req.user.is_system or r["is_public"] or r["created_by_id"] == req.user.id):
         raise HTTPError(403, "Not authorized to access this resource")
-    outputs = app.store.query(
-        "SELECT c.value AS classification_value, o.output_class_name, o.ignore_threshold "
-        "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
-        "WHERE o.classifier_id = ?", (r["id"],))
-    return json_response({"id": r["id"], "name": r["name"], "version": r["version"],
-                          "external_id": r["external_id"], "model_url": r["model_url"],
-                          "model_runner": r["model_runner"],
-                          "last_executed_at": iso(r["last_executed_at"]),
-                          "outputs": [dict(o) for o in outputs]})
+    item = _classifier_item(app, r, fields)
+    # The single classifier is camel-cased three levels deep; the list is not.
+    return json_response(_camel(item, 3))
+
+
+def _classifier_item(app: App, row: Any, fields: list[str] | None) -> dict[str, Any]:
+    """A classifier's attributes (``fields`` among them, else the short list), ``outputs``."""
+    wanted = [c for c in CLASSIFIER_FULL if c in fields] if fields else list(CLASSIFIER_LITE)
+    item = pick(row, wanted)
+    if fields and "outputs" in fields:
+        outputs = app.store.query(
+            "SELECT o.classification_id, o.classifier_id, o.output_class_name, "
+            "o.ignore_threshold, c.value, c.title, c.image FROM classifier_outputs o "
+            "JOIN classifications c ON c.id = o.classification_id WHERE o.classifier_id = ? "
+            "ORDER BY o.rowid", (row["id"],))
+        item["outputs"] = [{**pick(o, CLASSIFIER_OUTPUT),
+                            "classification": pick(o, ("value", "title", "image"))}
+                           for o in outputs]
+    return item
+
+
+def _camel(value: Any, levels: int) -> Any:
+    """Keys in camelCase down to ``levels`` object levels, as the platform's formatter does."""
+    if levels == 0:
+        return value
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): _camel(v, levels - 1)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v, levels) for v in value]
+    return value
 
 
 CLASSIFIER_FULL = ("id", "name", "version", "external_id", "model_runner", "model_url",
                    "last_executed_at", "parameters", "is_public")
+CLASSIFIER_OUTPUT = ("classification_id", "classifier_id", "output_class_name",
+                     "ignore_threshold")
 
 
 def list_classifiers(app: App, req: Request) -> Response:
@@ -373,5 +400,4 @@ def list_classifiers(app: App, req: Request) -> Response:
     order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
     rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
-    wanted = [c for c in CLASSIFIER_FULL if c in fields]
-    return json_response([pick(r, wanted) for r in rows])
+    return json_response([_classifier_item(app, r, fields) for r in rows])
