@@ -131,8 +131,8 @@ def minutes_of(segments: list[dict[str, object]]) -> int:
 
 
 def run_step(store: Store, job_id: int, now: Callable[[], int],
-             max_segments: int = STEP_SEGMENTS) -> bool:
-    """Score the next segments of a job; return whether it still has work.
+             max_segments: int = STEP_SEGMENTS) -> tuple[bool, int]:
+    """Score the next segments of a job; return whether it still has work, and how many.
 
     A waiting job starts (``started_at``, ``minutes_total``); a job awaiting
     cancellation becomes cancelled; the last step marks it done.
@@ -150,11 +150,11 @@ def run_step(store: Store, job_id: int, now: Callable[[], int],
     """
     rows = store.query("SELECT * FROM classifier_jobs WHERE id = ?", (job_id,))
     if not rows or rows[0]["status"] not in (WAITING, RUNNING, AWAITING_CANCELLATION):
-        return False
+        return False, 0
     job = dict(rows[0])
     if job["status"] == AWAITING_CANCELLATION:
         _set(store, job_id, now, status=CANCELLED)
-        return False
+        return False, 0
     segments = job_segments(store, job)
     if job["status"] == WAITING:
         _set(store, job_id, now, status=RUNNING, started_at=now(),
@@ -174,7 +174,7 @@ def run_step(store: Store, job_id: int, now: Callable[[], int],
             conn.execute("UPDATE classifiers SET last_executed_at = ? WHERE id = ?",
                          (now(), job["classifier_id"]))
     _set(store, job_id, now, **changes)
-    return not finished
+    return not finished, len(batch)
 
 
 def _set(store: Store, job_id: int, now: Callable[[], int], **changes: object) -> None:
@@ -301,15 +301,16 @@ class JobRunner(QueueWorker[JobItem]):
         budget = segments
         while self.pending and (budget is None or budget > 0):
             step = STEP_SEGMENTS if budget is None else min(budget, STEP_SEGMENTS)
-            if not run_step(self.store, self.pending[0], self.now, step):
+            more, scored = run_step(self.store, self.pending[0], self.now, step)
+            if not more:
                 self.pending.pop(0)
             if budget is not None:
-                budget -= step
+                budget -= scored
 
     def handle(self, item: JobItem) -> None:
         """Run one job to its end."""
         if isinstance(item, int):
-            while run_step(self.store, item, self.now):
+            while run_step(self.store, item, self.now)[0]:
                 pass
         else:
             inference.run_job(self.store, *item)
