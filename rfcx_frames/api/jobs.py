@@ -326,6 +326,9 @@ def best_detections_df(ctx: Context, job_id: Any, n_per_chunk: int = 1, by_date:
                        review_statuses: Any = None) -> pd.DataFrame:
     """The most confident detections of a job: per stream (and per day, and per class).
 
+    The platform ranks a job's detections from its first day up to (not including) its
+    last day, so a one-day job has none: give a job one day more to rank them all.
+
     Parameters
     ----------
     job_id
