@@ -149,7 +149,9 @@ def classifiers_df(ctx: Context) -> pd.DataFrame:
     """Every classifier you can use, one row per output class (public ones and your own).
 
     One row per (classifier, class) so that ``groupby("classifier_id")`` lists a model's
-    classes and ``groupby("classification_value")`` the models that find a class.
+    classes and ``groupby("classification_value")`` the models that find a class. The
+    platform's list cannot include outputs (it fails), so this is one request for the list
+    and one per classifier.
 
     Returns
     -------
@@ -161,18 +163,20 @@ def classifiers_df(ctx: Context) -> pd.DataFrame:
     >>> df = client.classifiers_df()  # doctest: +SKIP
     >>> df.groupby("name")["classification_value"].nunique()  # doctest: +SKIP
     """
-    fields = ("id", "name", "version", "external_id", "is_public", "last_executed_at",
-              "outputs")
-    items = _pages(ctx, "/classifiers", {"fields[]": list(fields)})
-    rows = [{"classifier_id": c["id"], "name": c.get("name"), "version": c.get("version"),
-             "external_id": c.get("external_id"), "is_public": c.get("is_public"),
-             "last_executed_at": c.get("last_executed_at"),
-             "classification_value": (o.get("classification") or {}).get("value"),
-             "classification_title": (o.get("classification") or {}).get("title"),
-             "output_class_name": o.get("output_class_name"),
-             "threshold": o.get("ignore_threshold")}
-            for c in items for o in c.get("outputs") or []]
-    return ctx.attach_query(frame(CLASSIFIER, rows), "/classifiers", {"fields[]": list(fields)})
+    fields = ["id", "name", "version", "external_id", "is_public", "last_executed_at",
+              "outputs"]
+    listed = _pages(ctx, "/classifiers", {"fields[]": ["id"]})
+    rows = []
+    for summary in listed:
+        c = ctx.get_json(f"/classifiers/{int(summary['id'])}", {"fields[]": fields})
+        rows += [{"classifier_id": c["id"], "name": c.get("name"), "version": c.get("version"),
+                  "external_id": c.get("externalId"), "is_public": c.get("isPublic"),
+                  "last_executed_at": c.get("lastExecutedAt"),
+                  "classification_value": (o.get("classification") or {}).get("value"),
+                  "classification_title": (o.get("classification") or {}).get("title"),
+                  "output_class_name": o.get("outputClassName"),
+                  "threshold": o.get("ignoreThreshold")} for o in c.get("outputs") or []]
+    return ctx.attach_query(frame(CLASSIFIER, rows), "/classifiers/{id}", {"fields[]": fields})
 
 
 def classifier_jobs_df(ctx: Context, projects: Any = None, status: Any = None,

@@ -1,4 +1,4 @@
-"""Classifier jobs: the emulator's stand-in for running an uploaded model.
+"""The band-energy stand-in for running a classifier: a segment's audio in, detections out.
 
 The platform runs uploaded classifiers on its own infrastructure and writes detections.
 The emulator cannot run a model, so a job scores audio with a band-energy detector

@@ -125,6 +125,10 @@ def list_jobs(app: App, req: Request) -> Response:
     if nothing:
         return json_response([], headers=[("Total-Items", "0")])
     order = order_clause(sort, FULL, "-created_at", "Internal Server Error")
+    sorted_by = [t.strip().lstrip("+-") for t in (sort or "-created_at").split(",") if t.strip()]
+    if fields and "streams" in fields and not set(sorted_by) <= set(fields):
+        # Upstream the streams join pages a subquery that lacks the sort column: SQL fails.
+        raise HTTPError(500, "Internal Server Error")
     if hours:
         # The platform pages first, then drops jobs whose hours do not overlap.
         rows = app.store.query(f"SELECT * FROM classifier_jobs WHERE {where.sql} ORDER BY "

@@ -385,7 +385,8 @@ def list_classifiers(app: App, req: Request) -> Response:
     """``GET /classifiers``: public classifiers and the caller's own (system users: all).
 
     ``fields`` selects among the classifier's own attributes (default ``id, name, version``,
-    in the platform's attribute order); ``sort`` defaults to ``name,-version``.
+    in the platform's attribute order); asking for ``outputs`` fails upstream (500), so
+    only ``GET /classifiers/{id}`` gives them. ``sort`` defaults to ``name,-version``.
     """
     conv = Converter(req.query)
     limit, offset = page_params(conv, 100)
@@ -398,6 +399,9 @@ def list_classifiers(app: App, req: Request) -> Response:
     if not user.is_system:
         where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
     order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
+    if "outputs" in fields:
+        # The platform's paged query cannot join the outputs list: its SQL fails (a 500).
+        raise HTTPError(500, "Internal Server Error")
     rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
                            f"{limit_sql(limit, offset)}", args)
     return json_response([_classifier_item(app, r, fields) for r in rows])

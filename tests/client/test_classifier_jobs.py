@@ -133,10 +133,10 @@ def test_permissions_follow_project_roles(emu: Emulator, client: rf.Client,
                         "(SELECT project_id FROM project_roles WHERE user_id = 1)")
     with pytest.raises(rf.ForbiddenError):
         client.cancel_classifier_job(others[0])  # readable, but not the demo user's job
-    with emu.client(progress=False, cache=False, clock=clock,
-                    token=emu.tokens["other"]) as guest:
-        with pytest.raises(rf.ForbiddenError):  # a guest of the project may not create
-            guest.create_classifier_job(1, pr, None, "2024-03-01", "2024-03-02")
+    with (emu.client(progress=False, cache=False, clock=clock,
+                     token=emu.tokens["other"]) as guest,
+          pytest.raises(rf.ForbiddenError)):  # a guest of the project may not create
+        guest.create_classifier_job(1, pr, None, "2024-03-01", "2024-03-02")
     assert _jobs(emu, "created_by_id = 2 AND project_id = ?", (pr,)) == []
 
 
