@@ -133,8 +133,11 @@ def list_jobs(app: App, req: Request) -> Response:
         # The platform pages first, then drops jobs whose hours do not overlap.
         rows = app.store.query(f"SELECT * FROM classifier_jobs WHERE {where.sql} ORDER BY "
                                f"{order}{limit_sql(limit, offset)}", where.args)
+        if any(r["query_hours"] is None for r in rows):
+            # Upstream splits every job's hours: a job without any fails the request.
+            raise HTTPError(500, "Internal Server Error")
         wanted = jobs.hours_of(hours)
-        rows = [r for r in rows if jobs.hours_of(r["query_hours"] or "") & wanted]
+        rows = [r for r in rows if jobs.hours_of(r["query_hours"]) & wanted]
         total = len(rows)
     else:
         count = app.store.query(f"SELECT count(*) AS n FROM classifier_jobs WHERE {where.sql}",
@@ -172,7 +175,7 @@ def _create_params(req: Request) -> dict[str, Any]:
 def _job_streams(app: App, project_id: str, query_streams: str | None) -> list[str]:
     """The project's streams a job covers: those named (by id or name), else all."""
     rows = app.store.query("SELECT id, name FROM streams WHERE project_id = ? AND "
-                           "deleted_at IS NULL ORDER BY id", (project_id,))
+                           "deleted_at IS NULL ORDER BY name, id", (project_id,))
     names = query_streams.split(",") if query_streams else None
     found = [r["id"] for r in rows if names is None or r["id"] in names or r["name"] in names]
     if not found:
