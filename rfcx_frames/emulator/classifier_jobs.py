@@ -37,7 +37,7 @@ COUNTS = ("total", "unreviewed", "confirmed", "rejected", "uncertain")
 #: An end beyond any recording (a job without ``query_end``).
 OPEN_END = 2**62
 #: Segments one runner step scores before it reports progress.
-STEP_SEGMENTS = 20
+STEP_SEGMENTS = 5
 
 
 def hours_of(query_hours: str | None) -> set[int]:
