@@ -48,6 +48,9 @@ def job_summary(app: App, req: Request) -> Response:
     for term in reversed(sort.split(",") if sort else []):
         # Stable sorts from the last term to the first order by every term.
         rows.sort(key=itemgetter(_SORT_SQL[term.lstrip("+-")]), reverse=term.startswith("-"))
+    if (limit is not None and limit < 0) or offset < 0:
+        # Postgres rejects a negative page: the route's 500.
+        raise HTTPError(500, "Failed getting classificatier job summary")
     page = rows[offset:offset + limit] if limit is not None else rows[offset:]
     return json_response({"classificationsSummary": page},
                          headers=[("Total-Items", str(len(rows)))])
@@ -146,7 +149,7 @@ def best_detections(app: App, req: Request) -> Response:
            f"WHERE {' AND '.join(where)}")
     total = app.store.query(f"SELECT count(*) AS n FROM ({sql})", args)[0]["n"]
     rows = app.store.query(f"{sql} ORDER BY {day}b.stream_id, b.{ranking}, b.id"
-                           f"{limit_sql(q['limit'], q['offset'])}", args)
+                           f"{limit_sql(q['limit'], q['offset'], 'Failed getting detections')}", args)
     wanted = [f for f in DETECTION_FULL if f in q["fields"]] if q["fields"] else DETECTION_LITE
     body = [{**{f: str(r[f]) if f == "id" else iso(r[f]) if f in ("start", "end") else r[f]
                 for f in wanted},

@@ -24,6 +24,8 @@ FULL = ("id", "classifier_id", "project_id", "query_streams", "query_start", "qu
 LITE = ("id", "classifier_id", "project_id", "minutes_completed", "minutes_total",
         "created_by_id", "created_at", "completed_at", "status")
 _TIMES = ("created_at", "updated_at", "started_at", "completed_at")
+#: The list's answer when its SQL fails (a bad sort column, a negative page).
+FAILURE = "Internal Server Error"
 
 
 def camel(name: str) -> str:
@@ -124,7 +126,7 @@ def list_jobs(app: App, req: Request) -> Response:
     conv.validate()
     if nothing:
         return json_response([], headers=[("Total-Items", "0")])
-    order = order_clause(sort, FULL, "-created_at", "Internal Server Error")
+    order = order_clause(sort, FULL, "-created_at", FAILURE)
     sorted_by = [t.strip().lstrip("+-") for t in (sort or "-created_at").split(",") if t.strip()]
     if fields and "streams" in fields and not set(sorted_by) <= set(fields):
         # Upstream the streams join pages a subquery that lacks the sort column: SQL fails.
@@ -132,7 +134,7 @@ def list_jobs(app: App, req: Request) -> Response:
     if hours:
         # The platform pages first, then drops jobs whose hours do not overlap.
         rows = app.store.query(f"SELECT * FROM classifier_jobs WHERE {where.sql} ORDER BY "
-                               f"{order}{limit_sql(limit, offset)}", where.args)
+                               f"{order}{limit_sql(limit, offset, FAILURE)}", where.args)
         if any(r["query_hours"] is None for r in rows):
             # Upstream splits every job's hours: a job without any fails the request.
             raise HTTPError(500, "Internal Server Error")
@@ -143,7 +145,7 @@ def list_jobs(app: App, req: Request) -> Response:
         count = app.store.query(f"SELECT count(*) AS n FROM classifier_jobs WHERE {where.sql}",
                                 where.args)
         rows = app.store.query(f"SELECT * FROM classifier_jobs WHERE {where.sql} ORDER BY "
-                               f"{order}{limit_sql(limit, offset)}", where.args)
+                               f"{order}{limit_sql(limit, offset, FAILURE)}", where.args)
         total = int(count[0]["n"])
     body = [render_job(app, r, fields) for r in rows]
     return json_response(body, headers=[("Total-Items", str(total))])
