@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,14 +133,19 @@ def frame(entity: Entity, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return convert.entity_frame(entity, table)
 
 
-def _pages(ctx: Context, path: str, params: Mapping[str, Any]) -> list[Any]:
-    """Every item of a limit/offset listing (``Total-Items`` when the route gives it)."""
+def _pages(ctx: Context, path: str, params: Mapping[str, Any],
+           items: Callable[[Any], list[Any]] = list) -> list[Any]:
+    """Every item of a limit/offset listing (``Total-Items`` when the route gives it).
+
+    ``items`` takes a page's decoded body to its list of items (the job summary nests
+    them in an object).
+    """
     url = f"{ctx.api_url}{path}"
 
     def fetch(offset: int, limit: int) -> tuple[list[Any], int | None]:
         return ctx.session.request(
             "GET", url, params={**params, "limit": limit, "offset": offset},
-            parse=lambda r: (r.json(), paginate.parse_total(r.headers.get("Total-Items"))))
+            parse=lambda r: (items(r.json()), paginate.parse_total(r.headers.get("Total-Items"))))
 
     return [item for page in paginate.iter_pages(fetch) for item in page]
 
@@ -303,7 +308,8 @@ def classifier_job_summary(ctx: Context, job_id: Any) -> pd.DataFrame:
     >>> client.classifier_job_summary(101).sort_values("total")  # doctest: +SKIP
     """
     jid = check_job_id(job_id)
-    items = _summary_pages(ctx, jid)
+    items = _pages(ctx, f"/classifier-jobs/{jid}/summary", {},
+                   lambda body: list(body.get("classificationsSummary", [])))
     rows = [{"classification_value": s.get("value"), "classification_title": s.get("title"),
              **{k: s.get(k) for k in ("total", "unreviewed", "confirmed", "rejected",
                                       "uncertain")}} for s in items]
@@ -311,18 +317,6 @@ def classifier_job_summary(ctx: Context, job_id: Any) -> pd.DataFrame:
     result.attrs["validation"] = dict(
         ctx.get_json(f"/classifier-jobs/{jid}/validation").get("reviewStatus", {}))
     return ctx.attach_query(result, f"/classifier-jobs/{jid}/summary", {})
-
-
-def _summary_pages(ctx: Context, jid: int) -> list[Any]:
-    url = f"{ctx.api_url}/classifier-jobs/{jid}/summary"
-
-    def fetch(offset: int, limit: int) -> tuple[list[Any], int | None]:
-        return ctx.session.request(
-            "GET", url, params={"limit": limit, "offset": offset},
-            parse=lambda r: (r.json().get("classificationsSummary", []),
-                             paginate.parse_total(r.headers.get("Total-Items"))))
-
-    return [s for page in paginate.iter_pages(fetch) for s in page]
 
 
 def best_detections_df(ctx: Context, job_id: Any, n_per_chunk: int = 1, by_date: bool = False,
