@@ -73,3 +73,5 @@ def register(app: App) -> None:
     r.add("GET", "/classifier-jobs/{id}/summary/{value}", bind(job_results.job_summary_class))
     r.add("GET", "/classifier-jobs/{id}/validation", bind(job_results.job_validation))
     r.add("GET", "/classifier-jobs/{id}/best-detections", bind(job_results.best_detections))
+    r.add("GET", "/classifier-jobs/{id}/best-detections/summary",
+          bind(job_results.best_detections_summary))

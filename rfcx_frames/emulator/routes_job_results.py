@@ -90,14 +90,15 @@ def _best_query(req: Request) -> dict[str, Any]:
     return q
 
 
-def _window(app: App, job_id: str, q: dict[str, Any]) -> tuple[int, int, int, int]:
+def _window(app: App, job_id: str, q: dict[str, Any],
+            failure: str) -> tuple[int, int, int, int]:
     """The job's stored window and the query's: ``(job_lo, job_hi, lo, hi)`` epoch ms."""
     rows = app.store.query("SELECT query_start, query_end FROM classifier_jobs WHERE id = ?",
                            (job_id,))
     if not rows:
         if q["start"] is None or q["end"] is None:
             # The platform reads the missing bound from a job that is not there.
-            raise HTTPError(500, "Failed getting detections")
+            raise HTTPError(500, failure)
         return 0, 0, q["start"], q["end"]
     job_lo = jobs.day_ms(rows[0]["query_start"], 0)
     # The platform compares with the end *date*, so its last day falls outside.
@@ -117,16 +118,15 @@ def _stream_ids(app: App, req: Request, streams: list[str] | None) -> list[str] 
     return None if user.is_system else sorted(access.accessible_stream_ids(app.store, user))
 
 
-def best_detections(app: App, req: Request) -> Response:
-    """``GET /classifier-jobs/{id}/best-detections``: top detections per stream (day, class)."""
-    q = _best_query(req)
+def _best_select(app: App, req: Request, q: dict[str, Any],
+                 failure: str) -> tuple[str, list[object], str]:
+    """The SQL of a job's best detections under the query's filters, its arguments, ranking."""
     if (q["start"] is not None or q["end"] is not None) and not q["by_date"]:
         raise HTTPError(400, "Searching for the best detections of job does not support "
                              "date range")
     job_id = req.params["id"]
-    job_lo, job_hi, lo, hi = _window(app, job_id, q)
+    job_lo, job_hi, lo, hi = _window(app, job_id, q, failure)
     ranking = RANKINGS[(q["classifications"] is not None, q["by_date"])]
-    ranked = _ranked_sql()
     where = ["b.start >= ?", "b.start < ?", f"b.{ranking} <= ?"]
     args: list[object] = [job_id, job_lo, job_hi, lo, hi, q["n"]]
     streams = _stream_ids(app, req, q["streams"])
@@ -143,13 +143,21 @@ def best_detections(app: App, req: Request) -> Response:
             (["b.review_status IS NULL"] if None in codes else [])
             + [f"b.review_status IN ({placeholders(known)})"]) + ")")
         args += known
+    sql = (f"{_ranked_sql()} SELECT b.*, c.value AS c_value, c.title AS c_title, "
+           f"c.image AS c_image FROM best b JOIN classifications c "
+           f"ON c.id = b.classification_id WHERE {' AND '.join(where)}")
+    return sql, args, ranking
+
+
+def best_detections(app: App, req: Request) -> Response:
+    """``GET /classifier-jobs/{id}/best-detections``: top detections per stream (day, class)."""
+    q = _best_query(req)
+    failure = "Failed getting detections"
+    sql, args, ranking = _best_select(app, req, q, failure)
     day = "b.start / 86400000, " if q["by_date"] else ""
-    sql = (f"{ranked} SELECT b.*, c.value AS c_value, c.title AS c_title, c.image AS c_image "
-           f"FROM best b JOIN classifications c ON c.id = b.classification_id "
-           f"WHERE {' AND '.join(where)}")
     total = app.store.query(f"SELECT count(*) AS n FROM ({sql})", args)[0]["n"]
     rows = app.store.query(f"{sql} ORDER BY {day}b.stream_id, b.{ranking}, b.id"
-                           f"{limit_sql(q['limit'], q['offset'], 'Failed getting detections')}", args)
+                           f"{limit_sql(q['limit'], q['offset'], failure)}", args)
     wanted = [f for f in DETECTION_FULL if f in q["fields"]] if q["fields"] else DETECTION_LITE
     body = [{**{f: str(r[f]) if f == "id" else iso(r[f]) if f in ("start", "end") else r[f]
                 for f in wanted},
@@ -157,6 +165,16 @@ def best_detections(app: App, req: Request) -> Response:
                                 "image": r["c_image"]},
              "bestDetection": {ranking: r[ranking]}} for r in rows]
     return json_response(body, headers=[("Total-Items", str(total))])
+
+
+def best_detections_summary(app: App, req: Request) -> Response:
+    """``GET /classifier-jobs/{id}/best-detections/summary``: their counts by review status."""
+    q = _best_query(req)
+    sql, args, _ = _best_select(app, req, q, "Failed getting best detections summary")
+    rows = app.store.query(f"SELECT review_status, count(*) AS n FROM ({sql}) "
+                           "GROUP BY review_status", args)
+    counts = {r["review_status"]: int(r["n"]) for r in rows}
+    return json_response({name: counts.get(code, 0) for name, code in REVIEW_CODES.items()})
 
 
 def _ranked_sql() -> str:

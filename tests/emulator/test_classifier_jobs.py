@@ -199,6 +199,12 @@ def test_summary_validation_and_best_detections(emu: Emulator) -> None:
                                        "support date range")
     unknown = call(emu, "GET", "/classifier-jobs/987654/best-detections")
     assert unknown.json() == error(500, "Failed getting detections")
+    counts = call(emu, "GET", f"/classifier-jobs/{job}/best-detections/summary",
+                  params={"n_per_chunk": 2}).json()
+    assert list(counts) == ["unreviewed", "rejected", "uncertain", "confirmed"]
+    assert sum(counts.values()) == len(items)
+    assert call(emu, "GET", "/classifier-jobs/987654/best-detections/summary").json() == \
+        error(500, "Failed getting best detections summary")
 
 
 def test_detections_carry_their_job(emu: Emulator) -> None:

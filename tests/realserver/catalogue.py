@@ -211,6 +211,8 @@ def _job_cases() -> list[Case]:
         Case("job summary unknown", "/classifier-jobs/987654/summary"),
         Case("job validation unknown", "/classifier-jobs/987654/validation"),
         Case("job best detections unknown", "/classifier-jobs/987654/best-detections"),
+        Case("job best detections summary unknown",
+             "/classifier-jobs/987654/best-detections/summary"),
         Case("jobs status not a number", "/classifier-jobs", (("status", "abc"),)),
         Case("jobs streams without the sort column", "/classifier-jobs",
              (("fields", "id"), ("fields", "streams"))),
