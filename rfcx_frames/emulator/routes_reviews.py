@@ -10,6 +10,7 @@ uploaded detections").
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from .server import App
 REVIEW_FORBIDDEN = "You do not have permission to review detections in this stream."
 CREATE_FORBIDDEN = "You do not have permission to update this stream"
 NO_DETECTION = "Detection with given parameters not found"
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
 
 
 def _may_update(app: App, user: User, stream_id: str) -> bool:
@@ -62,9 +64,11 @@ def review_detection(app: App, req: Request) -> Response:
     stream_id = req.params["id"]
     if not _may_update(app, user, stream_id):
         raise HTTPError(403, REVIEW_FORBIDDEN)
-    start = parse_time(req.params["start"])
+    raw = req.params["start"]
+    start = parse_time(raw) if ISO_TIME.match(raw) else None
     if start is None:
-        # The platform hands the raw path text to the database, which refuses it.
+        # The platform hands the path text to Postgres, which reads only ISO forms:
+        # compact times and epoch digits fail there.
         raise HTTPError(500, "Failed reviewing the detection")
     sql = ("SELECT d.id FROM detections d JOIN classifications c ON c.id = d.classification_id "
            "WHERE d.stream_id = ? AND d.start = ? AND c.value = ? AND d.classifier_id = ?")
