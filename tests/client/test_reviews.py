@@ -285,3 +285,29 @@ def test_classifications_carry_common_names_and_on_request_their_band(world: Emu
     assert full.set_index("value").loc["amazona_vittata", "frequency_max"] > 0
     with pytest.raises(TypeError, match="details"):
         client.classifications_df("amazona", details="yes")
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_a_review_is_sent_again_after_a_bad_gateway_and_an_upload_is_not(
+        world: Emulator, client: Client, tmp_path: Path) -> None:
+    picked = unreviewed(client, own_streams(world)[:1], 1)
+    world.set_faults(fail_next=1, fail_status=502, methods=["POST"])
+    try:
+        changed = client.review_detections(picked, "confirmed")
+    finally:
+        world.set_faults(fail_next=0, methods=None)
+    assert (changed["status_after"] == "confirmed").all()  # the review is idempotent
+    value = _some_class(world)
+    cid = _classifier(client, tmp_path, value)
+    world.set_faults(fail_next=1, fail_status=502, methods=["POST"])
+    try:
+        with pytest.raises(PartialWriteError) as caught:
+            client.upload_detections(_model_output(own_streams(world)[1], value, 1), cid)
+    finally:
+        world.set_faults(fail_next=0, methods=None)
+    # the platform may have stored a batch before a 502: sending it again could duplicate it
+    assert caught.value.errors[0].status == 502 and caught.value.applied.empty
+    assert world.store.query("SELECT count(*) AS n FROM detections WHERE classifier_id = ?",
+                             (cid,))[0]["n"] == 0
