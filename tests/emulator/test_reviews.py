@@ -4,7 +4,8 @@
 statuses, messages, permissions, the majority rule of a detection's status; ``fields=reviews``
 on ``GET /detections`` fails as the platform's does. Expectations come from SQL on the
 emulator's own database. The last tests send the same requests to the platform's own server
-when ``RFCX_REALSERVER_URL`` and ``RFCX_REALSERVER_TOKENS`` name it (skipped otherwise).
+when ``RFCX_REALSERVER_URL`` and ``RFCX_REALSERVER_WORLD`` name it (skipped otherwise, as in
+``tests/realserver``).
 """
 
 from __future__ import annotations
@@ -211,11 +212,12 @@ def test_fields_reviews_fails_like_the_platform(demo_emulator: Emulator) -> None
 # -- the same requests against the platform's own server (read-only or refused writes) ----
 
 REAL_URL = os.environ.get("RFCX_REALSERVER_URL")
-REAL_TOKENS = os.environ.get("RFCX_REALSERVER_TOKENS")
+REAL_WORLD = os.environ.get("RFCX_REALSERVER_WORLD")
 real = pytest.mark.skipif(
-    not (REAL_URL and REAL_TOKENS),
+    not (REAL_URL and REAL_WORLD),
     reason="the platform's own server is not running here: set RFCX_REALSERVER_URL and "
-           "RFCX_REALSERVER_TOKENS (shared/realserver/README.md) to compare with it")
+           "RFCX_REALSERVER_WORLD (docs/emulator.md, 'Differential against the platform's "
+           "server') to compare with it")
 
 REFUSED = [  # (token, path, body): each is refused before anything is written
     ("demo", "/streams/{own}/detections/2001-01-01T00:00:00.000Z/review", {}),
@@ -244,8 +246,8 @@ REFUSED = [  # (token, path, body): each is refused before anything is written
 @pytest.mark.parametrize(("token", "path", "body"), REFUSED)
 def test_refusals_match_the_real_server(demo_emulator: Emulator, token: str, path: str,
                                         body: Any) -> None:
-    assert REAL_URL is not None and REAL_TOKENS is not None
-    tokens = json.loads(Path(REAL_TOKENS).read_text())
+    assert REAL_URL is not None and REAL_WORLD is not None
+    tokens = json.loads((Path(REAL_WORLD) / "realserver_tokens.json").read_text())
     own = sql(demo_emulator, "SELECT id FROM streams WHERE project_id = ?",
               (own_project(demo_emulator),))[0]["id"]
     answers = []
