@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, ingest, listings, ranged, seed
+from .api import audio, effort, ingest, listings, ranged, reviews, seed
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, AutoRateLimit
@@ -274,6 +274,10 @@ class Client(Context):
     detections_df = ranged.detections_df
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
+
+    # -- reviews and uploaded detections: writes that change detections ------------------
+    review_detections = reviews.review_detections
+    upload_detections = reviews.upload_detections
 
     # -- audio ---------------------------------------------------------------------------
     audio_source = audio.audio_source

@@ -122,6 +122,9 @@ UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
 
 # --- Detections ------------------------------------------------------------------------
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
+#: Detections sent per ``POST /streams/{id}/detections`` (one JSON array; the platform
+#: stores each array in one insert, and the ingress refuses bodies over 100 MB).
+UPLOAD_DETECTIONS_BATCH = 1000
 
 # --- Cache ------------------------------------------------------------------------------
 #: The name of the user cache folder (``~/.cache/rfcx_frames`` on Linux).

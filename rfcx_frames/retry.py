@@ -46,8 +46,15 @@ _POST_STATUS_RETRY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rfcx_frames_post_status_retry", default=True)
 
 
+#: Whether the request running in this context may be sent again whatever its method: a
+#: POST to a route the platform makes idempotent (a review sets the same state twice).
+_REPEATABLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rfcx_frames_repeatable", default=False)
+
+
 @contextlib.contextmanager
-def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None]:
+def attempt_scope(until: float | None, retry_post_status: bool,
+                  repeatable: bool = False) -> Iterator[None]:
     """Let the retry policy see this request's deadline and POST rule while it runs.
 
     Parameters
@@ -56,6 +63,8 @@ def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None
         ``time.monotonic()`` by which the request must be over (``None``: no deadline).
     retry_post_status
         Whether a POST may be retried on 429/503.
+    repeatable
+        Whether the request is idempotent whatever its method (retried like a GET).
 
     Examples
     --------
@@ -65,9 +74,11 @@ def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None
     """
     until_token = _UNTIL.set(until)
     post_token = _POST_STATUS_RETRY.set(retry_post_status)
+    repeat_token = _REPEATABLE.set(repeatable)
     try:
         yield
     finally:
+        _REPEATABLE.reset(repeat_token)
         _POST_STATUS_RETRY.reset(post_token)
         _UNTIL.reset(until_token)
 
@@ -88,11 +99,14 @@ class PlatformRetry(Retry):
     """
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() not in _IDEMPOTENT:
+        if method.upper() not in _IDEMPOTENT and not _REPEATABLE.get():
             # urllib3's allowed_methods leaves POST out; the ingress's own answers are safe.
             return (_POST_STATUS_RETRY.get() and status_code in _PRE_APPLICATION
                     and status_code in (self.status_forcelist or ()))
         return super().is_retry(method, status_code, has_retry_after)
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return _REPEATABLE.get() or super()._is_method_retryable(method)
 
     def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
@@ -147,20 +161,22 @@ def platform_retry(retries: int, backoff_factor: float) -> PlatformRetry:
     )
 
 
-def body_retries(method: str) -> int:
+def body_retries(method: str, repeatable: bool = False) -> int:
     """How often a body that breaks or does not parse is fetched again (0 for a POST).
 
     Parameters
     ----------
     method
         The HTTP method.
+    repeatable
+        The request is idempotent whatever its method.
 
     Examples
     --------
     >>> body_retries("POST")
     0
     """
-    return config.BODY_RETRIES if method.upper() in _IDEMPOTENT else 0
+    return config.BODY_RETRIES if repeatable or method.upper() in _IDEMPOTENT else 0
 
 
 def body_retry_delay(attempt: int, backoff_factor: float) -> float:

@@ -86,6 +86,8 @@ class _Call:
     #: retried on 429/503: the OAuth endpoints' 429 means "poll slower").
     raise_for_status: bool
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the token
+    #: Whether the platform's route is idempotent, so even a POST may be sent again.
+    idempotent: bool = False
     #: ``time.monotonic()`` by which the request must be over; set when the first
     #: attempt starts, so waits in the client's own queue do not count.
     until: float | None = None
@@ -201,6 +203,7 @@ class Session:
         allow_redirects: bool = True,
         raise_for_status: bool = True,
         deadline: float | None = None,
+        idempotent: bool = False,
     ) -> T:
         """Send a request and return ``parse(response)`` of a successful (< 400) response.
 
@@ -209,7 +212,8 @@ class Session:
         ``parse`` also receives error responses (the OAuth endpoints answer 4xx JSON).
         ``timeout`` and ``deadline`` replace the session's for this request. A POST is
         retried on 429/503 only with ``raise_for_status=True``: a caller that reads error
-        answers itself (OAuth's 429 ``slow_down``) sees every one.
+        answers itself (OAuth's 429 ``slow_down``) sees every one. ``idempotent=True``
+        retries any method like a GET (a POST to a route that sets a state, not adds one).
 
         Raises
         ------
@@ -237,7 +241,8 @@ class Session:
                      raise_for_status=raise_for_status,
                      options={"params": params, "data": data, "files": files,
                               "headers": self._headers(headers, auth),
-                              "allow_redirects": allow_redirects})
+                              "allow_redirects": allow_redirects},
+                     idempotent=idempotent)
         return self._run(call, parse)
 
     def _run(self, call: _Call, parse: Callable[[requests.Response], T]) -> T:
@@ -289,7 +294,8 @@ class Session:
     def _send(self, call: _Call) -> requests.Response:
         """One attempt (with urllib3's retries inside it), the body read before the deadline."""
         connect, read = _attempt_timeouts(call)
-        with attempt_scope(call.until, retry_post_status=call.raise_for_status):
+        with attempt_scope(call.until, retry_post_status=call.raise_for_status,
+                           repeatable=call.idempotent):
             response = self.http.request(call.method, call.url, timeout=(connect, read),
                                          stream=True, **call.options)
             log.debug("%s %s -> %s", call.method, strip_query(call.url), response.status_code)
@@ -310,7 +316,7 @@ class Session:
             raise local_error(method, url, reason, self.settings) from exc
         exhausted = isinstance(exc, requests.ConnectionError) and any(
             isinstance(a, MaxRetryError) for a in exc.args)
-        if exhausted or call.attempt >= body_retries(method):
+        if exhausted or call.attempt >= body_retries(method, call.idempotent):
             raise ServerError(f"{method} failed after retries: {describe(exc)}",
                               url=strip_query(url)) from exc
         call.attempt += 1
