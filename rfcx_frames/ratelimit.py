@@ -165,7 +165,10 @@ class RateLimiter:
         self._step = 0.0  # added to the rate per request while it climbs back
         self._tokens = self._capacity()
         self._last = clock()
-        self._cut_at = -math.inf
+        # Turns are numbered; each thread remembers its last one, so an answer can tell
+        # whether its request went out before the last cut.
+        self._issued, self._cut_ticket = 0, 0
+        self._local = threading.local()
         self._recent: deque[float] = deque(maxlen=32)  # when unpaced: to measure the pace
         self._lock = threading.Lock()
 
@@ -194,6 +197,8 @@ class RateLimiter:
         """
         with self._lock:
             now = self._clock()
+            self._issued += 1
+            self._local.ticket = self._issued
             if math.isinf(self._rate):
                 self._recent.append(now)
                 return 0.0
@@ -210,9 +215,10 @@ class RateLimiter:
     def penalize(self) -> bool:
         """Halve the pace after a 429/503 and empty the bucket.
 
-        Answers to requests sent before the last cut (within one interval of it, and at
-        least a second) empty the bucket but do not cut again. Returns ``False`` when the
-        pace is already at its floor.
+        A refused request that took its turn before the last cut (it was in flight when
+        the pace was lowered) empties the bucket but does not cut again: one cut per
+        round of requests, as TCP lowers its window once per round trip. Returns
+        ``False`` when the pace is already at its floor.
 
         Examples
         --------
@@ -220,22 +226,19 @@ class RateLimiter:
         >>> limiter.penalize(), limiter.rate
         (True, 150.0)
         """
+        ticket = getattr(self._local, "ticket", None)
         with self._lock:
             now = self._clock()
-            if math.isinf(self._rate):
-                self._rate = max(self._floor, self._measured() / 2)
-            else:
-                self._refill(now)
-                if now - self._cut_at < max(1.0, 1.0 / self._rate):
-                    self._tokens = min(self._tokens, 0.0)
-                    return self._rate > self._floor
-                if self._rate <= self._floor:
-                    self._tokens = min(self._tokens, 0.0)
-                    return False
-                self._rate = max(self._floor, self._rate / 2)
-            self._step = self._rate / config.PACE_RECOVERY_REQUESTS
-            self._cut_at, self._last = now, now
+            self._refill(now)
             self._tokens = min(self._tokens, 0.0)
+            if ticket is not None and ticket <= self._cut_ticket:
+                return self._rate > self._floor
+            if self._rate <= self._floor:
+                return False
+            half = (self._measured() if math.isinf(self._rate) else self._rate) / 2
+            self._rate = max(self._floor, half)
+            self._step = self._rate / config.PACE_RECOVERY_REQUESTS
+            self._cut_ticket = self._issued
             return True
 
     def _capacity(self) -> float:
@@ -246,7 +249,8 @@ class RateLimiter:
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._last)
-        self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
+        if not math.isinf(self._rate):
+            self._tokens = min(self._capacity(), self._tokens + elapsed * self._rate)
         self._last = now
 
     def _measured(self) -> float:

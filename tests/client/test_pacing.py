@@ -77,15 +77,35 @@ def test_threads_share_one_queue_of_turns() -> None:
 def test_a_throttled_answer_halves_the_pace_then_it_climbs_back() -> None:
     t = FakeTime()
     bucket = limiter(300, 10, t)
+    assert bucket.acquire() == 0.0
     assert bucket.penalize() is True
     assert bucket.rate == 150.0
+    # Another answer to a request that went out before the cut: no second cut.
+    assert bucket.penalize() is True and bucket.rate == 150.0
     assert bucket.acquire() == pytest.approx(60 / 165)  # bucket emptied; +15/min a request
-    # Answers to requests already in flight do not cut again within the same second.
-    assert bucket.penalize() is True and bucket.rate == 165.0
+    assert bucket.penalize() is True and bucket.rate == 82.5  # sent after the cut: cut
     t.now += 100.0
-    for _ in range(PACE_RECOVERY_REQUESTS):
+    for _ in range(3 * PACE_RECOVERY_REQUESTS):  # +8.25/min a request from 82.5
         bucket.acquire()
     assert bucket.rate == 300.0  # never above the host's own rate
+
+
+def test_answers_in_flight_at_a_cut_cut_once_across_threads() -> None:
+    t = FakeTime()
+    bucket = limiter(None, None, t)
+    barrier = threading.Barrier(8)
+
+    def request() -> None:
+        bucket.acquire()
+        barrier.wait()  # all eight in flight before any answer
+        bucket.penalize()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert bucket.rate == pytest.approx(60 * 8 / 2)  # 8 at once: measured 8/s, halved once
 
 
 def test_the_pace_has_a_floor() -> None:
