@@ -40,6 +40,7 @@ from .exceptions import (
     ForbiddenError,
     NotCachedError,
     NotFoundError,
+    PartialWriteError,
     RateLimitError,
     RFCxError,
     ServerError,
@@ -64,6 +65,7 @@ __all__ = [
     "ForbiddenError",
     "NotCachedError",
     "NotFoundError",
+    "PartialWriteError",
     "RFCxError",
     "RateLimitError",
     "ServerError",
@@ -101,6 +103,7 @@ __all__ = [
     "projects",
     "projects_df",
     "read_training_set",
+    "review_detections",
     "segments_df",
     "set_default_client",
     "stream",
@@ -111,6 +114,7 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "upload_detections",
     "wait_for_classifier_job",
     "with_local_time",
     "with_sites",
@@ -236,6 +240,10 @@ best_detections_df = _on_default_client("best_detections_df")
 create_classifier_job = _on_default_client("create_classifier_job")
 cancel_classifier_job = _on_default_client("cancel_classifier_job")
 wait_for_classifier_job = _on_default_client("wait_for_classifier_job")
+
+# Reviews and uploaded detections: writes that change detections.
+review_detections = _on_default_client("review_detections")
+upload_detections = _on_default_client("upload_detections")
 
 #: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
 _PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")

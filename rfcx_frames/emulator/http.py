@@ -105,6 +105,12 @@ def etag(body: bytes) -> str:
 def json_response(obj: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """A JSON body serialised compactly, as ``JSON.stringify`` does."""
     body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return encoded_json_response(body, status, headers)
+
+
+def encoded_json_response(body: bytes, status: int = 200,
+                          headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """A JSON body already encoded (by SQLite, :mod:`~rfcx_frames.emulator.json_sql`)."""
     resp = Response(status=status, body=body, headers=list(headers))
     resp.header("Content-Type", "application/json; charset=utf-8")
     resp.header("ETag", etag(body))
