@@ -15,6 +15,7 @@ from . import classifier_jobs as jobs
 from .auth import User
 from .http import HTTPError, Request, Response, json_response, text_response
 from .params import Converter, iso
+from .render import camel
 from .server import App
 from .sql import Where, limit_sql, order_clause, page_params
 
@@ -26,17 +27,6 @@ LITE = ("id", "classifier_id", "project_id", "minutes_completed", "minutes_total
 _TIMES = ("created_at", "updated_at", "started_at", "completed_at")
 #: The list's answer when its SQL fails (a bad sort column, a negative page).
 FAILURE = "Internal Server Error"
-
-
-def camel(name: str) -> str:
-    """``minutes_total`` -> ``minutesTotal``, as the platform renders job attributes.
-
-    Examples
-    --------
-    >>> camel("query_start"), camel("id")
-    ('queryStart', 'id')
-    """
-    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
 
 
 def render_job(app: App, row: Any, fields: list[str] | None) -> dict[str, Any]:
