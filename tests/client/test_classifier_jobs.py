@@ -264,3 +264,22 @@ def test_summary_and_best_detections_of_a_finished_job(emu: Emulator,
         assert confidence == pytest.approx(highest[0]["c"], rel=1e-6)
     daily = client.best_detections_df(job_id, by_date=True, review_statuses="unreviewed")
     assert (daily["review_status"].astype(str) == "unreviewed").all()
+
+
+def test_writes_are_sent_once_unless_the_ingress_refused_them(emu: Emulator,
+                                                              client: rf.Client) -> None:
+    pr = _project(emu, "Puerto Rico Soundscapes")
+    before = len(_jobs(emu, "1 = 1"))
+    # a 503 from the ingress comes before the platform acted: the POST is sent again, once
+    emu.set_faults(fail_next=1, fail_status=503, methods=["POST"])
+    job_id = client.create_classifier_job(1, pr, None, "2024-03-01", "2024-03-02")
+    assert len(_jobs(emu, "1 = 1")) == before + 1
+    # a 502 may come after the platform acted: a PATCH is not sent again
+    emu.set_faults(fail_next=1, fail_status=502, methods=["PATCH"])
+    try:
+        with pytest.raises(rf.ServerError):
+            client.cancel_classifier_job(job_id)
+    finally:
+        emu.set_faults(fail_next=0, methods=None)
+    assert client.classifier_job(job_id).status == "waiting"
+    assert client.cancel_classifier_job(job_id).status == "cancelled"
