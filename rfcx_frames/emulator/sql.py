@@ -1,7 +1,7 @@
 """SQL pieces the routes share: WHERE building, ``IN`` lists, ORDER BY and LIMIT/OFFSET.
 
 Every list route turns its query parameters into one :class:`Where` and a sort: the helpers
-here keep the platform's rules for them (ties broken by id, unknown sort columns failing
+here keep the platform's rules for them (ties broken by id or shuffled, unknown sort columns failing
 like SQL, an omitted limit meaning every row) in one place.
 """
 
@@ -60,8 +60,9 @@ class Where:
         return " AND ".join(self.clauses)
 
 
-def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
-    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties broken by id.
+def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str,
+                 tie: str = "id ASC") -> str:
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), then ``tie``.
 
     An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
 
@@ -75,6 +76,8 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
         The route's default sort.
     failure
         The route's 500 message.
+    tie
+        The last term, ordering rows the sort leaves tied (see ``App.tie_break``).
 
     Examples
     --------
@@ -92,7 +95,7 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
             # The platform passes unknown sort columns to SQL and fails with its route's 500.
             raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
-    return ", ".join([*terms, "id ASC"])
+    return ", ".join([*terms, tie])
 
 
 def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None, int]:
