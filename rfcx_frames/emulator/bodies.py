@@ -92,25 +92,33 @@ def spool(rfile: Readable, length: int | None, chunked: bool, folder: Path,
     b'abc'
     """
     out = spooled(folder)
-    if length:
-        _copy(rfile, out.write, length)
-    elif chunked:
-        total = 0
-        while True:
-            line = rfile.readline(1024).strip().split(b";")[0]
-            if not re.fullmatch(rb"[0-9a-fA-F]{1,16}", line):
-                raise BodyError(400, "malformed chunk size")
-            size = int(line, 16)
-            total += size
-            if limit is not None and total > limit:
-                raise BodyError(413, "body too large")
-            if size == 0:
-                rfile.readline(1024)
-                break
-            _copy(rfile, out.write, size)
-            rfile.readline(1024)
+    try:
+        if length:
+            _copy(rfile, out.write, length)
+        elif chunked:
+            _copy_chunks(rfile, out.write, limit)
+    except BaseException:
+        out.close()
+        raise
     out.seek(0)
     return out
+
+
+def _copy_chunks(rfile: Readable, sink: Callable[[bytes], object], limit: int | None) -> None:
+    total = 0
+    while True:
+        line = rfile.readline(1024).strip().split(b";")[0]
+        if not re.fullmatch(rb"[0-9a-fA-F]{1,16}", line):
+            raise BodyError(400, "malformed chunk size")
+        size = int(line, 16)
+        total += size
+        if limit is not None and total > limit:
+            raise BodyError(413, "body too large")
+        if size == 0:
+            rfile.readline(1024)
+            return
+        _copy(rfile, sink, size)
+        rfile.readline(1024)
 
 
 def discard(rfile: Readable, length: int) -> None:
