@@ -84,9 +84,9 @@ def preflight(prefix: str, req: Request) -> Response:
                         "this bucket.")
     resp = Response(status=204, body=b"")
     resp.header("Access-Control-Allow-Methods", CORS_METHODS)
+    resp.header("Vary", "Access-Control-Request-Headers")
     asked = req.header("access-control-request-headers")
     if asked:
-        resp.header("Vary", "Access-Control-Request-Headers")
         resp.header("Access-Control-Allow-Headers", asked)
     return resp
 
