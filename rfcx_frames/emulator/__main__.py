@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-limit", type=int, default=None,
                         help="requests per minute per client before 503 (platform: 300)")
     parser.add_argument("--tie-order", default="id", choices=["id", "random"],
-                        help="order of rows sharing a start: by id (stable) or random per "
-                             "query (like the platform's database)")
+                        help="order of listing rows sharing a sort key: by id (stable) or "
+                             "a new one per query, seeded (like the platform's database)")
 
 
 def serve(args: argparse.Namespace) -> int:
