@@ -3,13 +3,15 @@ back in a new order in every query (``tie_order="random"``), as Postgres may ret
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
 import requests
 
 from rfcx_frames.emulator import Emulator, running
+from rfcx_frames.exceptions import RFCxError
 
 T = 1_709_300_000_000  # 2024-03-01T13:33:20Z: inside the one-day world
 TIED = 1_300  # more than one page (1,000 rows), so a page boundary falls among the ties
@@ -122,3 +124,42 @@ def test_annotations_and_segments_are_complete_under_shuffled_ties(
             assert len(frame) >= len(STARTS) * 500
             seg = client.segments_df(stream, start, end)
             assert seg["id"].is_unique and set(seg["id"]) == ids("segments")
+
+
+def _writer(emu: Emulator, every_read: bool, tag: str) -> Callable[..., None]:
+    """A response hook standing for another user adding a project while pages are read."""
+    added: list[str] = []
+
+    def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
+        query = parse_qs(urlsplit(response.url).query)
+        if urlsplit(response.url).path != "/projects" or query.get("offset") != ["0"]:
+            return
+        if added and not every_read:
+            return
+        # An id sorting first: every later page starts one row earlier than planned.
+        new = f"tp0{len(added):08d}{tag}"
+        added.append(new)
+        with emu.store.connect() as conn:
+            conn.execute("INSERT INTO projects (id, name, created_by_id, created_at, "
+                         "updated_at) VALUES (?, ?, 1, ?, ?)", (new, f"Added {new}", T, T))
+
+    return hook
+
+
+def test_a_listing_changed_while_read_is_read_again(shuffled: Emulator) -> None:
+    with shuffled.client(progress=False, cache=False) as client:
+        client.session.http.hooks["response"].append(_writer(shuffled, every_read=False, tag="a"))
+        shuffled.reset_stats()
+        frame = client.projects_df()
+    assert frame["id"].is_unique and len(frame) == _total(shuffled, "/projects")
+    assert "tp000000000a" in set(frame["id"])
+    # Two reads of two pages, and the Total-Items asked just above.
+    assert shuffled.stats()["requests"]["GET /projects"] == 4 + 1
+
+
+def test_a_listing_that_keeps_changing_fails_instead_of_returning_short(
+        shuffled: Emulator) -> None:
+    with shuffled.client(progress=False, cache=False) as client:
+        client.session.http.hooks["response"].append(_writer(shuffled, every_read=True, tag="b"))
+        with pytest.raises(RFCxError, match="changed while it was read"):
+            client.projects_df()
