@@ -26,10 +26,34 @@ INGRESS = ("/", "/ingest/", "/auth/")
 #: Prefixes standing for S3 (pre-signed URLs; a single PUT may hold up to 5 GiB).
 STORAGE = ("/_blobs/", "/_uploads/")
 S3_MAX_PUT = 5 * 1024**3
-#: Core paths that need no token.
-UNAUTHENTICATED_CORE = {"/health-check"}
+#: The platform's route families behind its authentication (``core/routes.js`` and
+#: ``core/internal/routes.js``): a path under one answers 401 without a token, even when
+#: no route of the family matches it; any other path is routed (404 when unknown).
+AUTHENTICATED_FAMILIES = frozenset({
+    "annotations", "classifications", "classifiers", "classifier-jobs", "detections",
+    "event-strategies", "events", "stream-source-files", "organizations", "projects",
+    "streams", "clustered-annotations", "clustered-detections", "clustered-events",
+    "indices", "users"})
+INTERNAL_FAMILIES = frozenset({"assets", "classifier-jobs", "cognition", "cron", "console",
+                               "explorer", "ingest", "prediction", "arbimon", "ai-hub"})
 #: What Express's ``cors()`` allows in a preflight with its default options.
 CORS_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+
+
+def needs_token(path: str) -> bool:
+    """Whether the platform authenticates ``path`` before routing it.
+
+    Examples
+    --------
+    >>> needs_token("/streams/abc/segments"), needs_token("/health-check"), needs_token("/x")
+    (True, False, False)
+    >>> needs_token("/internal/assets/streams/a.wav")
+    True
+    """
+    parts = path.strip("/").split("/")
+    if parts[0] == "internal":
+        return len(parts) > 1 and parts[1] in INTERNAL_FAMILIES
+    return parts[0] in AUTHENTICATED_FAMILIES
 
 
 def body_limit(prefix: str) -> int | None:
@@ -104,7 +128,7 @@ def admit(store: Store, req: Request, prefix: str, route_known: bool,
     >>> admit(Store(tempfile.mkdtemp()), req, "/", True, False).status
     401
     """
-    if prefix in ("/", "/ingest/") and req.path not in UNAUTHENTICATED_CORE:
+    if prefix == "/ingest/" or (prefix == "/" and needs_token(req.path)):
         req.user = auth.user_for_token(store, req.bearer())
         if req.user is None:
             # The platform answers 401 before routing, with no Content-Type at all.
