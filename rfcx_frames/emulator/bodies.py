@@ -50,7 +50,8 @@ def spooled(folder: Path) -> IO[bytes]:
 
     Examples
     --------
-    >>> fh = spooled(Path(tempfile.gettempdir())); fh.write(b"x")
+    >>> with spooled(Path(tempfile.gettempdir())) as fh:
+    ...     fh.write(b"x")
     1
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,9 +87,9 @@ def spool(rfile: Readable, length: int | None, chunked: bool, folder: Path,
 
     Examples
     --------
-    >>> body = spool(io.BytesIO(b"3\\r\\nabc\\r\\n0\\r\\n\\r\\n"), None, True,
-    ...              Path(tempfile.gettempdir()), None)
-    >>> body.read()
+    >>> with spool(io.BytesIO(b"3\\r\\nabc\\r\\n0\\r\\n\\r\\n"), None, True,
+    ...            Path(tempfile.gettempdir()), None) as body:
+    ...     body.read()
     b'abc'
     """
     out = spooled(folder)

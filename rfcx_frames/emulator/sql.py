@@ -142,7 +142,7 @@ def limit_sql(limit: int | None, offset: int, failure: str) -> str:
     >>> limit_sql(-1, 0, "Failed getting detections")
     Traceback (most recent call last):
     ...
-    rfcx_frames.emulator.http.HTTPError: (500, 'Failed getting detections')
+    rfcx_frames.emulator.http.HTTPError: Failed getting detections
     """
     if (limit is not None and limit < 0) or offset < 0:
         raise HTTPError(500, failure)
