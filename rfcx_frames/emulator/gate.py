@@ -132,7 +132,9 @@ def admit(store: Store, req: Request, prefix: str, route_known: bool,
         req.user = auth.user_for_token(store, req.bearer())
         if req.user is None:
             # The platform answers 401 before routing, with no Content-Type at all.
-            return text_response("Unauthorized", status=401, content_type=None)
+            refused = text_response("Unauthorized", status=401, content_type=None)
+            refused.implicit_length = True
+            return refused
     if prefix == "/_uploads/" and req.method == "PUT" and not presigned:
         return signature_mismatch()
     if not route_known:

@@ -125,6 +125,8 @@ class Response:
     content_length: int | None = None
     #: Drop the connection once this answer is sent (a server that dies after answering).
     crash_after: bool = False
+    #: Written with a bare ``res.end(body)`` upstream: no ``Content-Length`` on ``HEAD``.
+    implicit_length: bool = False
 
     def header(self, name: str, value: str) -> Response:
         """Add a header and return self, for chaining."""

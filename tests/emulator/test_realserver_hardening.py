@@ -54,6 +54,13 @@ def test_head_answers_as_the_platform(demo_emulator: Emulator) -> None:
         assert emu.headers[name] == real.headers[name]
 
 
+def test_head_without_a_token_answers_as_the_platform(demo_emulator: Emulator) -> None:
+    emu = requests.head(f"{demo_emulator.api_url}/projects", timeout=10)
+    real = requests.head(f"{REAL}/projects", timeout=10)
+    assert (emu.status_code, emu.content) == (real.status_code, real.content) == (401, b"")
+    assert "Content-Length" not in emu.headers and "Content-Length" not in real.headers
+
+
 @pytest.mark.parametrize("path", ["/projects", "/streams"])
 def test_the_platform_sorts_by_id(path: str) -> None:
     resp = requests.get(f"{REAL}{path}", params={"sort": "id", "limit": 100}, timeout=10,
