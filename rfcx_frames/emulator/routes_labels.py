@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..files import write_bytes
 from . import access, json_sql
 from .auth import User
 from .http import HTTPError, Request, Response, encoded_json_response, json_response, text_response
@@ -282,20 +281,25 @@ def list_classifications(app: App, req: Request) -> Response:
     rows = app.store.query(
         f"SELECT c.id, c.value, c.title, c.image, c.type, n.name AS alt_name, n.language_id "
         f"FROM classifications c LEFT JOIN classification_alternative_names n "
-        f"ON n.classification_id = c.id {sql_where} ORDER BY c.title ASC, c.id ASC, n.rank ASC, "
-        f"n.id ASC{limit_sql(limit, offset, 'Failed searching for classifications')}", args)
-    body: list[dict[str, Any]] = []
+        f"ON n.classification_id = c.id {sql_where} ORDER BY {_classification_order(app)}"
+        f"{limit_sql(limit, offset, 'Failed searching for classifications')}", args)
+    # Rows of one classification join into one item wherever they fall in the page.
+    items: dict[int, dict[str, Any]] = {}
     for r in rows:
-        if not body or body[-1]["_id"] != r["id"]:
-            body.append({"_id": r["id"], "value": r["value"], "title": r["title"],
-                         "image": r["image"], "type": {"value": r["type"]},
-                         "alternative_names": []})
+        item = items.setdefault(r["id"], {"value": r["value"], "title": r["title"],
+                                          "image": r["image"], "type": {"value": r["type"]},
+                                          "alternative_names": []})
         if r["alt_name"] is not None:
-            body[-1]["alternative_names"].append({"name": r["alt_name"],
-                                                  "language_id": r["language_id"]})
-    for item in body:
-        del item["_id"]
-    return json_response(body)
+            item["alternative_names"].append({"name": r["alt_name"],
+                                              "language_id": r["language_id"]})
+    return json_response(list(items.values()))
+
+
+def _classification_order(app: App) -> str:
+    # The platform orders by title and name rank only; in "id" mode ties go by id.
+    if app.tie_order != "random":
+        return "c.title ASC, c.id ASC, n.rank ASC, n.id ASC"
+    return f"c.title ASC, n.rank ASC, {app.tie_break('c.id')}, {app.tie_break('n.id')}"
 
 
 def get_classification(app: App, req: Request) -> Response:
@@ -363,8 +367,7 @@ def create_classifier(app: App, req: Request) -> Response:
         classifier_id = int(cur.lastrowid or 0)
         model_url = ""
         if files:
-            write_bytes(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz",
-                        files[0].data)
+            files[0].save(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz")
             model_url = f"s3://rfcx-ai-dev/classifiers/{classifier_id}.tar.gz"
         conn.execute("UPDATE classifiers SET model_url = ? WHERE id = ?", (model_url, classifier_id))
         conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
@@ -375,7 +378,21 @@ def create_classifier(app: App, req: Request) -> Response:
         # their ingested audio with a band-energy stand-in (see emulator/inference.py).
         app.jobs.submit(classifier_id, list(active_streams))
     resp = text_response("Created", status=201)
+    resp.crash_after = app.faults.config.classifier_log_crash and _logger_crashes(req, values)
     return resp.header("Location", f"/classifiers/{classifier_id}")
+
+
+def _logger_crashes(req: Request, values: list[str]) -> bool:
+    """Whether the platform's request logger dies on this ``POST /classifiers``.
+
+    It shortens a ``classification_values`` longer than 10 by slicing it and calling
+    ``.push`` on the result: a list is fine, but a single part named without ``[]`` (or a
+    JSON string) reaches it as a string, and a string of more than 10 characters throws
+    after the answer was sent, which ends the process.
+    """
+    names = req.form_names
+    return (names.count("classification_values") == 1 and "classification_values[]" not in names
+            and len(values) == 1 and len(values[0]) > 10)
 
 
 def get_classifier(app: App, req: Request) -> Response:
@@ -425,7 +442,8 @@ def list_classifiers(app: App, req: Request) -> Response:
     where, args = "1 = 1", []
     if not user.is_system:
         where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
-    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
+    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error",
+                         app.tie_break("id"))
     rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
                            f"{limit_sql(limit, offset, 'Internal Server Error')}", args)
     wanted = [c for c in CLASSIFIER_FULL if c in fields]
