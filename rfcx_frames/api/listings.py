@@ -1,7 +1,7 @@
 """Whole listings as frames: ``projects_df``, ``streams_df``, ``classifications_df``.
 
-Each reads every page (``Total-Items`` where the platform gives it), keeps each row once
-in the entity's order, in Arrow, and is cached whole with an expiry
+Each reads every row once, complete even where the platform's order has ties
+(:mod:`rfcx_frames.api.pages`), keeps the entity's order, in Arrow, and is cached whole with an expiry
 (:func:`rfcx_frames.api.cached.whole`).
 
 Examples
@@ -18,24 +18,30 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import convert, validate, wire
+from .. import convert, validate
 from ..progress import Progress
 from ..schemas import CLASSIFICATION, PROJECT, STREAM, Entity
 from . import cached, taxonomy
 from .context import Context
-from .pages import all_pages
+from .pages import counted_listing, single_query_listing
 
 
 def _fetcher(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
-             progress: bool | None, stop_on_empty: bool = False,
+             progress: bool | None,
              finish: Callable[[pa.Table], pa.Table] | None = None) -> Callable[[], pa.Table]:
     def fetch() -> pa.Table:
-        chunks: list[pa.StructArray] = []
+        tables: list[pa.Table] = []
         with Progress(entity.name, enabled=ctx.show_progress(progress)) as bar:
             for params in queries:
-                chunks += all_pages(ctx, entity, entity.endpoint, params, bar,
-                                    stop_on_empty=stop_on_empty)
-        table = merge_split_items(entity, wire.to_table(entity, chunks))
+                if entity is CLASSIFICATION:
+                    tables.append(single_query_listing(ctx, entity, entity.endpoint, params,
+                                                       bar))
+                else:
+                    # The default sort (-updated_at) has ties, and an edit moves a row
+                    # between pages; the primary key has neither.
+                    tables.append(counted_listing(ctx, entity, entity.endpoint,
+                                                  {**params, "sort": "id"}, bar))
+        table = merge_split_items(entity, pa.concat_tables(tables))
         return convert.ordered(entity, finish(table) if finish is not None else table)
 
     return fetch
@@ -43,9 +49,8 @@ def _fetcher(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
 
 def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
              shown: Mapping[str, Any], progress: bool | None, cache: Any, max_age: Any,
-             stop_on_empty: bool = False,
              finish: Callable[[pa.Table], pa.Table] | None = None) -> pd.DataFrame:
-    fetch = _fetcher(ctx, entity, queries, progress, stop_on_empty, finish)
+    fetch = _fetcher(ctx, entity, queries, progress, finish)
     frame = cached.whole(ctx, entity, shown, cache, fetch, max_age)
     return ctx.attach_query(frame, entity.endpoint, shown)
 
@@ -90,7 +95,7 @@ def projects_df(ctx: Context, keyword: str | None = None, created_by: str | None
                 only_public: bool | None = None, only_deleted: bool | None = None, *,
                 progress: bool | None = None, cache: Any = None,
                 max_age: Any = None) -> pd.DataFrame:
-    """Every project matching the filters (all pages, using ``Total-Items``).
+    """Every project matching the filters (all pages, checked against ``Total-Items``).
 
     Parameters
     ----------
@@ -174,10 +179,11 @@ def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = N
                        max_age: Any = None) -> pd.DataFrame:
     """Every classification matching ``keyword`` (title or alternative name).
 
-    The platform counts its page limit in (classification x alternative name) rows, so
-    pages are read until an empty one and split entries are merged. ``type`` is the
-    taxonomic level; ``common_name`` is the first English alternative name. The platform
-    serves no class's parent.
+    The platform counts its page limit in (classification x alternative name) rows and
+    orders rows sharing a title anew in every query, so the listing is read in one query
+    (see :func:`rfcx_frames.api.pages.single_query_listing`) and split entries are merged.
+    ``type`` is the taxonomic level; ``common_name`` is the first English alternative name.
+    The platform serves no class's parent.
 
     Parameters
     ----------
@@ -218,9 +224,9 @@ def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = N
     params = {k: v for k, v in params.items() if v is not None}
     if not validate.check_bool(details, "details"):
         return _listing(ctx, CLASSIFICATION, [params], params, progress, cache, max_age,
-                        stop_on_empty=True, finish=taxonomy.with_common_names)
+                        finish=taxonomy.with_common_names)
     return _listing(ctx, CLASSIFICATION, [params], {**params, "details": True}, progress, cache,
-                    max_age, stop_on_empty=True,
+                    max_age,
                     finish=lambda t: taxonomy.with_details(ctx, taxonomy.with_common_names(t)))
 
 

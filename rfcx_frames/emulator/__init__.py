@@ -66,9 +66,11 @@ class Emulator:
         Seconds on a monotonic clock for the rate limit's bucket (default
         ``time.monotonic``); tests pass their own to step time.
     tie_order
-        ``"id"`` (default): detections and annotations sharing a start come in id order, so
-        offset pages are stable. ``"random"``: a new order for every query, as the
-        platform's database may do; a client that pages by offset can then skip rows.
+        ``"id"`` (default): rows of any listing that share its sort key (a start, an
+        ``updated_at``, a title) come in id order, so offset pages are stable.
+        ``"random"``: a new order of those rows for every query, as the platform's
+        database may do, drawn from ``seed``; a client that pages by offset can then skip
+        or repeat rows.
     clock
         Returns the platform's current time (a ``pandas.Timestamp`` or anything
         :func:`rfcx_frames.timeutil.to_utc` reads) for the times it writes, such as a
@@ -113,7 +115,7 @@ class Emulator:
         identity.platform_id(self.store)  # fixed now, before any write can fork the world
         self.faults = Faults(fault_config, seed=seed, clock=rate_clock)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
-                       secret=world_secret(self.store), tie_order=tie_order)
+                       secret=world_secret(self.store), tie_order=tie_order, tie_seed=seed)
         if clock is not None:
             self.app.clock = lambda: to_epoch_ms(to_utc(clock(), "clock()"))
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:

@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="nginx limit_req burst: requests beyond the first that pass at "
                              "once (default: 5x --rate-limit, ingress-nginx's multiplier)")
     parser.add_argument("--tie-order", default="id", choices=["id", "random"],
-                        help="order of rows sharing a start: by id (stable) or random per "
-                             "query (like the platform's database)")
+                        help="order of listing rows sharing a sort key: by id (stable) or "
+                             "a new one per query, seeded (like the platform's database)")
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -50,6 +50,9 @@ class FaultConfig:
     fail_next: int = 0
     fail_status: int = 503
     methods: tuple[str, ...] | None = None
+    #: Reproduce the platform's crash after a ``POST /classifiers`` with one
+    #: ``classification_values`` string: answered, then the connection dropped.
+    classifier_log_crash: bool = False
 
     def __post_init__(self) -> None:
         if self.methods is not None:
@@ -111,7 +114,7 @@ class Faults:
         self._rng = random.Random(self.seed)
         self._limit = self.config.limit_req(self.clock)
 
-    def configure(self, **changes: float | int | None) -> None:
+    def configure(self, **changes: float | int | bool | None) -> None:
         """Change fault settings (same names as :class:`FaultConfig`)."""
         with self._lock:
             values = {**self.config.__dict__, **changes}

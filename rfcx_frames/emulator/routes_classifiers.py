@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..files import write_bytes
 from . import access
 from .http import HTTPError, Request, Response, json_response, text_response
 from .params import Converter
@@ -66,8 +65,7 @@ def create_classifier(app: App, req: Request) -> Response:
         classifier_id = int(cur.lastrowid or 0)
         model_url = ""
         if files:
-            write_bytes(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz",
-                        files[0].data)
+            files[0].save(app.store.data_dir / "classifiers" / f"{classifier_id}.tar.gz")
             model_url = f"s3://rfcx-ai-dev/classifiers/{classifier_id}.tar.gz"
         conn.execute("UPDATE classifiers SET model_url = ? WHERE id = ?", (model_url, classifier_id))
         conn.executemany("INSERT INTO classifier_outputs (classifier_id, classification_id, "
@@ -78,7 +76,21 @@ def create_classifier(app: App, req: Request) -> Response:
         # their ingested audio with a band-energy stand-in (see emulator/inference.py).
         app.jobs.submit(classifier_id, list(active_streams))
     resp = text_response("Created", status=201)
+    resp.crash_after = app.faults.config.classifier_log_crash and _logger_crashes(req, values)
     return resp.header("Location", f"/classifiers/{classifier_id}")
+
+
+def _logger_crashes(req: Request, values: list[str]) -> bool:
+    """Whether the platform's request logger dies on this ``POST /classifiers``.
+
+    It shortens a ``classification_values`` longer than 10 by slicing it and calling
+    ``.push`` on the result: a list is fine, but a single part named without ``[]`` (or a
+    JSON string) reaches it as a string, and a string of more than 10 characters throws
+    after the answer was sent, which ends the process.
+    """
+    names = req.form_names
+    return (names.count("classification_values") == 1 and "classification_values[]" not in names
+            and len(values) == 1 and len(values[0]) > 10)
 
 
 def get_classifier(app: App, req: Request) -> Response:
@@ -144,7 +156,8 @@ def list_classifiers(app: App, req: Request) -> Response:
     where, args = "1 = 1", []
     if not user.is_system:
         where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
-    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
+    order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error",
+                         app.tie_break("id"))
     if "outputs" in fields:
         # The platform's paged query cannot join the outputs list: its SQL fails (a 500).
         raise HTTPError(500, "Internal Server Error")

@@ -278,20 +278,25 @@ def list_classifications(app: App, req: Request) -> Response:
     rows = app.store.query(
         f"SELECT c.id, c.value, c.title, c.image, c.type, n.name AS alt_name, n.language_id "
         f"FROM classifications c LEFT JOIN classification_alternative_names n "
-        f"ON n.classification_id = c.id {sql_where} ORDER BY c.title ASC, c.id ASC, n.rank ASC, "
-        f"n.id ASC{limit_sql(limit, offset, 'Failed searching for classifications')}", args)
-    body: list[dict[str, Any]] = []
+        f"ON n.classification_id = c.id {sql_where} ORDER BY {_classification_order(app)}"
+        f"{limit_sql(limit, offset, 'Failed searching for classifications')}", args)
+    # Rows of one classification join into one item wherever they fall in the page.
+    items: dict[int, dict[str, Any]] = {}
     for r in rows:
-        if not body or body[-1]["_id"] != r["id"]:
-            body.append({"_id": r["id"], "value": r["value"], "title": r["title"],
-                         "image": r["image"], "type": {"value": r["type"]},
-                         "alternative_names": []})
+        item = items.setdefault(r["id"], {"value": r["value"], "title": r["title"],
+                                          "image": r["image"], "type": {"value": r["type"]},
+                                          "alternative_names": []})
         if r["alt_name"] is not None:
-            body[-1]["alternative_names"].append({"name": r["alt_name"],
-                                                  "language_id": r["language_id"]})
-    for item in body:
-        del item["_id"]
-    return json_response(body)
+            item["alternative_names"].append({"name": r["alt_name"],
+                                              "language_id": r["language_id"]})
+    return json_response(list(items.values()))
+
+
+def _classification_order(app: App) -> str:
+    # The platform orders by title and name rank only; in "id" mode ties go by id.
+    if app.tie_order != "random":
+        return "c.title ASC, c.id ASC, n.rank ASC, n.id ASC"
+    return f"c.title ASC, n.rank ASC, {app.tie_break('c.id')}, {app.tie_break('n.id')}"
 
 
 def get_classification(app: App, req: Request) -> Response:
