@@ -116,7 +116,7 @@ def list_jobs(app: App, req: Request) -> Response:
     conv.validate()
     if nothing:
         return json_response([], headers=[("Total-Items", "0")])
-    order = order_clause(sort, FULL, "-created_at", FAILURE)
+    order = order_clause(sort, FULL, "-created_at", FAILURE, app.tie_break("id"))
     sorted_by = [t.strip().lstrip("+-") for t in (sort or "-created_at").split(",") if t.strip()]
     if fields and "streams" in fields and not set(sorted_by) <= set(fields):
         # Upstream the streams join pages a subquery that lacks the sort column: SQL fails.
