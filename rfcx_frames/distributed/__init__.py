@@ -21,7 +21,7 @@ from rfcx_frames.distributed.limiter import ClusterRateLimiter
 from rfcx_frames.distributed.map import cluster_limiter, map_windows
 from rfcx_frames.distributed.plan import check_plan, partition_name, partitions, window_grid
 from rfcx_frames.distributed.results import read_results, written
-from rfcx_frames.distributed.worker import WorkerSpec, plug_limiter
+from rfcx_frames.distributed.worker import WorkerSpec
 
 __all__ = [
     "DETECTION_COLUMNS",
@@ -36,7 +36,6 @@ __all__ = [
     "model_fn",
     "partition_name",
     "partitions",
-    "plug_limiter",
     "read_results",
     "window_grid",
     "written",

@@ -3,13 +3,14 @@
 Every worker's session asks the same :class:`ClusterRateLimiter` before each request, so
 the platform's 300 requests a minute hold for the cluster, not per process. The bucket
 is a GCRA schedule: the scheduler keeps, in a ``distributed.Variable``, the instant the
-next request may go (the "theoretical arrival time"), and a worker takes a slot under a
-``distributed.Lock``, moves that instant one interval on and sleeps until its slot
-outside the lock. A burst of at most ``burst`` requests may go at once.
+next request may go (the "theoretical arrival time") and the pace, and a worker takes a
+slot under a ``distributed.Lock``, moves that instant one interval on and sleeps until
+its slot outside the lock. A burst of at most ``burst`` requests may go at once.
 
-The limiter has the interface of :class:`rfcx_frames.ratelimit.RateLimiter`
-(``acquire()``, and ``penalize()`` to push everyone back after the platform answered
-429/503), so it plugs into a session where a local bucket would.
+The limiter is a :class:`rfcx_frames.ratelimit.Pacer` (``acquire()``, and ``penalize()``
+to halve the whole cluster's pace after the platform answered 429/503, climbing back a
+step per request), so a worker's client takes it as ``rate_limit=``, where a local
+bucket would be.
 
 Examples
 --------
@@ -24,6 +25,8 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from rfcx_frames import config
 
 
 def _distributed() -> Any:
@@ -75,7 +78,7 @@ class ClusterRateLimiter:
         self.burst = burst
         self.name = name or f"rfcx-frames-limit-{uuid.uuid4().hex}"
         self._clock, self._sleep, self._client = clock, sleep, client
-        self._shared: tuple[Any, Any, Any] | None = None
+        self._shared: tuple[Any, Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # A Client does not travel to workers; each worker reaches the scheduler its own way.
@@ -107,9 +110,11 @@ class ClusterRateLimiter:
         out = ClusterRateLimiter(self.per_minute, burst=self.burst, name=self.name,
                                  clock=self._clock, sleep=self._sleep, client=client)
         out._shared = (distributed.Lock(f"{self.name}-lock"),
-                       distributed.Variable(f"{self.name}-next", client=client),
-                       distributed.Variable(f"{self.name}-granted", client=client))
+                       distributed.Variable(f"{self.name}-state", client=client))
         return out
+
+    def _fresh(self, now: float) -> dict[str, float]:
+        return {"next": now, "granted": 0, "rate": self.per_minute, "step": 0.0}
 
     def start(self, client: Any) -> None:
         """Open the schedule on the scheduler of ``client``: the first slot is now, none taken.
@@ -121,22 +126,20 @@ class ClusterRateLimiter:
         --------
         >>> limiter.start(dask_client)  # doctest: +SKIP
         """
-        distributed = _distributed()
-        distributed.Variable(f"{self.name}-next", client=client).set(self._clock())
-        distributed.Variable(f"{self.name}-granted", client=client).set(0)
+        _distributed().Variable(f"{self.name}-state", client=client).set(
+            self._fresh(self._clock()))
 
-    def _parts(self) -> tuple[Any, Any, Any]:
+    def _state(self) -> tuple[Any, Any]:
         if self._shared is None:
             self._shared = self.bound()._shared
         assert self._shared is not None
         return self._shared
 
-    @staticmethod
-    def _read(variable: Any, default: Any) -> Any:
+    def _read(self, variable: Any, now: float) -> dict[str, float]:
         try:
-            return variable.get(timeout=0)
+            return dict(variable.get(timeout=0))
         except (TimeoutError, asyncio.TimeoutError):
-            return default  # never set: the first slot, the first grant
+            return self._fresh(now)  # never started: the first slot is now
 
     def acquire(self) -> float:
         """Take the next slot of the cluster's schedule, sleeping until it; the seconds waited.
@@ -146,29 +149,53 @@ class ClusterRateLimiter:
         >>> limiter.acquire()  # doctest: +SKIP
         0.0
         """
-        lock, variable, granted = self._parts()
+        lock, variable = self._state()
         with lock:
             now = self._clock()
+            state = self._read(variable, now)
+            interval = 60.0 / state["rate"]
             # Up to `burst` slots may be taken at once after a pause, never more.
-            slot = max(float(self._read(variable, now)), now - (self.burst - 1) * self.interval)
-            variable.set(slot + self.interval)
-            granted.set(int(self._read(granted, 0)) + 1)
+            slot = max(state["next"], now - (self.burst - 1) * interval)
+            # After a penalty the pace climbs back a step per request, as the local bucket.
+            rate = min(self.per_minute, state["rate"] + state["step"])
+            variable.set({"next": slot + interval, "granted": state["granted"] + 1,
+                          "rate": rate, "step": 0.0 if rate >= self.per_minute else state["step"]})
         wait = max(0.0, slot - now)
         if wait > 0:
             self._sleep(wait)
         return wait
 
-    def penalize(self, seconds: float) -> None:
-        """Hold every worker back ``seconds`` from now (the platform answered 429 or 503).
+    def penalize(self) -> bool:
+        """Halve the cluster's pace and empty its burst (the platform answered 429 or 503).
+
+        Returns ``False`` when the pace is already at its floor
+        (:data:`~rfcx_frames.config.PACE_FLOOR_PER_MINUTE`).
 
         Examples
         --------
-        >>> limiter.penalize(5.0)  # doctest: +SKIP
+        >>> limiter.penalize()  # doctest: +SKIP
+        True
         """
-        lock, variable, _ = self._parts()
+        lock, variable = self._state()
+        floor = min(config.PACE_FLOOR_PER_MINUTE, self.per_minute)
         with lock:
             now = self._clock()
-            variable.set(max(float(self._read(variable, now)), now + float(seconds)))
+            state = self._read(variable, now)
+            lowered = state["rate"] > floor
+            rate = max(floor, state["rate"] / 2)
+            variable.set({**state, "next": max(state["next"], now), "rate": rate,
+                          "step": rate / config.PACE_RECOVERY_REQUESTS})
+            return lowered
+
+    def rate(self) -> float:
+        """The cluster's pace now, in requests per minute (lower after a penalty).
+
+        Examples
+        --------
+        >>> limiter.rate()  # doctest: +SKIP
+        300.0
+        """
+        return float(self._read(self._state()[1], self._clock())["rate"])
 
     def granted(self) -> int:
         """How many slots the cluster has taken so far.
@@ -178,15 +205,14 @@ class ClusterRateLimiter:
         >>> limiter.granted()  # doctest: +SKIP
         42
         """
-        return int(self._read(self._parts()[2], 0))
+        return int(self._read(self._state()[1], self._clock())["granted"])
 
-    def next_slot(self) -> float | None:
-        """The clock reading from which the next slot is free (``None`` before the first).
+    def next_slot(self) -> float:
+        """The clock reading from which the next slot is free.
 
         Examples
         --------
         >>> limiter.next_slot()  # doctest: +SKIP
         1700000000.2
         """
-        value = self._read(self._parts()[1], None)
-        return None if value is None else float(value)
+        return float(self._read(self._state()[1], self._clock())["next"])

@@ -25,33 +25,46 @@ from typing import Any
 
 import pandas as pd
 
-from rfcx_frames import config
 from rfcx_frames.client import Client
 from rfcx_frames.distributed.limiter import ClusterRateLimiter, _distributed
 from rfcx_frames.distributed.plan import partitions
 from rfcx_frames.distributed.results import done
 from rfcx_frames.distributed.worker import WindowFn, WorkerSpec, run_partition
 from rfcx_frames.exceptions import PartitionsFailedError
-from rfcx_frames.ratelimit import AutoRateLimit
+from rfcx_frames.ratelimit import PLATFORM, AutoRateLimit, RateLimit, check_setting
+from rfcx_frames.urls import is_platform_host
 from rfcx_frames.validate import check_sample_rate
 
 REPORT_COLUMNS = ("partition", "stream_id", "date", "windows", "status", "rows", "error")
 
 
 def cluster_limiter(client: Client) -> ClusterRateLimiter | None:
-    """The cluster-wide bucket for a client's rate-limit setting (``None``: no limit).
+    """The cluster-wide bucket for a client's ``rate_limit`` (``None``: none to share).
+
+    ``AUTO`` on the platform's hosts is the ingress's 300/min with its burst; a number or
+    a :class:`~rfcx_frames.ratelimit.RateLimit` is that limit. ``AUTO`` elsewhere (an
+    emulator, a proxy) and ``None`` have no figure to share: workers pace themselves from
+    the first 429/503 (``AUTO``) or not at all.
 
     Examples
     --------
-    >>> cluster_limiter(Client(api_url="http://127.0.0.1:9", token="t", rate_limit=None)) is None
-    True
+    >>> cluster_limiter(Client(api_url="https://api.rfcx.org", token="t", rate_limit=60))
+    ... # doctest: +ELLIPSIS
+    ClusterRateLimiter(per_minute=60, ...)
     """
     setting = client.session.rate_limit
-    if setting is None:
+    if isinstance(setting, ClusterRateLimiter):
+        return setting
+    if isinstance(setting, AutoRateLimit):
+        if not is_platform_host(client.api_url):
+            return None
+        limit: RateLimit | None = PLATFORM
+    else:
+        checked = check_setting(setting)
+        limit = checked if isinstance(checked, RateLimit) else None
+    if limit is None:
         return None
-    per_minute = (config.PLATFORM_RATE_LIMIT if isinstance(setting, AutoRateLimit)
-                  else float(setting))
-    return ClusterRateLimiter(per_minute)
+    return ClusterRateLimiter(limit.per_minute, burst=max(1, limit.burst_size))
 
 
 def _options(sample_rate: int | None, gap: str, channel: Any, batch_size: int) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from rfcx_frames.api.audio import audio_source
 from rfcx_frames.audio.window_apply import WindowFn, apply_windows
 from rfcx_frames.client import Client
 from rfcx_frames.distributed.results import write_partition
+from rfcx_frames.ratelimit import Pacer
 
 _CLIENTS: dict[str, Client] = {}
 _LOCK = threading.Lock()
@@ -70,9 +71,12 @@ class WorkerSpec:
         >>> WorkerSpec.from_client(client, None)  # doctest: +SKIP
         """
         session = client.session
+        # A process-local bucket cannot travel to (or be shared by) workers: the cluster's
+        # limiter replaces it, else the workers go unpaced.
+        local = isinstance(session.rate_limit, Pacer)
         settings = {"api_url": client.api_url, "ingest_url": client.ingest_url,
                     "auth_url": client.auth_url, "cache_dir": str(client.cache_root),
-                    "max_workers": client.max_workers, "rate_limit": session.rate_limit,
+                    "max_workers": client.max_workers, "rate_limit": None if local else session.rate_limit,
                     "timeout": session.timeout, "retries": session.retries,
                     "backoff_factor": session.backoff_factor, "deadline": session.deadline,
                     "clock": client.clock, "progress": False,
@@ -88,26 +92,14 @@ class WorkerSpec:
         """
         with _LOCK:
             if self.key not in _CLIENTS:
-                built = Client(token=self.token, **self.settings)
+                settings = dict(self.settings)
                 if self.limiter is not None:
-                    # Bound here, in a task, where the worker's distributed.Client is found.
+                    # Bound here, in a task, where the worker's distributed.Client is found;
+                    # the session takes any Pacer as its rate limit.
                     bound = getattr(self.limiter, "bound", None)
-                    plug_limiter(built, bound() if callable(bound) else self.limiter)
-                _CLIENTS[self.key] = built
+                    settings["rate_limit"] = bound() if callable(bound) else self.limiter
+                _CLIENTS[self.key] = Client(token=self.token, **settings)
             return _CLIENTS[self.key]
-
-
-def plug_limiter(client: Client, limiter: Any) -> None:
-    """Make every request of ``client`` that its rate-limit setting limits wait on ``limiter``.
-
-    The session asks its rate-limit hook (``limiter_for``) before each request; a
-    limiter with ``acquire()`` (and ``penalize()``) takes the local bucket's place.
-
-    Examples
-    --------
-    >>> plug_limiter(client, ClusterRateLimiter(300))  # doctest: +SKIP
-    """
-    client.session._limiter = limiter
 
 
 def run_partition(spec: WorkerSpec, name: str, windows: pd.DataFrame, fn: WindowFn,

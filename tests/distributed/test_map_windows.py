@@ -16,8 +16,10 @@ import pytest
 from distributed import Client as DaskClient
 from distributed import LocalCluster, get_task_stream
 
+from rfcx_frames import Client
 from rfcx_frames.distributed import (
     ClusterRateLimiter,
+    cluster_limiter,
     indices_fn,
     map_windows,
     model_fn,
@@ -38,7 +40,7 @@ RATE = 8000
 @pytest.fixture(scope="module")
 def dask() -> Iterator[DaskClient]:
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                      dashboard_address=None) as cluster, DaskClient(cluster) as client:
+                      dashboard_address=":0") as cluster, DaskClient(cluster) as client:
         yield client
 
 
@@ -188,6 +190,20 @@ def test_one_limiter_paces_every_request_of_the_cluster(
     assert limiter.granted() == sent
     # One schedule for both workers: the n-th slot is n intervals (0.5 s) after the first.
     assert limiter.next_slot() == pytest.approx(sent * 0.5)
+    # A 429/503 halves the whole cluster's pace: the next slot comes one second later.
+    assert limiter.penalize() is True and limiter.rate() == 60
+    limiter.acquire()
+    assert limiter.next_slot() == pytest.approx(sent * 0.5 + 1.0)
+
+
+def test_the_cluster_limit_follows_the_clients_rate_limit() -> None:
+    platform = "https://api.rfcx.org"
+    auto = cluster_limiter(Client(api_url=platform, token="t"))
+    assert auto is not None and (auto.per_minute, auto.burst) == (300, 1500)
+    assert cluster_limiter(Client(api_url="http://127.0.0.1:9", token="t")) is None
+    assert cluster_limiter(Client(api_url=platform, token="t", rate_limit=None)) is None
+    fixed = cluster_limiter(Client(api_url="http://127.0.0.1:9", token="t", rate_limit=60))
+    assert fixed is not None and fixed.interval == 1.0
 
 
 def test_bad_arguments_are_refused_before_any_task(
