@@ -11,6 +11,7 @@ import sqlite3
 import time
 from typing import Any
 
+from . import routes_counts as counts
 from . import routes_labels as labels
 from . import routes_projects as projects
 from . import routes_segments as segments
@@ -56,6 +57,8 @@ def register(app: App) -> None:
     r.add("GET", "/streams/{id}/segments/{start}", bind(segments.get_segment))
     r.add("GET", "/streams/{id}/segments/{start}/file", bind(segments.segment_file))
     r.add("GET", "/detections", bind(labels.list_detections))
+    r.add("GET", "/detections/summary", bind(counts.detections_summary))
+    r.add("GET", "/clustered-detections", bind(counts.clustered_detections))
     r.add("GET", "/annotations", bind(labels.list_annotations))
     r.add("GET", "/classifications", bind(labels.list_classifications))
     r.add("GET", "/classifications/{value}", bind(labels.get_classification))
