@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, ingest, listings, ranged, seed
+from .api import audio, counts, effort, ingest, listings, ranged, seed
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, AutoRateLimit
@@ -274,6 +274,9 @@ class Client(Context):
     detections_df = ranged.detections_df
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
+
+    # counts the platform computes
+    detection_counts = counts.detection_counts
 
     # -- audio ---------------------------------------------------------------------------
     audio_source = audio.audio_source
