@@ -46,6 +46,8 @@ ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
 ENV_CACHE_DIR = "RFCX_FRAMES_CACHE"
 #: The cache mode when neither the call nor the client names one.
 ENV_CACHE_MODE = "RFCX_FRAMES_CACHE_MODE"
+#: Where the emulator keeps rendered synthetic audio shared by every world (``off``: none).
+ENV_EMULATOR_AUDIO_CACHE = "RFCX_FRAMES_EMULATOR_AUDIO"
 
 # --- Transport ------------------------------------------------------------------------
 #: (connect, read) timeout in seconds applied to every request.
@@ -199,3 +201,26 @@ def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
     if folder is not None and folder.strip():
         return Path(folder.strip()).expanduser()
     return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def emulator_audio_path() -> Path | None:
+    """The emulator's folder of rendered synthetic audio, or ``None`` when turned off.
+
+    ``$RFCX_FRAMES_EMULATOR_AUDIO`` names it (``off``, ``0`` or ``false``: no folder, every
+    segment is rendered anew); by default ``emulator-audio`` in the user cache of
+    :data:`APP_NAME`. The folder is not created here.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["RFCX_FRAMES_EMULATOR_AUDIO"] = "off"
+    >>> emulator_audio_path() is None
+    True
+    >>> del os.environ["RFCX_FRAMES_EMULATOR_AUDIO"]
+    """
+    value = (env(ENV_EMULATOR_AUDIO_CACHE) or "").strip()
+    if value.lower() in {"off", "0", "false", "no"}:
+        return None
+    if value:
+        return Path(value).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "emulator-audio"

@@ -15,7 +15,7 @@ from ..files import write_bytes
 from . import access
 from .auth import User
 from .http import HTTPError, Request, Response, json_response, text_response
-from .params import Converter, iso, leading_int
+from .params import Converter, iso, pg_integer
 from .render import STREAM_LITE, column_value, lite_object, pick
 from .server import App
 from .sql import Where, limit_sql, order_clause, page_params, placeholders
@@ -76,8 +76,8 @@ class DetectionQuery:
         parsed = cls(
             start=start, end=end, streams=conv.array("streams"),
             projects=conv.array("projects"), classifications=conv.array("classifications"),
-            classifiers=conv.array("classifiers", integers=True),
-            classifier_jobs=conv.array("classifier_jobs", integers=True),
+            classifiers=conv.array("classifiers"),
+            classifier_jobs=conv.array("classifier_jobs"),
             review_statuses=conv.array("review_statuses", allowed=tuple(REVIEW_STATUSES)),
             min_confidence=conv.float("min_confidence", default=0.95),
             limit=conv.integer("limit", maximum=1000),
@@ -110,6 +110,14 @@ def _review_clause(statuses: list[str]) -> tuple[str, list[int]]:
     return "(" + " OR ".join(parts) + ")", numeric
 
 
+def _sql_integers(values: list[str]) -> list[int]:
+    """Ids the platform passes to SQL unchecked: one Postgres rejects fails the route."""
+    parsed = [pg_integer(v) for v in values]
+    if any(p is None for p in parsed):
+        raise HTTPError(500, "Failed getting detections")
+    return [p for p in parsed if p is not None]
+
+
 def _detection_where(app: App, user: User, q: DetectionQuery) -> Where:
     where = Where(["d.start >= ?", "d.start < ?"], [q.start, q.end])
     streams = _readable_streams(app, user, q.streams)
@@ -121,9 +129,9 @@ def _detection_where(app: App, user: User, q: DetectionQuery) -> Where:
     if q.classifications is not None:
         where.within("d.classification_id", _classification_ids(app, q.classifications))
     if q.classifiers is not None:
-        where.within("d.classifier_id", [leading_int(c) for c in q.classifiers])
+        where.within("d.classifier_id", _sql_integers(q.classifiers))
     if q.classifier_jobs is not None:
-        where.within("d.classifier_job_id", [leading_int(c) for c in q.classifier_jobs])
+        where.within("d.classifier_job_id", _sql_integers(q.classifier_jobs))
     if q.review_statuses is not None:
         clause, codes = _review_clause(q.review_statuses)
         where.add(clause, *codes)
@@ -155,7 +163,7 @@ def list_detections(app: App, req: Request) -> Response:
         f'SELECT d.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
         f'FROM detections d JOIN classifications c ON c.id = d.classification_id '
         f'WHERE {where.sql} ORDER BY d.start {direction}, {app.tie_break("d.id", direction)}'
-        f'{limit_sql(q.limit, q.offset)}', where.args)
+        f'{limit_sql(q.limit, q.offset, "Failed getting detections")}', where.args)
     return json_response([_detection_item(app, r, q) for r in rows])
 
 
@@ -186,7 +194,7 @@ def list_annotations(app: App, req: Request) -> Response:
         f'SELECT a.*, c.value AS c_value, c.title AS c_title, c.image AS c_image '
         f'FROM annotations a JOIN classifications c ON c.id = a.classification_id '
         f'WHERE {where.sql} ORDER BY a.start ASC, {app.tie_break("a.id")}'
-        f'{limit_sql(limit, offset)}', where.args)
+        f'{limit_sql(limit, offset, "Failed getting annotations")}', where.args)
     body = [{"id": r["id"], "stream_id": r["stream_id"], "start": iso(r["start"]),
              "end": iso(r["end"]), "frequency_min": r["frequency_min"],
              "frequency_max": r["frequency_max"],
@@ -209,8 +217,9 @@ def list_classifications(app: App, req: Request) -> Response:
     where: list[str] = []
     args: list[object] = []
     if keyword:
-        where.append("(c.title LIKE ? OR c.id IN (SELECT classification_id FROM "
-                     "classification_alternative_names WHERE name LIKE ?))")
+        # Upstream filters the joined rows: a classification whose title does not match
+        # keeps only its matching names, and limit/offset count what is left.
+        where.append("(c.title LIKE ? OR n.name LIKE ?)")
         args.extend([f"%{keyword}%", f"%{keyword}%"])
     if levels:
         where.append(f"c.type IN ({placeholders(levels)})")
@@ -228,7 +237,7 @@ def list_classifications(app: App, req: Request) -> Response:
         f"SELECT c.id, c.value, c.title, c.image, c.type, n.name AS alt_name, n.language_id "
         f"FROM classifications c LEFT JOIN classification_alternative_names n "
         f"ON n.classification_id = c.id {sql_where} ORDER BY c.title ASC, c.id ASC, n.rank ASC, "
-        f"n.id ASC{limit_sql(limit, offset)}", args)
+        f"n.id ASC{limit_sql(limit, offset, 'Failed searching for classifications')}", args)
     body: list[dict[str, Any]] = []
     for r in rows:
         if not body or body[-1]["_id"] != r["id"]:
@@ -372,6 +381,6 @@ def list_classifiers(app: App, req: Request) -> Response:
         where, args = "(is_public = 1 OR created_by_id = ?)", [user.id]
     order = order_clause(sort, CLASSIFIER_FULL, "name,-version", "Internal Server Error")
     rows = app.store.query(f"SELECT * FROM classifiers WHERE {where} ORDER BY {order}"
-                           f"{limit_sql(limit, offset)}", args)
+                           f"{limit_sql(limit, offset, 'Internal Server Error')}", args)
     wanted = [c for c in CLASSIFIER_FULL if c in fields]
     return json_response([pick(r, wanted) for r in rows])

@@ -50,7 +50,32 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-UNAUTHENTICATED_CORE = {"/health-check"}
+#: The platform's route families behind its authentication (``core/routes.js`` and
+#: ``core/internal/routes.js``): a path under one answers 401 without a token, even when
+#: no route of the family matches it; any other path is routed (404 when unknown).
+AUTHENTICATED_FAMILIES = frozenset({
+    "annotations", "classifications", "classifiers", "classifier-jobs", "detections",
+    "event-strategies", "events", "stream-source-files", "organizations", "projects",
+    "streams", "clustered-annotations", "clustered-detections", "clustered-events",
+    "indices", "users"})
+INTERNAL_FAMILIES = frozenset({"assets", "classifier-jobs", "cognition", "cron", "console",
+                               "explorer", "ingest", "prediction", "arbimon", "ai-hub"})
+
+
+def needs_token(path: str) -> bool:
+    """Whether the platform authenticates ``path`` before routing it.
+
+    Examples
+    --------
+    >>> needs_token("/streams/abc/segments"), needs_token("/health-check"), needs_token("/x")
+    (True, False, False)
+    >>> needs_token("/internal/assets/streams/a.wav")
+    True
+    """
+    parts = path.strip("/").split("/")
+    if parts[0] == "internal":
+        return len(parts) > 1 and parts[1] in INTERNAL_FAMILIES
+    return parts[0] in AUTHENTICATED_FAMILIES
 
 
 @dataclass
@@ -200,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, app: App, request: Request, route: Any, prefix: str,
                   path_known: bool) -> Response:
         try:
-            if prefix in ("/", "/ingest/") and request.path not in UNAUTHENTICATED_CORE:
+            if prefix == "/ingest/" or (prefix == "/" and needs_token(request.path)):
                 request.user = auth.user_for_token(app.store, request.bearer())
                 if request.user is None:
                     # The platform answers 401 before routing, with no Content-Type at all.

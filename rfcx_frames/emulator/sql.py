@@ -61,7 +61,10 @@ class Where:
 
 
 def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
-    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties broken by id.
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties in storage order.
+
+    Postgres returns rows that share the sort key in the order it stored them (for a
+    freshly loaded table, insertion order), so ties here follow SQLite's ``rowid``.
 
     An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
 
@@ -79,7 +82,7 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
     Examples
     --------
     >>> order_clause("-name", ["name"], "name", "Failed getting items")
-    '"name" DESC, id ASC'
+    '"name" DESC, rowid ASC'
     """
     terms = []
     for raw in (sort or default).split(","):
@@ -92,7 +95,7 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
             # The platform passes unknown sort columns to SQL and fails with its route's 500.
             raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
-    return ", ".join([*terms, "id ASC"])
+    return ", ".join([*terms, "rowid ASC"])
 
 
 def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None, int]:
@@ -115,19 +118,30 @@ def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None,
     return limit, offset
 
 
-def limit_sql(limit: int | None, offset: int) -> str:
+def limit_sql(limit: int | None, offset: int, failure: str) -> str:
     """The ``LIMIT``/``OFFSET`` clause; none at all when both are unset (every row).
+
+    A negative limit or offset is the route's 500 with the ``failure`` message: the
+    platform hands both to Postgres unchecked, which rejects them.
 
     Parameters
     ----------
     limit, offset
         The page; ``limit=None`` with an offset means every row after it.
+    failure
+        The route's 500 message.
 
     Examples
     --------
-    >>> limit_sql(None, 0), limit_sql(10, 20)
+    >>> limit_sql(None, 0, "x"), limit_sql(10, 20, "x")
     ('', ' LIMIT 10 OFFSET 20')
+    >>> limit_sql(-1, 0, "Failed getting detections")
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.emulator.http.HTTPError: (500, 'Failed getting detections')
     """
+    if (limit is not None and limit < 0) or offset < 0:
+        raise HTTPError(500, failure)
     if limit is None and not offset:
         return ""
     return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
