@@ -101,9 +101,9 @@ def _aggregate_sql(aggregate: str, field: str) -> tuple[str, bool]:
     return f"{aggregate}({column})", False
 
 
-def clustered_detections(app: App, req: Request) -> Response:
-    """``GET /clustered-detections``: an aggregate per time bucket and classification."""
-    conv = Converter(req.query)
+def _clustered_query(query: dict[str, list[str]]) -> tuple[DetectionQuery, dict[str, Any]]:
+    """The parameters of ``/clustered-detections``, checked in the platform's order."""
+    conv = Converter(query)
     start, end = conv.window()
     streams = conv.array("streams")
     streams_public = bool(conv.boolean("streams_public", default=False))
@@ -121,28 +121,38 @@ def clustered_detections(app: App, req: Request) -> Response:
     limit = conv.integer("limit", default=100)
     offset = conv.integer("offset", default=0) or 0
     conv.validate()
-    width = interval_ms(interval)
-    if width is None or (limit is not None and limit < 0) or offset < 0:
-        raise HTTPError(500, FAILED_CLUSTERS)  # Postgres rejects them, the route answers 500
-    value_sql, is_time = _aggregate_sql(aggregate, field)
     q = DetectionQuery(start=start, end=end, streams=streams, projects=None,
                        classifications=classifications, classifiers=None, classifier_jobs=None,
-                       review_statuses=None, min_confidence=min_confidence, limit=None,
-                       offset=0, descending=False, fields=None)
+                       review_statuses=None, min_confidence=min_confidence, limit=limit,
+                       offset=offset, descending=descending, fields=None)
+    return q, {"interval": interval, "aggregate": aggregate, "field": field,
+               "streams_public": streams_public}
+
+
+def clustered_detections(app: App, req: Request) -> Response:
+    """``GET /clustered-detections``: an aggregate per time bucket and classification."""
+    q, opts = _clustered_query(req.query)
+    width = interval_ms(opts["interval"])
+    if width is None:
+        raise HTTPError(500, FAILED_CLUSTERS)  # Postgres cannot read it as an interval
+    aggregate, field = opts["aggregate"], opts["field"]
+    value_sql, is_time = _aggregate_sql(aggregate, field)
     assert req.user is not None
-    if streams is None and streams_public and not req.user.is_system:
+    if q.streams is None and opts["streams_public"] and not req.user.is_system:
         # Only public streams, instead of those the caller may read.
         q = replace(q, streams=sorted(access.public_stream_ids(app.store)))
     where = _detection_where(app, req.user, q)
     bucket = f"(d.start - (((d.start - {BUCKET_ORIGIN_MS}) % {width}) + {width}) % {width})"
-    direction = "DESC" if descending else "ASC"
+    direction = "DESC" if q.descending else "ASC"
+    page = limit_sql(q.limit, q.offset, FAILED_CLUSTERS)
     rows = app.store.query(
         f"SELECT {bucket} AS bucket, {value_sql} AS value, min(d.start) AS first_start, "
         f"max(d.start) AS last_start, c.value AS c_value, c.title AS c_title, "
         f"c.image AS c_image FROM detections d JOIN classifications c "
         f"ON c.id = d.classification_id WHERE {where.sql} GROUP BY bucket, c.id "
-        f"ORDER BY bucket {direction}, {app.tie_break('c.id')}{limit_sql(limit, offset)}",
-        where.args)
+        f"ORDER BY bucket {direction}, {app.tie_break('c.id')}{page}", where.args)
+    # Sums of floats may differ from Postgres's in the last digit: it adds in the order
+    # its plan reads rows, SQLite compensates rounding (docs/emulator.md "Counts").
     body = [{"time_bucket": iso(r["bucket"]),
              "aggregated_value": None if is_time else js_float(r["value"]),
              "first_start": iso(r["first_start"]), "last_start": iso(r["last_start"]),
