@@ -76,6 +76,7 @@ __all__ = [
     "classifications_df",
     "clips",
     "concat",
+    "detection_counts",
     "detection_history",
     "detection_rates",
     "detections",
@@ -209,6 +210,7 @@ detections_df = _on_default_client("detections_df")
 annotations_df = _on_default_client("annotations_df")
 classifications_df = _on_default_client("classifications_df")
 effort_df = _on_default_client("effort_df")
+detection_counts = _on_default_client("detection_counts")
 download_segment = _on_default_client("download_segment")
 download_segments = _on_default_client("download_segments")
 download = _on_default_client("download")
