@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import config, paginate
+from ..exceptions import NotFoundError, ValidationError
 from ..paginate import Piece
 from ..progress import Progress
 from ..schemas import DETECTION, Entity
@@ -110,7 +111,11 @@ def plan(ctx: Context, entity: Entity, base: Mapping[str, Any],
                              if base.get(k) is not None}
     if group is not None:
         query["streams[]"] = list(group) if isinstance(group, tuple) else [group]
-    totals = bucket_totals(ctx, query, cursor, end_ms, width, bar)
+    try:
+        totals = bucket_totals(ctx, query, cursor, end_ms, width, bar)
+    except (NotFoundError, ValidationError):
+        # A deployment without the counting route still pages, only less tightly.
+        return paginate.plan_pieces(streams, cursor, end_ms, max_workers=max_workers)
     windows = paginate.plan_full_pages(totals, cursor, end_ms, width, max_pieces=max_workers)
     return [Piece(group, a, b) for a, b in windows]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterator
 from itertools import pairwise
 
@@ -19,6 +20,7 @@ import pytest
 from rfcx_frames import paginate
 from rfcx_frames.api.count_plan import bucket_width
 from rfcx_frames.emulator import Emulator, running
+from rfcx_frames.emulator.http import Route, error_response
 from tests.client.conftest import Truth
 
 START = "2024-03-01"
@@ -116,3 +118,23 @@ def test_bucket_width_keeps_the_count_answer_small() -> None:
     assert bucket_width(week, 44_000, 30, 4_000) == 21_600_000
     assert bucket_width(month, 200_000, 30, 1_000) == 86_400_000
     assert bucket_width(3_600_000, 5_000, 30, 4_000) == 60_000
+
+
+def test_a_platform_without_the_counting_route_still_pages_every_row(shuffled: Emulator,
+                                                                    truth: Truth) -> None:
+    # A deployment that answers 404 on /clustered-detections (an older platform).
+    missing = Route("GET", re.compile(r"^/clustered-detections$"),
+                    lambda req: error_response(404, "Not Found"), "GET /clustered-detections")
+    shuffled.app.core.routes.insert(0, missing)
+    try:
+        streams = truth.readable_streams(shuffled)
+        expected = truth.detections(shuffled, streams, START, "2024-03-11", 0.0)
+        shuffled.reset_stats()
+        with shuffled.client(progress=False, cache=False) as client:
+            frame = client.detections_df(START, "2024-03-11", streams=streams,
+                                         min_confidence=0)
+        asked = shuffled.stats()["requests"]
+    finally:
+        shuffled.app.core.routes.remove(missing)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert any("clustered-detections" in key for key in asked)  # asked, refused, paged anyway
