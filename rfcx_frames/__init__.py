@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
+from .api.jobs import ClassifierJob
 from .audio import TrainingSetError, read_training_set
 from .client import Client
 from .ecology import (
@@ -39,6 +40,7 @@ from .exceptions import (
     ForbiddenError,
     NotCachedError,
     NotFoundError,
+    PartialWriteError,
     RateLimitError,
     RFCxError,
     ServerError,
@@ -53,6 +55,7 @@ __all__ = [
     "AUTO",
     "AuthenticationError",
     "CacheError",
+    "ClassifierJob",
     "Client",
     "ConfigurationError",
     "CrowdedInstantWarning",
@@ -62,6 +65,7 @@ __all__ = [
     "ForbiddenError",
     "NotCachedError",
     "NotFoundError",
+    "PartialWriteError",
     "RFCxError",
     "RateLimitError",
     "ServerError",
@@ -71,11 +75,18 @@ __all__ = [
     "annotations",
     "annotations_df",
     "authenticate",
+    "best_detections_df",
+    "cancel_classifier_job",
     "check_ingest",
     "classifications",
     "classifications_df",
+    "classifier_job",
+    "classifier_job_summary",
+    "classifier_jobs_df",
+    "classifiers_df",
     "clips",
     "concat",
+    "create_classifier_job",
     "detection_counts",
     "detection_history",
     "detection_rates",
@@ -93,6 +104,7 @@ __all__ = [
     "projects",
     "projects_df",
     "read_training_set",
+    "review_detections",
     "segments_df",
     "set_default_client",
     "stream",
@@ -103,6 +115,8 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "upload_detections",
+    "wait_for_classifier_job",
     "with_local_time",
     "with_sites",
     "with_sun",
@@ -220,6 +234,18 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+classifiers_df = _on_default_client("classifiers_df")
+classifier_jobs_df = _on_default_client("classifier_jobs_df")
+classifier_job = _on_default_client("classifier_job")
+classifier_job_summary = _on_default_client("classifier_job_summary")
+best_detections_df = _on_default_client("best_detections_df")
+create_classifier_job = _on_default_client("create_classifier_job")
+cancel_classifier_job = _on_default_client("cancel_classifier_job")
+wait_for_classifier_job = _on_default_client("wait_for_classifier_job")
+
+# Reviews and uploaded detections: writes that change detections.
+review_detections = _on_default_client("review_detections")
+upload_detections = _on_default_client("upload_detections")
 
 #: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
 _PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")

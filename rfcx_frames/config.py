@@ -71,6 +71,14 @@ RETRY_AFTER_MAX = 120.0
 BODY_RETRIES = 4
 #: Requests per minute on the platform's hosts: the nginx ingress's ``limit-rpm``.
 PLATFORM_RATE_LIMIT = 300
+#: Requests the ingress lets through at once: ingress-nginx's default burst multiplier (5)
+#: times ``limit-rpm`` (nginx ``limit_req ... burst=1500 nodelay``).
+PLATFORM_RATE_BURST = 5 * PLATFORM_RATE_LIMIT
+#: The slowest the client paces a host that keeps answering 429/503 (requests per minute);
+#: below it a throttled answer counts against ``retries`` like any other failure.
+PACE_FLOOR_PER_MINUTE = 6.0
+#: After a 429/503 halves the pace, it climbs back to where it was over this many requests.
+PACE_RECOVERY_REQUESTS = 10
 USER_AGENT: str = f"rfcx-frames/{__version__} (+https://github.com/rfcx; python-requests)"
 #: Longest part of an error body quoted in an exception.
 ERROR_BODY_CHARS = 300
@@ -131,6 +139,9 @@ UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
 
 # --- Detections ------------------------------------------------------------------------
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
+#: Detections sent per ``POST /streams/{id}/detections`` (one JSON array; the platform
+#: stores each array in one insert, and the ingress refuses bodies over 100 MB).
+UPLOAD_DETECTIONS_BATCH = 1000
 
 # --- Cache ------------------------------------------------------------------------------
 #: The name of the user cache folder (``~/.cache/rfcx_frames`` on Linux).

@@ -111,7 +111,7 @@ def list_table(app: App, req: Request, table: str, filters: Filters, sortable: S
     sort = conv.string("sort")
     fields = conv.array("fields")
     conv.validate()
-    order = order_clause(sort, sortable, "-updated_at", failure)
+    order = order_clause(sort, sortable, "-updated_at", failure, app.tie_break("rowid"))
     rows, total = paged_select(app.store, table, where, order, limit, offset, failure)
     body = [render(app.store, r, fields) for r in rows]
     return json_response(body, headers=[("Total-Items", str(total))])

@@ -42,7 +42,8 @@ def list_segments(app: App, req: Request) -> Response:
     # An omitted limit reaches Sequelize as undefined (every row); limit=0 as LIMIT 0 (none).
     rows = app.store.query(
         f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
-        f'ORDER BY start ASC{limit_sql(limit, offset, "Failed getting stream segments")}', args)
+        f'ORDER BY start ASC, {app.tie_break("rowid")}'
+        f'{limit_sql(limit, offset, "Failed getting stream segments")}', args)
     body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
              "file_extension": r["file_extension"]} for r in rows]
     # The platform reads a property its DAO never sets, so the header says "undefined".

@@ -1,7 +1,7 @@
 """SQL pieces the routes share: WHERE building, ``IN`` lists, ORDER BY and LIMIT/OFFSET.
 
 Every list route turns its query parameters into one :class:`Where` and a sort: the helpers
-here keep the platform's rules for them (ties broken by id, unknown sort columns failing
+here keep the platform's rules for them (ties broken by id or shuffled, unknown sort columns failing
 like SQL, an omitted limit meaning every row) in one place.
 """
 
@@ -60,11 +60,13 @@ class Where:
         return " AND ".join(self.clauses)
 
 
-def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
-    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties in storage order.
+def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str,
+                 tie: str = "rowid ASC") -> str:
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), then ``tie``.
 
     Postgres returns rows that share the sort key in the order it stored them (for a
-    freshly loaded table, insertion order), so ties here follow SQLite's ``rowid``.
+    freshly loaded table, insertion order), so ties by default follow SQLite's ``rowid``;
+    ``App.tie_break`` gives a shuffled order instead.
 
     An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
 
@@ -78,6 +80,8 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
         The route's default sort.
     failure
         The route's 500 message.
+    tie
+        The last term, ordering rows the sort leaves tied (see ``App.tie_break``).
 
     Examples
     --------
@@ -95,7 +99,7 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
             # The platform passes unknown sort columns to SQL and fails with its route's 500.
             raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
-    return ", ".join([*terms, "rowid ASC"])
+    return ", ".join([*terms, tie])
 
 
 def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None, int]:
@@ -138,7 +142,7 @@ def limit_sql(limit: int | None, offset: int, failure: str) -> str:
     >>> limit_sql(-1, 0, "Failed getting detections")
     Traceback (most recent call last):
     ...
-    rfcx_frames.emulator.http.HTTPError: (500, 'Failed getting detections')
+    rfcx_frames.emulator.http.HTTPError: Failed getting detections
     """
     if (limit is not None and limit < 0) or offset < 0:
         raise HTTPError(500, failure)
