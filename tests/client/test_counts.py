@@ -6,13 +6,14 @@ docstring gives, computed from ``detections_df`` with the same filters.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from rfcx_frames import Client, config
-from rfcx_frames.emulator import Emulator
+from rfcx_frames.emulator import Emulator, running
 from rfcx_frames.exceptions import UnknownIdError
 
 START, END = "2024-03-01", "2024-03-08"
@@ -155,3 +156,15 @@ def test_unknown_ids_are_errors_not_empty_frames(client: Client, kwargs: dict[st
     with pytest.raises(UnknownIdError) as info:
         client.detection_counts(START, END, **kwargs)
     assert info.value.argument == argument
+
+
+def test_split_answers_are_whole_when_ties_come_in_any_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows of one bucket have no stable order upstream: offsets could skip or repeat them.
+    with running(world="demo", days=3, tie_order="random", data_dir=tmp_path / "w") as emu, \
+            emu.client(progress=False, cache=False) as client:
+        detections = client.detections_df("2024-03-01", "2024-03-04", min_confidence=0.1)
+        monkeypatch.setattr(config, "COUNTS_LIMIT", 7)
+        counts = client.detection_counts("2024-03-01", "2024-03-04", min_confidence=0.1,
+                                         interval="2h")
+    pd.testing.assert_frame_equal(counts, grouped(detections, pd.Timedelta(hours=2)))
