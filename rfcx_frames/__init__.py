@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
-from .audio import TrainingSetError, read_training_set
+from .audio import (
+    TrainingSet,
+    TrainingSetError,
+    log_mel,
+    read_training_set,
+    split_report,
+    to_hf_dataset,
+)
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -65,6 +72,7 @@ __all__ = [
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "TrainingSet",
     "TrainingSetError",
     "UnknownIdError",
     "ValidationError",
@@ -88,17 +96,20 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "log_mel",
     "plot",
     "projects",
     "projects_df",
     "read_training_set",
     "segments_df",
     "set_default_client",
+    "split_report",
     "stream",
     "stream_segments",
     "streams",
     "streams_df",
     "to_darwin_core",
+    "to_hf_dataset",
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",

@@ -20,19 +20,24 @@ from rfcx_frames.audio.kaggle import to_kaggle_rfcx
 from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, default_audio_root
-from rfcx_frames.audio.training import training_set
+from rfcx_frames.audio.clip_audio import ClipAudio
+from rfcx_frames.audio.features import log_mel
+from rfcx_frames.audio.hf import to_hf_dataset
 from rfcx_frames.audio.training_files import read_training_set, write_training_set
+from rfcx_frames.audio.training_set import TrainingSet, split_report, training_set
 from rfcx_frames.audio.window_plan import GapError
 from rfcx_frames.audio.windows import Coverage, WindowRequest, load_window, load_windows
 
 __all__ = [
     "AudioStore",
     "AudioVerificationError",
+    "ClipAudio",
     "Coverage",
     "GapError",
     "LocalSource",
     "SegmentSource",
     "TableSource",
+    "TrainingSet",
     "TrainingSetError",
     "WindowRequest",
     "band_energy",
@@ -42,9 +47,12 @@ __all__ = [
     "default_audio_root",
     "iter_clips",
     "load_window",
+    "log_mel",
     "load_windows",
     "read_training_set",
     "shift",
+    "split_report",
+    "to_hf_dataset",
     "to_kaggle_rfcx",
     "training_set",
     "write_training_set",
