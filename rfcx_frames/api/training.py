@@ -13,10 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..audio import training_files
-from ..audio import training_set as sets
 from ..audio.training import DEFAULT_STATUSES, ContextMode
 from ..audio.training_files import AudioFormat
+from ..audio.training_set import TrainingSet
+from ..audio.training_set import training_set as build_training_set
 from ..audio.windows import GapMode
+from . import listings
 from .audio import audio_source
 from .context import Context
 
@@ -27,7 +29,7 @@ def training_set(ctx: Context, annotations: pd.DataFrame, clip_duration: float,
                  classes: Sequence[str] | None = None, detections: pd.DataFrame | None = None,
                  seed: int = 0, min_distance: float = 5.0, context: ContextMode = "drop",
                  review_statuses: Sequence[str] = DEFAULT_STATUSES, gap: GapMode = "zero",
-                 batch_size: int = 256) -> sets.TrainingSet:
+                 batch_size: int = 256) -> TrainingSet:
     """A TrainingSet: labelled windows around annotations and reviewed detections.
 
     Audio is read lazily (``ts.audio[i]``, ``np.asarray(ts.audio)``), downloading each
@@ -78,14 +80,28 @@ def training_set(ctx: Context, annotations: pd.DataFrame, clip_duration: float,
     >>> ts = client.training_set(annotations, clip_duration=3.0, sample_rate=16000)  # doctest: +SKIP
     >>> train, test = ts.split(by="recording", test_size=0.25)  # doctest: +SKIP
     """
-    return sets.training_set(
+    return build_training_set(
         audio_source(ctx), annotations, clip_duration, sample_rate, step=step,
         min_overlap=min_overlap, negatives=negatives, classes=classes, detections=detections,
         seed=seed, min_distance=min_distance, context=context,
-        review_statuses=review_statuses, gap=gap, batch_size=batch_size)
+        review_statuses=review_statuses, gap=gap, batch_size=batch_size,
+        stream_rates=stream_rates(ctx) if sample_rate is None else None)
 
 
-def write_training_set(ctx: Context, ts: sets.TrainingSet, out_dir: str | os.PathLike[str],
+def stream_rates(ctx: Context) -> dict[str, int]:
+    """Each listed stream's ``max_sample_rate``: the native rate the platform knows.
+
+    Examples
+    --------
+    >>> stream_rates(client)  # doctest: +SKIP
+    {'abc123abc123': 48000}
+    """
+    streams = listings.streams_df(ctx, progress=False)
+    known = streams[streams["max_sample_rate"].notna()]
+    return {str(i): int(r) for i, r in zip(known["id"], known["max_sample_rate"], strict=True)}
+
+
+def write_training_set(ctx: Context, ts: TrainingSet, out_dir: str | os.PathLike[str],
                        format: AudioFormat = "npz", shard_size: int = 512,
                        progress: bool | None = None) -> Path:
     """Write a TrainingSet in shards; the same call after a crash resumes it.

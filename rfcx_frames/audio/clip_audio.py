@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -205,10 +205,22 @@ def _used_rates(segments: pd.DataFrame, starts: np.ndarray, ends: np.ndarray) ->
     return {int(r) for r in segments["sample_rate"][used].dropna()}
 
 
-def native_rate(source: SegmentSource, windows: pd.DataFrame) -> int | None:
-    """The one native rate of the recordings under ``windows`` (``None``: no recordings).
+def native_rate(source: SegmentSource, windows: pd.DataFrame,
+                stream_rates: Mapping[str, int] | None = None) -> int | None:
+    """The one native rate of the recordings under ``windows`` (``None``: unknown).
 
-    Only the segment listing is read, so a mix of rates fails before any download.
+    Only listings are read, so a mix of rates fails before any download: the segment
+    listing's ``sample_rate`` where it has one (local sources), else ``stream_rates``
+    (the platform's streams listing, ``max_sample_rate``).
+
+    Parameters
+    ----------
+    source
+        Where the segments are listed.
+    windows
+        ``stream_id``, ``start``, ``end``.
+    stream_rates
+        The rate of each stream, for segment listings without rates.
 
     Raises
     ------
@@ -230,12 +242,15 @@ def native_rate(source: SegmentSource, windows: pd.DataFrame) -> int | None:
         ends = series_ns(group["end"])[order]
         segments = source.segments(str(stream_id), from_ns(int(starts[0])),
                                    from_ns(int(ends.max())))
-        for rate in _used_rates(segments, starts, ends):
+        found = _used_rates(segments, starts, ends)
+        if not found and stream_rates is not None and str(stream_id) in stream_rates:
+            found = {int(stream_rates[str(stream_id)])}
+        for rate in found:
             rates.setdefault(rate, []).append(str(stream_id))
     if len(rates) > 1:
-        found = "; ".join(f"{r} Hz ({', '.join(s[:3])}{', ...' if len(s) > 3 else ''})"
+        listed = "; ".join(f"{r} Hz ({', '.join(s[:3])}{', ...' if len(s) > 3 else ''})"
                           for r, s in sorted(rates.items()))
-        raise ValueError(f"the recordings have different native sample rates ({found}); "
+        raise ValueError(f"the recordings have different native sample rates ({listed}); "
                          "pass sample_rate= to resample every clip to one rate")
     return next(iter(rates), None)
 

@@ -112,7 +112,7 @@ def to_hf_dataset(ts: TrainingSet, batch_size: int = 256) -> Any:
         parts.append(datasets.Dataset.from_dict(_columns(ts, lo, lo + len(audio), audio),
                                                 features=features))
     if not parts:
-        empty = {name: [] for name in features}
+        empty: dict[str, list[Any]] = {name: [] for name in features}
         return datasets.Dataset.from_dict(empty, features=features)
     return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 

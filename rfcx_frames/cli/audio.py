@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..audio import training_set, write_training_set
+from ..api.training import stream_rates
 from ..audio.clip_shards import write_clips
 from ..audio.download import download
 from ..audio.sources import ClientSource
@@ -106,10 +106,12 @@ def _cmd_clips(args: argparse.Namespace) -> int:
     """``rfcx-frames clips``: clips for the rows of a table, as ``.npz`` plus metadata."""
     frame = read_table(args.input)
     out = Path(args.out)
-    count, _ = write_clips(ClientSource(client_from(args)), frame, out, duration=args.duration,
+    client = client_from(args)
+    rates = stream_rates(client) if args.sample_rate is None else None
+    count, _ = write_clips(ClientSource(client), frame, out, duration=args.duration,
                            pad=args.pad, sample_rate=args.sample_rate,
                            band_pass=args.band_pass, shard_size=args.shard_size,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, stream_rates=rates)
     print(f"wrote {count} clips to {out} and metadata to "
           f"{out.with_suffix('.parquet')}", file=sys.stderr)
     return 0
@@ -149,13 +151,14 @@ def _shard_option(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_training_set(args: argparse.Namespace) -> int:
     """``rfcx-frames training-set``: build and write a training set from annotations."""
-    source = ClientSource(client_from(args))
-    ts = training_set(source, read_table(args.input), clip_duration=args.clip_duration,
-                      sample_rate=args.sample_rate, step=args.step,
-                      min_overlap=args.min_overlap, negatives=args.negatives,
-                      classes=id_list(args.class_), context=args.context)
-    path = write_training_set(ts, args.out, format=args.format, shard_size=args.shard_size,
-                              progress=not args.no_progress)
+    client = client_from(args)
+    ts = client.training_set(read_table(args.input), clip_duration=args.clip_duration,
+                             sample_rate=args.sample_rate, step=args.step,
+                             min_overlap=args.min_overlap, negatives=args.negatives,
+                             classes=id_list(args.class_), context=args.context)
+    path = client.write_training_set(ts, args.out, format=args.format,
+                                     shard_size=args.shard_size,
+                                     progress=not args.no_progress)
     print(f"wrote {len(ts)} clips to {path}", file=sys.stderr)
     return 0
 
