@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import soundfile as sf
 
 from rfcx_frames.audio.training_set import TrainingSet
@@ -106,15 +107,16 @@ def to_hf_dataset(ts: TrainingSet, batch_size: int = 256) -> Any:
         raise TypeError(f"ts must be a TrainingSet, not {type(ts).__name__}")
     datasets = _datasets()
     features = _features(ts, datasets)
-    parts = []
+    schema = features.arrow_schema
+    tables = [pa.Table.from_pydict({name: [] for name in features}, schema=schema)]
     size = max(1, int(batch_size))
     for lo, audio in zip(range(0, len(ts), size), ts.audio.iter_batches(size), strict=False):
-        parts.append(datasets.Dataset.from_dict(_columns(ts, lo, lo + len(audio), audio),
-                                                features=features))
-    if not parts:
-        empty: dict[str, list[Any]] = {name: [] for name in features}
-        return datasets.Dataset.from_dict(empty, features=features)
-    return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+        tables.append(pa.Table.from_pydict(_columns(ts, lo, lo + len(audio), audio),
+                                           schema=schema))
+    # Arrow rows already in the Audio feature's storage (WAV bytes): building the dataset
+    # from them skips the feature's own encoder, which needs torchcodec.
+    table = pa.concat_tables(tables).combine_chunks()
+    return datasets.Dataset(table, info=datasets.DatasetInfo(features=features))
 
 
 __all__ = ["to_hf_dataset"]

@@ -48,7 +48,7 @@ from rfcx_frames.audio.atomic_dir import (
 )
 from rfcx_frames.audio.clip_audio import ClipAudio
 from rfcx_frames.audio.training_set import TrainingSet
-from rfcx_frames.files import fsync_dir, write_bytes
+from rfcx_frames.files import fsync_dir, open_atomic, write_bytes
 from rfcx_frames.progress import tqdm
 from rfcx_frames.validate import check_positive_int
 
@@ -89,7 +89,9 @@ def _write_shard(staging: Path, ts: TrainingSet, shard: int, lo: int, hi: int,
     shutil.rmtree(partial, ignore_errors=True)
     audio = ts.audio[lo:hi]
     if format == "npz":
-        write_bytes(partial / "clips.npz", _encode(audio, format, ts.sample_rate))
+        # Straight to the file: an in-memory archive would double the shard's memory.
+        with open_atomic(partial / "clips.npz", "wb") as handle:
+            np.savez(handle, audio=audio)
     else:
         for row, clip in zip(range(lo, hi), audio, strict=True):
             write_bytes(partial / f"{row:07d}.flac", _encode(clip, format, ts.sample_rate))
