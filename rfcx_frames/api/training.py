@@ -18,7 +18,6 @@ from ..audio.training_files import AudioFormat
 from ..audio.training_set import TrainingSet
 from ..audio.training_set import training_set as build_training_set
 from ..audio.windows import GapMode
-from . import listings
 from .audio import audio_source
 from .context import Context
 
@@ -84,21 +83,7 @@ def training_set(ctx: Context, annotations: pd.DataFrame, clip_duration: float,
         audio_source(ctx), annotations, clip_duration, sample_rate, step=step,
         min_overlap=min_overlap, negatives=negatives, classes=classes, detections=detections,
         seed=seed, min_distance=min_distance, context=context,
-        review_statuses=review_statuses, gap=gap, batch_size=batch_size,
-        stream_rates=stream_rates(ctx) if sample_rate is None else None)
-
-
-def stream_rates(ctx: Context) -> dict[str, int]:
-    """Each listed stream's ``max_sample_rate``: the native rate the platform knows.
-
-    Examples
-    --------
-    >>> stream_rates(client)  # doctest: +SKIP
-    {'abc123abc123': 48000}
-    """
-    streams = listings.streams_df(ctx, progress=False)
-    known = streams[streams["max_sample_rate"].notna()]
-    return {str(i): int(r) for i, r in zip(known["id"], known["max_sample_rate"], strict=True)}
+        review_statuses=review_statuses, gap=gap, batch_size=batch_size)
 
 
 def write_training_set(ctx: Context, ts: TrainingSet, out_dir: str | os.PathLike[str],

@@ -208,13 +208,13 @@ def _used_rates(segments: pd.DataFrame, starts: np.ndarray, ends: np.ndarray) ->
     return {int(r) for r in segments["sample_rate"][used].dropna()}
 
 
-def native_rate(source: SegmentSource, windows: pd.DataFrame,
-                stream_rates: Mapping[str, int] | None = None) -> int | None:
+def native_rate(source: SegmentSource, windows: pd.DataFrame) -> int | None:
     """The one native rate of the recordings under ``windows`` (``None``: unknown).
 
     Only listings are read, so a mix of rates fails before any download: the segment
-    listing's ``sample_rate`` where it has one (local sources), else ``stream_rates``
-    (the platform's streams listing, ``max_sample_rate``).
+    listing's ``sample_rate`` where it has one (local sources), else the source's
+    ``stream_rates()`` where it has that method (the client's source: the streams
+    listing's ``max_sample_rate``).
 
     Parameters
     ----------
@@ -222,8 +222,6 @@ def native_rate(source: SegmentSource, windows: pd.DataFrame,
         Where the segments are listed.
     windows
         ``stream_id``, ``start``, ``end``.
-    stream_rates
-        The rate of each stream, for segment listings without rates.
 
     Raises
     ------
@@ -239,6 +237,7 @@ def native_rate(source: SegmentSource, windows: pd.DataFrame,
     True
     """
     rates: dict[int, list[str]] = {}
+    stream_rates: Mapping[str, int] | None = None
     for stream_id, group in windows.groupby(windows["stream_id"].astype(str), sort=True):
         order = np.argsort(series_ns(group["start"]), kind="stable")
         starts = series_ns(group["start"])[order]
@@ -246,8 +245,9 @@ def native_rate(source: SegmentSource, windows: pd.DataFrame,
         segments = source.segments(str(stream_id), from_ns(int(starts[0])),
                                    from_ns(int(ends.max())))
         found = _used_rates(segments, starts, ends)
-        if not found and stream_rates is not None and str(stream_id) in stream_rates:
-            found = {int(stream_rates[str(stream_id)])}
+        if not found and hasattr(source, "stream_rates"):
+            stream_rates = source.stream_rates() if stream_rates is None else stream_rates
+            found = {int(stream_rates[str(stream_id)])} if str(stream_id) in stream_rates else set()
         for rate in found:
             rates.setdefault(rate, []).append(str(stream_id))
     if len(rates) > 1:

@@ -22,7 +22,6 @@ import io
 import json
 import shutil
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +91,7 @@ def _assemble(parts: Path, out: Path, n_parts: int, shape: tuple[int, int]) -> p
 def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
                 duration: float | None = None, pad: float = 0.0,
                 sample_rate: int | None = None, band_pass: bool = False,
-                shard_size: int = 256, progress: bool = True,
-                stream_rates: Mapping[str, int] | None = None) -> tuple[int, pd.DataFrame]:
+                shard_size: int = 256, progress: bool = True) -> tuple[int, pd.DataFrame]:
     """Write the clips of ``frame``'s rows to ``out`` and their metadata beside it.
 
     Parameters
@@ -110,8 +108,6 @@ def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
         Clips held in memory at a time, and per resumable part.
     progress
         Show a progress bar.
-    stream_rates
-        Native rate per stream, for sources whose segment listing has no rates.
 
     Returns
     -------
@@ -135,7 +131,7 @@ def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
     rate = check_sample_rate(sample_rate)
     if rate is None:
         rate = native_rate(source, spans.rename(columns={"clip_start": "start",
-                                                         "clip_end": "end"}), stream_rates)
+                                                         "clip_end": "end"}))
     if rate is None and len(frame):
         raise ValueError("no recordings under the rows tell their sample rate; "
                          "pass sample_rate= (--sample-rate)")

@@ -23,7 +23,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -278,7 +278,6 @@ def training_set(
     review_statuses: Sequence[str] = DEFAULT_STATUSES,
     gap: GapMode = "zero",
     batch_size: int = 256,
-    stream_rates: Mapping[str, int] | None = None,
 ) -> TrainingSet:
     """A :class:`TrainingSet` of windows around annotations and reviewed detections.
 
@@ -305,8 +304,6 @@ def training_set(
         Missing audio inside a clip: ``"zero"``, ``"nan"`` or ``"raise"``.
     batch_size
         Clips decoded at a time when iterating.
-    stream_rates
-        Native rate per stream, for sources whose segment listing has no rates.
 
     Returns
     -------
@@ -325,7 +322,7 @@ def training_set(
     table = label_table(source, annotations, clip_duration, step, min_overlap, negatives,
                         classes, detections, seed, min_distance, context, review_statuses)
     if rate is None:
-        rate = native_rate(source, table, stream_rates)
+        rate = native_rate(source, table)
     if rate is None:
         if len(table):
             raise ValueError("no recordings under the windows tell their sample rate; "

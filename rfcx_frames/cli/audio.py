@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..api.training import stream_rates
 from ..audio.clip_shards import write_clips
 from ..audio.download import download
 from ..audio.sources import ClientSource
@@ -106,12 +105,10 @@ def _cmd_clips(args: argparse.Namespace) -> int:
     """``rfcx-frames clips``: clips for the rows of a table, as ``.npz`` plus metadata."""
     frame = read_table(args.input)
     out = Path(args.out)
-    client = client_from(args)
-    rates = stream_rates(client) if args.sample_rate is None else None
-    count, _ = write_clips(ClientSource(client), frame, out, duration=args.duration,
+    count, _ = write_clips(ClientSource(client_from(args)), frame, out, duration=args.duration,
                            pad=args.pad, sample_rate=args.sample_rate,
                            band_pass=args.band_pass, shard_size=args.shard_size,
-                           progress=not args.no_progress, stream_rates=rates)
+                           progress=not args.no_progress)
     print(f"wrote {count} clips to {out} and metadata to "
           f"{out.with_suffix('.parquet')}", file=sys.stderr)
     return 0
