@@ -46,6 +46,7 @@ from .exceptions import (
     ForbiddenError,
     NotCachedError,
     NotFoundError,
+    PartialWriteError,
     RateLimitError,
     RFCxError,
     ServerError,
@@ -69,6 +70,7 @@ __all__ = [
     "ForbiddenError",
     "NotCachedError",
     "NotFoundError",
+    "PartialWriteError",
     "RFCxError",
     "RateLimitError",
     "ServerError",
@@ -101,6 +103,7 @@ __all__ = [
     "projects",
     "projects_df",
     "read_training_set",
+    "review_detections",
     "segments_df",
     "set_default_client",
     "split_report",
@@ -113,6 +116,7 @@ __all__ = [
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
+    "upload_detections",
     "with_local_time",
     "with_sites",
     "with_sun",
@@ -229,6 +233,9 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+# Reviews and uploaded detections: writes that change detections.
+review_detections = _on_default_client("review_detections")
+upload_detections = _on_default_client("upload_detections")
 
 #: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
 _PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, ingest, listings, ranged, seed, training
+from .api import audio, effort, ingest, listings, ranged, reviews, seed, training
 from .api.context import Context
 from .exceptions import AuthenticationError
-from .ratelimit import AUTO, AutoRateLimit
+from .ratelimit import AUTO, RateLimitSetting
 from .session import Session
 from .urls import check_url
 
@@ -69,8 +69,10 @@ class Client(Context):
     max_workers
         Concurrent requests of one query.
     rate_limit
-        Requests per minute. Default: 300/min on the platform's hosts (its ingress limit),
-        no limit elsewhere (the emulator, a proxy); ``None``: never limit.
+        Pacing, shared by every client of the process. Default ``AUTO``: on the
+        platform's hosts the ingress's bucket (300/min, burst 1,500), elsewhere unpaced
+        until a host answers 429/503; every 429/503 lowers the pace. A number: requests
+        per minute (burst 5x); a ``RateLimit``; a ``Pacer``; ``None``: never pace.
     progress
         Show progress bars on long queries (``RFCX_FRAMES_PROGRESS=0`` disables all).
     timeout
@@ -115,7 +117,7 @@ class Client(Context):
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         max_workers: int = config.DEFAULT_MAX_WORKERS,
-        rate_limit: float | AutoRateLimit | None = AUTO,
+        rate_limit: RateLimitSetting = AUTO,
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,
@@ -274,6 +276,10 @@ class Client(Context):
     detections_df = ranged.detections_df
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
+
+    # -- reviews and uploaded detections: writes that change detections ------------------
+    review_detections = reviews.review_detections
+    upload_detections = reviews.upload_detections
 
     # -- audio ---------------------------------------------------------------------------
     audio_source = audio.audio_source

@@ -18,8 +18,9 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,24 @@ class Emulator:
         Where to listen; port 0 picks a free port.
     seed, streams, days
         World seed and scale knobs (see :func:`rfcx_frames.emulator.world.build_world`).
-    fault_rate, reset_rate, latency_ms, rate_limit
+    fault_rate, reset_rate, latency_ms
         Fault injection: share of requests answered 500/502/503, share of connections
-        reset or cut short, added latency, and requests per minute per client before 503.
+        reset or cut short, and added latency.
+    rate_limit, rate_burst
+        The ingress's rate limit per client address, as nginx's ``limit_req rate=N r/m
+        burst=B nodelay``: ``burst + 1`` requests pass at once, then one each
+        ``60 / rate_limit`` seconds; the excess gets the ingress's 503.
+        ``rate_burst=None`` is 5x the rate (ingress-nginx's default); the platform runs
+        ``rate_limit=300`` (burst 1500). ``None``: no limit.
+    rate_clock
+        Seconds on a monotonic clock for the rate limit's bucket (default
+        ``time.monotonic``); tests pass their own to step time.
     tie_order
-        ``"id"`` (default): detections and annotations sharing a start come in id order, so
-        offset pages are stable. ``"random"``: a new order for every query, as the
-        platform's database may do; a client that pages by offset can then skip rows.
+        ``"id"`` (default): rows of any listing that share its sort key (a start, an
+        ``updated_at``, a title) come in id order, so offset pages are stable.
+        ``"random"``: a new order of those rows for every query, as the platform's
+        database may do, drawn from ``seed``; a client that pages by offset can then skip
+        or repeat rows.
 
     Examples
     --------
@@ -71,14 +83,17 @@ class Emulator:
                  host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  streams: int | None = None, days: int | None = None,
                  fault_rate: float = 0.0, reset_rate: float = 0.0, latency_ms: int = 0,
-                 rate_limit: int | None = None, tie_order: str = "id") -> None:
+                 rate_limit: int | None = None, rate_burst: int | None = None,
+                 rate_clock: Callable[[], float] = time.monotonic,
+                 tie_order: str = "id") -> None:
         if world not in WORLDS:
             raise ValueError(f"world must be one of {sorted(WORLDS)}, got {world!r}")
         # Validate every option before anything is written to disk.
         if tie_order not in ("id", "random"):
             raise ValueError(f"tie_order must be 'id' or 'random', got {tie_order!r}")
         fault_config = FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
-                                   latency_ms=latency_ms, rate_limit=rate_limit)
+                                   latency_ms=latency_ms, rate_limit=rate_limit,
+                                   rate_burst=rate_burst)
         self._owns_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="rfcx-emulator-") if data_dir is None
                              else data_dir)
@@ -86,9 +101,9 @@ class Emulator:
         self.store = Store(self.data_dir)
         build_world(self.store, world, seed=seed, streams=streams, days=days)
         identity.platform_id(self.store)  # fixed now, before any write can fork the world
-        self.faults = Faults(fault_config, seed=seed)
+        self.faults = Faults(fault_config, seed=seed, clock=rate_clock)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
-                       secret=world_secret(self.store), tie_order=tie_order)
+                       secret=world_secret(self.store), tie_order=tie_order, tie_seed=seed)
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:
             self.store.set_meta(oauth.CLIENT_SECRET_META, "emulator-client-secret")
         routes.register(self.app)

@@ -28,7 +28,7 @@ TIME_COLUMNS = {"start", "end", "created_at", "updated_at", "last_executed_at"}
 
 
 def column_value(column: str, value: Any) -> Any:
-    """A database value as the platform renders it (booleans, ISO times).
+    """A database value as the platform renders it (booleans, ISO times, whole numbers).
 
     Parameters
     ----------
@@ -39,13 +39,16 @@ def column_value(column: str, value: Any) -> Any:
 
     Examples
     --------
-    >>> column_value("is_public", 1), column_value("start", 0)
-    (True, '1970-01-01T00:00:00.000Z')
+    >>> column_value("is_public", 1), column_value("start", 0), column_value("altitude", 750.0)
+    (True, '1970-01-01T00:00:00.000Z', 750)
     """
     if column in BOOL_COLUMNS and value is not None:
         return bool(value)
     if column in TIME_COLUMNS and isinstance(value, int):
         return iso(value)
+    if isinstance(value, float) and value.is_integer():
+        # JSON.stringify writes a whole double without a fraction: 750, not 750.0.
+        return int(value)
     return value
 
 

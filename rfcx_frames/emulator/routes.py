@@ -1,8 +1,9 @@
 """The core API's route table: every core route bound to its handler, and the health check.
 
 The handlers live by resource: :mod:`.routes_projects`, :mod:`.routes_streams`,
-:mod:`.routes_segments` and :mod:`.routes_labels` (detections, annotations, classifications,
-classifiers). Each follows the contract (``shared/api_contract.md`` §3-§5).
+:mod:`.routes_segments`, :mod:`.routes_labels` (detections, annotations, classifications,
+classifiers) and :mod:`.routes_reviews` (reviews and uploaded detections). Each follows
+the contract (``shared/api_contract.md`` §3-§5).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from . import routes_labels as labels
 from . import routes_projects as projects
+from . import routes_reviews as reviews
 from . import routes_segments as segments
 from . import routes_streams as streams
 from .http import Request, Response, Router, json_response
@@ -55,6 +57,8 @@ def register(app: App) -> None:
     r.add("GET", "/streams/{id}/segments", bind(segments.list_segments))
     r.add("GET", "/streams/{id}/segments/{start}", bind(segments.get_segment))
     r.add("GET", "/streams/{id}/segments/{start}/file", bind(segments.segment_file))
+    r.add("POST", "/streams/{id}/detections", bind(reviews.create_detections))
+    r.add("POST", "/streams/{id}/detections/{start}/review", bind(reviews.review_detection))
     r.add("GET", "/detections", bind(labels.list_detections))
     r.add("GET", "/annotations", bind(labels.list_annotations))
     r.add("GET", "/classifications", bind(labels.list_classifications))

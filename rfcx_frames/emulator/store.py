@@ -187,6 +187,16 @@ CREATE TABLE IF NOT EXISTS detections (
 );
 CREATE INDEX IF NOT EXISTS detections_start ON detections (start);
 CREATE INDEX IF NOT EXISTS detections_stream_start ON detections (stream_id, start);
+-- One review per (detection, user); the detection's review_status is their majority.
+CREATE TABLE IF NOT EXISTS detection_reviews (
+    id INTEGER PRIMARY KEY,
+    detection_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    status INTEGER NOT NULL,                         -- -1 rejected, 0 uncertain, 1 confirmed
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (detection_id, user_id)
+);
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),

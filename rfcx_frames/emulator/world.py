@@ -25,6 +25,7 @@ from ..timeutil import to_epoch_ms, to_utc
 from . import auth
 from .audio import CODEC_EXTENSIONS
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
+from .reviews import seed_reviews
 from .schedule import recording_segments, sample_counts
 from .store import Store
 from .taxonomy import CLASSIFIERS, TAXA, local_taxa, output_class_name
@@ -205,6 +206,7 @@ def _build(store: Store, conn: sqlite3.Connection, spec: WorldSpec, seed: int) -
     _segments(conn, seed, plan, stream_ids, [d.segments for d in draws])
     _calls(conn, calls, call_ids, stream_ids)
     _detections(conn, concat([d.false_positives for d in draws] + true_hits), plan, stream_ids)
+    seed_reviews(conn)
     _annotations(conn, seed, spec, plan, calls, call_ids, stream_ids)
     _tokens(conn, store, seed, p0)
 
