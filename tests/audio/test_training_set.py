@@ -3,6 +3,10 @@ sharded writers that resume, and rate checks before any download."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -306,6 +310,55 @@ def test_killed_writer_resumes_with_every_clip_once(world, tmp_path: Path) -> No
     pd.testing.assert_frame_equal(back.labels[reference.labels.columns], reference.labels)
     np.testing.assert_array_equal(np.asarray(back.audio), want)
     assert not list(tmp_path.glob(".set.*-*"))  # no staging folder left
+
+
+_KILLED_WRITER = """
+import sys, time
+import pandas as pd
+from rfcx_frames.audio import TableSource, training_set, write_training_set
+segments, annotations, out = sys.argv[1:4]
+
+class Stalling(TableSource):  # the network hangs after a few files: killed mid-run
+    fetches = 0
+    def fetch(self, segment):
+        Stalling.fetches += 1
+        if Stalling.fetches > 3:
+            time.sleep(600)
+        return super().fetch(segment)
+
+ts = training_set(Stalling(pd.read_pickle(segments)), pd.read_pickle(annotations), 2.0,
+                  negatives=8)
+write_training_set(ts, out, shard_size=3, progress=False)
+"""
+
+
+def test_sigkilled_writer_resumes_with_every_clip_once(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = build(world)
+    source.table.to_pickle(tmp_path / "segments.pkl")
+    annotations().to_pickle(tmp_path / "annotations.pkl")
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(tmp_path / "segments.pkl"),
+                               str(tmp_path / "annotations.pkl"), str(tmp_path / "set")])
+    try:
+        for _ in range(600):  # until a shard is whole (the writer then stalls for good)
+            if list(tmp_path.glob(".set.partial-*/audio/0*")):
+                break
+            assert writer.poll() is None, "the writer ended before it was killed"
+            time.sleep(0.1)
+        else:
+            pytest.fail("the writer wrote no shard in 60 s")
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    assert writer.returncode == -signal.SIGKILL and not (tmp_path / "set").exists()
+    reference = training_set(source, annotations(), 2.0, negatives=8)
+    resumed = Counting(source)
+    write_training_set(training_set(resumed, annotations(), 2.0, negatives=8),
+                       tmp_path / "set", shard_size=3, progress=False)
+    back = read_training_set(tmp_path / "set")
+    assert len(back) == len(reference)
+    assert not back.labels.duplicated(["stream_id", "start"]).any()
+    pd.testing.assert_frame_equal(back.labels[reference.labels.columns], reference.labels)
+    np.testing.assert_array_equal(np.asarray(back.audio), np.asarray(reference.audio))
 
 
 def test_clip_writer_resumes_into_one_npz(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
