@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
+from .api.jobs import ClassifierJob
 from .audio import (
     TrainingSet,
     TrainingSetError,
@@ -61,6 +62,7 @@ __all__ = [
     "AUTO",
     "AuthenticationError",
     "CacheError",
+    "ClassifierJob",
     "Client",
     "ConfigurationError",
     "CrowdedInstantWarning",
@@ -81,11 +83,18 @@ __all__ = [
     "annotations",
     "annotations_df",
     "authenticate",
+    "best_detections_df",
+    "cancel_classifier_job",
     "check_ingest",
     "classifications",
     "classifications_df",
+    "classifier_job",
+    "classifier_job_summary",
+    "classifier_jobs_df",
+    "classifiers_df",
     "clips",
     "concat",
+    "create_classifier_job",
     "detection_history",
     "detection_rates",
     "detections",
@@ -117,6 +126,7 @@ __all__ = [
     "training_set",
     "upload_classifier",
     "upload_detections",
+    "wait_for_classifier_job",
     "with_local_time",
     "with_sites",
     "with_sun",
@@ -233,6 +243,15 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+classifiers_df = _on_default_client("classifiers_df")
+classifier_jobs_df = _on_default_client("classifier_jobs_df")
+classifier_job = _on_default_client("classifier_job")
+classifier_job_summary = _on_default_client("classifier_job_summary")
+best_detections_df = _on_default_client("best_detections_df")
+create_classifier_job = _on_default_client("create_classifier_job")
+cancel_classifier_job = _on_default_client("cancel_classifier_job")
+wait_for_classifier_job = _on_default_client("wait_for_classifier_job")
+
 # Reviews and uploaded detections: writes that change detections.
 review_detections = _on_default_client("review_detections")
 upload_detections = _on_default_client("upload_detections")

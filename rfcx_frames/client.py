@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, ingest, listings, ranged, reviews, seed, training
+from .api import audio, effort, ingest, job_runs, jobs, listings, ranged, reviews, seed, training
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, RateLimitSetting
@@ -276,6 +276,16 @@ class Client(Context):
     detections_df = ranged.detections_df
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
+
+    # -- classifiers and classifier jobs ---------------------------------------------------
+    classifiers_df = jobs.classifiers_df
+    classifier_jobs_df = jobs.classifier_jobs_df
+    classifier_job = jobs.classifier_job
+    classifier_job_summary = jobs.classifier_job_summary
+    best_detections_df = jobs.best_detections_df
+    create_classifier_job = job_runs.create_classifier_job
+    cancel_classifier_job = job_runs.cancel_classifier_job
+    wait_for_classifier_job = job_runs.wait_for_classifier_job
 
     # -- reviews and uploaded detections: writes that change detections ------------------
     review_detections = reviews.review_detections

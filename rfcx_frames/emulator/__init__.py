@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..client import Client
+from ..timeutil import to_epoch_ms, to_utc
 from . import assets, identity, ingest, oauth, routes
 from .auth import Auth0, world_secret
+from .classifier_jobs import JobRunner
 from .faults import FaultConfig, Faults
-from .inference import JobRunner
 from .server import App, EmulatorHTTPServer
 from .store import Store
 from .world import WORLDS, build_world
@@ -70,6 +71,13 @@ class Emulator:
         ``"random"``: a new order of those rows for every query, as the platform's
         database may do, drawn from ``seed``; a client that pages by offset can then skip
         or repeat rows.
+    clock
+        Returns the platform's current time (a ``pandas.Timestamp`` or anything
+        :func:`rfcx_frames.timeutil.to_utc` reads) for the times it writes, such as a
+        classifier job's ``created_at``; default: the wall clock.
+    jobs
+        ``"auto"`` (default): a created classifier job runs at once in the background.
+        ``"manual"``: it waits until :meth:`advance_jobs`, so each state can be seen.
 
     Examples
     --------
@@ -85,12 +93,16 @@ class Emulator:
                  fault_rate: float = 0.0, reset_rate: float = 0.0, latency_ms: int = 0,
                  rate_limit: int | None = None, rate_burst: int | None = None,
                  rate_clock: Callable[[], float] = time.monotonic,
-                 tie_order: str = "id") -> None:
+                 tie_order: str = "id", clock: Callable[[], Any] | None = None,
+                 jobs: str = "auto") -> None:
         if world not in WORLDS:
             raise ValueError(f"world must be one of {sorted(WORLDS)}, got {world!r}")
         # Validate every option before anything is written to disk.
         if tie_order not in ("id", "random"):
             raise ValueError(f"tie_order must be 'id' or 'random', got {tie_order!r}")
+        if jobs not in ("auto", "manual"):
+            raise ValueError(f"jobs must be 'auto' or 'manual', got {jobs!r}")
+        self._jobs_auto = jobs == "auto"
         fault_config = FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
                                    latency_ms=latency_ms, rate_limit=rate_limit,
                                    rate_burst=rate_burst)
@@ -104,6 +116,8 @@ class Emulator:
         self.faults = Faults(fault_config, seed=seed, clock=rate_clock)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
                        secret=world_secret(self.store), tie_order=tie_order, tie_seed=seed)
+        if clock is not None:
+            self.app.clock = lambda: to_epoch_ms(to_utc(clock(), "clock()"))
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:
             self.store.set_meta(oauth.CLIENT_SECRET_META, "emulator-client-secret")
         routes.register(self.app)
@@ -117,7 +131,7 @@ class Emulator:
     def start(self) -> Emulator:
         """Bind, start serving in a background thread, and return self."""
         ingest.register(self.app)
-        self.app.jobs = JobRunner(self.store)
+        self.app.jobs = JobRunner(self.store, self.app.clock, auto=self._jobs_auto)
         self.app.workers.append(self.app.jobs)
         self._server = EmulatorHTTPServer((self._host, self._port), self.app)
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -213,6 +227,17 @@ class Emulator:
     def wait_for_jobs(self, timeout: float = 60.0) -> bool:
         """Wait until every queued classifier job has run; ``False`` on timeout."""
         return self.app.jobs is None or self.app.jobs.idle.wait(timeout)
+
+    def advance_jobs(self, segments: int | None = None) -> None:
+        """Run created classifier jobs (``jobs="manual"``) for ``segments`` segments, or all.
+
+        Examples
+        --------
+        >>> with running(days=1, jobs="manual") as emu:
+        ...     emu.advance_jobs()  # no job was created: nothing to do
+        """
+        if self.app.jobs is not None:
+            self.app.jobs.advance(segments)
 
     def client(self, **kwargs: Any) -> Client:
         """A :class:`rfcx_frames.Client` wired to this emulator as the demo user."""

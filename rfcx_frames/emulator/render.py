@@ -7,6 +7,7 @@ user, project and stream objects nested into other answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,3 +115,31 @@ def lite_object(store: Store, table: str, columns: Sequence[str],
     """
     rows = store.query(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
     return pick(rows[0], columns) if rows else None
+
+
+def camel(name: str) -> str:
+    """``minutes_total`` -> ``minutesTotal``, as the platform's ``toCamelObject`` renders keys.
+
+    Examples
+    --------
+    >>> camel("query_start"), camel("id")
+    ('queryStart', 'id')
+    """
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+
+
+def camel_object(value: Any, levels: int) -> Any:
+    """Keys in camelCase down to ``levels`` object levels (lists do not count as a level).
+
+    Examples
+    --------
+    >>> camel_object({"a_b": {"c_d": {"e_f": 1}}, "g_h": [{"i_j": 2}]}, 2)
+    {'aB': {'cD': {'e_f': 1}}, 'gH': [{'iJ': 2}]}
+    """
+    if levels == 0:
+        return value
+    if isinstance(value, dict):
+        return {camel(k): camel_object(v, levels - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_object(v, levels) for v in value]
+    return value

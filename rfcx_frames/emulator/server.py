@@ -25,7 +25,7 @@ import struct
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +78,8 @@ class App:
     tie_seed: int = 0
     _ties: random.Random | None = None
     _ties_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The platform's clock (epoch ms) for the times it writes (jobs); tests fix it.
+    clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
     def tie_break(self, column: str, direction: str = "ASC") -> str:
         """The ``ORDER BY`` term that orders rows sharing the route's sort key.

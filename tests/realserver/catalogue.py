@@ -201,11 +201,32 @@ def _auth_cases() -> list[Case]:
     ]
 
 
+def _job_cases() -> list[Case]:
+    """Classifier jobs and classifier outputs (the loaded world's own jobs are not compared:
+    the loader does not copy them, see docs/emulator.md "Classifier jobs")."""
+    outputs = (("fields", "id"), ("fields", "name"), ("fields", "outputs"))
+    return [
+        Case("job unknown", "/classifier-jobs/987654"),
+        Case("job not a number", "/classifier-jobs/abc"),
+        Case("job summary unknown", "/classifier-jobs/987654/summary"),
+        Case("job validation unknown", "/classifier-jobs/987654/validation"),
+        Case("job best detections unknown", "/classifier-jobs/987654/best-detections"),
+        Case("job best detections summary unknown",
+             "/classifier-jobs/987654/best-detections/summary"),
+        Case("jobs status not a number", "/classifier-jobs", (("status", "abc"),)),
+        Case("jobs streams without the sort column", "/classifier-jobs",
+             (("fields", "id"), ("fields", "streams"))),
+        Case("classifiers with outputs", "/classifiers", outputs),
+        Case("classifier default fields", "/classifiers/{classifier}"),
+        Case("classifier with outputs", "/classifiers/{classifier}", outputs),
+    ]
+
+
 def cases() -> list[Case]:
     """Every case of the differential, named uniquely."""
     every = (_auth_cases() + _listing_cases("/projects", "projects")
              + _listing_cases("/streams", "streams") + _stream_cases() + _segment_cases()
-             + _detection_cases() + _label_cases())
+             + _detection_cases() + _label_cases() + _job_cases())
     names = [c.name for c in every]
     assert len(names) == len(set(names)), "case names must be unique"
     return every
