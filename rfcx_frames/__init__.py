@@ -19,7 +19,14 @@ from typing import Any
 
 from . import plot
 from .api.jobs import ClassifierJob
-from .audio import TrainingSetError, read_training_set
+from .audio import (
+    TrainingSet,
+    TrainingSetError,
+    log_mel,
+    read_training_set,
+    split_report,
+    to_hf_dataset,
+)
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -69,6 +76,7 @@ __all__ = [
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "TrainingSet",
     "TrainingSetError",
     "UnknownIdError",
     "ValidationError",
@@ -100,6 +108,7 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "log_mel",
     "plot",
     "projects",
     "projects_df",
@@ -107,11 +116,13 @@ __all__ = [
     "review_detections",
     "segments_df",
     "set_default_client",
+    "split_report",
     "stream",
     "stream_segments",
     "streams",
     "streams_df",
     "to_darwin_core",
+    "to_hf_dataset",
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",

@@ -21,7 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, counts, effort, ingest, job_runs, jobs, listings, ranged, reviews, seed
+from .api import (
+    audio,
+    counts,
+    effort,
+    ingest,
+    job_runs,
+    jobs,
+    listings,
+    ranged,
+    reviews,
+    seed,
+    training,
+)
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, RateLimitSetting
@@ -302,6 +314,8 @@ class Client(Context):
     load_window = audio.load_window
     clips = audio.clips
     iter_clips = audio.iter_clips
-    training_set = audio.training_set
-    write_training_set = audio.write_training_set
     to_kaggle_rfcx = audio.to_kaggle_rfcx
+
+    # -- training sets -------------------------------------------------------------------
+    training_set = training.training_set
+    write_training_set = training.write_training_set

@@ -144,8 +144,15 @@ def test_training_set_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     kinds = re.search(r"kinds: (\{.*\})", out)
     assert kinds is not None
     counts = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", kinds.group(1))}
-    assert sum(counts.values()) == windows
+    assert sum(counts.values()) == windows and "context" not in counts
     assert counts["positive"] > 0 and counts["background"] > 0
+    sources = re.search(r"sources: (\{.*\})", out)
+    assert sources is not None and "unreviewed" not in sources.group(1)
+    assert _number(out, r"split: (\d+) train") + _number(out, r"and (\d+) test windows") == windows
+    assert _number(out, r"overlapping train/test pairs: (\d+)") == 0
+    for line in ("baseline accuracy", "most frequent class alone", "leaky"):
+        value = re.search(line + r"[^:]*: ([0-9.]+)", out)
+        assert value is not None and 0.0 <= float(value.group(1)) <= 1.0, line
     assert _number(out, r"written: (\d+) clips") == windows
     assert _number(out, r"kaggle: (\d+) true positives") == chosen
     assert _number(out, r"species, (\d+) recordings") > 0
