@@ -19,7 +19,14 @@ from typing import Any
 
 from . import plot
 from .api.jobs import ClassifierJob
-from .audio import TrainingSetError, read_training_set
+from .audio import (
+    TrainingSet,
+    TrainingSetError,
+    log_mel,
+    read_training_set,
+    split_report,
+    to_hf_dataset,
+)
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -71,6 +78,7 @@ __all__ = [
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "TrainingSet",
     "TrainingSetError",
     "UnknownIdError",
     "ValidationError",
@@ -89,6 +97,7 @@ __all__ = [
     "clips",
     "concat",
     "create_classifier_job",
+    "detection_counts",
     "detection_history",
     "detection_rates",
     "detections",
@@ -101,6 +110,7 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "log_mel",
     "plot",
     "projects",
     "projects_df",
@@ -108,11 +118,13 @@ __all__ = [
     "review_detections",
     "segments_df",
     "set_default_client",
+    "split_report",
     "stream",
     "stream_segments",
     "streams",
     "streams_df",
     "to_darwin_core",
+    "to_hf_dataset",
     "to_kaggle_rfcx",
     "training_set",
     "upload_classifier",
@@ -225,6 +237,7 @@ detections_df = _on_default_client("detections_df")
 annotations_df = _on_default_client("annotations_df")
 classifications_df = _on_default_client("classifications_df")
 effort_df = _on_default_client("effort_df")
+detection_counts = _on_default_client("detection_counts")
 download_segment = _on_default_client("download_segment")
 download_segments = _on_default_client("download_segments")
 download = _on_default_client("download")

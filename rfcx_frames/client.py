@@ -21,7 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, indices, ingest, job_runs, jobs, listings, ranged, reviews, seed
+from .api import (
+    audio,
+    counts,
+    effort,
+    indices,
+    ingest,
+    job_runs,
+    jobs,
+    listings,
+    ranged,
+    reviews,
+    seed,
+    training,
+)
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, RateLimitSetting
@@ -277,6 +290,9 @@ class Client(Context):
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
 
+    # counts the platform computes
+    detection_counts = counts.detection_counts
+
     # -- classifiers and classifier jobs ---------------------------------------------------
     classifiers_df = jobs.classifiers_df
     classifier_jobs_df = jobs.classifier_jobs_df
@@ -299,9 +315,11 @@ class Client(Context):
     load_window = audio.load_window
     clips = audio.clips
     iter_clips = audio.iter_clips
-    training_set = audio.training_set
-    write_training_set = audio.write_training_set
     to_kaggle_rfcx = audio.to_kaggle_rfcx
 
     # -- acoustic indices ----------------------------------------------------------------
     indices_df = indices.indices_df
+
+    # -- training sets -------------------------------------------------------------------
+    training_set = training.training_set
+    write_training_set = training.write_training_set

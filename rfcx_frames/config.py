@@ -91,6 +91,15 @@ DEFAULT_MAX_WORKERS = 8
 PIECES_PER_WORKER = 4
 #: Time windows are never cut shorter than this (ms); tiny windows only add requests.
 MIN_WINDOW_MS = 3_600_000
+#: Rows asked of one ``/clustered-detections`` request (the platform sets no maximum); a
+#: full answer is split in time at a bucket edge rather than paged by offset.
+COUNTS_LIMIT = 5000
+#: Bucket widths (ms) the pagination planner may ask counts in, finest first.
+PLAN_INTERVALS_MS = (60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
+#: The planner picks the finest width whose buckets hold at most this many rows on average
+#: (finer cuts waste less of a page) within :data:`PLAN_MAX_BUCKETS` buckets per request.
+PLAN_ROWS_PER_BUCKET = 40
+PLAN_MAX_BUCKETS = 2000
 #: A progress bar appears only when a query runs longer than this many seconds.
 PROGRESS_DELAY_S = 1.0
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from . import routes_classifiers as classifiers
+from . import routes_counts as counts
 from . import routes_job_results as job_results
 from . import routes_jobs as jobs
 from . import routes_labels as labels
@@ -64,6 +65,8 @@ def register(app: App) -> None:
     r.add("POST", "/streams/{id}/detections", bind(reviews.create_detections))
     r.add("POST", "/streams/{id}/detections/{start}/review", bind(reviews.review_detection))
     r.add("GET", "/detections", bind(labels.list_detections))
+    r.add("GET", "/detections/summary", bind(counts.detections_summary))
+    r.add("GET", "/clustered-detections", bind(counts.clustered_detections))
     r.add("GET", "/annotations", bind(labels.list_annotations))
     r.add("GET", "/classifications", bind(labels.list_classifications))
     r.add("GET", "/classifications/{value}", bind(labels.get_classification))
