@@ -159,7 +159,9 @@ def test_the_token_never_reaches_a_task_key_or_a_file_and_a_model_feeds_historie
     keys = [str(task["key"]) for task in stream.data]
     assert keys and all(key.startswith("rfcx-frames-") for key in keys)
     assert not any(token in key for key in keys)
-    for path in [*out.rglob("*"), *(tmp_path / "cache").rglob("*")]:
+    scratch = [Path(d) for d in dask.run(lambda dask_worker: dask_worker.local_directory).values()]
+    for path in [*out.rglob("*"), *(tmp_path / "cache").rglob("*"),
+                 *(p for folder in scratch for p in folder.rglob("*"))]:
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
     detections = read_results(out)
