@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
-from .audio import TrainingSetError, read_training_set
+from .audio import TrainingSetError, read_raven, read_training_set
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -91,6 +91,7 @@ __all__ = [
     "plot",
     "projects",
     "projects_df",
+    "read_raven",
     "read_training_set",
     "segments_df",
     "set_default_client",
@@ -100,6 +101,8 @@ __all__ = [
     "streams_df",
     "to_darwin_core",
     "to_kaggle_rfcx",
+    "to_opensoundscape",
+    "to_raven",
     "training_set",
     "upload_classifier",
     "with_local_time",
@@ -218,6 +221,8 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+to_raven = _on_default_client("to_raven")
+to_opensoundscape = _on_default_client("to_opensoundscape")
 
 #: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
 _PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")

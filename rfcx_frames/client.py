@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, ingest, listings, ranged, seed
+from .api import audio, effort, formats, ingest, listings, ranged, seed
 from .api.context import Context
 from .exceptions import AuthenticationError
 from .ratelimit import AUTO, AutoRateLimit
@@ -286,3 +286,7 @@ class Client(Context):
     training_set = audio.training_set
     write_training_set = audio.write_training_set
     to_kaggle_rfcx = audio.to_kaggle_rfcx
+
+    # -- other tools' formats: Raven selection tables, opensoundscape ------------------
+    to_raven = formats.to_raven
+    to_opensoundscape = formats.to_opensoundscape

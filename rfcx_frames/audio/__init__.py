@@ -17,6 +17,8 @@ from rfcx_frames.audio.atomic_dir import TrainingSetError
 from rfcx_frames.audio.bands import band_energy, band_pass_filter
 from rfcx_frames.audio.clips import clip_spans, clips, iter_clips, shift
 from rfcx_frames.audio.kaggle import to_kaggle_rfcx
+from rfcx_frames.audio.opensoundscape import to_opensoundscape
+from rfcx_frames.audio.raven import read_raven, to_raven
 from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, default_audio_root
@@ -43,9 +45,12 @@ __all__ = [
     "iter_clips",
     "load_window",
     "load_windows",
+    "read_raven",
     "read_training_set",
     "shift",
     "to_kaggle_rfcx",
+    "to_opensoundscape",
+    "to_raven",
     "training_set",
     "write_training_set",
 ]
