@@ -199,15 +199,13 @@ def raven_table_name(stream_id: str, start: Any) -> str:
 
     Parameters
     ----------
-    stream_id
-        The stream (a safe id).
-    start
-        The recording's start.
+    stream_id, start
+        The recording's stream and start, as for :func:`file_name`.
 
     Returns
     -------
     str
-        The file name.
+        ``<file_name stem>.Table.1.selections.txt``.
 
     Examples
     --------

@@ -28,7 +28,7 @@ import pandas as pd
 
 from rfcx_frames.audio.events import class_values
 from rfcx_frames.audio.naming import RAVEN_SUFFIX, check_id, parse_file_name, raven_table_name
-from rfcx_frames.audio.sample_time import NS_PER_MS, NS_PER_S, series_ns
+from rfcx_frames.audio.sample_time import NS_PER_MS, NS_PER_S, ns_to_series, series_ns
 from rfcx_frames.audio.segment_table import holding
 from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.convert import entity_frame, sort_table, table_from_frame
@@ -235,10 +235,12 @@ def to_raven(frame: pd.DataFrame, source: SegmentSource, out_dir: str | os.PathL
         path = out / raven_table_name(stream_id, rec)
         with open_atomic(path, "w") as fh:
             selection_table(group, view).to_csv(fh, sep="\t", index=False, lineterminator="\n")
-        written.append((str(path), stream_id, rec, len(group)))
-    index = pd.DataFrame(written, columns=list(INDEX_COLUMNS))
-    index["recording_start"] = pd.to_datetime(index["recording_start"], utc=True)
-    return index.astype({"path": "string", "stream_id": "string", "selections": "int64"})
+        written.append((str(path), stream_id, int(rec.value), len(group)))
+    index = pd.DataFrame(written, columns=list(INDEX_COLUMNS)).astype(
+        {"path": "string", "stream_id": "string", "recording_start": "int64",
+         "selections": "int64"})
+    index["recording_start"] = ns_to_series(index["recording_start"].to_numpy(), unit="ms")
+    return index
 
 
 def _read_table(path: Path) -> pd.DataFrame:
