@@ -18,7 +18,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import plot
-from .audio import TrainingSetError, read_raven, read_training_set
+from .api.jobs import ClassifierJob
+from .audio import (
+    TrainingSet,
+    TrainingSetError,
+    log_mel,
+    read_raven,
+    read_training_set,
+    split_report,
+    to_hf_dataset,
+)
 from .client import Client
 from .ecology import (
     DetectionHistory,
@@ -39,6 +48,7 @@ from .exceptions import (
     ForbiddenError,
     NotCachedError,
     NotFoundError,
+    PartialWriteError,
     RateLimitError,
     RFCxError,
     ServerError,
@@ -53,6 +63,7 @@ __all__ = [
     "AUTO",
     "AuthenticationError",
     "CacheError",
+    "ClassifierJob",
     "Client",
     "ConfigurationError",
     "CrowdedInstantWarning",
@@ -62,20 +73,30 @@ __all__ = [
     "ForbiddenError",
     "NotCachedError",
     "NotFoundError",
+    "PartialWriteError",
     "RFCxError",
     "RateLimitError",
     "ServerError",
+    "TrainingSet",
     "TrainingSetError",
     "UnknownIdError",
     "ValidationError",
     "annotations",
     "annotations_df",
     "authenticate",
+    "best_detections_df",
+    "cancel_classifier_job",
     "check_ingest",
     "classifications",
     "classifications_df",
+    "classifier_job",
+    "classifier_job_summary",
+    "classifier_jobs_df",
+    "classifiers_df",
     "clips",
     "concat",
+    "create_classifier_job",
+    "detection_counts",
     "detection_history",
     "detection_rates",
     "detections",
@@ -88,23 +109,29 @@ __all__ = [
     "ingest_file",
     "iter_clips",
     "load_window",
+    "log_mel",
     "plot",
     "projects",
     "projects_df",
     "read_raven",
     "read_training_set",
+    "review_detections",
     "segments_df",
     "set_default_client",
+    "split_report",
     "stream",
     "stream_segments",
     "streams",
     "streams_df",
     "to_darwin_core",
+    "to_hf_dataset",
     "to_kaggle_rfcx",
     "to_opensoundscape",
     "to_raven",
     "training_set",
     "upload_classifier",
+    "upload_detections",
+    "wait_for_classifier_job",
     "with_local_time",
     "with_sites",
     "with_sun",
@@ -212,6 +239,7 @@ detections_df = _on_default_client("detections_df")
 annotations_df = _on_default_client("annotations_df")
 classifications_df = _on_default_client("classifications_df")
 effort_df = _on_default_client("effort_df")
+detection_counts = _on_default_client("detection_counts")
 download_segment = _on_default_client("download_segment")
 download_segments = _on_default_client("download_segments")
 download = _on_default_client("download")
@@ -223,6 +251,18 @@ write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
 to_raven = _on_default_client("to_raven")
 to_opensoundscape = _on_default_client("to_opensoundscape")
+classifiers_df = _on_default_client("classifiers_df")
+classifier_jobs_df = _on_default_client("classifier_jobs_df")
+classifier_job = _on_default_client("classifier_job")
+classifier_job_summary = _on_default_client("classifier_job_summary")
+best_detections_df = _on_default_client("best_detections_df")
+create_classifier_job = _on_default_client("create_classifier_job")
+cancel_classifier_job = _on_default_client("cancel_classifier_job")
+wait_for_classifier_job = _on_default_client("wait_for_classifier_job")
+
+# Reviews and uploaded detections: writes that change detections.
+review_detections = _on_default_client("review_detections")
+upload_detections = _on_default_client("upload_detections")
 
 #: Subpackages a user imports by name (``rf.cache.dataset``, ``rf.plot.daily``).
 _PUBLIC_MODULES = ("audio", "cache", "ecology", "plot", "schemas")

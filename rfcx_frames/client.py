@@ -21,10 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, config, timeutil, validate
-from .api import audio, effort, formats, ingest, listings, ranged, seed
+from .api import (
+    audio,
+    counts,
+    effort,
+    formats,
+    ingest,
+    job_runs,
+    jobs,
+    listings,
+    ranged,
+    reviews,
+    seed,
+    training,
+)
 from .api.context import Context
 from .exceptions import AuthenticationError
-from .ratelimit import AUTO, AutoRateLimit
+from .ratelimit import AUTO, RateLimitSetting
 from .session import Session
 from .urls import check_url
 
@@ -69,8 +82,10 @@ class Client(Context):
     max_workers
         Concurrent requests of one query.
     rate_limit
-        Requests per minute. Default: 300/min on the platform's hosts (its ingress limit),
-        no limit elsewhere (the emulator, a proxy); ``None``: never limit.
+        Pacing, shared by every client of the process. Default ``AUTO``: on the
+        platform's hosts the ingress's bucket (300/min, burst 1,500), elsewhere unpaced
+        until a host answers 429/503; every 429/503 lowers the pace. A number: requests
+        per minute (burst 5x); a ``RateLimit``; a ``Pacer``; ``None``: never pace.
     progress
         Show progress bars on long queries (``RFCX_FRAMES_PROGRESS=0`` disables all).
     timeout
@@ -115,7 +130,7 @@ class Client(Context):
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         max_workers: int = config.DEFAULT_MAX_WORKERS,
-        rate_limit: float | AutoRateLimit | None = AUTO,
+        rate_limit: RateLimitSetting = AUTO,
         progress: bool = True,
         timeout: float | tuple[float, float] = config.DEFAULT_TIMEOUT,
         *,
@@ -275,6 +290,23 @@ class Client(Context):
     annotations_df = ranged.annotations_df
     effort_df = effort.effort_df
 
+    # counts the platform computes
+    detection_counts = counts.detection_counts
+
+    # -- classifiers and classifier jobs ---------------------------------------------------
+    classifiers_df = jobs.classifiers_df
+    classifier_jobs_df = jobs.classifier_jobs_df
+    classifier_job = jobs.classifier_job
+    classifier_job_summary = jobs.classifier_job_summary
+    best_detections_df = jobs.best_detections_df
+    create_classifier_job = job_runs.create_classifier_job
+    cancel_classifier_job = job_runs.cancel_classifier_job
+    wait_for_classifier_job = job_runs.wait_for_classifier_job
+
+    # -- reviews and uploaded detections: writes that change detections ------------------
+    review_detections = reviews.review_detections
+    upload_detections = reviews.upload_detections
+
     # -- audio ---------------------------------------------------------------------------
     audio_source = audio.audio_source
     download_segment = audio.download_segment
@@ -283,10 +315,12 @@ class Client(Context):
     load_window = audio.load_window
     clips = audio.clips
     iter_clips = audio.iter_clips
-    training_set = audio.training_set
-    write_training_set = audio.write_training_set
     to_kaggle_rfcx = audio.to_kaggle_rfcx
 
     # -- other tools' formats: Raven selection tables, opensoundscape ------------------
     to_raven = formats.to_raven
     to_opensoundscape = formats.to_opensoundscape
+
+    # -- training sets -------------------------------------------------------------------
+    training_set = training.training_set
+    write_training_set = training.write_training_set

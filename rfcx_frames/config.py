@@ -46,6 +46,8 @@ ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
 ENV_CACHE_DIR = "RFCX_FRAMES_CACHE"
 #: The cache mode when neither the call nor the client names one.
 ENV_CACHE_MODE = "RFCX_FRAMES_CACHE_MODE"
+#: Where the emulator keeps rendered synthetic audio shared by every world (``off``: none).
+ENV_EMULATOR_AUDIO_CACHE = "RFCX_FRAMES_EMULATOR_AUDIO"
 
 # --- Transport ------------------------------------------------------------------------
 #: (connect, read) timeout in seconds applied to every request.
@@ -69,6 +71,14 @@ RETRY_AFTER_MAX = 120.0
 BODY_RETRIES = 4
 #: Requests per minute on the platform's hosts: the nginx ingress's ``limit-rpm``.
 PLATFORM_RATE_LIMIT = 300
+#: Requests the ingress lets through at once: ingress-nginx's default burst multiplier (5)
+#: times ``limit-rpm`` (nginx ``limit_req ... burst=1500 nodelay``).
+PLATFORM_RATE_BURST = 5 * PLATFORM_RATE_LIMIT
+#: The slowest the client paces a host that keeps answering 429/503 (requests per minute);
+#: below it a throttled answer counts against ``retries`` like any other failure.
+PACE_FLOOR_PER_MINUTE = 6.0
+#: After a 429/503 halves the pace, it climbs back to where it was over this many requests.
+PACE_RECOVERY_REQUESTS = 10
 USER_AGENT: str = f"rfcx-frames/{__version__} (+https://github.com/rfcx; python-requests)"
 #: Longest part of an error body quoted in an exception.
 ERROR_BODY_CHARS = 300
@@ -85,6 +95,15 @@ LOOPBACK_WORKERS = 32
 PIECES_PER_WORKER = 4
 #: Time windows are never cut shorter than this (ms); tiny windows only add requests.
 MIN_WINDOW_MS = 3_600_000
+#: Rows asked of one ``/clustered-detections`` request (the platform sets no maximum); a
+#: full answer is split in time at a bucket edge rather than paged by offset.
+COUNTS_LIMIT = 5000
+#: Bucket widths (ms) the pagination planner may ask counts in, finest first.
+PLAN_INTERVALS_MS = (60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
+#: The planner picks the finest width whose buckets hold at most this many rows on average
+#: (finer cuts waste less of a page) within :data:`PLAN_MAX_BUCKETS` buckets per request.
+PLAN_ROWS_PER_BUCKET = 40
+PLAN_MAX_BUCKETS = 2000
 #: A progress bar appears only when a query runs longer than this many seconds.
 PROGRESS_DELAY_S = 1.0
 
@@ -124,6 +143,9 @@ UPLOAD_TIMEOUT: tuple[float, float] = (10.0, 600.0)
 
 # --- Detections ------------------------------------------------------------------------
 REVIEW_STATUSES: tuple[str, ...] = ("unreviewed", "rejected", "uncertain", "confirmed")
+#: Detections sent per ``POST /streams/{id}/detections`` (one JSON array; the platform
+#: stores each array in one insert, and the ingress refuses bodies over 100 MB).
+UPLOAD_DETECTIONS_BATCH = 1000
 
 # --- Cache ------------------------------------------------------------------------------
 #: The name of the user cache folder (``~/.cache/rfcx_frames`` on Linux).
@@ -194,3 +216,26 @@ def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
     if folder is not None and folder.strip():
         return Path(folder.strip()).expanduser()
     return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def emulator_audio_path() -> Path | None:
+    """The emulator's folder of rendered synthetic audio, or ``None`` when turned off.
+
+    ``$RFCX_FRAMES_EMULATOR_AUDIO`` names it (``off``, ``0`` or ``false``: no folder, every
+    segment is rendered anew); by default ``emulator-audio`` in the user cache of
+    :data:`APP_NAME`. The folder is not created here.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["RFCX_FRAMES_EMULATOR_AUDIO"] = "off"
+    >>> emulator_audio_path() is None
+    True
+    >>> del os.environ["RFCX_FRAMES_EMULATOR_AUDIO"]
+    """
+    value = (env(ENV_EMULATOR_AUDIO_CACHE) or "").strip()
+    if value.lower() in {"off", "0", "false", "no"}:
+        return None
+    if value:
+        return Path(value).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "emulator-audio"

@@ -351,12 +351,11 @@ def _write_training_set(run: _DemoRun, source: ClientSource, stream: str) -> Non
     _say("8. A training set from one stream's annotations", run.echo)
     subset = run.annotations[run.annotations["stream_id"].astype(str) == stream]
     subset = subset[subset["start"] < subset["start"].min() + pd.Timedelta(days=2)]
-    table = training_set(source, subset, clip_duration=CLIP_SECONDS, negatives=0.5)
-    labels = [c for c in table.columns if str(c).startswith("label_")]
-    run.echo(f"{len(table)} clips, {len(labels)} classes, "
-             f"{int((table[labels].sum(axis=1) == 0).sum())} background negatives")
+    ts = training_set(source, subset, clip_duration=CLIP_SECONDS, negatives=0.5)
+    run.echo(f"{len(ts)} clips, {len(ts.classes)} classes, "
+             f"{int((ts.multi_hot().sum(axis=1) == 0).sum())} background negatives")
     run.result.files["training_set"] = write_training_set(
-        table, source, run.result.out_dir / "training_set", progress=False)
+        ts, run.result.out_dir / "training_set", progress=False)
 
 
 def _history(detections: pd.DataFrame, effort: pd.DataFrame, streams: pd.DataFrame,

@@ -13,6 +13,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RFCxError(Exception):
     """Base class of every platform failure.
@@ -198,6 +200,30 @@ def error_for_status(status: int) -> type[RFCxError]:
     if status >= 500:
         return ServerError
     return RFCxError
+
+
+class PartialWriteError(RFCxError):
+    """A write of many rows (reviews, uploaded detections) that the platform took in part.
+
+    What was applied stays applied (the cached windows it touched are already
+    forgotten); retry ``failed`` after fixing what ``errors`` say.
+
+    Attributes
+    ----------
+    applied
+        A DataFrame of what the platform applied, as the call returns it on success.
+    failed
+        The input rows that failed, with an ``error`` column giving each one's reason.
+    errors
+        The exception of each failed request, in the order sent.
+    """
+
+    def __init__(self, message: str, *, applied: Any, failed: Any,
+                 errors: list[BaseException]) -> None:
+        super().__init__(message)
+        self.applied = applied
+        self.failed = failed
+        self.errors = errors
 
 
 class UnknownIdError(NotFoundError):

@@ -237,3 +237,83 @@ def run_parallel(
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pages_needed(rows: int, limit: int = config.PAGE_LIMIT_MAX) -> int:
+    """Requests :func:`iter_keyset_pages` spends on ``rows`` rows (each later page repeats one).
+
+    A page holding exactly ``limit`` rows cannot tell it is the last, so it costs one
+    more request; an empty window costs one.
+
+    Examples
+    --------
+    >>> [pages_needed(n) for n in (0, 999, 1000, 1998, 1999)]
+    [1, 1, 2, 2, 3]
+    """
+    return max(0, rows - 1) // (limit - 1) + 1
+
+
+def _cuts(edges: Sequence[int], cumulative: Sequence[int], n_pieces: int,
+          limit: int) -> list[int]:
+    """Indexes of ``edges`` to cut at: about ``n_pieces`` pieces, each but the last as
+    close below a whole number of pages as the edges allow."""
+    total = cumulative[-1] if cumulative else 0
+    target = total / n_pieces
+    cuts: list[int] = []
+    done, i = 0, 0
+    for _ in range(n_pieces - 1):
+        best: tuple[float, float, int] | None = None
+        while i < len(edges) and cumulative[i] - done < 0.5 * target:
+            i += 1
+        j = i
+        while j < len(edges) and cumulative[j] - done <= 1.5 * target and cumulative[j] < total:
+            rows = cumulative[j] - done
+            # Rows a piece's last page leaves unused, and a little margin for ties.
+            unused = pages_needed(rows, limit) * (limit - 1) - (rows - 1)
+            score = (unused if unused >= 3 else limit + unused, abs(rows - target), j)
+            best = score if best is None or score < best else best
+            j += 1
+        if best is None:
+            break
+        cuts.append(best[2])
+        done, i = cumulative[best[2]], best[2] + 1
+    return cuts
+
+
+def plan_full_pages(totals: Sequence[tuple[int, int]], start_ms: int, end_ms: int, width: int,
+                    *, max_pieces: int, limit: int = config.PAGE_LIMIT_MAX) -> list[tuple[int, int]]:
+    """Cut ``[start_ms, end_ms)`` at bucket edges into windows made of full pages.
+
+    ``totals`` are the platform's counts: ``(bucket start, rows)`` per non-empty bucket of
+    ``width`` ms. Each window but the last ends where its rows fill its pages nearly
+    whole, so the pieces together cost about what one sequential query would
+    (:func:`pages_needed` of all the rows); among the plans of least cost, the one with
+    most pieces (at most ``max_pieces``) is kept, for concurrency.
+
+    Examples
+    --------
+    >>> totals = [(h * 10, 450) for h in range(8)]  # 3,600 rows: four pages at best
+    >>> plan_full_pages(totals, 0, 80, 10, max_pieces=4)
+    [(0, 20), (20, 40), (40, 60), (60, 80)]
+    """
+    edges: list[int] = []
+    cumulative: list[int] = []
+    running = 0
+    for bucket, rows in totals:
+        running += rows
+        if start_ms < bucket + width < end_ms:
+            edges.append(bucket + width)
+            cumulative.append(running)
+    whole = pages_needed(running, limit)
+    best: tuple[int, int, list[int]] | None = None
+    for n_pieces in range(1, max(1, max_pieces) + 1):
+        cuts = _cuts(edges, cumulative, n_pieces, limit)
+        bounds = [0, *(cumulative[c] for c in cuts), running]
+        cost = sum(pages_needed(b - a, limit) for a, b in itertools.pairwise(bounds))
+        if best is None or (cost, -len(cuts)) < (best[0], -len(best[2])):
+            best = (cost, n_pieces, cuts)
+    assert best is not None
+    if best[0] > whole:
+        best = (whole, 1, [])
+    points = [start_ms, *(edges[c] for c in best[2]), end_ms]
+    return list(itertools.pairwise(points))

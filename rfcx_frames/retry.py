@@ -6,8 +6,14 @@ ingress sends before the application sees the request, and on connection failure
 anything was sent. Local mistakes are never retried, and no attempt or wait starts that
 would end after the request's deadline.
 
-The deadline and the POST rule of the request running in this context reach the policy
-(which runs deep inside urllib3) through :func:`attempt_scope`.
+A paced request (:mod:`rfcx_frames.ratelimit`) treats 429 and 503 as the ingress saying
+its bucket is empty: the pacer is penalized (its pace halves) and, while it could still
+slow down, the retry does not count against ``retries``, so a query does not fail on rate
+limiting alone. Every retry of a paced request waits for the pacer's next token after its
+backoff (a throttled answer waits for the pacer instead of the backoff).
+
+The deadline, the POST rule and the pacer of the request running in this context reach
+the policy (which runs deep inside urllib3) through :func:`attempt_scope`.
 
 Examples
 --------
@@ -30,11 +36,12 @@ from urllib3.util.retry import Retry
 
 from . import config
 from .http_errors import DeadlineReachedError, is_local_failure
+from .ratelimit import Pacer
 
 #: Methods that may be sent again without acting twice.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 #: Statuses the platform's ingress answers before the application has seen the request,
-#: so even a POST can be sent again without acting twice.
+#: so even a POST can be sent again without acting twice; also its rate limit's answers.
 _PRE_APPLICATION = frozenset({429, 503})
 
 #: ``time.monotonic()`` by which the request running in this context must be over.
@@ -44,11 +51,22 @@ _UNTIL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 #: reads error answers itself (the OAuth endpoints: their 429 means "poll slower").
 _POST_STATUS_RETRY: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rfcx_frames_post_status_retry", default=True)
+#: The pacer of the request running in this context (``None``: not paced).
+_PACER: contextvars.ContextVar[Pacer | None] = contextvars.ContextVar(
+    "rfcx_frames_pacer", default=None)
+
+
+#: Whether the request running in this context may be sent again whatever its method: a
+#: POST to a route the platform makes idempotent (a review sets the same state twice).
+_REPEATABLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rfcx_frames_repeatable", default=False)
 
 
 @contextlib.contextmanager
-def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None]:
-    """Let the retry policy see this request's deadline and POST rule while it runs.
+def attempt_scope(until: float | None, retry_post_status: bool,
+                  repeatable: bool = False,
+                  pacer: Pacer | None = None) -> Iterator[None]:
+    """Let the retry policy see this request's deadline, POST rule and pacer while it runs.
 
     Parameters
     ----------
@@ -56,6 +74,10 @@ def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None
         ``time.monotonic()`` by which the request must be over (``None``: no deadline).
     retry_post_status
         Whether a POST may be retried on 429/503.
+    repeatable
+        Whether the request is idempotent whatever its method (retried like a GET).
+    pacer
+        What paces the request's retries and hears of its 429/503 (``None``: not paced).
 
     Examples
     --------
@@ -65,9 +87,13 @@ def attempt_scope(until: float | None, retry_post_status: bool) -> Iterator[None
     """
     until_token = _UNTIL.set(until)
     post_token = _POST_STATUS_RETRY.set(retry_post_status)
+    repeat_token = _REPEATABLE.set(repeatable)
+    pacer_token = _PACER.set(pacer)
     try:
         yield
     finally:
+        _PACER.reset(pacer_token)
+        _REPEATABLE.reset(repeat_token)
         _POST_STATUS_RETRY.reset(post_token)
         _UNTIL.reset(until_token)
 
@@ -78,6 +104,8 @@ class PlatformRetry(Retry):
     - POSTs are retried on 429/503 (the ingress answers them before the application
       acts), never on other statuses nor on read errors (the server may have acted);
     - ``Retry-After`` is capped at ``config.RETRY_AFTER_MAX``;
+    - a paced request's 429/503 penalizes its pacer, and is free while the pacer could
+      still slow down; its retries wait for the pacer (see the module docstring);
     - local mistakes (:func:`~rfcx_frames.http_errors.is_local_failure`) are not retried;
     - no attempt starts, and no wait begins, that would end after the request's deadline.
 
@@ -88,18 +116,27 @@ class PlatformRetry(Retry):
     """
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() not in _IDEMPOTENT:
+        if method.upper() not in _IDEMPOTENT and not _REPEATABLE.get():
             # urllib3's allowed_methods leaves POST out; the ingress's own answers are safe.
             return (_POST_STATUS_RETRY.get() and status_code in _PRE_APPLICATION
                     and status_code in (self.status_forcelist or ()))
         return super().is_retry(method, status_code, has_retry_after)
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return _REPEATABLE.get() or super()._is_method_retryable(method)
 
     def increment(self, method: str | None = None, url: str | None = None,
                   response: Any = None, error: Exception | None = None,
                   _pool: Any = None, _stacktrace: Any = None) -> PlatformRetry:
         if is_local_failure(error):
             raise MaxRetryError(_pool, url, error)
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
+        source = self
+        pacer = _PACER.get()
+        if pacer is not None and _throttled(response) and pacer.penalize():
+            # The ingress's bucket was empty: the pace is lower now, and this retry is free.
+            source = self.new(total=_more(self.total), status=_more(self.status))
+        new = super(PlatformRetry, source).increment(method, url, response, error, _pool,
+                                                     _stacktrace)
         until = _UNTIL.get()
         if until is not None:
             wait = new.get_retry_after(response) if response is not None else None
@@ -111,6 +148,27 @@ class PlatformRetry(Retry):
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), config.RETRY_AFTER_MAX)
+
+    def sleep(self, response: Any = None) -> None:
+        pacer = _PACER.get()
+        if pacer is None:
+            super().sleep(response)
+            return
+        if _throttled(response):
+            self.sleep_for_retry(response)  # a Retry-After first; the pacer spaces the rest
+        else:
+            super().sleep(response)
+        pacer.acquire()
+
+
+def _throttled(response: Any) -> bool:
+    """Whether ``response`` is a rate limit's answer (429, or the ingress's 503)."""
+    return response is not None and getattr(response, "status", None) in _PRE_APPLICATION
+
+
+def _more(count: int | bool | None) -> int | bool | None:
+    """One more attempt in a urllib3 retry counter (``None``/``bool``: not counted)."""
+    return count + 1 if isinstance(count, int) and not isinstance(count, bool) else count
 
 
 def platform_retry(retries: int, backoff_factor: float) -> PlatformRetry:
@@ -147,20 +205,22 @@ def platform_retry(retries: int, backoff_factor: float) -> PlatformRetry:
     )
 
 
-def body_retries(method: str) -> int:
+def body_retries(method: str, repeatable: bool = False) -> int:
     """How often a body that breaks or does not parse is fetched again (0 for a POST).
 
     Parameters
     ----------
     method
         The HTTP method.
+    repeatable
+        The request is idempotent whatever its method.
 
     Examples
     --------
     >>> body_retries("POST")
     0
     """
-    return config.BODY_RETRIES if method.upper() in _IDEMPOTENT else 0
+    return config.BODY_RETRIES if repeatable or method.upper() in _IDEMPOTENT else 0
 
 
 def body_retry_delay(attempt: int, backoff_factor: float) -> float:

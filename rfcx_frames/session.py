@@ -13,8 +13,9 @@ One :class:`Session` owns the ``requests.Session`` that every call of a
 - local mistakes are never retried: a malformed URL, a host that does not resolve, a
   refused port on this machine and a timeout that is not positive raise
   :class:`~rfcx_frames.exceptions.ConfigurationError` naming the setting at once;
-- a thread-safe token bucket (:mod:`rfcx_frames.ratelimit`), by default the ingress's
-  300/min on the platform's own hosts (``*.rfcx.org``) and no limit elsewhere;
+- pacing (:mod:`rfcx_frames.ratelimit`): by default the ingress's own bucket on the
+  platform's hosts (``*.rfcx.org``: 300/min, burst 1,500), lowered on every 429/503, and
+  on other hosts a pace found from their first 429/503; shared by the whole process;
 - failures mapped to :mod:`rfcx_frames.exceptions` with status, message and request id
   (:mod:`rfcx_frames.http_errors`).
 
@@ -54,7 +55,7 @@ from .http_errors import (
     is_local_failure,
     local_error,
 )
-from .ratelimit import AUTO, RateLimiter, RateLimitSetting, is_limited, limiter_from
+from .ratelimit import AUTO, Pacer, RateLimitSetting, check_setting, pacer_for
 from .retry import attempt_scope, body_retries, body_retry_delay, platform_retry
 from .urls import is_loopback, strip_query
 from .validate import check_deadline, check_timeout
@@ -87,6 +88,8 @@ class _Call:
     #: retried on 429/503: the OAuth endpoints' 429 means "poll slower").
     raise_for_status: bool
     options: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the token
+    #: Whether the platform's route is idempotent, so even a POST may be sent again.
+    idempotent: bool = False
     #: ``time.monotonic()`` by which the request must be over; set when the first
     #: attempt starts, so waits in the client's own queue do not count.
     until: float | None = None
@@ -119,8 +122,10 @@ class Session:
     backoff_factor
         Exponential backoff factor in seconds.
     rate_limit
-        Requests per minute; :data:`~rfcx_frames.ratelimit.AUTO` (300/min on
-        ``*.rfcx.org`` only) or ``None`` (no limit).
+        :data:`~rfcx_frames.ratelimit.AUTO` (the ingress's bucket on ``*.rfcx.org``,
+        adaptive elsewhere), requests per minute, a
+        :class:`~rfcx_frames.ratelimit.RateLimit`, a :class:`~rfcx_frames.ratelimit.Pacer`,
+        or ``None`` (no pacing).
     pool_size
         Connections kept per host, and the most requests in flight at once.
     settings
@@ -156,8 +161,8 @@ class Session:
         self.settings = dict(settings or {})
         self.retries = retries
         self.backoff_factor = backoff_factor
+        check_setting(rate_limit)
         self.rate_limit = rate_limit
-        self._limiter = limiter_from(rate_limit)
         loopback_size = max(pool_size, config.LOOPBACK_WORKERS)
         adapter = HTTPAdapter(max_retries=platform_retry(retries, backoff_factor),
                               pool_connections=4, pool_maxsize=loopback_size + 2)
@@ -179,15 +184,15 @@ class Session:
         """Close pooled connections."""
         self.http.close()
 
-    def limiter_for(self, url: str) -> RateLimiter | None:
-        """The rate limiter that applies to ``url`` (``None``: no limit).
+    def limiter_for(self, url: str) -> Pacer | None:
+        """The pacer requests to ``url`` wait for (``None``: not paced).
 
         Examples
         --------
-        >>> Session(rate_limit=AUTO).limiter_for("http://127.0.0.1:8000/x") is None
-        True
+        >>> Session(rate_limit=AUTO).limiter_for("https://api.rfcx.org/x")
+        RateLimiter(per_minute=300, burst=1500)
         """
-        return self._limiter if is_limited(self.rate_limit, url) else None
+        return pacer_for(self.rate_limit, url)
 
     def request(
         self,
@@ -204,6 +209,7 @@ class Session:
         allow_redirects: bool = True,
         raise_for_status: bool = True,
         deadline: float | None = None,
+        idempotent: bool = False,
     ) -> T:
         """Send a request and return ``parse(response)`` of a successful (< 400) response.
 
@@ -212,7 +218,8 @@ class Session:
         ``parse`` also receives error responses (the OAuth endpoints answer 4xx JSON).
         ``timeout`` and ``deadline`` replace the session's for this request. A POST is
         retried on 429/503 only with ``raise_for_status=True``: a caller that reads error
-        answers itself (OAuth's 429 ``slow_down``) sees every one.
+        answers itself (OAuth's 429 ``slow_down``) sees every one. ``idempotent=True``
+        retries any method like a GET (a POST to a route that sets a state, not adds one).
 
         Raises
         ------
@@ -240,7 +247,8 @@ class Session:
                      raise_for_status=raise_for_status,
                      options={"params": params, "data": data, "files": files,
                               "headers": self._headers(headers, auth),
-                              "allow_redirects": allow_redirects})
+                              "allow_redirects": allow_redirects},
+                     idempotent=idempotent)
         return self._run(call, parse)
 
     def _run(self, call: _Call, parse: Callable[[requests.Response], T]) -> T:
@@ -276,7 +284,7 @@ class Session:
         return send
 
     def _wait_turn(self, url: str) -> None:
-        """Wait for the rate limit (if ``url`` is limited) and count the attempt."""
+        """Wait for the pacer (if ``url`` is paced) and count the attempt."""
         limiter = self.limiter_for(url)
         if limiter is not None:
             limiter.acquire()
@@ -293,7 +301,9 @@ class Session:
     def _send(self, call: _Call) -> requests.Response:
         """One attempt (with urllib3's retries inside it), the body read before the deadline."""
         connect, read = _attempt_timeouts(call)
-        with attempt_scope(call.until, retry_post_status=call.raise_for_status):
+        with attempt_scope(call.until, retry_post_status=call.raise_for_status,
+                           repeatable=call.idempotent,
+                           pacer=self.limiter_for(call.url)):
             response = self.http.request(call.method, call.url, timeout=(connect, read),
                                          stream=True, **call.options)
             log.debug("%s %s -> %s", call.method, strip_query(call.url), response.status_code)
@@ -314,7 +324,7 @@ class Session:
             raise local_error(method, url, reason, self.settings) from exc
         exhausted = isinstance(exc, requests.ConnectionError) and any(
             isinstance(a, MaxRetryError) for a in exc.args)
-        if exhausted or call.attempt >= body_retries(method):
+        if exhausted or call.attempt >= body_retries(method, call.idempotent):
             raise ServerError(f"{method} failed after retries: {describe(exc)}",
                               url=strip_query(url)) from exc
         call.attempt += 1

@@ -8,11 +8,15 @@ when that date passes. ``make test`` runs the client and cache tests that way to
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rfcx_frames.config import ENV_EMULATOR_AUDIO_CACHE
 from rfcx_frames.emulator import Emulator, running
 
 
@@ -47,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and not os.environ.get(ENV_EMULATOR_AUDIO_CACHE):
+        # One folder of rendered emulator audio for this run, shared by the xdist workers
+        # (they inherit the environment): never the user's, never an earlier run's.
+        folder = tempfile.mkdtemp(prefix="rfcx-frames-test-audio-")
+        os.environ[ENV_EMULATOR_AUDIO_CACHE] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     years = config.getoption("--clock-years-ahead")
     if years:
         import time_machine

@@ -396,6 +396,23 @@ def test_clips_from_a_table(capsys: pytest.CaptureFixture[str], demo_emulator: E
     assert list(meta["stream_id"]) == list(few_detections["stream_id"])
 
 
+def test_clips_of_mixed_rates_fail_before_any_download(
+        capsys: pytest.CaptureFixture[str], demo_emulator: Emulator) -> None:
+    client = demo_emulator.client(cache=False)
+    streams = client.streams_df().head(2)
+    rows = client.detections_df("2024-03-01", "2024-03-02",
+                                streams=streams["id"].astype(str).tolist())
+    rows.groupby("stream_id", observed=True).head(1).to_parquet("mixed.parquet")
+    demo_emulator.reset_stats()
+    code, _, err = run(capsys, "clips", "mixed.parquet", "--out", "mixed.npz", "--duration", "1",
+                       *conn(demo_emulator))
+    assert code == 2 and "different native sample rates" in err
+    assert_one_error_line(err)
+    requests = demo_emulator.stats()["requests"]
+    assert all(key.startswith("GET /streams") for key in requests), requests
+    assert not Path("mixed.npz").exists() and not Path("mixed.npz.parts").exists()
+
+
 def test_training_set(capsys: pytest.CaptureFixture[str], demo_emulator: Emulator,
                       few_detections: pd.DataFrame) -> None:
     # Detections have what training_set reads from annotations (stream_id, start, end,

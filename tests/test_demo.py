@@ -47,9 +47,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert image.shape[0] > 300 and image.shape[1] > 600
         assert float(np.std(image)) > 0.05  # not a blank canvas
 
-    table, audio = read_training_set(out / "training_set")
-    assert len(table) == audio.shape[0] > 0
-    assert any(str(c).startswith("label_") for c in table.columns)
+    ts = read_training_set(out / "training_set")
+    assert len(ts.labels) == np.asarray(ts.audio).shape[0] > 0
+    assert ts.classes and all(f"label_{c}" in ts.labels.columns for c in ts.classes)
 
 
 def test_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = ["01_quickstart.ipynb", "02_training_set.ipynb", "03_field_workflow.ipynb",
-             "04_occupancy_for_r.ipynb"]
+             "04_occupancy_for_r.ipynb", "05_classifier_job_review.ipynb"]
 PLATFORM_LINE = re.compile(r'^PLATFORM = None  # set to "https://api\.rfcx\.org"')
 CELL_TIMEOUT_S = 120
 
@@ -144,8 +144,15 @@ def test_training_set_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     kinds = re.search(r"kinds: (\{.*\})", out)
     assert kinds is not None
     counts = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", kinds.group(1))}
-    assert sum(counts.values()) == windows
+    assert sum(counts.values()) == windows and "context" not in counts
     assert counts["positive"] > 0 and counts["background"] > 0
+    sources = re.search(r"sources: (\{.*\})", out)
+    assert sources is not None and "unreviewed" not in sources.group(1)
+    assert _number(out, r"split: (\d+) train") + _number(out, r"and (\d+) test windows") == windows
+    assert _number(out, r"overlapping train/test pairs: (\d+)") == 0
+    for line in ("baseline accuracy", "most frequent class alone", "leaky"):
+        value = re.search(line + r"[^:]*: ([0-9.]+)", out)
+        assert value is not None and 0.0 <= float(value.group(1)) <= 1.0, line
     assert _number(out, r"written: (\d+) clips") == windows
     assert _number(out, r"kaggle: (\d+) true positives") == chosen
     assert _number(out, r"species, (\d+) recordings") > 0
@@ -229,3 +236,28 @@ def test_occupancy_for_r_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     r_cells = [c.source for c in nb.cells if c.cell_type == "markdown" and "```r" in c.source]
     assert r_cells and "unmarkedFrameOccu" in r_cells[0] and "msPGOcc" in r_cells[0]
     assert _images(nb) == 0
+
+
+@pytest.mark.slow
+def test_classifier_job_review_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = _execute("05_classifier_job_review.ipynb", tmp_path, monkeypatch)
+    out = _stdout(nb)
+    assert _stderr(nb) == ""
+    assert "finished: done" in out
+    assert _number(out, r"(\d+) detections by job") > 0
+    best = _number(out, r"best detections: (\d+)")
+    confirmed = _number(out, r"reviewed now: (\d+) confirmed")
+    rejected = _number(out, r"confirmed, (\d+) rejected")
+    assert confirmed > 0 and rejected > 0 and confirmed + rejected == best
+    statuses = re.search(r"review statuses now: (\{.*\})", out)
+    assert statuses is not None
+    now = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", statuses.group(1))}
+    assert (now["confirmed"], now["rejected"]) == (confirmed, rejected)
+    kinds = re.search(r"kinds: (\{.*\})", out)
+    assert kinds is not None
+    counts = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", kinds.group(1))}
+    assert counts["positive"] > 0 and counts["validated"] > 0
+    sources = re.search(r"sources: (\{.*\})", out)
+    assert sources is not None and "unreviewed" not in sources.group(1)
+    windows = sum(counts.values())
+    assert _number(out, r"split: (\d+) train") + _number(out, r"and (\d+) test windows") == windows

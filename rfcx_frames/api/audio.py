@@ -1,4 +1,4 @@
-"""The client's audio calls: downloads, windows, clips, training sets.
+"""The client's audio calls: downloads, windows, clips, the Kaggle export.
 
 Each runs the function of the same name in :mod:`rfcx_frames.audio` on the client's
 :class:`~rfcx_frames.audio.download.ClientSource`, which lists segments through the client
@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import config, timeutil
 from ..audio import download as downloads
-from ..audio import kaggle, training, training_files, windows
+from ..audio import kaggle, windows
 from ..audio.clips import Align
 from ..audio.clips import clips as make_clips
 from ..audio.clips import iter_clips as make_iter_clips
@@ -189,7 +189,7 @@ def download(ctx: Context, segments: pd.DataFrame, dest: str | os.PathLike[str],
                               max_workers=max_workers, overwrite=overwrite, progress=progress)
 
 
-# -- windows, clips, training sets -----------------------------------------------------
+# -- windows, clips ------------------------------------------------------------------
 def load_window(ctx: Context, stream: str, start: Any, end: Any, sample_rate: int | None = None,
                 channel: windows.Channel = "mix", gap: windows.GapMode = "zero",
                 return_gaps: bool = False) -> np.ndarray | tuple[np.ndarray, Any]:
@@ -310,92 +310,6 @@ def iter_clips(ctx: Context, frame: pd.DataFrame, duration: float | None = None,
                            band_pass=band_pass, channel=channel, batch_size=batch_size,
                            progress=ctx.progress if progress is None else progress,
                            workers=workers)
-
-
-def training_set(ctx: Context, annotations: pd.DataFrame, clip_duration: float,
-                 step: float | None = None, min_overlap: float = 0.5,
-                 negatives: int | float = 1.0, classes: list[str] | None = None,
-                 detections: pd.DataFrame | None = None, seed: int = 0,
-                 min_distance: float = 5.0) -> pd.DataFrame:
-    """A clip table with multi-hot labels from annotations.
-
-    Parameters
-    ----------
-    annotations
-        ``stream_id``, ``start``, ``end``, ``classification_value``.
-    clip_duration
-        Window length in seconds.
-    step
-        Grid step in seconds (default: half the clip).
-    min_overlap
-        Share of an event a window must cover to be positive for it.
-    negatives
-        Background windows: a count (int) or a ratio of positive windows (float).
-    classes
-        Classes to label (default: every class annotated).
-    detections
-        Confirmed/rejected detections to add as positives/validated negatives.
-    seed
-        Seed of the background draw.
-    min_distance
-        Seconds kept between background windows and any event.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per window: ``stream_id``, ``start``, ``end``, ``kind``, one
-        ``label_<class>`` and one ``reviewed_<class>`` column per class (unreviewed is
-        not negative). See :func:`rfcx_frames.audio.training_set`.
-
-    Examples
-    --------
-    >>> table = client.training_set(annotations, clip_duration=3.0)  # doctest: +SKIP
-    """
-    return training.training_set(audio_source(ctx), annotations, clip_duration,
-                                 step=step, min_overlap=min_overlap, negatives=negatives,
-                                 classes=classes, detections=detections, seed=seed,
-                                 min_distance=min_distance)
-
-
-def write_training_set(ctx: Context, table: pd.DataFrame, out_dir: str | os.PathLike[str],
-                       format: str = "npz", sample_rate: int | None = None,
-                       gap: windows.GapMode = "zero", batch_size: int = 256,
-                       progress: bool | None = None) -> Path:
-    """Write a training set: ``labels.parquet`` plus audio as ``.npz`` or ``.flac``.
-
-    Read it back with :func:`rfcx_frames.audio.read_training_set`. The folder appears
-    whole or not at all (a failed write keeps the previous set).
-
-    Parameters
-    ----------
-    table
-        From :meth:`~rfcx_frames.Client.training_set`.
-    out_dir
-        The folder to write.
-    format
-        ``"npz"`` (one array per batch) or ``"flac"`` (one file per clip).
-    sample_rate
-        Output rate; ``None``: the native rate (all clips must share it).
-    gap
-        As for :meth:`~rfcx_frames.Client.load_window`.
-    batch_size
-        Clips decoded at once (bounds memory).
-    progress
-        Show a progress bar (default: the client's setting).
-
-    Returns
-    -------
-    pathlib.Path
-        The folder written.
-
-    Examples
-    --------
-    >>> client.write_training_set(table, "train", format="flac")  # doctest: +SKIP
-    """
-    return training_files.write_training_set(
-        table, audio_source(ctx), out_dir, format=format,  # type: ignore[arg-type]
-        sample_rate=sample_rate, gap=gap, batch_size=batch_size,
-        progress=ctx.progress if progress is None else progress)
 
 
 def to_kaggle_rfcx(ctx: Context, annotations: pd.DataFrame, out_dir: str | os.PathLike[str],

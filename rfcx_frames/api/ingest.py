@@ -166,11 +166,14 @@ def upload_classifier(ctx: Context, filepath: str | os.PathLike[str], name: str,
     if not values:
         raise ValueError("classification_values must hold at least one mapping")
     upload_name = path.name if path.name.endswith(".tar.gz") else "model.tar.gz"
+    # "x[]" parts reach the platform as a list even when there is one: a single plain
+    # "classification_values" part is a string there, and its request logger then
+    # crashes the server after answering (docs/emulator.md, "Hardening and tie order").
     form: dict[str, Any] = {"name": str(name), "version": str(version),
-                            "classification_values": values}
+                            "classification_values[]": values}
     streams = validate.as_str_list(active_streams, "active_streams")
     if streams:
-        form["active_streams"] = streams
+        form["active_streams[]"] = streams
     with path.open("rb") as fh:
         location = ctx.session.request(
             "POST", f"{ctx.api_url}/classifiers", data=form,

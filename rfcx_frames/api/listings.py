@@ -1,7 +1,7 @@
 """Whole listings as frames: ``projects_df``, ``streams_df``, ``classifications_df``.
 
-Each reads every page (``Total-Items`` where the platform gives it), keeps each row once
-in the entity's order, in Arrow, and is cached whole with an expiry
+Each reads every row once, complete even where the platform's order has ties
+(:mod:`rfcx_frames.api.pages`), keeps the entity's order, in Arrow, and is cached whole with an expiry
 (:func:`rfcx_frames.api.cached.whole`).
 
 Examples
@@ -18,31 +18,39 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import convert, validate, wire
+from .. import convert, validate
 from ..progress import Progress
 from ..schemas import CLASSIFICATION, PROJECT, STREAM, Entity
-from . import cached
+from . import cached, taxonomy
 from .context import Context
-from .pages import all_pages
+from .pages import counted_listing, single_query_listing
 
 
 def _fetcher(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
-             progress: bool | None, stop_on_empty: bool = False) -> Callable[[], pa.Table]:
+             progress: bool | None,
+             finish: Callable[[pa.Table], pa.Table] | None = None) -> Callable[[], pa.Table]:
     def fetch() -> pa.Table:
-        chunks: list[pa.StructArray] = []
+        tables: list[pa.Table] = []
         with Progress(entity.name, enabled=ctx.show_progress(progress)) as bar:
             for params in queries:
-                chunks += all_pages(ctx, entity, entity.endpoint, params, bar,
-                                    stop_on_empty=stop_on_empty)
-        return convert.ordered(entity, merge_split_items(entity, wire.to_table(entity, chunks)))
+                if entity is CLASSIFICATION:
+                    tables.append(single_query_listing(ctx, entity, entity.endpoint, params,
+                                                       bar))
+                else:
+                    # The default sort (-updated_at) has ties, and an edit moves a row
+                    # between pages; the primary key has neither.
+                    tables.append(counted_listing(ctx, entity, entity.endpoint,
+                                                  {**params, "sort": "id"}, bar))
+        table = merge_split_items(entity, pa.concat_tables(tables))
+        return convert.ordered(entity, finish(table) if finish is not None else table)
 
     return fetch
 
 
 def _listing(ctx: Context, entity: Entity, queries: list[dict[str, Any]],
              shown: Mapping[str, Any], progress: bool | None, cache: Any, max_age: Any,
-             stop_on_empty: bool = False) -> pd.DataFrame:
-    fetch = _fetcher(ctx, entity, queries, progress, stop_on_empty)
+             finish: Callable[[pa.Table], pa.Table] | None = None) -> pd.DataFrame:
+    fetch = _fetcher(ctx, entity, queries, progress, finish)
     frame = cached.whole(ctx, entity, shown, cache, fetch, max_age)
     return ctx.attach_query(frame, entity.endpoint, shown)
 
@@ -87,7 +95,7 @@ def projects_df(ctx: Context, keyword: str | None = None, created_by: str | None
                 only_public: bool | None = None, only_deleted: bool | None = None, *,
                 progress: bool | None = None, cache: Any = None,
                 max_age: Any = None) -> pd.DataFrame:
-    """Every project matching the filters (all pages, using ``Total-Items``).
+    """Every project matching the filters (all pages, checked against ``Total-Items``).
 
     Parameters
     ----------
@@ -166,12 +174,16 @@ def _stream_request(organizations: Any, projects: Any, created_by: str | None,
 
 
 def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = None, *,
-                       classifiers: Any = None, progress: bool | None = None,
-                       cache: Any = None, max_age: Any = None) -> pd.DataFrame:
+                       classifiers: Any = None, details: bool = False,
+                       progress: bool | None = None, cache: Any = None,
+                       max_age: Any = None) -> pd.DataFrame:
     """Every classification matching ``keyword`` (title or alternative name).
 
-    The platform counts its page limit in (classification x alternative name) rows, so
-    pages are read until an empty one and split entries are merged.
+    The platform counts its page limit in (classification x alternative name) rows and
+    orders rows sharing a title anew in every query, so the listing is read in one query
+    (see :func:`rfcx_frames.api.pages.single_query_listing`) and split entries are merged.
+    ``type`` is the taxonomic level; ``common_name`` is the first English alternative name.
+    The platform serves no class's parent.
 
     Parameters
     ----------
@@ -181,6 +193,9 @@ def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = N
         Classification type(s): ``species``, ``genus``, ``family`` ... ``characteristic``.
     classifiers
         Classifier id(s), or ``"*"``: only the classes those classifiers output.
+    details
+        Also fill ``frequency_min``, ``frequency_max`` (the class's band, Hz) and
+        ``description``: one more request per classification (narrow the listing first).
     progress, cache
         As for :meth:`~rfcx_frames.Client.projects_df`.
     max_age
@@ -190,11 +205,14 @@ def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = N
     Returns
     -------
     pandas.DataFrame
-        ``value, title, image, type, alternative_names``, ordered by title.
+        ``value, title, image, type, alternative_names, common_name, frequency_min,
+        frequency_max, description``, ordered by title (the last three empty without
+        ``details``).
 
     Examples
     --------
     >>> df = client.classifications_df("sciurus", levels="species")  # doctest: +SKIP
+    >>> bands = client.classifications_df("amazona", details=True)  # doctest: +SKIP
     """
     params: dict[str, Any] = {"levels[]": validate.as_str_list(levels, "levels")}
     if classifiers is not None:
@@ -204,8 +222,12 @@ def classifications_df(ctx: Context, keyword: str | None = None, levels: Any = N
     if keyword is not None:
         params["keyword"] = keyword
     params = {k: v for k, v in params.items() if v is not None}
-    return _listing(ctx, CLASSIFICATION, [params], params, progress, cache, max_age,
-                    stop_on_empty=True)
+    if not validate.check_bool(details, "details"):
+        return _listing(ctx, CLASSIFICATION, [params], params, progress, cache, max_age,
+                        finish=taxonomy.with_common_names)
+    return _listing(ctx, CLASSIFICATION, [params], {**params, "details": True}, progress, cache,
+                    max_age,
+                    finish=lambda t: taxonomy.with_details(ctx, taxonomy.with_common_names(t)))
 
 
 def project_params(keyword: str | None, created_by: str | None, only_public: bool | None,

@@ -1,10 +1,10 @@
-"""Reading pages of a listing: one GET per page, parsed straight into Arrow.
+"""Reading pages of a listing: one GET per page, parsed into Arrow, each row once.
 
 Examples
 --------
 >>> from rfcx_frames.schemas import PROJECT
 >>> with Progress("projects") as bar:  # doctest: +SKIP
-...     chunks = all_pages(client, PROJECT, "/projects", {}, bar)
+...     table = counted_listing(client, PROJECT, "/projects", {"sort": "id"}, bar)
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
-from .. import paginate, wire
+from .. import config, paginate, wire
+from ..exceptions import RFCxError
 from ..progress import Progress
 from ..schemas import Entity
 from .context import Context
@@ -56,9 +58,19 @@ def page(ctx: Context, entity: Entity, url: str, params: Mapping[str, Any], bar:
     return chunk, total
 
 
-def all_pages(ctx: Context, entity: Entity, path: str, params: Mapping[str, Any],
-              bar: Progress, *, stop_on_empty: bool = False) -> list[pa.StructArray]:
-    """Every page of ``GET {api_url}{path}`` (limit/offset, ``Total-Items`` when given).
+#: How often a listing whose pages disagree with its ``Total-Items`` is read again.
+LISTING_ATTEMPTS = 3
+
+
+def counted_listing(ctx: Context, entity: Entity, path: str, params: Mapping[str, Any],
+                    bar: Progress) -> pa.Table:
+    """Every row of ``GET {api_url}{path}``, each once, checked against ``Total-Items``.
+
+    The caller sorts by a unique column (``sort=id``), so pages cannot cut a run of
+    rows sharing a sort key. Rows added, removed or reordered while the pages are read
+    can still make a row repeat or go missing: a read whose distinct keys are not
+    ``Total-Items`` (or that repeats a key) is read again, up to ``LISTING_ATTEMPTS``
+    times, and never returned short.
 
     Parameters
     ----------
@@ -72,18 +84,79 @@ def all_pages(ctx: Context, entity: Entity, path: str, params: Mapping[str, Any]
         Query parameters (without ``limit``/``offset``).
     bar
         Progress bar.
-    stop_on_empty
-        Read until an empty page even when a page is short (the platform's limit counts
-        classification x alternative-name rows, not items).
 
     Returns
     -------
-    list of pyarrow.StructArray
-        One per page.
+    pyarrow.Table
+        The listing in the entity's Arrow schema, in the platform's order.
+
+    Raises
+    ------
+    RFCxError
+        The listing kept changing while it was read.
+
+    Examples
+    --------
+    >>> from rfcx_frames.schemas import PROJECT
+    >>> with Progress("projects") as bar:  # doctest: +SKIP
+    ...     table = counted_listing(client, PROJECT, "/projects", {"sort": "id"}, bar)
     """
     url = f"{ctx.api_url}{path}"
+    for _ in range(LISTING_ATTEMPTS):
+        table, totals = _read_pages(ctx, entity, url, params, bar)
+        distinct = pc.count_distinct(table[entity.key]).as_py() if table.num_rows else 0
+        if distinct == table.num_rows and all(t in (None, distinct) for t in totals):
+            return table
+    raise RFCxError(f"{path} changed while it was read ({LISTING_ATTEMPTS} attempts gave "
+                    "pages that disagree with Total-Items); try again")
+
+
+def _read_pages(ctx: Context, entity: Entity, url: str, params: Mapping[str, Any],
+                bar: Progress) -> tuple[pa.Table, list[int | None]]:
+    """One pass over the pages: the rows and every page's ``Total-Items``."""
+    totals: list[int | None] = []
 
     def fetch(offset: int, limit: int) -> tuple[pa.StructArray, int | None]:
-        return page(ctx, entity, url, {**params, "limit": limit, "offset": offset}, bar)
+        chunk, total = page(ctx, entity, url, {**params, "limit": limit, "offset": offset}, bar)
+        totals.append(total)
+        return chunk, total
 
-    return list(paginate.iter_pages(fetch, stop_on_empty=stop_on_empty))
+    return wire.to_table(entity, paginate.iter_pages(fetch)), totals
+
+
+def single_query_listing(ctx: Context, entity: Entity, path: str, params: Mapping[str, Any],
+                         bar: Progress) -> pa.Table:
+    """Every row of a listing without ``Total-Items`` or a unique sort, from one query.
+
+    ``GET /classifications`` orders by title and name rank only and takes no ``sort``,
+    so rows sharing a title may come in a new order in every query and offset pages can
+    skip or repeat them. Its ``limit`` has no maximum: one page at offset 0 is one
+    consistent order, and a probe (``limit=1`` at the page's end) tells whether it held
+    everything; if not, the page grows fourfold and is read again.
+
+    Parameters
+    ----------
+    ctx, entity, path, params, bar
+        As for :func:`counted_listing`.
+
+    Returns
+    -------
+    pyarrow.Table
+        The listing in the entity's Arrow schema, in the platform's order.
+
+    Examples
+    --------
+    >>> from rfcx_frames.schemas import CLASSIFICATION
+    >>> with Progress("classifications") as bar:  # doctest: +SKIP
+    ...     table = single_query_listing(client, CLASSIFICATION, "/classifications", {}, bar)
+    """
+    url = f"{ctx.api_url}{path}"
+    limit = config.PAGE_LIMIT_MAX
+    while True:
+        chunk, _ = page(ctx, entity, url, {**params, "limit": limit, "offset": 0}, bar)
+        if len(chunk) == 0:
+            return wire.to_table(entity, [])
+        rest, _ = page(ctx, entity, url, {**params, "limit": 1, "offset": limit}, bar)
+        if len(rest) == 0:
+            return wire.to_table(entity, [chunk])
+        limit *= 4

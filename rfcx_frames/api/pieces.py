@@ -2,7 +2,9 @@
 
 A stream whose first page is short is complete after one request. For a full one, the
 rest of the window, from the last start seen, is cut into time pieces fetched
-concurrently (:mod:`rfcx_frames.paginate`); rows at a piece edge come twice and
+concurrently: where the platform counts the rows (detections), at the points where each
+piece fills whole pages (:mod:`.count_plan`), else evenly (:mod:`rfcx_frames.paginate`);
+rows at a piece edge come twice and
 :func:`rfcx_frames.convert.ordered` keeps one. Everything stays Arrow: a fetch returns a
 table of the entity's schema, de-duplicated and in the entity's order.
 
@@ -26,6 +28,7 @@ from .. import config, convert, ids, paginate, timeutil, wire
 from ..paginate import Piece
 from ..progress import Progress
 from ..schemas import Entity, arrow_schema
+from . import count_plan
 from .context import Context
 from .pages import page
 
@@ -154,8 +157,8 @@ def _probe_then_split(ctx: Context, entity: Entity, base: Mapping[str, Any],
     pieces: list[Piece] = []
     for group, chunk in full:
         share = max(1, ctx.max_workers // len(full))
-        pieces += paginate.plan_pieces([group] if group is not None else None,
-                                       _last_start_ms(chunk), end_ms, max_workers=share)
+        pieces += count_plan.plan(ctx, entity, base, group, chunk, start_ms,
+                                  _last_start_ms(chunk), end_ms, share, bar)
 
     def run(piece: Piece, stop: Any) -> list[pa.StructArray]:
         def fetch(a: int, b: int, offset: int, count: int) -> pa.StructArray:

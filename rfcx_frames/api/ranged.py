@@ -196,8 +196,8 @@ def detections_df(ctx: Context, start: TimeLike, end: TimeLike, classifications:
     Returns
     -------
     pandas.DataFrame
-        ``id, stream_id, classifier_id, classification_id, start, end, confidence,
-        review_status, classification_value, classification_title,
+        ``id, stream_id, classifier_id, classification_id, classifier_job_id, start,
+        end, confidence, review_status, classification_value, classification_title,
         classification_image`` (+ ``start_local``), ordered by start, stream,
         classification, classifier, id.
 

@@ -16,6 +16,10 @@ leftovers (``.new-*``, ``.old-*``) are removed only when no writer is at work.
 
 Files inside the staging folder are written with :func:`rfcx_frames.files.write_bytes`.
 
+A resumable build (``replacing(..., resume=key)``) stages in ``.<name>.partial-<key>``
+instead, which a failure leaves in place: the next build with the same key carries on
+with what it holds, and a build with another key removes it.
+
 Examples
 --------
 >>> MANIFEST
@@ -112,8 +116,24 @@ def _check_target(target: Path, is_ours: list[str]) -> None:
             "whole, so choose a new or empty folder")
 
 
+def _staging(target: Path, resume: str | None) -> Path:
+    """A fresh staging folder, or the kept one of an interrupted build with this key."""
+    if resume is None:
+        staging = target.parent / f".{target.name}.new-{uuid.uuid4().hex}"
+        staging.mkdir()
+        return staging
+    staging = target.parent / f".{target.name}.partial-{resume}"
+    for other in _siblings(target, "partial"):
+        if other != staging:
+            shutil.rmtree(other, ignore_errors=True)
+    staging.mkdir(exist_ok=True)
+    (staging / MANIFEST).unlink(missing_ok=True)
+    return staging
+
+
 @contextlib.contextmanager
-def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[Path]:
+def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,),
+              resume: str | None = None) -> Iterator[Path]:
     """Build a folder's new content in a staging folder; on success switch it in whole.
 
     The block writes files with :func:`rfcx_frames.files.write_bytes` into the yielded
@@ -127,6 +147,9 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
         ``is_ours`` (it is replaced entirely, so it must be one of ours).
     is_ours
         File names that mark a folder as one this module wrote.
+    resume
+        A key naming what is built (e.g. a hash of the plan): the staging folder is kept
+        after a failure and reused by the next build with the same key.
 
     Yields
     ------
@@ -150,8 +173,8 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
     target.parent.mkdir(parents=True, exist_ok=True)
     with _lock(target):
         _recover(target)
-        staging = target.parent / f".{target.name}.new-{uuid.uuid4().hex}"
-        staging.mkdir()
+        staging = _staging(target, resume)
+        done = False
         try:
             yield staging
             files = {
@@ -161,8 +184,10 @@ def replacing(target: Path, is_ours: tuple[str, ...] = (MANIFEST,)) -> Iterator[
             write_json(staging / MANIFEST, {"format": 1, "files": files})
             fsync_dir(staging)
             _switch(staging, target)
+            done = True
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            if done or resume is None:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _switch(staging: Path, target: Path) -> None:

@@ -87,3 +87,23 @@ def detection_events(detections: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.
     confirmed = event_table(detections[status.isin(CONFIRMED).to_numpy()], "confirmed")
     rejected = event_table(detections[status.isin(REJECTED).to_numpy()], "rejected")
     return confirmed, rejected
+
+
+def unreviewed_events(detections: pd.DataFrame | None) -> pd.DataFrame:
+    """The detections nobody reviewed (neither confirmed nor rejected) as an event table.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"stream_id": ["s", "s"], "start": ["1970-01-01T00:00:01Z"] * 2,
+    ...                   "end": ["1970-01-01T00:00:02Z"] * 2,
+    ...                   "classification_value": ["a", "b"], "review_status": [None, 1]})
+    >>> unreviewed_events(d)["value"].tolist()
+    ['a']
+    """
+    if detections is None or len(detections) == 0:
+        return event_table(None, "unreviewed")
+    if "review_status" not in detections.columns:
+        raise ValueError("detections need a review_status column (confirmed / rejected)")
+    status = detections["review_status"].astype(str).str.lower()
+    reviewed = status.isin(CONFIRMED | REJECTED).to_numpy()
+    return event_table(detections[~reviewed], "unreviewed")

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 import soundfile as sf
 
-from rfcx_frames.api import ranged
+from rfcx_frames.api import listings, ranged
 from rfcx_frames.api.context import Context
 from rfcx_frames.audio.download import fetch_bytes
 from rfcx_frames.audio.segment_table import SEGMENT_COLUMNS, empty_segments, overlapping
@@ -402,6 +402,22 @@ class ClientSource:
         table = table.assign(stream_id=table["stream_id"].astype(str))
         mask = overlapping(table, int(to_utc(start).value), int(to_utc(end).value))
         return table[mask].reset_index(drop=True)
+
+    def stream_rates(self) -> dict[str, int]:
+        """Each listed stream's native rate: ``max_sample_rate`` of the (cached) listing.
+
+        Segment rows carry no rate, so this is how a set of windows learns its native
+        rate before any download.
+
+        Examples
+        --------
+        >>> src.stream_rates()  # doctest: +SKIP
+        {'abc123abc123': 48000}
+        """
+        streams = listings.streams_df(self.client, progress=False)
+        known = streams[streams["max_sample_rate"].notna()]
+        return {str(i): int(r) for i, r in zip(known["id"], known["max_sample_rate"],
+                                                strict=True)}
 
     def fetch(self, segment: Mapping[str, Any]) -> Path:
         """A local, checked file for ``segment``, downloaded on first use.

@@ -1,10 +1,11 @@
 """Labelled clip tables for training: multi-hot windows from annotations and detections.
 
-:func:`training_set` builds a *clip table*: one row per fixed-length window with
-``stream_id``, ``start``, ``end`` (``datetime64[ns, UTC]``), ``kind``, one ``label_<class>``
-column (``uint8``, 0/1) per class and one ``reviewed_<class>`` column (``bool``) per class.
-``reviewed_<class>`` is True only where someone looked for that class: unlabelled is not
-negative.
+:func:`label_table` builds a *clip table*: one row per fixed-length window with
+``stream_id``, ``start``, ``end`` (``datetime64[ns, UTC]``), ``kind``, ``review_status``,
+``recording_start``, one ``label_<class>`` column (``uint8``, 0/1) per class and one
+``reviewed_<class>`` column (``bool``) per class. ``reviewed_<class>`` is True only where
+someone looked for that class: unlabelled is not negative.
+:class:`~rfcx_frames.audio.training_set.TrainingSet` wraps it with the audio.
 
 Rules (times in integer nanoseconds):
 
@@ -29,6 +30,19 @@ Rules (times in integer nanoseconds):
 ``kind`` is ``"positive"`` (some label), ``"validated"`` (a rejected detection, no label),
 ``"context"`` (near an event, no label) or ``"background"``.
 
+*Context windows* are the grid windows within one clip of an event that carry no label:
+near misses (touching an event less than ``min_overlap``: not reviewed for its class) and
+neighbours in an annotated recording (reviewed negatives for the classes annotated
+there). ``context="drop"`` (the default) leaves them out, so the set holds positive,
+validated and background windows; ``context="keep"`` keeps them with their review masks.
+
+``review_status`` names the kinds of source rows a window covers at least
+``min_overlap`` of, comma-joined in the order ``annotation, confirmed, rejected,
+unreviewed`` (``""`` for none). ``review_statuses`` chooses which kinds are used at all:
+``("annotation", "confirmed")`` trains on human-verified positives only; adding
+``"unreviewed"`` makes unreviewed detections (weak) positives.
+``recording_start`` is the start of the recording (segment) holding the window's middle.
+
 Examples
 --------
 >>> class_columns(["frog", "bird"])
@@ -38,31 +52,27 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from rfcx_frames.audio.events import detection_events, event_table
-from rfcx_frames.audio.sample_time import NS_PER_S, ns_to_series, seconds_to_ns, series_ns
+from rfcx_frames.audio.events import detection_events, event_table, unreviewed_events
+from rfcx_frames.audio.sample_time import NS_PER_S, seconds_to_ns, series_ns
 from rfcx_frames.audio.sources import SegmentSource
+from rfcx_frames.audio.window_labels import (
+    SOURCE_STATUSES,
+    StreamEvents,
+    class_columns,
+    empty_table,
+    inside,
+    label_windows,
+)
 from rfcx_frames.timeutil import from_ns
 from rfcx_frames.validate import check_seconds
 
 #: Events of one stream further apart than this are looked up in separate segment queries.
 _QUERY_SPAN_NS = 6 * 3600 * NS_PER_S
-
-
-def class_columns(classes: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The ``label_<c>`` and ``reviewed_<c>`` column names for a list of classes.
-
-    Examples
-    --------
-    >>> class_columns(["a"])
-    (['label_a'], ['reviewed_a'])
-    """
-    return [f"label_{c}" for c in classes], [f"reviewed_{c}" for c in classes]
 
 
 def _recordings(
@@ -93,17 +103,6 @@ def _recordings(
     return s, e[idx]
 
 
-def _inside(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Whether each point lies in one of the intervals ``[starts, ends)``."""
-    if len(starts) == 0:
-        return np.zeros(len(points), dtype=bool)
-    i = np.searchsorted(starts, points, side="right") - 1
-    ok = i >= 0
-    result = np.zeros(len(points), dtype=bool)
-    result[ok] = points[ok] < ends[i[ok]]
-    return result
-
-
 def _grid_near(events: pd.DataFrame, clip_ns: int, step_ns: int) -> np.ndarray:
     """Grid starts of every window overlapping an event or within a clip of it."""
     starts: list[np.ndarray] = []
@@ -116,17 +115,13 @@ def _grid_near(events: pd.DataFrame, clip_ns: int, step_ns: int) -> np.ndarray:
     return np.unique(np.concatenate(starts))
 
 
-def _overlap_fraction(
-    w_start: np.ndarray, clip_ns: int, e_start: int, e_end: int
-) -> np.ndarray:
-    inter = np.minimum(w_start + clip_ns, e_end) - np.maximum(w_start, e_start)
-    denominator = max(1, min(e_end - e_start, clip_ns))
-    if e_end == e_start:  # an instant: inside the window or not
-        return ((w_start <= e_start) & (e_start < w_start + clip_ns)).astype(float)
-    return np.clip(inter, 0, None) / denominator
+ContextMode = Literal["drop", "keep"]
+
+#: The source kinds used unless ``review_statuses`` says otherwise.
+DEFAULT_STATUSES = ("annotation", "confirmed", "rejected")
 
 
-def training_set(
+def label_table(
     source: SegmentSource,
     annotations: pd.DataFrame,
     clip_duration: float,
@@ -137,6 +132,8 @@ def training_set(
     detections: pd.DataFrame | None = None,
     seed: int = 0,
     min_distance: float = 5.0,
+    context: ContextMode = "drop",
+    review_statuses: Sequence[str] = DEFAULT_STATUSES,
 ) -> pd.DataFrame:
     """A multi-hot clip table from annotations (see the module docstring for the rules).
 
@@ -159,11 +156,17 @@ def training_set(
         classes are ignored, except that background keeps away from them.
     detections
         Optional detections with ``review_status`` (``"confirmed"``/``"rejected"`` or
-        1/-1): confirmed ones are positives, rejected ones validated negatives.
+        1/-1, else unreviewed): confirmed ones are positives, rejected ones validated
+        negatives.
     seed
         Seed of the background draw.
     min_distance
         Seconds between a background window and any event.
+    context
+        ``"drop"`` or ``"keep"`` the context windows (see the module docstring).
+    review_statuses
+        The source kinds used, among ``annotation``, ``confirmed``, ``rejected``,
+        ``unreviewed``.
 
     Returns
     -------
@@ -175,23 +178,27 @@ def training_set(
     >>> from rfcx_frames.audio.sources import TableSource
     >>> ann = pd.DataFrame({"stream_id": ["s"], "start": ["2020-01-01T00:00:01Z"],
     ...                     "end": ["2020-01-01T00:00:02Z"], "classification_value": ["frog"]})
-    >>> training_set(TableSource(pd.DataFrame()), ann, 2.0).empty  # no recordings: no windows
+    >>> label_table(TableSource(pd.DataFrame()), ann, 2.0).empty  # no recordings: no windows
     True
     """
     clip_ns, step_ns = _grid(clip_duration, step, min_overlap)
-    every, wanted, classes = _events(annotations, detections, classes)
+    if context not in ("drop", "keep"):
+        raise ValueError(f"context must be 'drop' or 'keep', not {context!r}")
+    every, wanted, classes = _events(annotations, detections, classes,
+                                     _check_statuses(review_statuses))
     tables: list[pd.DataFrame] = []
     backgrounds: list[pd.DataFrame] = []
     for stream_id in sorted(wanted["stream_id"].unique()):
         stream = _stream(source, str(stream_id), wanted, every, clip_ns)
         starts = _grid_near(stream.events, clip_ns, step_ns)
-        starts = starts[_inside(starts + clip_ns // 2, stream.rec_start, stream.rec_end)]
-        tables.append(_label_windows(stream, starts, clip_ns, classes, min_overlap, kind=None))
+        starts = starts[inside(starts + clip_ns // 2, stream.rec_start, stream.rec_end)]
+        tables.append(label_windows(stream, starts, clip_ns, classes, min_overlap, kind=None))
         backgrounds.append(_background_pool(stream, clip_ns, step_ns,
                                             seconds_to_ns(min_distance), starts))
-    table = pd.concat(tables, ignore_index=True) if tables else _empty_table(classes)
-    table = table[table["kind"].notna()] if len(table) else table
-    n_positive = int((table["kind"] == "positive").sum()) if len(table) else 0
+    table = pd.concat(tables, ignore_index=True) if tables else empty_table(classes)
+    n_positive = int((table["kind"] == "positive").sum())
+    if context == "drop":
+        table = table[table["kind"] != "context"]
     count = int(negatives) if isinstance(negatives, (int, np.integer)) else round(
         float(negatives) * n_positive
     )
@@ -203,17 +210,15 @@ def training_set(
     return _typed(table, classes, clip_duration)
 
 
-
-@dataclass
-class _Stream:
-    """One stream's events and recordings, as the labelling rules need them."""
-
-    stream_id: str
-    events: pd.DataFrame  # events of the wanted classes
-    all_events: pd.DataFrame  # events of every class (background keeps away from them)
-    rec_start: np.ndarray
-    rec_end: np.ndarray
-    regions: dict[str, np.ndarray]  # per class: which recordings hold an annotation of it
+def _check_statuses(review_statuses: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(review_statuses, str):
+        review_statuses = (review_statuses,)
+    chosen = tuple(str(s) for s in review_statuses)
+    unknown = [s for s in chosen if s not in SOURCE_STATUSES]
+    if unknown or not chosen:
+        raise ValueError(f"review_statuses must be a non-empty selection of {SOURCE_STATUSES}, "
+                         f"not {tuple(review_statuses)!r}")
+    return chosen
 
 
 def _grid(clip_duration: float, step: float | None, min_overlap: float) -> tuple[int, int]:
@@ -231,29 +236,33 @@ def _grid(clip_duration: float, step: float | None, min_overlap: float) -> tuple
 
 
 def _events(annotations: pd.DataFrame, detections: pd.DataFrame | None,
-            classes: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Every event, the events of the wanted classes, and the classes (sorted by default)."""
+            classes: Sequence[str] | None, statuses: tuple[str, ...],
+            ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Every event, the used events of the wanted classes, and the classes (sorted by
+    default). Background keeps away from every event, used or not."""
     annotated = event_table(annotations, "annotation")
     confirmed, rejected = detection_events(detections)
-    every = pd.concat([annotated, confirmed, rejected], ignore_index=True)
+    every = pd.concat([annotated, confirmed, rejected, unreviewed_events(detections)],
+                      ignore_index=True)
+    used = every[every["kind"].isin(statuses)]
     if classes is None:
-        classes = sorted(set(annotated["value"]) | set(confirmed["value"]) | set(rejected["value"]))
+        classes = sorted(set(used["value"]))
     classes = [str(c) for c in classes]
-    return every, every[every["value"].isin(classes)], classes
+    return every, used[used["value"].isin(classes)], classes
 
 
 def _stream(source: SegmentSource, stream_id: str, wanted: pd.DataFrame, every: pd.DataFrame,
-            clip_ns: int) -> _Stream:
+            clip_ns: int) -> StreamEvents:
     events = wanted[wanted["stream_id"] == stream_id]
     all_events = every[every["stream_id"] == stream_id]
     rec_start, rec_end = _recordings(source, stream_id, all_events, 2 * clip_ns)
     annotated = events[events["kind"] == "annotation"]
     regions = {str(value): _inside_any(rec_start, rec_end, group)
                for value, group in annotated.groupby("value")}
-    return _Stream(stream_id, events, all_events, rec_start, rec_end, regions)
+    return StreamEvents(stream_id, events, all_events, rec_start, rec_end, regions)
 
 
-def _background_pool(stream: _Stream, clip_ns: int, step_ns: int, distance_ns: int,
+def _background_pool(stream: StreamEvents, clip_ns: int, step_ns: int, distance_ns: int,
                      taken: np.ndarray) -> pd.DataFrame:
     """Background window starts of one stream, from its annotated recordings."""
     annotated = np.zeros(len(stream.rec_start), dtype=bool)
@@ -273,7 +282,7 @@ def _draw_background(source: SegmentSource, pool: pd.DataFrame, count: int, seed
     rng = np.random.default_rng(seed)
     chosen = pool.iloc[np.sort(rng.choice(len(pool), size=min(count, len(pool)), replace=False))]
     return [
-        _label_windows(_stream(source, str(stream_id), wanted, every, clip_ns),
+        label_windows(_stream(source, str(stream_id), wanted, every, clip_ns),
                        group["start_ns"].to_numpy(), clip_ns, classes, min_overlap,
                        kind="background")
         for stream_id, group in chosen.groupby("stream_id", sort=True)
@@ -298,70 +307,6 @@ def _inside_any(rec_start: np.ndarray, rec_end: np.ndarray, events: pd.DataFrame
     for s, e in zip(events["start_ns"].to_numpy(), events["end_ns"].to_numpy(), strict=True):
         hit |= (rec_start <= e) & (rec_end > s)
     return hit
-
-
-def _empty_table(classes: Sequence[str]) -> pd.DataFrame:
-    labels, reviewed = class_columns(classes)
-    data: dict[str, Any] = {
-        "stream_id": pd.Series([], dtype="object"),
-        "start": pd.Series([], dtype="datetime64[ns, UTC]"),
-        "end": pd.Series([], dtype="datetime64[ns, UTC]"),
-        "kind": pd.Series([], dtype="object"),
-    }
-    data.update({c: pd.Series([], dtype="uint8") for c in labels})
-    data.update({c: pd.Series([], dtype=bool) for c in reviewed})
-    return pd.DataFrame(data)
-
-
-def _label_windows(
-    stream: _Stream,
-    starts: np.ndarray,
-    clip_ns: int,
-    classes: Sequence[str],
-    min_overlap: float,
-    kind: str | None,
-) -> pd.DataFrame:
-    stream_id, events, regions = stream.stream_id, stream.events, stream.regions
-    rec_start, rec_end = stream.rec_start, stream.rec_end
-    n = len(starts)
-    labels, reviewed = class_columns(classes)
-    middle = starts + clip_ns // 2
-    out: dict[str, Any] = {
-        "stream_id": np.full(n, stream_id, dtype=object),
-        "start": ns_to_series(starts).to_numpy(),
-        "end": ns_to_series(starts + clip_ns).to_numpy(),
-    }
-    any_label = np.zeros(n, dtype=bool)
-    any_validated = np.zeros(n, dtype=bool)
-    for c, label_col, reviewed_col in zip(classes, labels, reviewed, strict=True):
-        label = np.zeros(n, dtype=bool)
-        ambiguous = np.zeros(n, dtype=bool)
-        validated = np.zeros(n, dtype=bool)
-        for ev in events[events["value"] == c].itertuples():
-            frac = _overlap_fraction(starts, clip_ns, int(ev.start_ns), int(ev.end_ns))
-            if ev.kind == "rejected":
-                validated |= frac >= min_overlap
-            else:
-                label |= frac >= min_overlap
-                ambiguous |= (frac > 0) & (frac < min_overlap)
-        region = regions.get(c)
-        in_region = (
-            _inside(middle, rec_start[region], rec_end[region])
-            if region is not None and region.any()
-            else np.zeros(n, dtype=bool)
-        )
-        ambiguous &= ~label
-        out[label_col] = label.astype("uint8")
-        out[reviewed_col] = label | ((in_region | validated) & ~ambiguous)
-        any_label |= label
-        any_validated |= validated & ~label
-    if kind is None:
-        kinds = np.where(any_label, "positive", np.where(any_validated, "validated", "context"))
-    else:
-        kinds = np.full(n, kind)
-    out["kind"] = kinds.astype(object)
-    frame = pd.DataFrame(out)
-    return frame[["stream_id", "start", "end", "kind", *labels, *reviewed]]
 
 
 def _background_candidates(
@@ -393,6 +338,8 @@ def _background_candidates(
 
 
 __all__ = [
+    "DEFAULT_STATUSES",
+    "ContextMode",
     "class_columns",
-    "training_set",
+    "label_table",
 ]

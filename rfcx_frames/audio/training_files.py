@@ -1,16 +1,22 @@
-"""Training sets on disk: a clip table's audio and labels written as one folder, and read back.
+"""Training sets on disk: written in shards of bounded size, resumable, read back lazily.
 
-:func:`write_training_set` stores a clip table from
-:func:`~rfcx_frames.audio.training.training_set` as ``labels.parquet`` plus one audio file
-per clip, switched in as a whole (:mod:`rfcx_frames.audio.atomic_dir`);
-:func:`read_training_set` reads it back, verified against its manifest.
+:func:`write_training_set` stores a :class:`~rfcx_frames.audio.training_set.TrainingSet`
+shard by shard (``shard_size`` clips in memory at a time), in a staging folder switched
+in as a whole when complete (:mod:`rfcx_frames.audio.atomic_dir`). The staging folder is
+named after a hash of the plan (windows, rate, format, gap, shard size), so a run that
+failed or was killed is resumed by the same call: shards already written are skipped,
+and every clip ends up exactly once. :func:`read_training_set` reads it back as a
+TrainingSet whose audio is loaded (and verified against the manifest) on indexing.
 
-Layout of a written set::
+Layout of a written set (``layout: 2`` in ``dataset.json``)::
 
-    <out_dir>/labels.parquet    the clip table plus file, sample_rate, n_samples
-    <out_dir>/dataset.json      classes, clip duration, rate, format, row count
-    <out_dir>/audio/000000.npz  one file per clip (or .flac)
-    <out_dir>/manifest.json     size and SHA-256 of every file, written last
+    <out_dir>/labels.parquet          the labels plus file, offset, shard, sample_rate, n_samples
+    <out_dir>/dataset.json            classes, clip duration, rate, format, rows, shard size
+    <out_dir>/audio/00000/clips.npz   one shard: float32 [clips, samples] (format "npz")
+    <out_dir>/audio/00000/0000000.flac  or one 24-bit FLAC per clip (format "flac")
+    <out_dir>/manifest.json           size and SHA-256 of every file, written last
+
+Sets of the earlier layout (``audio/000000.npz``, one clip per file) read the same way.
 
 Examples
 --------
@@ -20,9 +26,11 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,133 +46,24 @@ from rfcx_frames.audio.atomic_dir import (
     reading,
     replacing,
 )
-from rfcx_frames.audio.clips import iter_clips
-from rfcx_frames.audio.sources import SegmentSource
-from rfcx_frames.audio.windows import GapMode
-from rfcx_frames.files import write_bytes
-from rfcx_frames.validate import check_sample_rate
+from rfcx_frames.audio.clip_audio import ClipAudio
+from rfcx_frames.audio.training_set import TrainingSet
+from rfcx_frames.files import fsync_dir, open_atomic, write_bytes
+from rfcx_frames.progress import tqdm
+from rfcx_frames.validate import check_positive_int
 
 AudioFormat = Literal["npz", "flac"]
+LAYOUT = 2
 
 
-def _check_options(format: str, gap: str) -> None:
-    if format not in ("npz", "flac"):
-        raise ValueError(f"format must be 'npz' or 'flac', not {format!r}")
-    if format == "flac" and gap == "nan":
-        raise ValueError("FLAC cannot hold NaN; use gap='zero' or format='npz'")
-
-
-def _write_clips(staging: Path, clips: Any, format: AudioFormat) -> tuple[list[str], list[int], int]:
-    """Write each clip of the ``iter_clips`` batches as ``audio/<row>.<format>``.
-
-    Returns the relative file names, the real sample counts and the rate (0 when none).
-    """
-    files: list[str] = []
-    n_samples: list[int] = []
-    rate = 0
-    for audio, meta in clips:
-        rate = int(meta["sample_rate"].iloc[0])
-        for row, clip, n in zip(meta.index, audio, meta["n_samples"], strict=True):
-            name = f"audio/{row:06d}.{format}"
-            write_bytes(staging / name, _encode(clip[: int(n)], format, rate))
-            files.append(name)
-            n_samples.append(int(n))
-    return files, n_samples, rate
-
-
-def _write_labels(staging: Path, table: pd.DataFrame, files: list[str], n_samples: list[int],
-                  rate: int, format: AudioFormat) -> None:
-    """``labels.parquet`` (the table plus file, rate, length) and ``dataset.json``."""
-    labels = table.reset_index(drop=True).copy()
-    labels["file"] = pd.Series(files, dtype="object")
-    labels["sample_rate"] = np.full(len(labels), rate, dtype="int64")
-    labels["n_samples"] = np.asarray(n_samples, dtype="int64")
-    info = {
-        "classes": list(table.attrs.get("classes", _classes_from_columns(table))),
-        "clip_duration": table.attrs.get("clip_duration"),
-        "sample_rate": rate,
-        "format": format,
-        "rows": len(labels),
-    }
-    write_bytes(staging / "dataset.json", json.dumps(info, indent=2).encode())
-    labels.attrs = {}
-    buffer = io.BytesIO()
-    labels.to_parquet(buffer, index=False)
-    write_bytes(staging / "labels.parquet", buffer.getvalue())
-
-
-def write_training_set(
-    table: pd.DataFrame,
-    source: SegmentSource,
-    out_dir: str | os.PathLike[str],
-    format: AudioFormat = "npz",
-    sample_rate: int | None = None,
-    gap: GapMode = "zero",
-    batch_size: int = 256,
-    progress: bool = True,
-) -> Path:
-    """Write a clip table's audio and labels: ``labels.parquet`` + ``audio/<row>.<format>``.
-
-    ``labels.parquet`` holds the table plus ``file`` (path relative to ``out_dir``),
-    ``sample_rate`` and ``n_samples``; ``dataset.json`` holds the classes, clip duration,
-    rate and format; ``manifest.json`` names every file with its size and SHA-256. FLAC
-    is 24-bit PCM (values clipped to [-1, 1]); ``.npz`` keeps float32 exactly.
-
-    The set is built in a hidden folder beside ``out_dir`` and switched in whole (see
-    :mod:`rfcx_frames.audio.atomic_dir`): rewriting a set in place leaves, whatever the
-    moment of a crash, the whole old set or the whole new one. ``out_dir`` must be new,
-    empty, or an earlier training set, which is replaced entirely.
-
-    Parameters
-    ----------
-    table
-        A clip table (``stream_id``, ``start``, ``end``, label columns...).
-    source
-        Where the audio comes from.
-    out_dir
-        The folder to create or replace.
-    format
-        ``"npz"`` (float32) or ``"flac"`` (24-bit).
-    sample_rate
-        Output rate; ``None`` keeps the native rate (all clips must share it).
-    gap
-        ``"zero"``, ``"nan"`` (npz only) or ``"raise"``, as in
-        :func:`~rfcx_frames.audio.load_window`.
-    batch_size
-        Clips decoded at a time (bounds memory).
-    progress
-        Show a progress bar.
-
-    Returns
-    -------
-    Path
-        ``out_dir``.
-
-    Raises
-    ------
-    ValueError
-        A bad ``format``/``gap``, or an ``out_dir`` holding something else.
-
-    Examples
-    --------
-    >>> from rfcx_frames.audio.sources import TableSource
-    >>> import tempfile
-    >>> t = pd.DataFrame({"stream_id": ["s"], "start": pd.to_datetime(["2020-01-01"], utc=True),
-    ...                   "end": pd.to_datetime(["2020-01-01 00:00:01"], utc=True)})
-    >>> out = write_training_set(t, TableSource(pd.DataFrame()), Path(tempfile.mkdtemp()) / "ds",
-    ...                          sample_rate=100, progress=False)
-    >>> sorted(p.name for p in out.iterdir())
-    ['audio', 'dataset.json', 'labels.parquet', 'manifest.json']
-    """
-    _check_options(format, gap)
-    sample_rate = check_sample_rate(sample_rate)
-    out = Path(out_dir)
-    with replacing(out, is_ours=(MANIFEST, "labels.parquet")) as staging:
-        clips = iter_clips(source, table[["stream_id", "start", "end"]], sample_rate=sample_rate,
-                           gap=gap, batch_size=batch_size, progress=progress)
-        files, n_samples, rate = _write_clips(staging, clips, format)
-        _write_labels(staging, table, files, n_samples, rate, format)
-    return out
+def _plan_key(ts: TrainingSet, format: str, shard_size: int) -> str:
+    """A hash of everything that decides the shards' bytes."""
+    digest = hashlib.sha256()
+    windows = ts.labels[["stream_id", "start", "end"]]
+    digest.update(pd.util.hash_pandas_object(windows, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([ts.sample_rate, ts.audio.shape[1], format, shard_size,
+                              ts.audio.gap, LAYOUT]).encode())
+    return digest.hexdigest()[:16]
 
 
 def _encode(data: np.ndarray, format: AudioFormat, rate: int) -> bytes:
@@ -176,41 +75,185 @@ def _encode(data: np.ndarray, format: AudioFormat, rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def _shard_files(shard: int, lo: int, hi: int, format: AudioFormat) -> list[str]:
+    if format == "npz":
+        return [f"audio/{shard:05d}/clips.npz"] * (hi - lo)
+    return [f"audio/{shard:05d}/{row:07d}.flac" for row in range(lo, hi)]
+
+
+def _write_shard(staging: Path, ts: TrainingSet, shard: int, lo: int, hi: int,
+                 format: AudioFormat) -> None:
+    """Shard ``shard`` (rows ``lo..hi``) in a hidden folder, renamed into place when whole."""
+    final = staging / "audio" / f"{shard:05d}"
+    partial = staging / "audio" / f".{shard:05d}.tmp"
+    shutil.rmtree(partial, ignore_errors=True)
+    audio = ts.audio[lo:hi]
+    if format == "npz":
+        # Straight to the file: an in-memory archive would double the shard's memory.
+        with open_atomic(partial / "clips.npz", "wb") as handle:
+            np.savez(handle, audio=audio)
+    else:
+        for row, clip in zip(range(lo, hi), audio, strict=True):
+            write_bytes(partial / f"{row:07d}.flac", _encode(clip, format, ts.sample_rate))
+    os.rename(partial, final)
+    fsync_dir(final.parent)
+
+
+def _write_labels(staging: Path, ts: TrainingSet, format: AudioFormat, shard_size: int) -> None:
+    """``labels.parquet`` (labels plus where each clip is) and ``dataset.json``."""
+    n = len(ts)
+    labels = ts.labels.drop(columns=["file", "offset", "shard", "sample_rate", "n_samples"],
+                            errors="ignore").copy()
+    rows = np.arange(n)
+    files = [f for k, lo in enumerate(range(0, n, shard_size))
+             for f in _shard_files(k, lo, min(n, lo + shard_size), format)]
+    labels["file"] = pd.Series(files, dtype="object")
+    labels["offset"] = (rows % shard_size if format == "npz" else np.zeros(n)).astype("int64")
+    labels["shard"] = (rows // shard_size).astype("int64")
+    labels["sample_rate"] = np.full(n, ts.sample_rate, dtype="int64")
+    labels["n_samples"] = np.full(n, ts.audio.shape[1], dtype="int64")
+    info = {"layout": LAYOUT, "classes": ts.classes, "clip_duration": ts.clip_duration,
+            "sample_rate": ts.sample_rate, "format": format, "rows": n,
+            "shard_size": shard_size}
+    write_bytes(staging / "dataset.json", json.dumps(info, indent=2).encode())
+    labels.attrs = {}
+    buffer = io.BytesIO()
+    labels.to_parquet(buffer, index=False)
+    write_bytes(staging / "labels.parquet", buffer.getvalue())
+
+
+def write_training_set(
+    ts: TrainingSet,
+    out_dir: str | os.PathLike[str],
+    format: AudioFormat = "npz",
+    shard_size: int = 512,
+    progress: bool = True,
+) -> Path:
+    """Write a TrainingSet shard by shard; re-running after a failure resumes it.
+
+    Memory holds one shard of audio (``shard_size`` clips) at a time. The set is built
+    in a hidden folder beside ``out_dir`` named after the plan, and switched in whole
+    when complete (see :mod:`rfcx_frames.audio.atomic_dir`): ``out_dir`` shows the whole
+    old set or the whole new one. After a crash or kill, the same call skips the shards
+    already written. ``out_dir`` must be new, empty, or an earlier training set.
+
+    Parameters
+    ----------
+    ts
+        The set (from :func:`~rfcx_frames.audio.training_set.training_set`).
+    out_dir
+        The folder to create or replace.
+    format
+        ``"npz"`` (float32, one file per shard) or ``"flac"`` (24-bit, one per clip).
+    shard_size
+        Clips per shard.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Raises
+    ------
+    ValueError
+        A bad ``format``, FLAC of audio that may hold NaN, or an ``out_dir`` holding
+        something else.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from rfcx_frames.audio.training_set import _demo
+    >>> out = write_training_set(_demo(), Path(tempfile.mkdtemp()) / "ds", progress=False)
+    >>> sorted(p.name for p in out.iterdir())
+    ['audio', 'dataset.json', 'labels.parquet', 'manifest.json']
+    """
+    if not isinstance(ts, TrainingSet):
+        raise TypeError(f"ts must be a TrainingSet (from training_set()), not "
+                        f"{type(ts).__name__}")
+    if format not in ("npz", "flac"):
+        raise ValueError(f"format must be 'npz' or 'flac', not {format!r}")
+    if format == "flac" and ts.audio.gap == "nan":
+        raise ValueError("FLAC cannot hold NaN; use gap='zero' or format='npz'")
+    shard_size = check_positive_int(shard_size, "shard_size")
+    out = Path(out_dir)
+    key = _plan_key(ts, format, shard_size)
+    with replacing(out, is_ours=(MANIFEST, "labels.parquet"), resume=key) as staging:
+        (staging / "audio").mkdir(exist_ok=True)
+        starts = range(0, len(ts), shard_size)
+        with tqdm(total=len(ts), disable=not progress, unit="clip", desc="shards") as bar:
+            for shard, lo in enumerate(starts):
+                hi = min(len(ts), lo + shard_size)
+                if not (staging / "audio" / f"{shard:05d}").is_dir():
+                    _write_shard(staging, ts, shard, lo, hi, format)
+                bar.update(hi - lo)
+        for leftover in (staging / "audio").glob(".*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        _write_labels(staging, ts, format, shard_size)
+    return out
+
+
 def _decode(raw: bytes, name: str) -> np.ndarray:
     if name.endswith(".npz"):
         with np.load(io.BytesIO(raw)) as npz:
-            return np.asarray(npz["audio"])
+            return np.asarray(npz["audio"], dtype=np.float32)
     data, _ = sf.read(io.BytesIO(raw), dtype="float32")
     return np.asarray(data)
 
 
-def _classes_from_columns(table: pd.DataFrame) -> list[str]:
-    return [c[len("label_") :] for c in table.columns if str(c).startswith("label_")]
+class FolderLoader:
+    """Reads clips of a written set, each file verified against the manifest when read.
+
+    Examples
+    --------
+    >>> FolderLoader(Path("."), {}, pd.DataFrame({"file": [], "offset": []}), 0)(
+    ...     np.array([], dtype="int64")).shape
+    (0, 0)
+    """
+
+    def __init__(self, folder: Path, manifest: dict[str, dict[str, Any]],
+                 labels: pd.DataFrame, width: int) -> None:
+        self.folder, self.manifest, self.width = folder, manifest, width
+        self.files = labels["file"].astype(str).to_numpy()
+        self.offsets = (labels["offset"].to_numpy(dtype="int64") if "offset" in labels.columns
+                        else np.zeros(len(labels), dtype="int64"))
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(rows), self.width), dtype=np.float32)
+        for name in dict.fromkeys(self.files[rows]):
+            data = _decode(read_verified(self.folder, self.manifest, name), name)
+            hit = np.flatnonzero(self.files[rows] == name)
+            for i in hit:
+                clip = data[self.offsets[rows[i]]] if data.ndim == 2 else data
+                out[i, : len(clip)] = clip[: self.width]
+        return out
 
 
-def read_training_set(out_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read back what :func:`write_training_set` wrote: ``(labels, audio[N, samples])``.
+def read_training_set(out_dir: str | os.PathLike[str], batch_size: int = 256) -> TrainingSet:
+    """Read back what :func:`write_training_set` wrote, as a TrainingSet with lazy audio.
 
-    Clips shorter than the longest are right-padded with zeros (``labels.n_samples``).
-    Every file is checked against ``manifest.json`` (size and SHA-256); a rewrite that
-    was interrupted between its two renames (platforms without an atomic folder swap) is
-    finished first.
+    ``labels``, ``dataset.json`` and the manifest are checked now; each audio file is
+    checked (size and SHA-256) when its clips are loaded. A rewrite interrupted between
+    its two renames (platforms without an atomic folder swap) is finished first. Sets
+    of the earlier one-file-per-clip layout read the same way.
 
     Parameters
     ----------
     out_dir
         The folder :func:`write_training_set` wrote.
+    batch_size
+        Clips loaded at a time when iterating.
 
     Returns
     -------
-    tuple
-        The labels (``attrs`` hold ``classes`` and ``clip_duration``) and the audio.
+    TrainingSet
+        ``labels`` also hold ``file``, ``sample_rate`` and ``n_samples`` per clip.
 
     Raises
     ------
     TrainingSetError
-        The folder has no manifest (incomplete, or written by an older version), or a
-        file is missing, changed, or not listed.
+        No manifest (incomplete), or a file missing, changed, or not listed.
 
     Examples
     --------
@@ -225,13 +268,12 @@ def read_training_set(out_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, np
         manifest = load_manifest(out)
         labels = pd.read_parquet(io.BytesIO(read_verified(out, manifest, "labels.parquet")))
         info = json.loads(read_verified(out, manifest, "dataset.json"))
-        if int(info.get("rows", len(labels))) != len(labels):
-            raise TrainingSetError(f"{out}: dataset.json and labels.parquet disagree", out)
-        labels.attrs["classes"] = info["classes"]
-        labels.attrs["clip_duration"] = info["clip_duration"]
-        width = int(labels["n_samples"].max()) if len(labels) else 0
-        audio = np.zeros((len(labels), width), dtype=np.float32)
-        for i, name in enumerate(labels["file"]):
-            data = _decode(read_verified(out, manifest, str(name)), str(name))
-            audio[i, : len(data)] = data
-    return labels, audio
+    if int(info.get("rows", len(labels))) != len(labels):
+        raise TrainingSetError(f"{out}: dataset.json and labels.parquet disagree", out)
+    width = int(labels["n_samples"].max()) if len(labels) else 0
+    audio = ClipAudio(len(labels), width, FolderLoader(out, manifest, labels, width), batch_size)
+    return TrainingSet(labels, audio, int(info.get("sample_rate") or 0),
+                       float(info.get("clip_duration") or 0.0), info["classes"])
+
+
+__all__ = ["AudioFormat", "FolderLoader", "read_training_set", "write_training_set"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from rfcx_frames.cache.assemble import schema_fingerprint
 from rfcx_frames.cache.dataset import dataset
+from rfcx_frames.cache.invalidate import invalidate
 from rfcx_frames.cache.manage import clear, clear_orphans, info, orphans, windows_frame
 from rfcx_frames.cache.modes import MODES, CacheArg, Mode, parse_duration, parse_max_age, resolve_mode
 from rfcx_frames.cache.platforms import IDENTITY_ROUTE
@@ -61,6 +62,7 @@ __all__ = [
     "dataset",
     "frame_from_table",
     "info",
+    "invalidate",
     "orphans",
     "parse_duration",
     "parse_max_age",

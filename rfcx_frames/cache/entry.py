@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,6 +199,51 @@ class Entry:
             for stream_id, folder in sorted(batch.touched):
                 compact(batch, manifest.streams[stream_id], folder, order, max_parts)
             self._commit(manifest, signature, batch)
+
+    def forget(self, windows: Mapping[str, list[Interval]], *, schema: pa.Schema,
+               time_column: str, now: pd.Timestamp | None = None) -> bool:
+        """Forget windows of streams: their rows go and they are no longer complete.
+
+        Files that also hold other windows are rewritten without these rows, so the next
+        query fetches exactly the forgotten windows again.
+
+        Parameters
+        ----------
+        windows
+            Stream id -> windows (ns) to forget.
+        schema
+            The rows' Arrow schema (with the stream column).
+        time_column
+            The column placing a row in a window.
+        now
+            The time recorded as the manifest's update (default: the system clock).
+
+        Returns
+        -------
+        bool
+            Whether the entry held any of these windows.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> Entry(pathlib.Path(tempfile.mkdtemp()), "d", "k").forget(
+        ...     {"s": [(0, 1)]}, schema=pa.schema([]), time_column="start")
+        False
+        """
+        with storage_errors(self.root), self.lock(), self._no_orphans_left():
+            manifest = self.load()
+            held = {} if manifest is None else {
+                sid: intersect(manifest.streams[sid].complete, spans)
+                for sid, spans in windows.items() if sid in manifest.streams}
+            held = {sid: spans for sid, spans in held.items() if spans}
+            if manifest is None or not held:
+                return False
+            moment = now if now is not None else utc_now()
+            batch = Batch(self.folder, self.stream_column, schema, time_column, moment.isoformat())
+            for sid, spans in held.items():
+                cut(batch, sid, manifest.streams[sid], spans)
+            self._commit(manifest, manifest.signature, batch)
+        return True
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.

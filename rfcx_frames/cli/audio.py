@@ -8,13 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..audio import clips, training_set, write_training_set
+from ..audio.clip_shards import write_clips
 from ..audio.download import download
 from ..audio.sources import ClientSource
-from ..files import open_atomic
 from .args import (
     id_list,
     input_table,
@@ -106,15 +104,12 @@ def _add_download(sub: Any) -> None:
 def _cmd_clips(args: argparse.Namespace) -> int:
     """``rfcx-frames clips``: clips for the rows of a table, as ``.npz`` plus metadata."""
     frame = read_table(args.input)
-    audio, meta = clips(ClientSource(client_from(args)), frame, duration=args.duration,
-                        pad=args.pad, sample_rate=args.sample_rate,
-                        band_pass=args.band_pass, progress=not args.no_progress)
     out = Path(args.out)
-    with open_atomic(out.with_suffix(".parquet"), "wb") as handle:
-        meta.to_parquet(handle, index=False)
-    with open_atomic(out, "wb") as handle:
-        np.savez_compressed(handle, audio=audio)
-    print(f"wrote {audio.shape[0]} clips to {out} and metadata to "
+    count, _ = write_clips(ClientSource(client_from(args)), frame, out, duration=args.duration,
+                           pad=args.pad, sample_rate=args.sample_rate,
+                           band_pass=args.band_pass, shard_size=args.shard_size,
+                           progress=not args.no_progress)
+    print(f"wrote {count} clips to {out} and metadata to "
           f"{out.with_suffix('.parquet')}", file=sys.stderr)
     return 0
 
@@ -124,7 +119,9 @@ def _add_clips(sub: Any) -> None:
         sub, "clips", "audio clips for the rows of a detections/annotations table", _cmd_clips,
         description="Cut one audio clip per row of a table (stream_id, start, end), e.g. "
                     "the output of 'detections --out'. Writes OUT.npz (array 'audio', "
-                    "clips x samples) and OUT.parquet (one metadata row per clip).")
+                    "clips x samples) and OUT.parquet (one metadata row per clip). Clips "
+                    "are cut in shards kept in OUT.npz.parts/ until the end: the same "
+                    "command after an interruption skips the shards already written.")
     p.add_argument("input", type=input_table,
                    help="a .parquet or .csv table (stream_id, start, end, ...)")
     p.add_argument("--out", required=True, type=with_suffix(".npz"),
@@ -137,6 +134,13 @@ def _add_clips(sub: Any) -> None:
     _sample_rate_option(p, "every clip")
     p.add_argument("--band-pass", action="store_true",
                    help="keep only the band of each row's frequency_min..frequency_max")
+    _shard_option(p)
+
+
+def _shard_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard-size", type=positive_int, default=256,
+                        help="clips held in memory and written at a time (default: "
+                             "%(default)s)")
 
 
 # --------------------------------------------------------------------------- training set
@@ -144,13 +148,15 @@ def _add_clips(sub: Any) -> None:
 
 def _cmd_training_set(args: argparse.Namespace) -> int:
     """``rfcx-frames training-set``: build and write a training set from annotations."""
-    source = ClientSource(client_from(args))
-    table = training_set(source, read_table(args.input), clip_duration=args.clip_duration,
-                         step=args.step, min_overlap=args.min_overlap,
-                         negatives=args.negatives, classes=id_list(args.class_))
-    path = write_training_set(table, source, args.out, format=args.format,
-                              sample_rate=args.sample_rate, progress=not args.no_progress)
-    print(f"wrote {len(table)} clips to {path}", file=sys.stderr)
+    client = client_from(args)
+    ts = client.training_set(read_table(args.input), clip_duration=args.clip_duration,
+                             sample_rate=args.sample_rate, step=args.step,
+                             min_overlap=args.min_overlap, negatives=args.negatives,
+                             classes=id_list(args.class_), context=args.context)
+    path = client.write_training_set(ts, args.out, format=args.format,
+                                     shard_size=args.shard_size,
+                                     progress=not args.no_progress)
+    print(f"wrote {len(ts)} clips to {path}", file=sys.stderr)
     return 0
 
 
@@ -180,6 +186,10 @@ def _add_training_set(sub: Any) -> None:
     _sample_rate_option(p, "the audio")
     p.add_argument("--format", choices=["npz", "flac"], default="npz",
                    help="audio file format (default: %(default)s)")
+    p.add_argument("--context", choices=["drop", "keep"], default="drop",
+                   help="windows near an event that carry no label: drop them or keep them "
+                        "with their review masks (default: %(default)s)")
+    _shard_option(p)
 
 
 #: Its subcommands, in ``--help`` order: each adds itself to argparse sub-parsers.

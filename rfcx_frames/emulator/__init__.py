@@ -18,17 +18,19 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..client import Client
+from ..timeutil import to_epoch_ms, to_utc
 from . import assets, identity, ingest, oauth, routes
 from .auth import Auth0, world_secret
+from .classifier_jobs import JobRunner
 from .faults import FaultConfig, Faults
-from .inference import JobRunner
 from .server import App, EmulatorHTTPServer
 from .store import Store
 from .world import WORLDS, build_world
@@ -51,13 +53,31 @@ class Emulator:
         Where to listen; port 0 picks a free port.
     seed, streams, days
         World seed and scale knobs (see :func:`rfcx_frames.emulator.world.build_world`).
-    fault_rate, reset_rate, latency_ms, rate_limit
+    fault_rate, reset_rate, latency_ms
         Fault injection: share of requests answered 500/502/503, share of connections
-        reset or cut short, added latency, and requests per minute per client before 503.
+        reset or cut short, and added latency.
+    rate_limit, rate_burst
+        The ingress's rate limit per client address, as nginx's ``limit_req rate=N r/m
+        burst=B nodelay``: ``burst + 1`` requests pass at once, then one each
+        ``60 / rate_limit`` seconds; the excess gets the ingress's 503.
+        ``rate_burst=None`` is 5x the rate (ingress-nginx's default); the platform runs
+        ``rate_limit=300`` (burst 1500). ``None``: no limit.
+    rate_clock
+        Seconds on a monotonic clock for the rate limit's bucket (default
+        ``time.monotonic``); tests pass their own to step time.
     tie_order
-        ``"id"`` (default): detections and annotations sharing a start come in id order, so
-        offset pages are stable. ``"random"``: a new order for every query, as the
-        platform's database may do; a client that pages by offset can then skip rows.
+        ``"id"`` (default): rows of any listing that share its sort key (a start, an
+        ``updated_at``, a title) come in id order, so offset pages are stable.
+        ``"random"``: a new order of those rows for every query, as the platform's
+        database may do, drawn from ``seed``; a client that pages by offset can then skip
+        or repeat rows.
+    clock
+        Returns the platform's current time (a ``pandas.Timestamp`` or anything
+        :func:`rfcx_frames.timeutil.to_utc` reads) for the times it writes, such as a
+        classifier job's ``created_at``; default: the wall clock.
+    jobs
+        ``"auto"`` (default): a created classifier job runs at once in the background.
+        ``"manual"``: it waits until :meth:`advance_jobs`, so each state can be seen.
 
     Examples
     --------
@@ -71,14 +91,21 @@ class Emulator:
                  host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  streams: int | None = None, days: int | None = None,
                  fault_rate: float = 0.0, reset_rate: float = 0.0, latency_ms: int = 0,
-                 rate_limit: int | None = None, tie_order: str = "id") -> None:
+                 rate_limit: int | None = None, rate_burst: int | None = None,
+                 rate_clock: Callable[[], float] = time.monotonic,
+                 tie_order: str = "id", clock: Callable[[], Any] | None = None,
+                 jobs: str = "auto") -> None:
         if world not in WORLDS:
             raise ValueError(f"world must be one of {sorted(WORLDS)}, got {world!r}")
         # Validate every option before anything is written to disk.
         if tie_order not in ("id", "random"):
             raise ValueError(f"tie_order must be 'id' or 'random', got {tie_order!r}")
+        if jobs not in ("auto", "manual"):
+            raise ValueError(f"jobs must be 'auto' or 'manual', got {jobs!r}")
+        self._jobs_auto = jobs == "auto"
         fault_config = FaultConfig(fault_rate=fault_rate, reset_rate=reset_rate,
-                                   latency_ms=latency_ms, rate_limit=rate_limit)
+                                   latency_ms=latency_ms, rate_limit=rate_limit,
+                                   rate_burst=rate_burst)
         self._owns_dir = data_dir is None
         self.data_dir = Path(tempfile.mkdtemp(prefix="rfcx-emulator-") if data_dir is None
                              else data_dir)
@@ -86,9 +113,11 @@ class Emulator:
         self.store = Store(self.data_dir)
         build_world(self.store, world, seed=seed, streams=streams, days=days)
         identity.platform_id(self.store)  # fixed now, before any write can fork the world
-        self.faults = Faults(fault_config, seed=seed)
+        self.faults = Faults(fault_config, seed=seed, clock=rate_clock)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),
-                       secret=world_secret(self.store), tie_order=tie_order)
+                       secret=world_secret(self.store), tie_order=tie_order, tie_seed=seed)
+        if clock is not None:
+            self.app.clock = lambda: to_epoch_ms(to_utc(clock(), "clock()"))
         if self.store.meta(oauth.CLIENT_SECRET_META) is None:
             self.store.set_meta(oauth.CLIENT_SECRET_META, "emulator-client-secret")
         routes.register(self.app)
@@ -102,7 +131,7 @@ class Emulator:
     def start(self) -> Emulator:
         """Bind, start serving in a background thread, and return self."""
         ingest.register(self.app)
-        self.app.jobs = JobRunner(self.store)
+        self.app.jobs = JobRunner(self.store, self.app.clock, auto=self._jobs_auto)
         self.app.workers.append(self.app.jobs)
         self._server = EmulatorHTTPServer((self._host, self._port), self.app)
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -198,6 +227,17 @@ class Emulator:
     def wait_for_jobs(self, timeout: float = 60.0) -> bool:
         """Wait until every queued classifier job has run; ``False`` on timeout."""
         return self.app.jobs is None or self.app.jobs.idle.wait(timeout)
+
+    def advance_jobs(self, segments: int | None = None) -> None:
+        """Run created classifier jobs (``jobs="manual"``) for ``segments`` segments, or all.
+
+        Examples
+        --------
+        >>> with running(days=1, jobs="manual") as emu:
+        ...     emu.advance_jobs()  # no job was created: nothing to do
+        """
+        if self.app.jobs is not None:
+            self.app.jobs.advance(segments)
 
     def client(self, **kwargs: Any) -> Client:
         """A :class:`rfcx_frames.Client` wired to this emulator as the demo user."""

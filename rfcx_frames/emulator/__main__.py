@@ -33,10 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of connections reset or cut short")
     parser.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
     parser.add_argument("--rate-limit", type=int, default=None,
-                        help="requests per minute per client before 503 (platform: 300)")
+                        help="nginx limit_req rate: requests per minute per client address, "
+                             "the excess answered 503 (platform: 300)")
+    parser.add_argument("--rate-burst", type=int, default=None,
+                        help="nginx limit_req burst: requests beyond the first that pass at "
+                             "once (default: 5x --rate-limit, ingress-nginx's multiplier)")
     parser.add_argument("--tie-order", default="id", choices=["id", "random"],
-                        help="order of rows sharing a start: by id (stable) or random per "
-                             "query (like the platform's database)")
+                        help="order of listing rows sharing a sort key: by id (stable) or "
+                             "a new one per query, seeded (like the platform's database)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -45,7 +49,7 @@ def serve(args: argparse.Namespace) -> int:
                    seed=args.seed, streams=args.streams, days=args.days,
                    fault_rate=args.fault_rate, reset_rate=args.reset_rate,
                    latency_ms=args.latency_ms, rate_limit=args.rate_limit,
-                   tie_order=args.tie_order).start()
+                   rate_burst=args.rate_burst, tie_order=args.tie_order).start()
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:

@@ -23,11 +23,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 from ..files import write_bytes
+from .render_cache import RenderCache, render_key
 from .store import Store
 from .taxonomy import call_kind
 
@@ -288,7 +290,10 @@ def _segment_row(store: Store, segment_id: str, sql: str) -> sqlite3.Row:
 
 
 def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
-    """Encoded bytes and file extension of a synthetic segment (nothing is written).
+    """Encoded bytes and file extension of a synthetic segment (nothing is written here).
+
+    A segment rendered before, by any world of the same seed, comes from the shared
+    folder of :mod:`~rfcx_frames.emulator.render_cache` instead of being encoded again.
 
     Examples
     --------
@@ -308,11 +313,14 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
     codec = {v: k for k, v in CODEC_EXTENSIONS.items()}.get(str(ext))
     if codec is None:
         raise ValueError(f"cannot synthesise {ext!r} segments")
-    seed = int(store.meta("seed", "0") or 0)
-    calls = segment_calls(store, str(stream_id), int(start), int(end))
-    samples = synthesize(seed=seed, stream_id=str(stream_id), start_ms=int(start),
-                         sample_count=int(count), sample_rate=int(rate), calls=calls)
-    return encode(samples, int(rate), codec), str(ext)
+    spec: dict[str, Any] = {"seed": int(store.meta("seed", "0") or 0), "stream_id": str(stream_id),
+            "start_ms": int(start), "sample_count": int(count), "sample_rate": int(rate),
+            "calls": segment_calls(store, str(stream_id), int(start), int(end))}
+
+    def render() -> bytes:
+        return encode(synthesize(**spec), int(rate), codec)
+
+    return RenderCache.default().get(render_key(codec=codec, **spec), render), str(ext)
 
 
 def ensure_blob(store: Store, segment_id: str) -> Path:

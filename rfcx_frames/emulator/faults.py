@@ -1,7 +1,8 @@
 """Fault injection and request statistics.
 
 The decisions here imitate what a client meets on the real platform's path: the nginx
-ingress rate limit (``limit-rpm``, answered with 503 and an HTML page), 5xx from the app or
+ingress rate limit (``limit-rpm``, answered with 503 and an HTML page; the bucket itself is
+:mod:`rfcx_frames.emulator.limit_req`), 5xx from the app or
 the proxy, connections reset before an answer, and bodies cut short. They are drawn from a
 seeded generator so a test run is reproducible for a given request order.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .http import NGINX_PAGES
+from .limit_req import LimitReq, default_burst
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,21 @@ class FaultConfig:
     ``fail_next`` answers the next that many requests with ``fail_status`` (an ingress
     answer, sent before any route runs) and then counts down to 0. ``methods``, when set,
     limits every fault to requests of those HTTP methods (e.g. ``["POST"]``).
+    ``rate_limit`` is nginx's ``rate`` in requests per minute per client address and
+    ``rate_burst`` its ``burst`` (``None``: 5x the rate, ingress-nginx's default).
     """
 
     fault_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: int = 0
     rate_limit: int | None = None
+    rate_burst: int | None = None
     fail_next: int = 0
     fail_status: int = 503
     methods: tuple[str, ...] | None = None
+    #: Reproduce the platform's crash after a ``POST /classifiers`` with one
+    #: ``classification_values`` string: answered, then the connection dropped.
+    classifier_log_crash: bool = False
 
     def __post_init__(self) -> None:
         if self.methods is not None:
@@ -64,6 +73,15 @@ class FaultConfig:
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError(f"rate_limit must be a positive number of requests per minute "
                              f"or None, got {self.rate_limit!r}")
+        if self.rate_burst is not None and self.rate_burst < 0:
+            raise ValueError(f"rate_burst must be >= 0 or None, got {self.rate_burst!r}")
+
+    def limit_req(self, clock: Callable[[], float]) -> LimitReq | None:
+        """The ingress bucket these settings make (``None`` without a rate limit)."""
+        if self.rate_limit is None:
+            return None
+        burst = default_burst(self.rate_limit) if self.rate_burst is None else self.rate_burst
+        return LimitReq(self.rate_limit, burst, clock)
 
 
 @dataclass
@@ -81,9 +99,11 @@ class Faults:
 
     config: FaultConfig = field(default_factory=FaultConfig)
     seed: int = 0
+    #: Seconds on a monotonic clock for the rate limit's bucket (tests inject their own).
+    clock: Callable[[], float] = time.monotonic
     _rng: random.Random = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _windows: dict[str, deque[float]] = field(default_factory=dict)
+    _limit: LimitReq | None = field(init=False, default=None)
     requests: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     total: int = 0
@@ -92,12 +112,17 @@ class Faults:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._limit = self.config.limit_req(self.clock)
 
-    def configure(self, **changes: float | int | None) -> None:
+    def configure(self, **changes: float | int | bool | None) -> None:
         """Change fault settings (same names as :class:`FaultConfig`)."""
         with self._lock:
             values = {**self.config.__dict__, **changes}
-            self.config = FaultConfig(**values)
+            old, self.config = self.config, FaultConfig(**values)
+            # A new rate or burst is a new ingress configuration: its buckets start full.
+            if (old.rate_limit, old.rate_burst) != (self.config.rate_limit,
+                                                    self.config.rate_burst):
+                self._limit = self.config.limit_req(self.clock)
 
     def count(self, route: str) -> None:
         """Record one request of ``route``."""
@@ -125,15 +150,9 @@ class Faults:
                 cfg.fail_next -= 1
                 self.faults[str(cfg.fail_status)] += 1
                 return Decision("status", cfg.fail_status)
-            if cfg.rate_limit is not None:
-                now = time.monotonic()
-                window = self._windows.setdefault(client, deque())
-                while window and now - window[0] >= 60.0:
-                    window.popleft()
-                if len(window) >= cfg.rate_limit:
-                    self.faults["rate_limited"] += 1
-                    return Decision("status", 503)
-                window.append(now)
+            if self._limit is not None and not self._limit.admit(client):
+                self.faults["rate_limited"] += 1
+                return Decision("status", 503)
             draw = self._rng.random()
             if draw < cfg.reset_rate:
                 kind = "reset" if self._rng.random() < 0.5 else "truncate"
@@ -157,10 +176,11 @@ class Faults:
             }
 
     def reset_counts(self) -> None:
-        """Zero every counter (and the rate-limit windows)."""
+        """Zero every counter (and refill the rate limit's buckets)."""
         with self._lock:
             self.total = 0
             self.identity_requests = 0
             self.requests.clear()
             self.faults.clear()
-            self._windows.clear()
+            if self._limit is not None:
+                self._limit.clear()

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl
 
 from .auth import User
+from .bodies import BodyError, UploadedFile, parse_multipart
 
 
 class HTTPError(Exception):
@@ -33,30 +34,44 @@ class HTTPError(Exception):
 
 
 @dataclass
-class UploadedFile:
-    """One file part of a multipart body."""
-
-    field: str
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass
 class Request:
-    """An incoming request, already parsed."""
+    """An incoming request, already parsed; its body is read only when a route asks."""
 
     method: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
-    body: bytes
     base_url: str
     client_ip: str = "127.0.0.1"
     params: dict[str, str] = field(default_factory=dict)
     user: User | None = None
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: The body as it arrived (spooled: memory when small, disk when large), if any.
+    stream: IO[bytes] | None = None
+    #: Where large multipart file parts are written.
+    spool_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    #: The form's field names as sent (``x`` a string, ``x[]`` a list), after :meth:`form`.
+    form_names: list[str] = field(default_factory=list)
+    _body: bytes | None = None
     _form: tuple[dict[str, list[str]], list[UploadedFile]] | None = None
+
+    @property
+    def body(self) -> bytes:
+        """The whole body (routes with small bodies; uploads read :attr:`stream`)."""
+        if self._body is None:
+            if self.stream is None:
+                self._body = b""
+            else:
+                self.stream.seek(0)
+                self._body = self.stream.read()
+        return self._body
+
+    def close(self) -> None:
+        """Drop the spooled body and file parts (their disk files go with them)."""
+        for upload in self._form[1] if self._form else []:
+            upload.file.close()
+        if self.stream is not None:
+            self.stream.close()
 
     def header(self, name: str) -> str | None:
         """A header value, case-insensitively."""
@@ -77,8 +92,27 @@ class Request:
     def form(self) -> tuple[dict[str, list[str]], list[UploadedFile]]:
         """Form fields (urlencoded, multipart or JSON object) and uploaded files."""
         if self._form is None:
-            self._form = parse_body(self.header("content-type") or "", self.body)
+            content_type = self.header("content-type") or ""
+            if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+                try:
+                    fields, files, self.form_names = parse_multipart(
+                        content_type, self.stream or io.BytesIO(), self.spool_dir)
+                except BodyError as exc:
+                    raise HTTPError(exc.status, str(exc)) from exc
+                self._form = fields, files
+            else:
+                self._form = parse_body(content_type, self.body)
+                self.form_names = _shaped_names(content_type, self.body, self._form[0])
         return self._form
+
+
+def _shaped_names(content_type: str, body: bytes, fields: dict[str, list[str]]) -> list[str]:
+    # Express sees a JSON list, or a repeated form field, as an array: name it "x[]".
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        obj = json.loads(body or b"{}")
+        if isinstance(obj, dict):
+            return [f"{k}[]" if isinstance(v, list) else k for k, v in obj.items()]
+    return [name if len(values) == 1 else f"{name}[]" for name, values in fields.items()]
 
 
 @dataclass
@@ -89,6 +123,10 @@ class Response:
     body: bytes | Iterable[bytes] | Path = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_length: int | None = None
+    #: Drop the connection once this answer is sent (a server that dies after answering).
+    crash_after: bool = False
+    #: Written with a bare ``res.end(body)`` upstream: no ``Content-Length`` on ``HEAD``.
+    implicit_length: bool = False
 
     def header(self, name: str, value: str) -> Response:
         """Add a header and return self, for chaining."""
@@ -105,6 +143,12 @@ def etag(body: bytes) -> str:
 def json_response(obj: Any, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """A JSON body serialised compactly, as ``JSON.stringify`` does."""
     body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return encoded_json_response(body, status, headers)
+
+
+def encoded_json_response(body: bytes, status: int = 200,
+                          headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """A JSON body already encoded (by SQLite, :mod:`~rfcx_frames.emulator.json_sql`)."""
     resp = Response(status=status, body=body, headers=list(headers))
     resp.header("Content-Type", "application/json; charset=utf-8")
     resp.header("ETag", etag(body))
@@ -173,23 +217,27 @@ NGINX_PAGES = {
 MAX_BODY_BYTES = 100 * 1024 * 1024
 
 
-def refused_body(content_length: str | None) -> int | None:
-    """The ingress's status for a request body it will not read, else ``None``.
+def refused_body(content_length: str | None, limit: int | None = MAX_BODY_BYTES) -> int | None:
+    """The status for a request body that will not be read, else ``None``.
 
     A ``Content-Length`` that is not a plain count of bytes is a 400, one beyond
-    :data:`MAX_BODY_BYTES` a 413; both are answered before a byte of the body is read.
+    ``limit`` (the ingress's :data:`MAX_BODY_BYTES`; ``None`` where no ingress stands in
+    front, as for object storage) a 413; both are answered before a byte of the body is
+    read.
 
     Examples
     --------
     >>> [refused_body(v) for v in (None, "12", "abc", "-1", "1e12", str(2**63 - 1))]
     [None, None, 400, 400, 400, 413]
+    >>> refused_body(str(300 * 2**20), limit=None) is None
+    True
     """
     if content_length is None:
         return None
     text = content_length.strip()
-    if not (text.isascii() and text.isdigit()):
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
         return 400
-    return 413 if int(text) > MAX_BODY_BYTES else None
+    return 413 if limit is not None and int(text) > limit else None
 
 
 def nginx_response(status: int) -> Response:
@@ -276,33 +324,10 @@ def parse_body(content_type: str, body: bytes) -> tuple[dict[str, list[str]], li
                 fields[key] = [v if isinstance(v, str) else json.dumps(v) for v in values]
         return fields, []
     if ctype == "multipart/form-data":
-        return _parse_multipart(content_type, body)
+        fields, files, _ = parse_multipart(content_type, io.BytesIO(body),
+                                           Path(tempfile.gettempdir()))
+        return fields, files
     return parse_query(body.decode("utf-8", errors="replace")), []
-
-
-def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]],
-                                                              list[UploadedFile]]:
-    message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    fields: dict[str, list[str]] = {}
-    files: list[UploadedFile] = []
-    if not message.is_multipart():
-        raise HTTPError(400, "Malformed multipart body")
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        if name.endswith("[]"):
-            name = name[:-2]
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        if filename is not None:
-            files.append(UploadedFile(name, filename, part.get_content_type(), data))
-        else:
-            charset = part.get_content_charset() or "utf-8"
-            fields.setdefault(name, []).append(data.decode(charset, errors="replace"))
-    return fields, files
 
 
 def iter_file(path: Path, chunk_size: int = 256 * 1024) -> Iterator[bytes]:

@@ -1,4 +1,4 @@
-"""Classifier jobs: the emulator's stand-in for running an uploaded model.
+"""The band-energy stand-in for running a classifier: a segment's audio in, detections out.
 
 The platform runs uploaded classifiers on its own infrastructure and writes detections.
 The emulator cannot run a model, so a job scores audio with a band-energy detector
@@ -14,13 +14,14 @@ recordings already carry the detections of its own classifiers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import audio as synth
 from .store import Store
-from .worker import QueueWorker
 
 WINDOW_S = 1.0
 #: Share of the quietest windows taken as the noise floor of a segment.
@@ -85,49 +86,41 @@ def score_segment(samples: np.ndarray, rate: int, outputs: list[Output]
     return found
 
 
-def run_job(store: Store, classifier_id: int, job_id: int, stream_ids: list[str]) -> int:
-    """Score every ingested segment of ``stream_ids``; return the detections written."""
+def job_outputs(store: Store, classifier_id: int) -> list[Output]:
+    """The outputs of a classifier that have a frequency band to listen to."""
     rows = store.query(
         "SELECT o.classification_id, c.frequency_min, c.frequency_max, o.ignore_threshold "
         "FROM classifier_outputs o JOIN classifications c ON c.id = o.classification_id "
         "WHERE o.classifier_id = ? AND c.frequency_min IS NOT NULL "
         "AND c.frequency_max IS NOT NULL", (classifier_id,))
-    outputs = [Output(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+    return [Output(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+
+def score_into(store: Store, segment: Mapping[str, Any], outputs: list[Output],
+               classifier_id: int, job_id: int) -> int:
+    """Score one segment and write its detections with ``job_id``; return how many."""
+    if not outputs:
+        return 0
+    samples, rate = synth.decode(synth.ensure_blob(store, str(segment["id"])))
+    found = score_segment(samples, rate, outputs)
+    start = int(segment["start"])
+    with store.connect() as conn:
+        conn.executemany(
+            'INSERT INTO detections (stream_id, classifier_id, classification_id, '
+            'classifier_job_id, start, "end", confidence) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            [(segment["stream_id"], classifier_id, cls, job_id, start + a, start + b,
+              round(conf, 4)) for cls, a, b, conf in found])
+    return len(found)
+
+
+def run_job(store: Store, classifier_id: int, job_id: int, stream_ids: list[str]) -> int:
+    """Score every ingested segment of ``stream_ids``; return the detections written."""
+    outputs = job_outputs(store, classifier_id)
     marks = ",".join("?" * len(stream_ids))
     segments = store.query(f"SELECT id, stream_id, start FROM segments WHERE synth = 0 AND "
                            f"stream_id IN ({marks}) ORDER BY stream_id, start", stream_ids)
-    written = 0
-    for seg in segments if outputs else []:
-        samples, rate = synth.decode(synth.ensure_blob(store, seg["id"]))
-        found = score_segment(samples, rate, outputs)
-        with store.connect() as conn:
-            conn.executemany(
-                'INSERT INTO detections (stream_id, classifier_id, classification_id, '
-                'classifier_job_id, start, "end", confidence) VALUES (?, ?, ?, ?, ?, ?, ?)',
-                [(seg["stream_id"], classifier_id, cls, job_id, seg["start"] + a,
-                  seg["start"] + b, round(conf, 4)) for cls, a, b, conf in found])
-        written += len(found)
+    written = sum(score_into(store, dict(seg), outputs, classifier_id, job_id) for seg in segments)
     with store.connect() as conn:
         conn.execute("UPDATE classifiers SET last_executed_at = strftime('%s','now') * 1000 "
                      "WHERE id = ?", (classifier_id,))
     return written
-
-
-class JobRunner(QueueWorker[tuple[int, int, list[str]]]):
-    """Runs classifier jobs one at a time in a background thread, like a job queue."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        super().__init__("emulator-jobs", stop_timeout_s=30)
-
-    def submit(self, classifier_id: int, stream_ids: list[str]) -> int:
-        """Queue a job of ``classifier_id`` over ``stream_ids``; return its job id."""
-        rows = self.store.query("SELECT coalesce(max(classifier_job_id), 0) + 1 AS n "
-                                "FROM detections")
-        job_id = int(rows[0]["n"]) + self.queue.qsize()
-        self.put((classifier_id, job_id, stream_ids))
-        return job_id
-
-    def handle(self, item: tuple[int, int, list[str]]) -> None:
-        """Run one job."""
-        run_job(self.store, *item)

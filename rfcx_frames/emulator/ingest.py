@@ -16,14 +16,16 @@ import logging
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from ..files import write_bytes
+from ..files import open_atomic, write_bytes
 from . import access
 from . import audio as synth
+from .bodies import CHUNK
 from .http import HTTPError, Request, Response, json_response, s3_error, signature_mismatch
 from .params import iso, parse_time
 from .server import App
@@ -232,14 +234,27 @@ def put_upload(app: App, ingestor: Ingestor, req: Request) -> Response:
     rows = app.store.query("SELECT status FROM uploads WHERE id = ?", (upload_id,))
     if not rows:
         return s3_error(404, "NoSuchUpload", "The specified upload does not exist.")
-    write_bytes(app.store.upload_dir / name, req.body)
+    digest = _save_stream(req, app.store.upload_dir / name)
     if rows[0]["status"] == 0:
         with app.store.connect() as conn:
             conn.execute("UPDATE uploads SET status = 10, updated_at = ? WHERE id = ?",
                          (_now_ms(), upload_id))
         ingestor.put(upload_id)  # its bytes have arrived
     resp = Response(status=200, body=b"")
-    return resp.header("ETag", f'"{hashlib.md5(req.body).hexdigest()}"')
+    return resp.header("ETag", f'"{digest}"')
+
+
+def _save_stream(req: Request, path: Path) -> str:
+    """Copy the request body to ``path`` a chunk at a time; its md5 (S3's ETag)."""
+    md5 = hashlib.md5()
+    stream = req.stream
+    with open_atomic(path, "wb") as out:
+        if stream is not None:
+            stream.seek(0)
+            while chunk := stream.read(CHUNK):
+                md5.update(chunk)
+                out.write(chunk)
+    return md5.hexdigest()
 
 
 def get_upload(app: App, req: Request) -> Response:

@@ -48,7 +48,7 @@ def paged_total(limit: int | None, offset: int, count: int, returned: int) -> in
 
 
 def paged_select(store: Store, table: str, where: Where, order: str, limit: int | None,
-                 offset: int) -> tuple[list[sqlite3.Row], int]:
+                 offset: int, failure: str) -> tuple[list[sqlite3.Row], int]:
     """The rows of ``table`` matching ``where`` in ``order``, paged, and their ``Total-Items``.
 
     Parameters
@@ -63,16 +63,19 @@ def paged_select(store: Store, table: str, where: Where, order: str, limit: int 
         The ``ORDER BY`` terms (see :func:`~.sql.order_clause`).
     limit, offset
         The page.
+    failure
+        The route's 500 message (a negative limit or offset fails in SQL upstream).
 
     Examples
     --------
     >>> import tempfile
-    >>> paged_select(Store(tempfile.mkdtemp()), "streams", Where(["1 = 1"]), "id ASC", 10, 0)
+    >>> paged_select(Store(tempfile.mkdtemp()), "streams", Where(["1 = 1"]), "id ASC", 10, 0,
+    ...              "Failed getting streams")
     ([], 0)
     """
     count = store.query(f"SELECT count(*) AS n FROM {table} WHERE {where.sql}", where.args)
     rows = store.query(f"SELECT * FROM {table} WHERE {where.sql} ORDER BY {order}"
-                       f"{limit_sql(limit, offset)}", where.args)
+                       f"{limit_sql(limit, offset, failure)}", where.args)
     return rows, paged_total(limit, offset, int(count[0]["n"]), len(rows))
 
 
@@ -108,7 +111,7 @@ def list_table(app: App, req: Request, table: str, filters: Filters, sortable: S
     sort = conv.string("sort")
     fields = conv.array("fields")
     conv.validate()
-    order = order_clause(sort, sortable, "-updated_at", failure)
-    rows, total = paged_select(app.store, table, where, order, limit, offset)
+    order = order_clause(sort, sortable, "-updated_at", failure, app.tie_break("rowid"))
+    rows, total = paged_select(app.store, table, where, order, limit, offset, failure)
     body = [render(app.store, r, fields) for r in rows]
     return json_response(body, headers=[("Total-Items", str(total))])

@@ -96,21 +96,19 @@ def js_date_string(ms: int) -> str:
     return epoch_ms_datetime(ms).strftime("%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)")
 
 
-def leading_int(text: str) -> int:
-    """The integer at the start of ``text``, like JavaScript's ``parseInt`` (0 if none).
+def pg_integer(text: str) -> int | None:
+    """``text`` read as Postgres reads an integer literal (``None`` where it fails).
 
-    Parameters
-    ----------
-    text
-        A query value, e.g. a classifier id.
+    Surrounding blanks, a sign and leading zeros pass; anything else (``1abc``, ``1.5``)
+    makes Postgres reject the whole query.
 
     Examples
     --------
-    >>> leading_int("12abc"), leading_int("abc")
-    (12, 0)
+    >>> pg_integer(" 01"), pg_integer("1abc"), pg_integer("-3")
+    (1, None, -3)
     """
-    m = _INT.match(text)
-    return int(m.group(1)) if m else 0
+    match = re.fullmatch(r"\s*([-+]?\d+)\s*", text)
+    return int(match.group(1)) if match else None
 
 
 class Converter:

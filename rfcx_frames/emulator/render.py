@@ -7,6 +7,7 @@ user, project and stream objects nested into other answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ TIME_COLUMNS = {"start", "end", "created_at", "updated_at", "last_executed_at"}
 
 
 def column_value(column: str, value: Any) -> Any:
-    """A database value as the platform renders it (booleans, ISO times).
+    """A database value as the platform renders it (booleans, ISO times, whole numbers).
 
     Parameters
     ----------
@@ -39,13 +40,16 @@ def column_value(column: str, value: Any) -> Any:
 
     Examples
     --------
-    >>> column_value("is_public", 1), column_value("start", 0)
-    (True, '1970-01-01T00:00:00.000Z')
+    >>> column_value("is_public", 1), column_value("start", 0), column_value("altitude", 750.0)
+    (True, '1970-01-01T00:00:00.000Z', 750)
     """
     if column in BOOL_COLUMNS and value is not None:
         return bool(value)
     if column in TIME_COLUMNS and isinstance(value, int):
         return iso(value)
+    if isinstance(value, float) and value.is_integer():
+        # JSON.stringify writes a whole double without a fraction: 750, not 750.0.
+        return int(value)
     return value
 
 
@@ -111,3 +115,31 @@ def lite_object(store: Store, table: str, columns: Sequence[str],
     """
     rows = store.query(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
     return pick(rows[0], columns) if rows else None
+
+
+def camel(name: str) -> str:
+    """``minutes_total`` -> ``minutesTotal``, as the platform's ``toCamelObject`` renders keys.
+
+    Examples
+    --------
+    >>> camel("query_start"), camel("id")
+    ('queryStart', 'id')
+    """
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+
+
+def camel_object(value: Any, levels: int) -> Any:
+    """Keys in camelCase down to ``levels`` object levels (lists do not count as a level).
+
+    Examples
+    --------
+    >>> camel_object({"a_b": {"c_d": {"e_f": 1}}, "g_h": [{"i_j": 2}]}, 2)
+    {'aB': {'cD': {'e_f': 1}}, 'gH': [{'iJ': 2}]}
+    """
+    if levels == 0:
+        return value
+    if isinstance(value, dict):
+        return {camel(k): camel_object(v, levels - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_object(v, levels) for v in value]
+    return value

@@ -42,24 +42,26 @@ def list_segments(app: App, req: Request) -> Response:
     # An omitted limit reaches Sequelize as undefined (every row); limit=0 as LIMIT 0 (none).
     rows = app.store.query(
         f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
-        f'ORDER BY start ASC{limit_sql(limit, offset)}', args)
+        f'ORDER BY start ASC, {app.tie_break("rowid")}'
+        f'{limit_sql(limit, offset, "Failed getting stream segments")}', args)
     body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
              "file_extension": r["file_extension"]} for r in rows]
     # The platform reads a property its DAO never sets, so the header says "undefined".
     return json_response(body, headers=[("Total-Items", "undefined")])
 
 
-def _find_segment(app: App, req: Request) -> dict[str, Any]:
+def _find_segment(app: App, req: Request, failure: str) -> dict[str, Any]:
     """The segment, looked up before any stream check, as the platform's segment DAO does.
 
     An unknown stream is therefore ``Segment not found``; an unreadable one the default 403.
+    A start that is no time reaches the platform's SQL as ``Invalid date`` and fails there
+    with the route's 500 ``failure`` message, whatever the stream.
     """
     assert req.user is not None
     stream_id = req.params["id"]
     at = parse_time(req.params["start"])
     if at is None:
-        raise HTTPError(400, "Validation errors: Parameter 'start' should be an ISO8601 "
-                             "timestamp or an UNIX epoch (ms).")
+        raise HTTPError(500, failure)
     strict = Converter(req.query).boolean("strict", default=True)
     if strict:
         rows = app.store.query("SELECT * FROM segments WHERE stream_id = ? AND start = ?",
@@ -85,7 +87,7 @@ def _segment_field(seg: dict[str, Any], field: str, source_file: dict[str, Any] 
 
 def get_segment(app: App, req: Request) -> Response:
     """``GET /streams/{id}/segments/{start}``: one segment by its exact start."""
-    seg = _find_segment(app, req)
+    seg = _find_segment(app, req, "Failed getting stream segment")
     fields = Converter(req.query).array("fields")
     ssf_rows = app.store.query("SELECT id, filename, duration, sample_rate FROM "
                                "stream_source_files WHERE id = ?", (seg["stream_source_file_id"],))
@@ -112,7 +114,7 @@ def segment_path(seg: dict[str, Any]) -> str:
 
 def segment_file(app: App, req: Request) -> Response:
     """``GET /streams/{id}/segments/{start}/file``: 302 to the stored file's signed URL."""
-    seg = _find_segment(app, req)
+    seg = _find_segment(app, req, "Failed getting stream segment file")
     path = f"/_blobs/{segment_path(seg)}/{seg['id']}{seg['file_extension']}"
     url = app.presign(req.base_url, path)
     resp = text_response(f"Found. Redirecting to {url}", status=302)

@@ -18,12 +18,14 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import re
 import socket
 import struct
 import threading
+import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import auth, identity
+from . import auth, bodies, gate, identity
 from .faults import Faults
 from .http import (
     HTTPError,
@@ -43,14 +45,16 @@ from .http import (
     json_response,
     nginx_response,
     parse_query,
-    refused_body,
-    text_response,
 )
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-UNAUTHENTICATED_CORE = {"/health-check"}
+#: A prime above any rowid the emulator holds: ``rowid * a + b`` modulo it permutes rowids.
+_TIE_PRIME = 2_147_483_647
+
+#: A refused request's body up to this size is read and dropped, keeping the connection.
+SMALL_BODY = 64 * 1024
 
 
 @dataclass
@@ -67,13 +71,30 @@ class App:
     storage: Router = field(default_factory=Router)
     workers: list[Any] = field(default_factory=list)
     jobs: Any = None  # the classifier-job runner, once the server starts
-    #: "id": rows sharing a start come in id order; "random": in a new order every query,
-    #: as Postgres is free to do for the platform's ``ORDER BY start``.
+    #: "id": rows sharing a sort key come in id order; "random": in a new order every
+    #: query, as Postgres is free to do for the platform's ``ORDER BY start`` or
+    #: ``ORDER BY updated_at``. The orders are drawn from ``tie_seed``: a run is reproducible.
     tie_order: str = "id"
+    tie_seed: int = 0
+    _ties: random.Random | None = None
+    _ties_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The platform's clock (epoch ms) for the times it writes (jobs); tests fix it.
+    clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
     def tie_break(self, column: str, direction: str = "ASC") -> str:
-        """The ``ORDER BY`` term that orders rows sharing a start."""
-        return "random()" if self.tie_order == "random" else f"{column} {direction}"
+        """The ``ORDER BY`` term that orders rows sharing the route's sort key.
+
+        In ``"random"`` mode every call gives a new permutation of the table's rowids
+        (``column``'s table alias, if it has one), a keyed affine map modulo a prime.
+        """
+        if self.tie_order != "random":
+            return f"{column} {direction}"
+        with self._ties_lock:
+            if self._ties is None:
+                self._ties = random.Random(self.tie_seed)
+            scale, shift = self._ties.randrange(1, _TIE_PRIME), self._ties.randrange(_TIE_PRIME)
+        rowid = f"{column.rsplit('.', 1)[0]}.rowid" if "." in column else "rowid"
+        return f"(({rowid} * {scale} + {shift}) % {_TIE_PRIME}) ASC"
 
     def sign(self, path: str) -> str:
         """Signature for a pre-signed storage URL path."""
@@ -117,6 +138,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
     def do_POST(self) -> None:
         self._handle()
 
@@ -129,51 +156,44 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle()
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            return self.rfile.read(length)
-        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        return b""
+    def _own_url(self) -> str:
+        # The address this connection reached, never the client's Host header: a forged
+        # Host must not steer the redirects and pre-signed URLs built from it.
+        host, port = self.connection.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def _handle(self) -> None:
         app = self.server.app
         split = urlsplit(self.path)
-        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
-        refused = refused_body(self.headers.get("Content-Length"))
-        request = Request(
-            method=self.command,
-            path=split.path,
-            query=parse_query(split.query),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=self._read_body() if refused is None else b"",
-            base_url=f"http://{host}",
-            client_ip=self.client_address[0],
-        )
-        if refused is not None:
-            # The body stays unread, so this connection cannot carry another request.
-            self.close_connection = True
-            self._send(request, nginx_response(refused))
-            return
+        request = Request(method=self.command, path=split.path, query=parse_query(split.query),
+                          headers={k.lower(): v for k, v in self.headers.items()},
+                          base_url=self._own_url(), client_ip=self.client_address[0],
+                          spool_dir=app.store.data_dir / "incoming")
+        try:
+            self._serve(app, request)
+        finally:
+            request.close()
+
+    def _serve(self, app: App, request: Request) -> None:
         prefix = _prefix(request.path)
+        refused = gate.refusal(prefix, self.headers.get("Content-Length"))
+        if refused is not None:
+            self._refuse(request, refused)
+            return
+        if request.method == "OPTIONS":
+            self._refuse(request, gate.preflight(prefix, request))
+            return
         if prefix == "/_emulator/":
-            self._send(request, self._control(request))
+            if self._read_body(request, prefix):
+                self._send(request, self._control(request))
             return
         router = {"/": app.core, "/ingest/": app.ingest, "/auth/": app.oauth,
                   "/_blobs/": app.storage, "/_uploads/": app.storage}[prefix]
-        route, params, path_known = router.match(request.method, request.path)
+        # Express answers HEAD with its GET route, headers only.
+        method = "GET" if request.method == "HEAD" else request.method
+        route, params, _ = router.match(method, request.path)
         app.faults.count(route.name if route else f"{request.method} (unmatched)")
         request.params = params
-
         decision = app.faults.decide(request.client_ip, request.method)
         latency = app.faults.config.latency_ms
         if latency:
@@ -182,14 +202,72 @@ class Handler(BaseHTTPRequestHandler):
             self._reset()
             return
         if decision.kind == "status":
-            self._send(request, self._injected(decision.status, prefix))
+            self._refuse(request, self._injected(decision.status, prefix))
             return
-        response = self._dispatch(app, request, route, prefix, path_known)
+        denied = gate.admit(app.store, request, prefix, route is not None,
+                            app.presigned(request))
+        if denied is not None:
+            self._refuse(request, denied)
+            return
+        if not self._read_body(request, prefix):
+            return
+        response = self._dispatch(request, route)
         # A write gives the world its own identity; logins (under /auth/) change no data.
         if (request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400
                 and prefix in ("/", "/ingest/", "/_uploads/")):
             identity.fork(app.store)
         self._send(request, response, truncate=decision.kind == "truncate")
+        if response.crash_after:
+            # The platform's process dies after this answer: its connections go with it.
+            app.faults.record("crashed_after_answer")
+            self._reset()
+
+    def _body_pending(self) -> int | None:
+        """Bytes of body not yet read: the declared length, ``None`` when unknown."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return None
+        text = (self.headers.get("Content-Length") or "0").strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+
+    def _read_body(self, request: Request, prefix: str) -> bool:
+        """Spool the body; on a malformed or oversized one answer and return ``False``."""
+        pending = self._body_pending()
+        if pending == 0:
+            return True
+        try:
+            request.stream = bodies.spool(self.rfile, pending, pending is None,
+                                          request.spool_dir, gate.body_limit(prefix))
+        except bodies.BodyError as exc:
+            self.close_connection = True
+            self._send(request, nginx_response(exc.status))
+            return False
+        except OSError:  # the client went away mid-body
+            self.close_connection = True
+            return False
+        return True
+
+    def _refuse(self, request: Request, response: Response) -> None:
+        """Answer without using the body: drop a small one, else close after answering."""
+        pending = self._body_pending()
+        if pending is not None and 0 < pending <= SMALL_BODY:
+            with suppress(OSError, bodies.BodyError):
+                bodies.discard(self.rfile, pending)
+                pending = 0
+        # The unread body would be taken for the next request: close, but let the
+        # client read the answer first (a lingering close, as nginx does).
+        self.close_connection = self.close_connection or pending != 0
+        self._send(request, response)
+        if pending != 0:
+            self._linger()
+
+    def _linger(self) -> None:
+        with suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.2)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and self.connection.recv(256 * 1024):
+                pass
 
     def _injected(self, status: int, prefix: str) -> Response:
         # A 500 comes from the app itself (JSON); 502/503 come from the ingress (HTML).
@@ -197,18 +275,8 @@ class Handler(BaseHTTPRequestHandler):
             return error_response(500, "Internal Server Error")
         return nginx_response(status)
 
-    def _dispatch(self, app: App, request: Request, route: Any, prefix: str,
-                  path_known: bool) -> Response:
+    def _dispatch(self, request: Request, route: Any) -> Response:
         try:
-            if prefix in ("/", "/ingest/") and request.path not in UNAUTHENTICATED_CORE:
-                request.user = auth.user_for_token(app.store, request.bearer())
-                if request.user is None:
-                    # The platform answers 401 before routing, with no Content-Type at all.
-                    return text_response("Unauthorized", status=401, content_type=None)
-            if route is None:
-                if path_known:
-                    return error_response(404, "Not Found")
-                return error_response(404, "Not Found")
             response: Response = route.handler(request)
             return response
         except HTTPError as exc:
@@ -260,10 +328,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             self.send_header("X-Powered-By", "Express")
             self.send_header("X-Request-Id", request.request_id)
-            self.send_header("Access-Control-Allow-Origin", "*")
+            if not request.path.startswith("/_emulator/"):
+                # cors() runs first on the platform: every answer allows any origin.
+                self.send_header("Access-Control-Allow-Origin", "*")
             for name, value in response.headers:
                 self.send_header(name, value)
-            if length is not None:
+            if request.method == "HEAD" and response.implicit_length:
+                pass  # Node counts a bare res.end(body) only when it sends the body
+            elif length is not None:
                 self.send_header("Content-Length", str(length))
             else:
                 self.send_header("Transfer-Encoding", "chunked")

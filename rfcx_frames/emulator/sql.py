@@ -1,7 +1,7 @@
 """SQL pieces the routes share: WHERE building, ``IN`` lists, ORDER BY and LIMIT/OFFSET.
 
 Every list route turns its query parameters into one :class:`Where` and a sort: the helpers
-here keep the platform's rules for them (ties broken by id, unknown sort columns failing
+here keep the platform's rules for them (ties broken by id or shuffled, unknown sort columns failing
 like SQL, an omitted limit meaning every row) in one place.
 """
 
@@ -60,8 +60,13 @@ class Where:
         return " AND ".join(self.clauses)
 
 
-def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str) -> str:
-    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), ties broken by id.
+def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure: str,
+                 tie: str = "rowid ASC") -> str:
+    """The SQL ``ORDER BY`` terms of a platform ``sort`` (``a,-b``), then ``tie``.
+
+    Postgres returns rows that share the sort key in the order it stored them (for a
+    freshly loaded table, insertion order), so ties by default follow SQLite's ``rowid``;
+    ``App.tie_break`` gives a shuffled order instead.
 
     An unknown column is the route's 500 with the ``failure`` message, as SQL fails upstream.
 
@@ -75,11 +80,13 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
         The route's default sort.
     failure
         The route's 500 message.
+    tie
+        The last term, ordering rows the sort leaves tied (see ``App.tie_break``).
 
     Examples
     --------
     >>> order_clause("-name", ["name"], "name", "Failed getting items")
-    '"name" DESC, id ASC'
+    '"name" DESC, rowid ASC'
     """
     terms = []
     for raw in (sort or default).split(","):
@@ -92,7 +99,7 @@ def order_clause(sort: str | None, allowed: Sequence[str], default: str, failure
             # The platform passes unknown sort columns to SQL and fails with its route's 500.
             raise HTTPError(500, failure)
         terms.append(f'"{column}" {"DESC" if desc else "ASC"}')
-    return ", ".join([*terms, "id ASC"])
+    return ", ".join([*terms, tie])
 
 
 def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None, int]:
@@ -115,19 +122,30 @@ def page_params(conv: Converter, default_limit: int | None) -> tuple[int | None,
     return limit, offset
 
 
-def limit_sql(limit: int | None, offset: int) -> str:
+def limit_sql(limit: int | None, offset: int, failure: str) -> str:
     """The ``LIMIT``/``OFFSET`` clause; none at all when both are unset (every row).
+
+    A negative limit or offset is the route's 500 with the ``failure`` message: the
+    platform hands both to Postgres unchecked, which rejects them.
 
     Parameters
     ----------
     limit, offset
         The page; ``limit=None`` with an offset means every row after it.
+    failure
+        The route's 500 message.
 
     Examples
     --------
-    >>> limit_sql(None, 0), limit_sql(10, 20)
+    >>> limit_sql(None, 0, "x"), limit_sql(10, 20, "x")
     ('', ' LIMIT 10 OFFSET 20')
+    >>> limit_sql(-1, 0, "Failed getting detections")
+    Traceback (most recent call last):
+    ...
+    rfcx_frames.emulator.http.HTTPError: Failed getting detections
     """
+    if (limit is not None and limit < 0) or offset < 0:
+        raise HTTPError(500, failure)
     if limit is None and not offset:
         return ""
     return f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"

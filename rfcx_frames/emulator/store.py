@@ -187,6 +187,16 @@ CREATE TABLE IF NOT EXISTS detections (
 );
 CREATE INDEX IF NOT EXISTS detections_start ON detections (start);
 CREATE INDEX IF NOT EXISTS detections_stream_start ON detections (stream_id, start);
+-- One review per (detection, user); the detection's review_status is their majority.
+CREATE TABLE IF NOT EXISTS detection_reviews (
+    id INTEGER PRIMARY KEY,
+    detection_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    status INTEGER NOT NULL,                         -- -1 rejected, 0 uncertain, 1 confirmed
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (detection_id, user_id)
+);
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),
@@ -202,6 +212,32 @@ CREATE TABLE IF NOT EXISTS annotations (
 );
 CREATE INDEX IF NOT EXISTS annotations_start ON annotations (start);
 CREATE INDEX IF NOT EXISTS annotations_stream_start ON annotations (stream_id, start);
+-- Classifier jobs (status: 0 waiting, 20 running, 30 done, 40 error, 50 cancelled,
+-- 60 awaiting cancellation); query_start/query_end are dates, query_hours "0-23" style.
+CREATE TABLE IF NOT EXISTS classifier_jobs (
+    id INTEGER PRIMARY KEY,
+    classifier_id INTEGER NOT NULL REFERENCES classifiers(id),
+    project_id TEXT NOT NULL REFERENCES projects(id),
+    query_streams TEXT,
+    query_start TEXT,
+    query_end TEXT,
+    query_hours TEXT,
+    minutes_total INTEGER,
+    minutes_completed INTEGER NOT NULL DEFAULT 0,
+    status INTEGER NOT NULL DEFAULT 0,
+    created_by_id INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    started_at INTEGER,
+    completed_at INTEGER,
+    segments_done INTEGER NOT NULL DEFAULT 0         -- emulator only: the runner's progress
+);
+CREATE TABLE IF NOT EXISTS classifier_job_streams (
+    classifier_job_id INTEGER NOT NULL REFERENCES classifier_jobs(id),
+    stream_id TEXT NOT NULL REFERENCES streams(id),
+    PRIMARY KEY (classifier_job_id, stream_id)
+);
+CREATE INDEX IF NOT EXISTS detections_job ON detections (classifier_job_id);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,                             -- 24 hex chars, like a Mongo ObjectId
     stream_id TEXT NOT NULL,

@@ -2,7 +2,7 @@
 
 The platform's ingest service and classifier jobs are queue consumers; the emulator's
 stand-ins (:class:`~rfcx_frames.emulator.ingest.Ingestor`,
-:class:`~rfcx_frames.emulator.inference.JobRunner`) subclass :class:`QueueWorker` and say
+:class:`~rfcx_frames.emulator.classifier_jobs.JobRunner`) subclass :class:`QueueWorker` and say
 only what handling one item means.
 """
 

@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..timeutil import to_epoch_ms, to_utc
+from ..timeutil import from_epoch_ms, to_epoch_ms, to_utc
 from . import auth
 from .audio import CODEC_EXTENSIONS
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
+from .reviews import seed_reviews
 from .schedule import recording_segments, sample_counts
 from .store import Store
 from .taxonomy import CLASSIFIERS, TAXA, local_taxa, output_class_name
@@ -38,11 +39,12 @@ from .world_entities import (
     StreamSpec,
     stream_plan,
 )
+from .world_jobs import seed_jobs
 
 _TABLES = ("users", "tokens", "organizations", "projects", "project_roles", "streams",
            "stream_source_files", "segments", "classifications",
            "classification_alternative_names", "classifiers", "classifier_outputs", "calls",
-           "detections", "annotations")
+           "detections", "annotations", "classifier_jobs")
 _ALPHANUM = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
 _NULL_REVIEW = 2
 
@@ -205,7 +207,10 @@ def _build(store: Store, conn: sqlite3.Connection, spec: WorldSpec, seed: int) -
     _segments(conn, seed, plan, stream_ids, [d.segments for d in draws])
     _calls(conn, calls, call_ids, stream_ids)
     _detections(conn, concat([d.false_positives for d in draws] + true_hits), plan, stream_ids)
+    seed_reviews(conn)
     _annotations(conn, seed, spec, plan, calls, call_ids, stream_ids)
+    seed_jobs(conn, project_ids, str(from_epoch_ms(p0).date()), str(from_epoch_ms(p1).date()),
+              p1 + 86_400_000)
     _tokens(conn, store, seed, p0)
 
 

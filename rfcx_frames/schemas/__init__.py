@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+from .counts import DETECTION_COUNT
 from .entity import (
     CLASSIFICATION_NAMES_TYPE,
     REVIEW_STATUS_DTYPE,
@@ -39,6 +40,7 @@ __all__ = [
     "CLASSIFICATION",
     "CLASSIFICATION_NAMES_TYPE",
     "DETECTION",
+    "DETECTION_COUNT",
     "ENTITIES",
     "PROJECT",
     "REVIEW_STATUS_DTYPE",

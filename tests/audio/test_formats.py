@@ -175,3 +175,14 @@ def test_opensoundscape_from_annotations_and_bad_input(client: Client, annotatio
         client.to_opensoundscape([1, 2], tmp_path / "b")
     with pytest.raises(ValueError, match="sample_rate"):
         client.to_opensoundscape(both, tmp_path / "b", sample_rate=-1)
+
+
+def test_opensoundscape_takes_a_training_set(client: Client, annotations: pd.DataFrame,
+                                             tmp_path: Path) -> None:
+    ts = client.training_set(annotations, clip_duration=3.0, sample_rate=8000, negatives=2)
+    frame = client.to_opensoundscape(ts, tmp_path / "ts")  # the set's rate, its classes
+    assert list(frame.columns) == list(ts.classes)
+    assert frame.to_numpy().tolist() == ts.labels[[f"label_{c}" for c in ts.classes]].to_numpy(
+        ).tolist()
+    first = frame.index[0][0]
+    assert sf.info(first).samplerate == 8000 and sf.info(first).frames == 24000

@@ -1,4 +1,4 @@
-"""training_set labels and review masks, write/read round trip, Kaggle export."""
+"""training_set labels and review masks, review statuses, Kaggle export."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from rfcx_frames.audio import (
-    load_window,
-    read_training_set,
-    to_kaggle_rfcx,
-    training_set,
-    write_training_set,
-)
-from rfcx_frames.audio.clips import clips
+from rfcx_frames.audio import load_window, to_kaggle_rfcx, training_set
 
 T0 = pd.Timestamp("2021-06-01T04:00:00Z")
 RATE = 4000
@@ -75,10 +68,13 @@ def row(table: pd.DataFrame, stream: str, start: float) -> pd.Series:
 
 def test_multi_hot_and_reviewed_mask(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    table = training_set(source, make_annotations(), clip_duration=2.0, step=1.0, negatives=0)
-    assert table.attrs["classes"] == ["bird", "frog"]
+    ts = training_set(source, make_annotations(), clip_duration=2.0, step=1.0, negatives=0,
+                      context="keep")
+    table = ts.labels
+    assert ts.classes == table.attrs["classes"] == ["bird", "frog"]
+    assert (ts.sample_rate, ts.clip_duration, ts.audio.shape) == (RATE, 2.0, (len(table), 2 * RATE))
     assert list(table.columns) == [
-        "stream_id", "start", "end", "kind",
+        "stream_id", "start", "end", "kind", "review_status", "recording_start",
         "label_bird", "label_frog", "reviewed_bird", "reviewed_frog",
     ]
     assert str(table["start"].dtype) == "datetime64[ns, UTC]"
@@ -107,14 +103,15 @@ def test_multi_hot_and_reviewed_mask(world) -> None:  # type: ignore[no-untyped-
     # No window outside a recording (ta starts at 0: nothing before it).
     assert (table["start"] + pd.Timedelta(seconds=1) >= at(0)).all()
     # Restricting classes keeps the order asked and drops the others' labels.
-    only = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0, classes=["frog"])
+    only = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                        classes=["frog"]).labels
     assert [c for c in only.columns if c.startswith("label_")] == ["label_frog"]
 
 
 def test_background_negatives(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
     ann = make_annotations()
-    table = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=3)
+    table = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=3).labels
     background = table[table["kind"] == "background"]
     assert len(background) == 25
     assert (background[["label_bird", "label_frog"]] == 0).all().all()
@@ -131,13 +128,13 @@ def test_background_negatives(world) -> None:  # type: ignore[no-untyped-def]
     merged = table.merge(background[["stream_id", "start"]], on=["stream_id", "start"])
     assert len(merged) == 25  # background windows are not also context windows
     # Same seed, same draw; another seed, another draw; ratio counts positives.
-    again = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=3)
+    again = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=3).labels
     pd.testing.assert_frame_equal(table, again)
-    other = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=4)
+    other = training_set(source, ann, 2.0, step=1.0, negatives=25, seed=4).labels
     assert not other[other["kind"] == "background"]["start"].reset_index(drop=True).equals(
         background["start"].reset_index(drop=True)
     )
-    ratio = training_set(source, ann, 2.0, step=1.0, negatives=0.5)
+    ratio = training_set(source, ann, 2.0, step=1.0, negatives=0.5).labels
     n_pos = int((ratio["kind"] == "positive").sum())
     assert (ratio["kind"] == "background").sum() == round(0.5 * n_pos)
 
@@ -145,7 +142,7 @@ def test_background_negatives(world) -> None:  # type: ignore[no-untyped-def]
 def test_detections_add_positives_and_validated_negatives(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
     table = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
-                         detections=make_detections())
+                         detections=make_detections()).labels
     confirmed = row(table, "tb", 30)
     assert confirmed.label_frog == 1 and confirmed.reviewed_frog and confirmed.kind == "positive"
     rejected = row(table, "ta", 130)
@@ -158,32 +155,39 @@ def test_detections_add_positives_and_validated_negatives(world) -> None:  # typ
             columns="review_status"))
 
 
-def test_write_read_round_trip(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_context_windows_are_an_explicit_choice(world) -> None:  # type: ignore[no-untyped-def]
     source = build(world)
-    table = training_set(source, make_annotations(), 2.0, step=1.0, negatives=5)
-    out = write_training_set(table, source, tmp_path / "ds", format="npz", progress=False)
-    assert (out / "labels.parquet").is_file()
-    labels, audio = read_training_set(out)
-    assert labels.attrs["classes"] == ["bird", "frog"]
-    pd.testing.assert_frame_equal(labels[table.columns], table, check_like=False)
-    assert audio.shape == (len(table), 2 * RATE) and (labels["sample_rate"] == RATE).all()
-    expected, _ = clips(source, table[["stream_id", "start", "end"]], progress=False)
-    np.testing.assert_array_equal(audio, expected)
-    first = table.iloc[0]
-    np.testing.assert_array_equal(audio[0], load_window(source, first.stream_id, first.start,
-                                                        first.end))
-    assert not list(out.rglob(".tmp-*"))
+    kept = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                        context="keep").labels
+    dropped = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0).labels
+    assert (kept["kind"] == "context").sum() > 0 and "context" not in set(dropped["kind"])
+    pd.testing.assert_frame_equal(
+        kept[kept["kind"] != "context"].reset_index(drop=True), dropped, check_like=False)
+    with pytest.raises(ValueError, match="context must be 'drop' or 'keep'"):
+        training_set(source, make_annotations(), 2.0, context="some")
 
-    flac_out = write_training_set(table, source, tmp_path / "dsf", format="flac",
-                                  sample_rate=8000, progress=False)
-    labels_f, audio_f = read_training_set(flac_out)
-    assert labels_f["file"].str.endswith(".flac").all()
-    assert audio_f.shape == (len(table), 2 * 8000)
-    resampled, _ = clips(source, table[["stream_id", "start", "end"]], sample_rate=8000,
-                         progress=False)
-    np.testing.assert_allclose(audio_f, np.clip(resampled, -1, 1), atol=2e-7)
-    with pytest.raises(ValueError, match="NaN"):
-        write_training_set(table, source, tmp_path / "x", format="flac", gap="nan")
+
+def test_review_status_of_source_rows_is_kept(world) -> None:  # type: ignore[no-untyped-def]
+    source = build(world)
+    detections = make_detections()
+    table = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                         detections=detections).labels
+    assert row(table, "ta", 10).review_status == "annotation"
+    assert row(table, "tb", 30).review_status == "confirmed"
+    assert row(table, "ta", 130).review_status == "rejected"
+    # Confirmed only: one argument; annotations and rejections are then not used at all.
+    confirmed = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                             detections=detections, review_statuses=("confirmed",))
+    assert set(confirmed.labels["review_status"]) == {"confirmed"}
+    assert confirmed.classes == ["frog"] and len(confirmed) == 2  # d1 at 30 s, 2 s windows
+    # Unreviewed detections only count when asked for (weak positives).
+    weak = training_set(source, make_annotations(), 2.0, step=1.0, negatives=0,
+                        detections=detections,
+                        review_statuses=("annotation", "confirmed", "unreviewed")).labels
+    assert row(weak, "ta", 140).review_status == "unreviewed"
+    assert row(weak, "ta", 140).label_frog == 1
+    with pytest.raises(ValueError, match="review_statuses must be a non-empty selection"):
+        training_set(source, make_annotations(), 2.0, review_statuses=("approved",))
 
 
 def test_kaggle_export(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

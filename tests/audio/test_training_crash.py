@@ -31,6 +31,7 @@ _ZYGOTE = textwrap.dedent("""
     import json, os, sys, traceback
     import pandas as pd
     from rfcx_frames import Client
+    from rfcx_frames.audio.training_set import with_audio
     import rfcx_frames.audio.atomic_dir as atomic_dir
     api, token, cache = sys.argv[1:4]
     swap = atomic_dir._exchange
@@ -43,7 +44,8 @@ _ZYGOTE = textwrap.dedent("""
                 if fallback:  # the two-rename switch of platforms without an atomic swap
                     atomic_dir._exchange = lambda a, b: False
                 with Client(api_url=api, token=token, cache_dir=cache, progress=False) as c:
-                    c.write_training_set(frame, out, sample_rate={rate}, progress=False)
+                    ts = with_audio(frame, c.audio_source(), {rate})
+                    c.write_training_set(ts, out, shard_size=4, progress=False)
                 os._exit(0)
             except BaseException:
                 traceback.print_exc()
@@ -51,6 +53,11 @@ _ZYGOTE = textwrap.dedent("""
         print(pid, flush=True)
         print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
 """).format(rate=RATE)
+
+
+def _load(out: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    ts = read_training_set(out)
+    return ts.labels, np.asarray(ts.audio)
 
 
 def _same(got: tuple[pd.DataFrame, np.ndarray], want: tuple[pd.DataFrame, np.ndarray]) -> bool:
@@ -66,16 +73,15 @@ def test_sigkill_during_rewrite_leaves_the_whole_old_or_new_set(demo_emulator: E
         stream = str(c.streams_df()["id"].iloc[0])
         annotations = c.annotations_df("2024-03-01", "2024-03-03", streams=[stream])
         # Neighbouring windows: few segments to download, enough files to kill midway.
-        table_a = c.training_set(annotations, clip_duration=2.0, negatives=0).head(24)
+        ts = c.training_set(annotations, clip_duration=2.0, sample_rate=RATE, negatives=0)
         # Same rows in the opposite order: old labels over new audio would show.
-        table_b = table_a.iloc[::-1].reset_index(drop=True)
-        table_b.attrs = table_a.attrs = dict(table_a.attrs)
+        ts_a, ts_b = ts.subset(np.arange(24)), ts.subset(np.arange(24)[::-1])
         sets = {}
-        for name, table in (("a", table_a), ("b", table_b)):
-            table.to_pickle(tmp_path / f"{name}.pkl")
-            sets[name] = read_training_set(c.write_training_set(
-                table, tmp_path / f"ref-{name}", sample_rate=RATE, progress=False))
-    assert len(table_a) == 24 and not _same(sets["a"], sets["b"])
+        for name, one in (("a", ts_a), ("b", ts_b)):
+            one.labels.to_pickle(tmp_path / f"{name}.pkl")
+            c.write_training_set(one, tmp_path / f"ref-{name}", shard_size=4, progress=False)
+            sets[name] = _load(tmp_path / f"ref-{name}")
+    assert len(ts_a) == 24 and not _same(sets["a"], sets["b"])
     out = tmp_path / "train"
     shutil.copytree(tmp_path / "ref-a", out)
     current, killed, rounds, span = "a", 0, 0, 0.0
@@ -104,12 +110,14 @@ def test_sigkill_during_rewrite_leaves_the_whole_old_or_new_set(demo_emulator: E
                 span = time.monotonic() - began
             assert code in (0, -9)
             killed += code == -9
-            got = read_training_set(out)
+            got = _load(out)
             outcome = [name for name in (current, target) if _same(got, sets[name])]
             assert outcome, f"round {rounds}: neither the old nor the new set"
             current = outcome[0]
             outcomes.append((code, target == current))
-            assert sorted(p.name for p in tmp_path.glob(".train.*-*")) == []  # leftovers gone
+            # Leftovers of a switch are gone; a killed build keeps its shards to resume.
+            assert sorted(p.name for p in tmp_path.glob(".train.*-*")
+                          if ".partial-" not in p.name) == []
     finally:
         zygote.stdin.close()
         zygote.wait(timeout=60)
@@ -122,25 +130,26 @@ def test_tampered_or_incomplete_set_raises(demo_emulator: Emulator, tmp_path: Pa
     with demo_emulator.client(progress=False, cache_dir=tmp_path / "c", clock=lambda: NOW) as c:
         stream = str(c.streams_df()["id"].iloc[0])
         annotations = c.annotations_df("2024-03-01", "2024-03-03", streams=[stream])
-        table = c.training_set(annotations.head(4), clip_duration=1.0)
-        out = c.write_training_set(table, tmp_path / "set", sample_rate=RATE, progress=False)
-    labels, audio = read_training_set(out)
-    assert len(labels) == len(audio) >= 2
+        ts = c.training_set(annotations.head(4), clip_duration=1.0, sample_rate=RATE)
+        out = c.write_training_set(ts, tmp_path / "set", shard_size=1, progress=False)
+    back = read_training_set(out)
+    labels = back.labels
+    assert len(labels) == len(back.audio) >= 2
     first, second = (out / str(f) for f in labels["file"][:2])
     original = first.read_bytes()
     first.write_bytes(second.read_bytes())  # another clip's audio under this row
     with pytest.raises(TrainingSetError, match="does not match the manifest"):
-        read_training_set(out)
+        np.asarray(read_training_set(out).audio)
     first.write_bytes(original)
     first.unlink()
     with pytest.raises(TrainingSetError, match="missing"):
-        read_training_set(out)
+        read_training_set(out).audio[0]
     first.write_bytes(original)
     manifest = json.loads((out / "manifest.json").read_text())
     del manifest["files"][labels["file"].iloc[0]]
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(TrainingSetError, match="lists no file"):
-        read_training_set(out)
+        read_training_set(out).audio[0]
     (out / "manifest.json").unlink()
     with pytest.raises(TrainingSetError, match=r"no manifest\.json"):
         read_training_set(out)
@@ -153,7 +162,7 @@ def test_out_dir_holding_something_else_is_refused(demo_emulator: Emulator,
     with demo_emulator.client(progress=False, cache_dir=tmp_path / "c", clock=lambda: NOW) as c:
         stream = str(c.streams_df()["id"].iloc[0])
         annotations = c.annotations_df("2024-03-01", "2024-03-03", streams=[stream])
-        table = c.training_set(annotations.head(2), clip_duration=1.0)
+        ts = c.training_set(annotations.head(2), clip_duration=1.0)
         with pytest.raises(ValueError, match="not empty and holds no training set"):
-            c.write_training_set(table, tmp_path / "mine", progress=False)
+            c.write_training_set(ts, tmp_path / "mine", progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -57,18 +57,20 @@ def sql_detections(emu: Emulator, streams: Sequence[str], start: str, end: str,
     marks = ",".join("?" * len(streams))
     rows = emu.store.query(
         f'SELECT d.id, d.stream_id, d.classifier_id, d.classification_id, d.start, d."end", '
-        f"d.confidence, d.review_status, c.value, c.title, c.image FROM detections d "
+        f"d.confidence, d.review_status, c.value, c.title, c.image, d.classifier_job_id "
+        f"FROM detections d "
         f"JOIN classifications c ON c.id = d.classification_id WHERE d.stream_id IN ({marks}) "
         f"AND d.start >= ? AND d.start < ? AND d.confidence >= ? {extra} "
         f"ORDER BY d.start, d.stream_id, c.value, d.classifier_id, d.id",
         (*streams, to_epoch_ms(to_utc(start)), to_epoch_ms(to_utc(end)), min_confidence, *args))
-    col = list(zip(*rows, strict=True)) if rows else [()] * 11
+    col = list(zip(*rows, strict=True)) if rows else [()] * 12
     review = {None: "unreviewed", -1: "rejected", 0: "uncertain", 1: "confirmed"}
     return pd.DataFrame({
         "id": np.asarray(col[0], dtype="int64"),
         "stream_id": _cat(col[1]),
         "classifier_id": pd.array(col[2], dtype="Int32"),
         "classification_id": pd.array(col[3], dtype="Int32"),
+        "classifier_job_id": pd.array(col[11], dtype="Int32"),
         "start": _ts(col[4]),
         "end": _ts(col[5]),
         "confidence": np.asarray(col[6], dtype="float32"),

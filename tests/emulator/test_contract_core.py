@@ -117,13 +117,25 @@ def assert_platform_headers(resp: requests.Response) -> None:
 def test_unauthenticated_is_plain_401_without_content_type(demo_emulator: Emulator,
                                                            header: str | None) -> None:
     headers = {} if header is None else {"Authorization": header}
-    for path in ("/projects", "/streams/abc/segments", "/no/such/route"):
+    # Authentication runs before routing for every route family, so an unknown path
+    # under one (``/projects/no/such/route``) is 401 too.
+    for path in ("/projects", "/streams/abc/segments", "/projects/no/such/route",
+                 "/clustered-detections", "/internal/assets/streams/x.wav"):
         resp = requests.get(demo_emulator.api_url + path, headers=headers, timeout=30)
         assert resp.status_code == 401
         assert resp.content == b"Unauthorized"
         assert "Content-Type" not in resp.headers
         assert "WWW-Authenticate" not in resp.headers
         assert_platform_headers(resp)
+
+
+def test_a_path_outside_every_route_family_is_404_even_without_a_token(
+        demo_emulator: Emulator) -> None:
+    # core/app.js mounts authentication per family; anything else falls to its 404.
+    for path in ("/no/such/route", "/internal/nothing", "/Projects-not"):
+        resp = requests.get(demo_emulator.api_url + path, timeout=30)
+        assert resp.status_code == 404
+        assert resp.json() == {"message": "Not Found", "error": {"status": 404}}
 
 
 def test_health_check_needs_no_token(demo_emulator: Emulator) -> None:

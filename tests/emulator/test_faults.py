@@ -89,7 +89,7 @@ def test_latency_is_added_to_every_request(fresh_emulator: Emulator) -> None:
 def test_rate_limit_answers_503_after_n_requests(fresh_emulator: Emulator) -> None:
     emu = fresh_emulator
     emu.reset_stats()
-    emu.set_faults(rate_limit=5)
+    emu.set_faults(rate_limit=5, rate_burst=4)  # nginx: burst + 1 pass at once
     codes = [projects(emu).status_code for _ in range(8)]
     assert codes == [200] * 5 + [503] * 3
     limited = projects(emu)
@@ -98,7 +98,7 @@ def test_rate_limit_answers_503_after_n_requests(fresh_emulator: Emulator) -> No
         assert requests.get(emu.api_url + STATS, timeout=30).status_code == 200
     faults = stats(emu)["faults"]
     assert isinstance(faults, dict) and faults["rate_limited"] == 4
-    emu.set_faults(rate_limit=None)
+    emu.set_faults(rate_limit=None, rate_burst=None)
     assert projects(emu).status_code == 200
 
 
