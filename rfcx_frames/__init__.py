@@ -23,6 +23,7 @@ from .audio import (
     TrainingSet,
     TrainingSetError,
     log_mel,
+    read_raven,
     read_training_set,
     split_report,
     to_hf_dataset,
@@ -114,6 +115,7 @@ __all__ = [
     "plot",
     "projects",
     "projects_df",
+    "read_raven",
     "read_training_set",
     "review_detections",
     "segments_df",
@@ -126,6 +128,8 @@ __all__ = [
     "to_darwin_core",
     "to_hf_dataset",
     "to_kaggle_rfcx",
+    "to_opensoundscape",
+    "to_raven",
     "training_set",
     "upload_classifier",
     "upload_detections",
@@ -247,6 +251,8 @@ iter_clips = _on_default_client("iter_clips")
 training_set = _on_default_client("training_set")
 write_training_set = _on_default_client("write_training_set")
 to_kaggle_rfcx = _on_default_client("to_kaggle_rfcx")
+to_raven = _on_default_client("to_raven")
+to_opensoundscape = _on_default_client("to_opensoundscape")
 classifiers_df = _on_default_client("classifiers_df")
 classifier_jobs_df = _on_default_client("classifier_jobs_df")
 classifier_job = _on_default_client("classifier_job")

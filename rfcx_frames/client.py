@@ -25,6 +25,7 @@ from .api import (
     audio,
     counts,
     effort,
+    formats,
     indices,
     ingest,
     job_runs,
@@ -319,6 +320,10 @@ class Client(Context):
 
     # -- acoustic indices ----------------------------------------------------------------
     indices_df = indices.indices_df
+
+    # -- other tools' formats: Raven selection tables, opensoundscape ------------------
+    to_raven = formats.to_raven
+    to_opensoundscape = formats.to_opensoundscape
 
     # -- training sets -------------------------------------------------------------------
     training_set = training.training_set

@@ -4,7 +4,10 @@ Every file goes to a hidden temporary name in its final folder, is written, flus
 fsynced, then moved into place with :func:`os.replace`, and the folder is fsynced so the
 rename survives a power cut. A crash leaves either the old file or the new one, plus at
 worst a hidden temporary (``.tmp-<hex>-<name>``) that readers ignore (pyarrow skips names
-starting with ``.``) and the cache's orphan sweep removes.
+starting with ``.``) and the cache's orphan sweep removes. ``durable=False`` skips the two
+fsyncs (the rename stays atomic against a crashed process): only for files every reader
+checks before trusting them, such as downloaded segments, whose check replaces a file a
+power cut left short.
 
 Examples
 --------
@@ -77,7 +80,7 @@ def temporary_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterator[Path]:
     """A temporary path to write ``path`` through; it replaces ``path`` only on success.
 
     The caller writes the temporary (and fsyncs it, or uses :func:`open_atomic`, which
@@ -88,6 +91,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ----------
     path
         The final file; its folder is created if missing.
+    durable
+        Fsync the folder after the rename (see the module docstring).
 
     Examples
     --------
@@ -104,7 +109,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        if durable:
+            fsync_dir(final.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -112,7 +118,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def open_atomic(path: str | os.PathLike[str], mode: str = "wb", *,
-                file_mode: int | None = None) -> Iterator[IO[Any]]:
+                file_mode: int | None = None, durable: bool = True) -> Iterator[IO[Any]]:
     """Open a file handle whose content becomes ``path`` only when the block succeeds.
 
     Parameters
@@ -124,6 +130,8 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "wb", *,
     file_mode
         Permission bits set on the file before any byte is written (e.g. ``0o600`` for
         credentials), so a secret is never readable by others, not even briefly.
+    durable
+        Fsync the file and its folder (see the module docstring).
 
     Examples
     --------
@@ -136,7 +144,7 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "wb", *,
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=durable) as tmp:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         fd = os.open(tmp, flags, 0o666 if file_mode is None else file_mode)
         if file_mode is not None:
@@ -145,10 +153,12 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "wb", *,
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, *, file_mode: int | None = None) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes, *, file_mode: int | None = None,
+                durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically.
 
     Parameters
@@ -159,6 +169,8 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, file_mode: int | N
         Its whole content.
     file_mode
         Permission bits, as in :func:`open_atomic`.
+    durable
+        Fsync the file and its folder (see the module docstring).
 
     Examples
     --------
@@ -167,7 +179,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, file_mode: int | N
     >>> write_bytes(p, b"hi"); p.read_bytes()
     b'hi'
     """
-    with open_atomic(path, "wb", file_mode=file_mode) as handle:
+    with open_atomic(path, "wb", file_mode=file_mode, durable=durable) as handle:
         handle.write(data)
 
 

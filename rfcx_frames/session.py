@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -56,7 +57,7 @@ from .http_errors import (
 )
 from .ratelimit import AUTO, Pacer, RateLimitSetting, check_setting, pacer_for
 from .retry import attempt_scope, body_retries, body_retry_delay, platform_retry
-from .urls import strip_query
+from .urls import is_loopback, strip_query
 from .validate import check_deadline, check_timeout
 
 log = logging.getLogger("rfcx_frames")
@@ -162,8 +163,9 @@ class Session:
         self.backoff_factor = backoff_factor
         check_setting(rate_limit)
         self.rate_limit = rate_limit
+        loopback_size = max(pool_size, config.LOOPBACK_WORKERS)
         adapter = HTTPAdapter(max_retries=platform_retry(retries, backoff_factor),
-                              pool_connections=4, pool_maxsize=max(pool_size, 1) + 2)
+                              pool_connections=4, pool_maxsize=loopback_size + 2)
         self.http = requests.Session()
         self.http.mount("http://", adapter)
         self.http.mount("https://", adapter)
@@ -171,6 +173,7 @@ class Session:
         self._lock = threading.Lock()
         # Pools nest (cache windows over query pieces): cap requests in flight, not threads.
         self._in_flight = threading.BoundedSemaphore(max(pool_size, 1))
+        self._loopback_in_flight = threading.BoundedSemaphore(loopback_size)
         self.requests_sent = 0
 
     def __repr__(self) -> str:
@@ -290,7 +293,8 @@ class Session:
 
     def _send_in_flight(self, call: _Call) -> requests.Response:
         """One attempt, once a slot among the requests in flight is free."""
-        with self._in_flight:
+        local = is_loopback(urlsplit(call.url).hostname or "")
+        with self._loopback_in_flight if local else self._in_flight:
             call.start_clock()
             return self._send(call)
 

@@ -21,6 +21,8 @@ from rfcx_frames.audio.features import log_mel
 from rfcx_frames.audio.hf import to_hf_dataset
 from rfcx_frames.audio.indices import acoustic_indices, indices_fn
 from rfcx_frames.audio.kaggle import to_kaggle_rfcx
+from rfcx_frames.audio.opensoundscape import to_opensoundscape
+from rfcx_frames.audio.raven import read_raven, to_raven
 from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.audio.sources import LocalSource, SegmentSource, TableSource
 from rfcx_frames.audio.store import AudioStore, default_audio_root
@@ -54,11 +56,14 @@ __all__ = [
     "load_window",
     "load_windows",
     "log_mel",
+    "read_raven",
     "read_training_set",
     "shift",
     "split_report",
     "to_hf_dataset",
     "to_kaggle_rfcx",
+    "to_opensoundscape",
+    "to_raven",
     "training_set",
     "write_training_set",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from rfcx_frames.exceptions import DownloadError
 from rfcx_frames.files import TMP_PREFIX, write_bytes
 from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import to_compact, to_utc
+from rfcx_frames.urls import is_loopback
 
 #: Leftovers of writers killed long ago, swept before a download: temporaries of
 #: :mod:`rfcx_frames.files`, and ``.part`` files of versions that wrote those instead.
@@ -177,7 +179,9 @@ def download_one(client: Context, segment: Mapping[str, Any], dest: Path,
     check_segment_audio(data, segment)
     if ext != check_format(real_ext):
         data = convert(data, ext)
-    write_bytes(path, data)
+    # No fsync: every re-run checks each file before keeping it, which replaces one a power
+    # cut left short; the rename still keeps a crashed run from leaving half a file.
+    write_bytes(path, data, durable=False)
     return path, True
 
 
@@ -216,6 +220,13 @@ def _run_downloads(client: Context, jobs: list[tuple[dict[str, Any], Path]],
     return paths, fresh, errors
 
 
+def _workers(client: Context) -> int:
+    """Default download threads: the client's, or more against a server on this machine."""
+    if is_loopback(urlsplit(client.api_url).hostname or ""):
+        return max(client.max_workers, config.LOOPBACK_WORKERS)
+    return client.max_workers
+
+
 def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[str], *,
              file_ext: str | None = None, by_stream: bool = True, max_workers: int | None = None,
              overwrite: bool = False, progress: bool | None = None) -> pd.DataFrame:
@@ -236,7 +247,8 @@ def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[st
     by_stream
         One sub-folder per stream (default), or every file directly in ``dest``.
     max_workers
-        Concurrent downloads (default: the client's ``max_workers``).
+        Concurrent downloads (default: the client's ``max_workers``; against a server on
+        this machine, at least ``config.LOOPBACK_WORKERS``).
     overwrite
         Download again even when a verified file is already there.
     progress
@@ -268,7 +280,7 @@ def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[st
     jobs = _checked_rows(segments, Path(dest), by_stream)
     show = client.progress if progress is None else progress
     paths, fresh, errors = _run_downloads(client, jobs, file_ext, overwrite,
-                                          max_workers or client.max_workers, show)
+                                          max_workers or _workers(client), show)
     if errors:
         first = next(iter(errors.values()))
         raise DownloadError(f"{len(errors)} of {len(jobs)} downloads failed; first: {first}",

@@ -17,12 +17,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from rfcx_frames.timeutil import to_compact, to_utc
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 #: Extensions the audio store keeps.
 STORE_EXTENSIONS = frozenset({".flac", ".opus", ".ogg", ".wav", ".mp3"})
 #: soundfile ``(format, subtype)`` of the extensions a user may ask a download in.
+#: What Raven adds to a sound file's stem to name the selection table it saves for it.
+RAVEN_SUFFIX = ".Table.1.selections.txt"
+_NAME_RE = re.compile(r"^(?P<stream>[A-Za-z0-9_-]+)_(?P<day>\d{4}-\d{2}-\d{2})_"
+                      r"(?P<time>\d{2}-\d{2}-\d{2})(?:-(?P<ms>\d{3}))?\.")
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "opus": ("OGG", "OPUS"),
            "ogg": ("OGG", "VORBIS")}
 
@@ -173,9 +179,92 @@ def file_name(stream_id: str, start: Any, ext: str) -> str:
     ...
     ValueError: stream id '../x' may only contain letters, digits, '_' and '-'
     """
+    return f"{_stem(stream_id, start)}.{check_format(ext)}"
+
+
+def _stem(stream_id: str, start: Any) -> str:
     check_id(stream_id, "stream id")
     ts = to_utc(start)
     stamp = ts.strftime("%Y-%m-%d_%H-%M-%S")
     if ts.microsecond // 1000:
         stamp += f"-{ts.microsecond // 1000:03d}"
-    return f"{stream_id}_{stamp}.{check_format(ext)}"
+    return f"{stream_id}_{stamp}"
+
+
+def raven_table_name(stream_id: str, start: Any) -> str:
+    """The name of a recording's Raven selection table: its audio file's name, then Raven's suffix.
+
+    Raven opens ``<sound file stem>.Table.1.selections.txt`` beside the sound file, so a
+    table named after :func:`file_name` sits next to the segment a download wrote.
+
+    Parameters
+    ----------
+    stream_id, start
+        The recording's stream and start, as for :func:`file_name`.
+
+    Returns
+    -------
+    str
+        ``<file_name stem>.Table.1.selections.txt``.
+
+    Examples
+    --------
+    >>> raven_table_name("abc123", "2022-04-17T11:00:00.250Z")
+    'abc123_2022-04-17_11-00-00-250.Table.1.selections.txt'
+    """
+    return f"{_stem(stream_id, start)}{RAVEN_SUFFIX}"
+
+
+def clip_file_name(stream_id: str, start_ns: int, end_ns: int, ext: str) -> str:
+    """The name of one exported clip: its stream, start and length in milliseconds.
+
+    Parameters
+    ----------
+    stream_id
+        The stream (a safe id).
+    start_ns, end_ns
+        The clip's span, integer nanoseconds.
+    ext
+        One of :data:`FORMATS`, with or without its dot.
+
+    Returns
+    -------
+    str
+        ``<stream>_<YYYYMMDDTHHMMSSmmmZ>_<duration>ms.<ext>``.
+
+    Examples
+    --------
+    >>> clip_file_name("abc123", 1_500_000_000, 4_500_000_000, "wav")
+    'abc123_19700101T000001500Z_3000ms.wav'
+    """
+    check_id(stream_id, "stream id")
+    length_ms = (int(end_ns) - int(start_ns)) // 1_000_000
+    stamp = to_compact(pd.Timestamp(int(start_ns), unit="ns", tz="UTC"))
+    return f"{stream_id}_{stamp}_{length_ms}ms.{check_format(ext)}"
+
+
+def parse_file_name(name: str) -> tuple[str, pd.Timestamp] | None:
+    """The stream and start a name of :func:`file_name` or :func:`raven_table_name` encodes.
+
+    Parameters
+    ----------
+    name
+        A file name (a folder part is ignored).
+
+    Returns
+    -------
+    tuple or None
+        ``(stream_id, start)``, or ``None`` when the name is not one rfcx_frames writes.
+
+    Examples
+    --------
+    >>> parse_file_name("abc_1_2022-04-17_11-00-00-250.Table.1.selections.txt")
+    ('abc_1', Timestamp('2022-04-17 11:00:00.250000+0000', tz='UTC'))
+    >>> parse_file_name("notes.txt") is None
+    True
+    """
+    match = _NAME_RE.match(Path(name).name)
+    if match is None:
+        return None
+    stamp = f"{match['day']}T{match['time'].replace('-', ':')}.{match['ms'] or '000'}Z"
+    return match["stream"], to_utc(stamp)

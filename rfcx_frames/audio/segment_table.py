@@ -69,3 +69,38 @@ def overlapping(table: pd.DataFrame, start_ns: int, end_ns: int) -> np.ndarray:
             real = np.where(rate > 0, starts + np.ceil(count * NS_PER_S / np.maximum(rate, 1)), 0)
         ends = np.maximum(ends, real.astype("int64"))
     return np.asarray((starts < end_ns) & (ends > start_ns), dtype=bool)
+
+
+def holding(table: pd.DataFrame, instants_ns: np.ndarray) -> np.ndarray:
+    """Position in ``table`` of the segment holding each instant, ``-1`` where none does.
+
+    ``table`` holds one stream's segments in start order. An instant is held by the last
+    segment starting at or before it, if it has not ended yet (its ``end`` counts as inside:
+    the platform rounds ends down to the millisecond).
+
+    Parameters
+    ----------
+    table
+        One stream's segment table, in start order.
+    instants_ns
+        Integer nanoseconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 row positions.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"start": pd.to_datetime(["1970-01-01"], utc=True),
+    ...                   "end": pd.to_datetime(["1970-01-01 00:01"], utc=True)})
+    >>> holding(t, np.array([0, 30 * NS_PER_S, 61 * NS_PER_S])).tolist()
+    [0, 0, -1]
+    """
+    instants = np.asarray(instants_ns, dtype="int64")
+    if len(table) == 0:
+        return np.full(len(instants), -1, dtype="int64")
+    starts, ends = series_ns(table["start"]), series_ns(table["end"])
+    pos = np.searchsorted(starts, instants, side="right") - 1
+    inside = (pos >= 0) & (instants <= ends[np.maximum(pos, 0)])
+    return np.where(inside, pos, -1).astype("int64")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pandas as pd
@@ -67,7 +68,7 @@ def _fetch_all(c: Client) -> tuple[pd.DataFrame, pd.DataFrame]:
     days = pd.date_range("2024-03-01", "2024-03-09", tz="UTC")
     detections = pd.concat(
         [c.detections_df(a, b, streams=[s], min_confidence=0)
-         for s in streams for a, b in zip(days[:-1], days[1:], strict=True)],
+         for s in streams for a, b in itertools.pairwise(days)],
         ignore_index=True)
     segments = c.segments_df(streams, "2024-03-01", "2024-03-03")
     return detections, segments
