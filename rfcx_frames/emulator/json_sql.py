@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,6 +38,10 @@ JS_NUMBER = "rfcx_js_number"
 
 
 def _js_number(value: Any) -> str:
+    # json.dumps writes a finite float with repr(); a whole one is written as the int
+    # column_value makes of it. Short-cut those two, the rest goes through json.dumps.
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
     return json.dumps(column_value("", value))
 
 

@@ -186,6 +186,9 @@ def build_world(store: Store, world: str = "demo", *, seed: int = 0, streams: in
     conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: keep the big transaction in memory
     with conn:
         _build(store, conn, spec, seed)
+    # Table statistics let SQLite walk the start index for wide detection pages instead
+    # of sorting every row of the window (28 ms -> 3 ms a page on the demo world).
+    conn.execute("ANALYZE")
     conn.execute("PRAGMA cache_size = -2000")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return world_summary(store)
