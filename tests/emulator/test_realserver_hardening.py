@@ -1,8 +1,9 @@
 """The hardening and tie-order decisions side by side with the platform's own server.
 
 Runs only where the platform's server is up on loopback with the demo world loaded
-(``/work/shared/realserver``): set ``RFCX_REALSERVER_URL`` to its API URL and
-``RFCX_REALSERVER_TOKENS`` to its ``realserver_tokens.json``. It only reads: the one
+(``../shared/realserver``): set ``RFCX_REALSERVER_URL`` to its API URL and
+``RFCX_REALSERVER_WORLD`` to the world folder holding ``realserver_tokens.json`` (or
+``RFCX_REALSERVER_TOKENS`` to that file). It only reads: the one
 upload it sends is refused (an unknown classification value).
 """
 
@@ -26,8 +27,11 @@ PREFLIGHT = {"Origin": "https://example.org", "Access-Control-Request-Method": "
 
 
 def _real_token() -> str:
-    path = Path(os.environ.get("RFCX_REALSERVER_TOKENS",
-                               "/work/rs/world/realserver_tokens.json"))
+    # The tokens file world.sh writes into the world folder (tests/realserver's setting),
+    # or one named on its own.
+    world = os.environ.get("RFCX_REALSERVER_WORLD")
+    named = os.environ.get("RFCX_REALSERVER_TOKENS")
+    path = Path(named) if named else Path(world or ".") / "realserver_tokens.json"
     return str(json.loads(path.read_text())["demo"]["real"])
 
 
