@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import requests
 
 from .. import auth, config, timeutil, validate
 from .. import cache as cache_mod
+from ..cache import platforms
 from ..exceptions import RFCxError
 from ..schemas import Entity
 from ..session import Session
@@ -95,7 +97,11 @@ class Context:
         self.timezones: dict[str, str | None] = {}
         self.known_ids: dict[str, set[str]] = {}
         self.platform_ids: dict[str, str] = {}
+        self._platform_saved: dict[str, str] = {}
         self.shared_audio_source: Any = None
+        # Every answer names its server (an emulator's header, else none): the cache's
+        # key is then known without a request of its own.
+        session.http.hooks["response"].append(self._learn_platform)
 
     def now(self) -> pd.Timestamp:
         """The current UTC time as this client sees it (its ``clock``).
@@ -138,10 +144,12 @@ class Context:
     def platform(self, cache: Any = None) -> str:
         """The identity of the platform at ``api_url``, which the cache keys entries by.
 
-        The platform's own hosts are known by their URL. Any other server is asked once
-        per client (``GET /_emulator/identity``; an emulator answers the id of its world,
-        anything else is known by its URL), and the answer is remembered in the cache
-        folder so that ``cache="offline"`` finds it later without a request.
+        The platform's own hosts are known by their URL. Any other server names itself
+        in its answers (an emulator's ``X-Rfcx-Emulator-Identity`` header; a server
+        without it is known by its URL). Before the client's first answer, a server
+        not known to lack an identity is asked once (``GET /_emulator/identity``, a
+        control route the platform never sees). What it said is remembered in the cache
+        folder, so that ``cache="offline"`` finds it later without a request.
 
         Examples
         --------
@@ -149,26 +157,38 @@ class Context:
         'emulator:demo-0-1f3a9c0d2b4e5f60'
         """
         offline = self.cache_mode(cache) == "offline"
-        if self.api_url in self.platform_ids:
-            return self.platform_ids[self.api_url]
-        found = cache_mod.resolve_platform(self.cache_root, self.api_url,
-                                           None if offline else self._ask_identity,
-                                           stable=is_platform_host(self.api_url))
+        learned = self.platform_ids.get(self.api_url)
+        if learned is not None and (offline or self._platform_saved.get(self.api_url) == learned):
+            return learned
+        found = platforms.resolve(self.cache_root, self.api_url,
+                                  None if offline else self._ask_identity,
+                                  stable=is_platform_host(self.api_url),
+                                  learned=None if offline else learned)
         if not offline:
-            # Offline guessed from memory; a later online call asks and may learn better.
-            self.platform_ids[self.api_url] = found
+            # Offline guessed from the folder; a later online call may learn better.
+            self.platform_ids[self.api_url] = self._platform_saved[self.api_url] = found
         return found
+
+    def _learn_platform(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: a successful answer from ``api_url`` names its platform."""
+        url = response.url
+        if response.ok and (url == self.api_url or url.startswith((self.api_url + "/",
+                                                                   self.api_url + "?"))):
+            self.platform_ids[self.api_url] = platforms.learned_from(response.headers,
+                                                                     self.api_url)
 
     def _ask_identity(self) -> str | None:
         try:
             body = self.session.request(
-                "GET", f"{self.api_url}{cache_mod.IDENTITY_ROUTE}", auth=False,
+                "GET", f"{self.api_url}{platforms.IDENTITY_ROUTE}", auth=False,
                 raise_for_status=False, allow_redirects=False,
-                parse=lambda r: r.json() if r.status_code == 200 else None)
+                parse=lambda r: r.json() if r.status_code == 200 else r.status_code)
         except RFCxError as exc:
             raise ConnectionError(str(exc)) from exc
         except ValueError:  # a 200 that is not JSON: not an emulator
             return None
+        if isinstance(body, int) and (body >= 500 or body == 429):
+            raise ConnectionError(f"HTTP {body}")  # busy, not an answer about itself
         return body.get("id") if isinstance(body, dict) else None
 
     def identity(self) -> str:

@@ -1,10 +1,13 @@
 """Which platform a base URL serves: the identity cache entries are keyed by.
 
-The real platform is known by its URL (``https://api.rfcx.org``), which never changes.
-An emulator gets a new port at every start, so its URL says nothing: the client asks it
-once per :class:`~rfcx_frames.Client` (``GET /_emulator/identity``, see
-:mod:`rfcx_frames.emulator.identity`) and keys the cache by the answer. A server that
-does not answer that route (the real platform, a proxy) is known by its URL.
+The real platform is known by its URL (``https://api.rfcx.org``), which never changes,
+and is never asked. An emulator gets a new port at every start, so its URL says
+nothing: every answer it gives names its world in the :data:`IDENTITY_HEADER` header
+(see :mod:`rfcx_frames.emulator.identity`), and a client that has had no answer yet
+when its cache needs the identity asks ``GET /_emulator/identity`` (a control route the
+platform never sees). A server whose answers carry no identity (a proxy, the platform's
+own code run elsewhere) is known by its URL, and once it has answered that way it is
+not asked again.
 
 What each URL answered last is remembered in ``<cache>/v2/platforms.json``, so
 ``cache="offline"``, which never touches the network, still finds the entries of a URL
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -34,6 +37,8 @@ from rfcx_frames.files import read_json, write_json
 
 PLATFORMS_FILE = "platforms.json"
 IDENTITY_ROUTE = "/_emulator/identity"
+#: The header every answer of an emulator carries: the identity of its world.
+IDENTITY_HEADER = "X-Rfcx-Emulator-Identity"
 
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,150}$")
 
@@ -93,7 +98,8 @@ def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
     data = read_json(_file(root))
     if not isinstance(data, dict):
         return {}
-    return {str(k): v for k, v in data.items() if valid_identity(v)}
+    # A URL that answered without an identity is its own.
+    return {str(k): v for k, v in data.items() if valid_identity(v) or v == k}
 
 
 def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> None:
@@ -132,6 +138,7 @@ def resolve(
     ask: Callable[[], str | None] | None,
     *,
     stable: bool = False,
+    learned: str | None = None,
 ) -> str:
     """The identity of the platform at ``url``.
 
@@ -144,29 +151,65 @@ def resolve(
     ask
         Asks the server (``GET /_emulator/identity``): returns its identity, ``None``
         when it has none (then the URL is the identity), or raises ``OSError`` (any
-        ``requests`` exception is one) when it cannot be reached. ``None`` means do not
+        ``requests`` exception is one) when it cannot tell now. ``None`` means do not
         ask (offline): the identity the URL answered last, else the URL.
     stable
         The URL names one platform for good (the platform's own hosts): it is the
         identity, nothing is asked.
+    learned
+        What an answer of this server already said (its :data:`IDENTITY_HEADER`, or the
+        URL when an answer had none): used and remembered, nothing is asked.
 
     Examples
     --------
     >>> import tempfile
-    >>> resolve(tempfile.mkdtemp(), "https://api.rfcx.org/", None, stable=True)
+    >>> root = tempfile.mkdtemp()
+    >>> resolve(root, "https://api.rfcx.org/", None, stable=True)
     'https://api.rfcx.org'
+    >>> resolve(root, "http://proxy:8080", lambda: None)     # no identity: its URL
+    'http://proxy:8080'
+    >>> resolve(root, "http://proxy:8080", lambda: 1 / 0)    # known: not asked again
+    'http://proxy:8080'
     """
     base = normalize_url(url)
     if stable:
         return base
-    if ask is None:
-        return remembered(root).get(base, base)
-    try:
-        found = valid_identity(ask())
-    except OSError:
-        # Unreachable: nothing will be fetched anyway; cached answers of the platform
-        # this URL served last are the only ones it can mean.
-        return remembered(root).get(base, base)
-    identity = found or base
-    remember(root, base, identity)
+    known = remembered(root).get(base)
+    if learned is not None:
+        identity = valid_identity(learned) or base
+    elif ask is None:
+        return known or base
+    elif known == base:
+        # It answered without an identity before: asking again would only cost a request
+        # against its rate limit (an emulator there now names itself in its answers).
+        return base
+    else:
+        try:
+            identity = valid_identity(ask()) or base
+        except OSError:
+            # It cannot tell now: cached answers of the platform this URL served last
+            # are the only ones it can mean.
+            return known or base
+    if identity != known:
+        remember(root, base, identity)
     return identity
+
+
+def learned_from(headers: Mapping[str, str], url: str) -> str:
+    """What one answer says of its server: the identity it names, else its URL.
+
+    Parameters
+    ----------
+    headers
+        The answer's headers (case-insensitive, as ``requests`` gives them).
+    url
+        The API base URL it came from.
+
+    Examples
+    --------
+    >>> learned_from({IDENTITY_HEADER: "emulator:demo-0-abc"}, "http://h:1")
+    'emulator:demo-0-abc'
+    >>> learned_from({}, "http://H:1/")
+    'http://h:1'
+    """
+    return valid_identity(headers.get(IDENTITY_HEADER)) or normalize_url(url)

@@ -14,7 +14,9 @@ instead. The answer's ``id`` is
   differ from its pristine twin's, so its answers must never be shared with it.
 
 The id lives in the data directory's ``meta`` table, so a restart on the same
-``--data-dir`` keeps it, forked or not.
+``--data-dir`` keeps it, forked or not. Every answer carries it in the
+:data:`HEADER` header (a write's answer the forked one), so a client learns it from the
+requests it makes anyway; the route is for a client that has made none yet.
 
 Examples
 --------
@@ -34,10 +36,13 @@ import json
 import uuid
 from typing import Any
 
+from ..cache.platforms import IDENTITY_HEADER
 from ..version import __version__
 from .store import Store
 from .world import world_summary
 
+#: The header of every answer that names the world (the client's cache reads it).
+HEADER = IDENTITY_HEADER
 PLATFORM_META = "platform_id"
 FORKED_META = "platform_forked"
 

@@ -331,6 +331,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             self.send_header("X-Powered-By", "Express")
             self.send_header("X-Request-Id", request.request_id)
+            self.send_header(identity.HEADER, identity.platform_id(self.server.app.store))
             if not request.path.startswith("/_emulator/"):
                 # cors() runs first on the platform: every answer allows any origin.
                 self.send_header("Access-Control-Allow-Origin", "*")

@@ -1,0 +1,190 @@
+"""Requests a query costs, counted at the server: pages, the stream listing, the identity.
+
+A cached query needs the platform's identity (the cache's key) and, without ``streams``,
+the listing of your streams; neither may cost more than it must (issue 16). The emulator
+names itself in every answer, so a client learns its identity from the requests it makes
+anyway and asks ``GET /_emulator/identity`` (a control route the platform never sees) only
+before its first answer; a server that is not an emulator is never asked twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from rfcx_frames import Client
+from rfcx_frames.cache.platforms import IDENTITY_HEADER
+from rfcx_frames.emulator import Emulator
+from tests.client.conftest import Truth
+
+T0 = pd.Timestamp("2026-01-10T00:00:00Z")
+START = "2024-03-01"
+CONFIDENCE = 0.001
+
+
+def end_for(emu: Emulator, streams: list[str], rows: int) -> str:
+    """The end of the window from ``START`` that holds exactly ``rows`` detections."""
+    found = emu.store.query(
+        f"SELECT start FROM detections WHERE confidence >= ? AND start >= ? AND stream_id IN "
+        f"({','.join('?' * len(streams))}) ORDER BY start LIMIT 2 OFFSET ?",
+        (CONFIDENCE, pd.Timestamp(START, tz="UTC").value // 10**6, *streams, rows - 1))
+    assert len(found) == 2 and found[0]["start"] < found[1]["start"], "no clean cut here"
+    return str(pd.Timestamp(found[0]["start"] + 1, unit="ms", tz="UTC").isoformat())
+
+
+def counted(emu: Emulator, call: Any) -> tuple[Any, int, int]:
+    """The call's result, and the platform requests and identity asks the emulator saw."""
+    emu.reset_stats()
+    result = call()
+    stats = emu.stats()
+    return result, stats["total_requests"], stats["identity_requests"]
+
+
+def test_a_cold_then_warm_query_costs_its_pages_and_one_listing(demo_emulator: Emulator,
+                                                              truth: Truth) -> None:
+    emu = demo_emulator
+    streams = truth.readable_streams(emu)
+    end = end_for(emu, streams, 1_500)
+    expected = truth.detections(emu, streams, START, end, CONFIDENCE)
+
+    def query(c: Client, **kw: Any) -> pd.DataFrame:
+        return c.detections_df(START, end, min_confidence=CONFIDENCE, **kw)
+
+    with emu.client(progress=False, clock=lambda: T0) as c:
+        cold, sent, asked = counted(emu, lambda: query(c))
+        # the stream listing, a full first page and the short rest: minimum 2 pages
+        assert (sent, asked) == (3, 1)
+        again, sent, asked = counted(emu, lambda: query(c))
+        assert (sent, asked) == (0, 0)
+        # Named streams: the id check reads the listing this query cached.
+        _, sent, asked = counted(emu, lambda: query(c, streams=streams[:2]))
+        assert (sent, asked) == (0, 0)
+    pd.testing.assert_frame_equal(cold, expected)
+    pd.testing.assert_frame_equal(again, expected)
+    with emu.client(progress=False, clock=lambda: T0) as c:
+        warm, sent, asked = counted(emu, lambda: query(c))
+    assert (sent, asked) == (0, 1)  # a new client asks which world answers at this port
+    pd.testing.assert_frame_equal(warm, expected)
+    with Client(api_url=emu.api_url, token=emu.token, progress=False, clock=lambda: T0,
+                cache="offline") as c:
+        offline, sent, asked = counted(emu, lambda: query(c))
+    assert (sent, asked) == (0, 0)
+    pd.testing.assert_frame_equal(offline, expected)
+
+
+def test_a_full_single_page_costs_the_floor_of_two(demo_emulator: Emulator,
+                                                  truth: Truth) -> None:
+    # The platform caps limit at 1000: a full page needs one more request to prove it last.
+    emu = demo_emulator
+    streams = truth.readable_streams(emu)
+    end = end_for(emu, streams, 1_000)
+    with emu.client(progress=False, cache=False) as c:
+        frame, sent, asked = counted(emu, lambda: c.detections_df(
+            START, end, min_confidence=CONFIDENCE))
+    assert len(frame) == 1_000 and (sent, asked) == (2, 0)
+    with emu.client(progress=False, clock=lambda: T0) as c:
+        _, sent, asked = counted(emu, lambda: c.detections_df(
+            START, end, streams=streams, min_confidence=CONFIDENCE))
+    assert (sent, asked) == (3, 1)  # the listing of the id check, then the same two pages
+
+
+def test_a_client_that_had_an_answer_never_asks_who_answers(demo_emulator: Emulator) -> None:
+    emu = demo_emulator
+    with emu.client(progress=False, clock=lambda: T0) as c:
+        c.projects_df(cache=False)
+        _, sent, asked = counted(emu, lambda: c.streams_df())
+        assert (sent, asked) == (1, 0)
+        assert c.platform() == emu.platform_id
+
+
+def test_a_write_gives_the_client_the_forked_identity(fresh_emulator: Emulator) -> None:
+    emu = fresh_emulator
+    with emu.client(progress=False, clock=lambda: T0) as c:
+        pristine = c.platform()
+        frame = c.detections_df("2024-03-01", "2024-03-02", min_confidence=0.5)
+        emu.reset_stats()
+        c.review_detections(frame.iloc[[0]], "confirmed")
+        assert emu.platform_id != pristine
+        assert c.platform() == emu.platform_id
+        assert emu.stats()["identity_requests"] == 0
+
+
+@contextmanager
+def anonymous_proxy(emu: Emulator) -> Iterator[dict[str, int]]:
+    """The emulator behind a server that does not name itself (as the platform does not).
+
+    Every answer loses the identity header and ``/_emulator/`` routes answer 404. Yields
+    the proxy's counts of ``"identity"`` asks and ``"other"`` requests; its URL is
+    ``counts["port"]``.
+    """
+    counts = {"identity": 0, "other": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/_emulator/"):
+                counts["identity"] += 1
+                self._answer(404, b'{"message":"Route not found"}', [])
+                return
+            counts["other"] += 1
+            request = urllib.request.Request(emu.api_url + self.path, headers={
+                k: v for k, v in self.headers.items() if k.lower() in ("authorization",)})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as resp:
+                    self._answer(resp.status, resp.read(), resp.headers.items())
+            except urllib.error.HTTPError as exc:
+                self._answer(exc.code, exc.read(), exc.headers.items())
+
+        def _answer(self, status: int, body: bytes, headers: Any) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in (IDENTITY_HEADER.lower(), "content-length",
+                                        "connection", "keep-alive", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    counts["port"] = server.server_address[1]
+    try:
+        yield counts
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("first_call_cached", [True, False])
+def test_a_server_that_does_not_name_itself_is_asked_once_at_most(
+        demo_emulator: Emulator, first_call_cached: bool) -> None:
+    with anonymous_proxy(demo_emulator) as counts:
+        url = f"http://127.0.0.1:{counts['port']}"
+
+        def client() -> Client:
+            return Client(api_url=url, token=demo_emulator.token, progress=False,
+                          clock=lambda: T0, rate_limit=None)
+
+        with client() as c:
+            if not first_call_cached:
+                c.projects_df(cache=False)  # an answer without the header: not an emulator
+            c.streams_df()
+            assert c.platform() == url
+        assert counts["identity"] == (1 if first_call_cached else 0)
+        for _ in range(2):
+            with client() as c:
+                listed = c.streams_df()
+            assert listed.attrs["query"]["from_cache"] is True
+        assert counts["identity"] == (1 if first_call_cached else 0)
