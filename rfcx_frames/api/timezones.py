@@ -1,4 +1,4 @@
-"""Stream timezones for local times: from the (cached) stream listing, else one GET each.
+"""Stream timezones for local times: from the (cached) stream listings, else one GET each.
 
 Examples
 --------
@@ -21,9 +21,9 @@ def stream_timezones(ctx: Context, streams: Sequence[str], mode: str = "use",
                      asked: list[bool] | None = None) -> dict[str, str | None]:
     """Timezones of ``streams`` (and of every stream already known), by stream id.
 
-    One cached listing answers most streams without a request per stream; another
-    user's public stream costs ``GET /streams/{id}``. Answers are remembered for the
-    client's lifetime.
+    Your (cached) stream listing answers most streams without a request per stream;
+    only streams it lacks read the listing of public streams, and one neither holds
+    costs ``GET /streams/{id}``. Answers are remembered for the client's lifetime.
 
     Parameters
     ----------
@@ -48,9 +48,15 @@ def stream_timezones(ctx: Context, streams: Sequence[str], mode: str = "use",
         Offline, for a stream whose timezone is not cached.
     """
     asked = asked if asked is not None else []
-    if not ctx.timezones:
-        _from_listings(ctx, mode, asked)
-    wanted = [s for s in dict.fromkeys(str(s) for s in streams) if s not in ctx.timezones]
+    read = ctx.known_ids.setdefault("timezone listings", set())
+    for which in ("own", "public"):
+        # The public listing is read only for streams your own does not hold: on the
+        # platform it is every public stream, many pages for what is usually nothing.
+        if which not in read and _wanted(ctx, streams):
+            if mode != "offline":  # offline reads prove nothing for a later online call
+                read.add(which)
+            _from_listing(ctx, which == "public", mode, asked)
+    wanted = _wanted(ctx, streams)
     if wanted and mode == "offline":
         raise NotCachedError(
             f"cache='offline' but the timezone of {len(wanted)} stream(s) is not cached "
@@ -66,15 +72,18 @@ def stream_timezones(ctx: Context, streams: Sequence[str], mode: str = "use",
     return dict(ctx.timezones)
 
 
-def _from_listings(ctx: Context, mode: str, asked: list[bool]) -> None:
+def _wanted(ctx: Context, streams: Sequence[str]) -> list[str]:
+    return [s for s in dict.fromkeys(str(s) for s in streams) if s not in ctx.timezones]
+
+
+def _from_listing(ctx: Context, include_public: bool, mode: str, asked: list[bool]) -> None:
     # cache=False keeps off the cache folder here too.
     listing_mode = mode if mode in ("offline", "refresh", "off") else None
-    for include_public in (False, True):
-        try:
-            listed = listings.streams_df(ctx, include_public=include_public, progress=False,
-                                         cache=listing_mode)
-        except RFCxError:  # the per-stream lookup still runs and raises
-            continue
-        asked.append(not listed.attrs.get("query", {}).get("from_cache", False))
-        ctx.timezones.update(zip(listed["id"].astype(str), listed["timezone"].astype(object),
-                                 strict=True))
+    try:
+        listed = listings.streams_df(ctx, include_public=include_public, progress=False,
+                                     cache=listing_mode)
+    except RFCxError:  # the per-stream lookup still runs and raises
+        return
+    asked.append(not listed.attrs.get("query", {}).get("from_cache", False))
+    ctx.timezones.update(zip(listed["id"].astype(str), listed["timezone"].astype(object),
+                             strict=True))

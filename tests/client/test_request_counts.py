@@ -64,8 +64,9 @@ def test_a_cold_then_warm_query_costs_its_pages_and_one_listing(demo_emulator: E
         assert (sent, asked) == (3, 1)
         again, sent, asked = counted(emu, lambda: query(c))
         assert (sent, asked) == (0, 0)
-        # Named streams: the id check reads the listing this query cached.
-        _, sent, asked = counted(emu, lambda: query(c, streams=streams[:2]))
+        # Named streams: the id check reads the listing this query cached, and so do
+        # local times (never the listing of every public stream).
+        _, sent, asked = counted(emu, lambda: query(c, streams=streams[:2], local_time=True))
         assert (sent, asked) == (0, 0)
     pd.testing.assert_frame_equal(cold, expected)
     pd.testing.assert_frame_equal(again, expected)
@@ -90,6 +91,10 @@ def test_a_full_single_page_costs_the_floor_of_two(demo_emulator: Emulator,
         frame, sent, asked = counted(emu, lambda: c.detections_df(
             START, end, min_confidence=CONFIDENCE))
     assert len(frame) == 1_000 and (sent, asked) == (2, 0)
+    with emu.client(progress=False, cache=False) as c:
+        _, sent, _ = counted(emu, lambda: c.detections_df(
+            START, end, min_confidence=CONFIDENCE, local_time=True))
+    assert sent == 3  # and your stream listing for the timezones
     with emu.client(progress=False, clock=lambda: T0) as c:
         _, sent, asked = counted(emu, lambda: c.detections_df(
             START, end, streams=streams, min_confidence=CONFIDENCE))
