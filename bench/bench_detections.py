@@ -119,7 +119,10 @@ def run_official(info: dict[str, Any], end: str) -> tuple[float, pd.DataFrame, i
 
 def run_frames(info: dict[str, Any], end: str) -> tuple[float, pd.DataFrame, int]:
     """``detections_df`` for the same query; (seconds, frame, requests)."""
-    with Client(api_url=info["api_url"], token=info["token"], progress=False) as client:
+    # Cache off: a fetch like the official client's (a rerun on the same world must not be
+    # answered from the cache a previous run filled).
+    with Client(api_url=info["api_url"], token=info["token"], progress=False,
+                cache=False) as client:
         before = client.session.requests_sent
         started = time.perf_counter()
         frame = client.detections_df(QUERY_START, end, min_confidence=MIN_CONFIDENCE)

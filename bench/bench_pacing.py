@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -45,29 +46,44 @@ LIMITS = [("platform: 300/min, burst 1,500", RATE, None), ("tight: 300/min, burs
 FLAT = "rfcx_frames, flat 5 requests/s (before)"
 
 
-def server_counts(api_url: str) -> tuple[int, int]:
-    """(requests, rate-limited 503s) the emulator saw since its last reset."""
+def server_stats(api_url: str) -> dict[str, int]:
+    """What the emulator saw since its last reset: ``requests`` the platform would see
+    (its ``/_emulator/`` control routes are not counted there), ``identity`` asks of
+    ``GET /_emulator/identity`` and rate-limited ``refused`` 503s."""
     with urllib.request.urlopen(f"{api_url}/_emulator/stats", timeout=30) as resp:
         stats = json.load(resp)
-    return int(stats["total_requests"]), int(stats["faults"].get("rate_limited", 0))
+    return {"requests": int(stats["total_requests"]),
+            "identity": int(stats["identity_requests"]),
+            "refused": int(stats["faults"].get("rate_limited", 0))}
 
 
-def fresh_limit(api_url: str, rate: int, burst: int | None) -> None:
-    """Give the emulator a new ingress bucket (a full one) and zero its counters."""
+def server_counts(api_url: str) -> tuple[int, int]:
+    """(requests, rate-limited 503s) the emulator saw since its last reset."""
+    stats = server_stats(api_url)
+    return stats["requests"], stats["refused"]
+
+
+def fresh_limit(api_url: str, rate: int | None, burst: int | None) -> None:
+    """Give the emulator a new ingress bucket (a full one; no limit for ``rate=None``) and
+    zero its counters."""
     set_faults(api_url, rate_limit=None)
-    set_faults(api_url, rate_limit=rate, rate_burst=burst)
+    if rate is not None:
+        set_faults(api_url, rate_limit=rate, rate_burst=burst)
     req = urllib.request.Request(f"{api_url}/_emulator/stats/reset", data=b"{}", method="POST",
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         resp.read()
 
 
-def frames_runner(pacer: Callable[[], RateLimiter]) -> Callable[[dict[str, Any], str],
-                                                                 tuple[float, pd.DataFrame]]:
-    """A run of ``detections_df`` with a fresh pacer made by ``pacer``."""
+def frames_runner(pacer: Callable[[], RateLimiter], cached: bool = False
+                  ) -> Callable[[dict[str, Any], str], tuple[float, pd.DataFrame]]:
+    """A run of ``detections_df`` with a fresh pacer made by ``pacer``; ``cached``: through
+    an empty cache folder of its own (a cold cache), else with the cache off."""
     def run(info: dict[str, Any], end: str) -> tuple[float, pd.DataFrame]:
-        with Client(api_url=info["api_url"], token=info["token"], progress=False,
-                    cache=False, rate_limit=pacer()) as client:
+        cold = tempfile.TemporaryDirectory(prefix="bench-cache-") if cached else nullcontext(None)
+        with cold as folder, Client(api_url=info["api_url"], token=info["token"],
+                                    progress=False, cache="use" if cached else False,
+                                    cache_dir=folder, rate_limit=pacer()) as client:
             started = time.perf_counter()
             frame = client.detections_df(QUERY_START, end, min_confidence=MIN_CONFIDENCE)
             return time.perf_counter() - started, frame
@@ -115,7 +131,7 @@ def report(results: list[dict[str, Any]], rows: int) -> str:
              "Command: `python bench/bench_pacing.py`", "",
              f"Machine: {machine()}. Emulator in its own process, {LATENCY_MS} ms added per "
              "request, rate limit nginx `limit_req rate=…r/m burst=… nodelay` per address as "
-             "shown (503 beyond it); query `detections_df` of the demo user, {rows:,} rows. Each "
+             f"shown (503 beyond it); query `detections_df` of the demo user, {rows:,} rows. Each "
              "run starts with a full bucket at the emulator and a fresh one in the client.", "",
              "| ingress limit | client | wall time | requests | 503s seen | frame |",
              "|---|---|---|---|---|---|"]
