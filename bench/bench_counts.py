@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,13 +199,12 @@ def minimum_report(b: list[dict[str, Any]]) -> list[str]:
              "emulator's own `GET /_emulator/identity`, which the platform never sees (the "
              "platform's hosts are never asked). *Warm* is a new client on the cache the cold "
              "run filled. Before counts planned the pieces: 63 requests for 44,158 rows.", "",
-             "| rows | cache | requests | minimum | floor | ratio to minimum | identity asks "
-             "| loopback time |", "|---|---|---|---|---|---|---|---|"]
-    for r in b:
-        minimum = math.ceil(r["rows"] / PAGE)
-        lines.append(f"| {r['rows']:,} | {r['cache']} | {r['requests']} | {minimum} | "
-                     f"{floor(r['rows'])} | {r['requests'] / minimum:.3f} | {r['identity']} | "
-                     f"{r['seconds']:.2f} s |")
+             *markdown_table(b, {
+                 "rows": lambda r: f"{r['rows']:,}", "cache": lambda r: r["cache"],
+                 "requests": lambda r: r["requests"], "minimum": minimum,
+                 "floor": lambda r: floor(r["rows"]), "ratio to minimum": ratio,
+                 "identity asks": lambda r: r["identity"],
+                 "loopback time": lambda r: f"{r['seconds']:.2f} s"})]
     return [
         *lines, "", "A full first page is followed by one `/clustered-detections` request that "
         "counts the rest of the window (per bucket and classification); the rest is cut at "
@@ -222,15 +222,30 @@ def limited_report(c: list[dict[str, Any]]) -> list[str]:
              f"limits like the platform's ingress ({RATE}/min, burst {5 * RATE:,}, 503 "
              "beyond it), with a full bucket for every run. rfcx_frames paces with the "
              "ingress's bucket (what it does on `*.rfcx.org`); the official client pages "
-             "`limit=1000` by offset, unpaced.", "",
-             "| rows | client | wall time | requests | minimum | ratio | 503s | identity asks "
-             "| frame |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in c:
-        minimum = math.ceil(r["rows"] / PAGE)
-        lines.append(f"| {r['rows']:,} | {r['client']} | {r['seconds']:.2f} s | "
-                     f"{r['requests']} | {minimum} | {r['requests'] / minimum:.3f} | "
-                     f"{r['refused']} | {r['identity']} | {r['outcome']} |")
-    return lines
+             "`limit=1000` by offset, unpaced.", ""]
+    return lines + markdown_table(c, {
+        "rows": lambda r: f"{r['rows']:,}", "client": lambda r: r["client"],
+        "wall time": lambda r: f"{r['seconds']:.2f} s", "requests": lambda r: r["requests"],
+        "minimum": minimum, "ratio": ratio, "503s": lambda r: r["refused"],
+        "identity asks": lambda r: r["identity"], "frame": lambda r: r["outcome"]})
+
+
+def minimum(r: dict[str, Any]) -> int:
+    """``ceil(rows / PAGE)`` of a result."""
+    return math.ceil(r["rows"] / PAGE)
+
+
+def ratio(r: dict[str, Any]) -> str:
+    """A result's requests over its minimum."""
+    return f"{r['requests'] / minimum(r):.3f}"
+
+
+def markdown_table(records: list[dict[str, Any]],
+                   columns: dict[str, Callable[[dict[str, Any]], object]]) -> list[str]:
+    """A Markdown table: one column per ``header -> cell of a record``."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(str(cell(r)) for cell in columns.values()) + " |"
+              for r in records)]
 
 
 def main(argv: list[str] | None = None) -> int:
