@@ -15,12 +15,14 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from rfcx_frames import Client
+from rfcx_frames.cache import platforms
 from rfcx_frames.cache.platforms import IDENTITY_HEADER
 from rfcx_frames.emulator import Emulator
 from tests.client.conftest import Truth
@@ -193,3 +195,28 @@ def test_a_server_that_does_not_name_itself_is_asked_once_at_most(
                 listed = c.streams_df()
             assert listed.attrs["query"]["from_cache"] is True
         assert counts["identity"] == (1 if first_call_cached else 0)
+
+
+def test_every_answer_of_the_emulator_names_its_world(demo_emulator: Emulator) -> None:
+    emu = demo_emulator
+    for path, token in (("/projects", emu.token), ("/projects", None), ("/nowhere", emu.token),
+                        ("/_emulator/stats", None)):
+        request = urllib.request.Request(emu.api_url + path, headers=(
+            {"Authorization": f"Bearer {token}"} if token else {}))
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                named = resp.headers[IDENTITY_HEADER]
+        except urllib.error.HTTPError as exc:
+            named = exc.headers[IDENTITY_HEADER]
+            exc.close()
+        assert named == emu.platform_id, path
+
+
+def test_an_identity_ask_the_server_could_not_answer_is_not_remembered(tmp_path: Path) -> None:
+    def busy() -> str | None:
+        raise ConnectionError("HTTP 503")
+
+    assert platforms.resolve(tmp_path, "http://127.0.0.1:9/", busy) == "http://127.0.0.1:9"
+    assert platforms.remembered(tmp_path) == {}
+    assert platforms.resolve(tmp_path, "http://127.0.0.1:9", lambda: None) == "http://127.0.0.1:9"
+    assert platforms.remembered(tmp_path) == {"http://127.0.0.1:9": "http://127.0.0.1:9"}
