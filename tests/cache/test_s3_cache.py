@@ -282,3 +282,6 @@ def test_store_failures_are_cache_errors_naming_the_root_never_the_secret(
         cache.WholeResultCache(root)
     with pytest.raises(ValueError, match="s3://<bucket>"):
         cache.info("s3://x/cache")
+    # What needs local files (the audio store) says so instead of writing to a folder "s3:".
+    with pytest.raises(ValueError, match="is an object store; this needs a local folder"):
+        cache.cache_path(root)
