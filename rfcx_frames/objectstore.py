@@ -54,6 +54,11 @@ _AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "
 _CLIENTS: dict[tuple[str | None, ...], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+_REFUSED = frozenset({"403", "Forbidden", "AccessDenied", "InvalidAccessKeyId",
+                      "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"})
+#: Appended to a refusal: where the credentials come from (names only, never values).
+CREDENTIALS_HINT = ("check the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                    "or AWS_PROFILE) and that they may use this bucket")
 _CONFLICT = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 
 
@@ -116,6 +121,8 @@ def _failure(exc: Exception, action: str, url: str) -> OSError:
             return FileNotFoundError(errno.ENOENT, text, url)
         if code in _CONFLICT:
             return ConflictError(errno.EAGAIN, text, url)
+        if code in _REFUSED:
+            return ObjectStoreError(errno.EACCES, f"{text}; {CREDENTIALS_HINT}", url)
         return ObjectStoreError(errno.EIO, text, url)
     return ObjectStoreError(errno.EIO, f"{action} failed: {type(exc).__name__}: {exc}", url)
 
@@ -321,8 +328,12 @@ class ObjectPath:
         ObjectStoreError
             Unreachable endpoint, missing bucket, refused credentials.
         """
-        with _requests("HEAD bucket", str(self)):
-            _client().head_bucket(Bucket=self.bucket)
+        try:
+            with _requests("HEAD bucket", str(self)):
+                _client().head_bucket(Bucket=self.bucket)
+        except FileNotFoundError as exc:
+            raise ObjectStoreError(errno.ENOENT, f"no bucket {self.bucket!r} at this endpoint "
+                                   "(AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)", str(self)) from exc
 
     def iterdir(self) -> Iterator[ObjectPath]:
         """The objects and sub-prefixes directly under this prefix."""

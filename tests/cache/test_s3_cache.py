@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import moto.settings
 import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
@@ -258,13 +259,13 @@ def _no_secret(err: BaseException, caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_store_failures_are_cache_errors_naming_the_root_never_the_secret(
-        demo_emulator: Emulator, root: str, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+        demo_emulator: Emulator, root: str, aws_env: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     missing = "s3://rfcx-no-such-bucket/cache"
     with demo_emulator.client(progress=False, cache_dir=missing, clock=_now) as c:
         assert SECRET not in repr(c)
-        with pytest.raises(CacheError, match="rfcx-no-such-bucket") as err:
+        with pytest.raises(CacheError, match="no bucket 'rfcx-no-such-bucket'") as err:
             c.streams_df()
     _no_secret(err.value, caplog)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
@@ -273,6 +274,14 @@ def test_store_failures_are_cache_errors_naming_the_root_never_the_secret(
         with pytest.raises(CacheError, match=root) as err:
             action()
         _no_secret(err.value, caplog)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env["AWS_ENDPOINT_URL"])
+    # The local S3 checks credentials from here on, and knows none: a refused key.
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    with demo_emulator.client(progress=False, cache_dir=root, clock=_now) as c, \
+            pytest.raises(CacheError, match="check the AWS credentials") as err:
+        c.detections_df(START, MID, streams=_streams(demo_emulator, 1))
+    _no_secret(err.value, caplog)
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
