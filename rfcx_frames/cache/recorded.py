@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.tseries.offsets import BaseOffset
 
 from rfcx_frames.cache.assemble import file_schema, schema_fingerprint
 from rfcx_frames.cache.dataset import _entries, _pick_platform, _platform_of
@@ -61,14 +62,18 @@ def _ns(column: pa.ChunkedArray) -> np.ndarray:
                       .to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _runs_of(paths: list[Path], stored: pa.Schema,
-             rows: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``(starts, ends)`` of each file (none when a file is damaged)."""
+def _read(files: list[tuple[str, Path, int]], stored: pa.Schema
+          ) -> tuple[list[tuple[str, pa.Table]], set[str]]:
+    """Each readable file's rows, with its stream; and the streams with a damaged file."""
     try:
-        parts = read_parts(paths, stored, rows=rows)
-    except UnreadableFilesError:
-        return []  # the next effort query of these windows drops the files and refetches
-    return [(_ns(part["start"]), _ns(part["end"])) for part in parts]
+        parts = read_parts([path for _, path, _ in files], stored,
+                           rows=[rows for _, _, rows in files])
+    except UnreadableFilesError as exc:
+        bad = set(exc.paths)
+        broken = {stream for stream, path, _ in files if path in bad}
+        kept, _ = _read([f for f in files if f[0] not in broken], stored)
+        return kept, broken
+    return [(stream, part) for (stream, _, _), part in zip(files, parts, strict=True)], set()
 
 
 def _known(root: str | os.PathLike[str] | None, platform: str | None) -> _Known:
@@ -83,14 +88,20 @@ def _known(root: str | os.PathLike[str] | None, platform: str | None) -> _Known:
     for entry, manifest in entries:
         if _platform_of(manifest) != chosen:
             continue
+        files = [(stream, entry.path(part.path), part.rows)
+                 for stream, state in manifest.streams.items() for part in state.files]
+        parts, broken = _read(files, stored)
         for stream, state in manifest.streams.items():
-            starts, ends, lows, highs = known.setdefault(stream, ([], [], [], []))
-            lows.extend(s for s, _ in state.complete)
-            highs.extend(e for _, e in state.complete)
-            paths = [entry.path(p.path) for p in state.files]
-            for a, b in _runs_of(paths, stored, [p.rows for p in state.files]):
-                starts.append(a)
-                ends.append(b)
+            # A damaged file's runs are lost: its stream's windows here count as unknown
+            # (no rows, never zeros) until the next effort query fetches them again.
+            if stream not in broken:
+                lows, highs = known.setdefault(stream, ([], [], [], []))[2:]
+                lows.extend(s for s, _ in state.complete)
+                highs.extend(e for _, e in state.complete)
+        for stream, part in parts:
+            starts, ends = known[stream][:2]
+            starts.append(_ns(part["start"]))
+            ends.append(_ns(part["end"]))
     return known
 
 
@@ -149,6 +160,14 @@ def recordings_table(root: str | os.PathLike[str] | None = None, *,
                     names=SCHEMA.names).cast(SCHEMA)
 
 
+def _whole_periods(runs: pd.DataFrame, a: int, b: int, offset: BaseOffset,
+                   streams: list[str]) -> pd.DataFrame:
+    """Effort of ``streams`` in the periods wholly inside ``[a, b)`` (ns)."""
+    start, end = pd.Timestamp(a, tz="UTC"), pd.Timestamp(b, tz="UTC")
+    frame = effort_from_segments(runs, start, end, offset, streams=streams)
+    return frame[(frame["period_start"] >= start) & (frame["period_end"] <= end)]
+
+
 def effort_table(root: str | os.PathLike[str] | None = None, *, freq: str = "1h",
                  platform: str | None = None) -> pa.Table:
     """Recording effort of every UTC period the cache knows whole, as ``effort_df`` gives it.
@@ -182,17 +201,19 @@ def effort_table(root: str | os.PathLike[str] | None = None, *, freq: str = "1h"
     0
     """
     offset = parse_freq(freq)
-    frames = []
+    runs: list[pd.DataFrame] = []
+    spans: dict[tuple[int, int], list[str]] = {}
     for stream, stream_known in sorted(_known(root, platform).items()):
         lo, hi, span_lo, span_hi = _merged(stream_known)
-        runs = pd.DataFrame({"stream_id": stream, "start": pd.to_datetime(lo, utc=True),
-                             "end": pd.to_datetime(hi, utc=True)})
-        for a, b in zip(span_lo, span_hi, strict=True):
-            start, end = pd.Timestamp(int(a), tz="UTC"), pd.Timestamp(int(b), tz="UTC")
-            frame = effort_from_segments(runs, start, end, offset, streams=[stream])
-            frames.append(frame[(frame["period_start"] >= start) & (frame["period_end"] <= end)])
-    empty = effort_from_segments(pd.DataFrame({"stream_id": [], "start": [], "end": []}),
-                                 "2000-01-01", "2000-01-02", offset, streams=[])
+        runs.append(pd.DataFrame({"stream_id": stream, "start": pd.to_datetime(lo, utc=True),
+                                  "end": pd.to_datetime(hi, utc=True)}))
+        for span in zip(span_lo.tolist(), span_hi.tolist(), strict=True):
+            spans.setdefault(span, []).append(stream)
+    every = pd.concat([pd.DataFrame({"stream_id": [], "start": [], "end": []}), *runs])
+    # Streams fetched over the same windows share one grid of periods: one call for them.
+    frames = [_whole_periods(every, a, b, offset, streams) for (a, b), streams in spans.items()]
+    empty = effort_from_segments(every.head(0), "2000-01-01", "2000-01-02", offset, streams=[])
     frame = pd.concat([empty, *frames], ignore_index=True)[list(EFFORT_COLUMNS)]
     frame["stream_id"] = pd.Categorical(frame["stream_id"].astype(str))
+    frame = frame.sort_values(["stream_id", "period_start"], ignore_index=True)
     return pa.Table.from_pandas(frame, preserve_index=False)

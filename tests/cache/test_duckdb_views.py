@@ -133,3 +133,18 @@ def test_the_recordings_view_lists_each_run_once(
     assert recorded == clipped.sum()  # the demo's segments never overlap
     with pytest.raises(ValueError, match="effort_freq="):
         cache.duckdb(tmp_path, effort_freq="fortnightly")
+
+
+def test_a_damaged_runs_file_leaves_its_stream_unknown_never_zero(
+        demo_emulator: Emulator, tmp_path: Path) -> None:
+    with demo_emulator.client(progress=False, cache_dir=tmp_path) as client:
+        streams = client.streams_df()["id"].tolist()[:2]
+        effort = client.effort_df(START, END, streams=streams, freq="1D")
+    damaged = sorted((tmp_path / "v2" / "recordings").rglob(f"stream_id={streams[0]}/*/*.parquet"))
+    assert damaged
+    damaged[0].write_bytes(damaged[0].read_bytes()[:-40])
+    got = cache.duckdb(tmp_path, entities=["effort"], effort_freq="1D").sql(
+        "SELECT stream_id, recorded_seconds FROM effort ORDER BY period_start").df()
+    assert got["stream_id"].tolist() == [streams[1]] * 2
+    assert got["recorded_seconds"].tolist() == effort[
+        effort["stream_id"] == streams[1]]["recorded_seconds"].tolist()
