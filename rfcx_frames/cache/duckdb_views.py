@@ -50,7 +50,9 @@ def duckdb(root: str | os.PathLike[str] | None = None, *, platform: str | None =
         The views to register (default :data:`VIEWS`: ``detections``, ``annotations``,
         ``segments``, ``projects``, ``streams``, ``classifications``, ``recordings``,
         ``effort``). An entity with nothing cached is an empty view with the entity's
-        columns.
+        columns. ``recordings`` and ``effort`` are computed from the cached runs when
+        the connection opens (about a second for 50 streams x a year of hours): leave
+        them out when you do not need them.
     connection
         A DuckDB connection to register the views on (default: a new in-memory one).
     effort_freq
