@@ -153,10 +153,15 @@ def map_windows(plan: pd.DataFrame, fn: WindowFn, out: str | os.PathLike[str], *
             for name, w in parts.items() if name not in todo}
     spec = WorkerSpec.from_client(client, cluster_limiter(client) if limiter == "auto"
                                   else limiter)
-    if todo and hasattr(spec.limiter, "start"):
-        spec.limiter.start(dask)
-    errors = _run(dask, spec, client, todo, rows,
-                  (fn, str(folder), options, retries)) if todo else {}
+    errors: dict[str, BaseException] = {}
+    if todo:
+        if hasattr(spec.limiter, "start"):
+            spec.limiter.start(dask)
+        try:
+            errors = _run(dask, spec, client, todo, rows, (fn, str(folder), options, retries))
+        finally:
+            if limiter == "auto" and spec.limiter is not None:
+                spec.limiter.close(dask)  # made for this run: nothing left on the scheduler
     report = pd.DataFrame([rows[name] for name in parts], columns=list(REPORT_COLUMNS))
     if errors:
         raise PartitionsFailedError(

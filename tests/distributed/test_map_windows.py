@@ -289,6 +289,8 @@ def test_the_cluster_stays_within_the_emulators_rate_limit_counted_at_the_emulat
             audio, meta = alone.clips(plan, sample_rate=RATE, progress=False)
         emu.set_faults(rate_limit=PER_MINUTE, rate_burst=BURST)
         emu.reset_stats()
+        locks = dask.cluster.scheduler.extensions["semaphores"].leases
+        held_before = set(locks)
         with emu.client(progress=False, cache_dir=tmp_path / "cache",
                         rate_limit=RateLimit(PER_MINUTE, burst=BURST)) as client:
             report = map_windows(plan, indices_fn(), tmp_path / "out", client=client,
@@ -296,6 +298,7 @@ def test_the_cluster_stays_within_the_emulators_rate_limit_counted_at_the_emulat
         stats = emu.stats()
     limit = stats["rate_limit"]
     assert report["status"].tolist() == ["written"] * 3
+    assert set(locks) == held_before  # the run's own limiter left nothing on the scheduler
     # Nothing refused, by the rate or otherwise, and the plan needed well over the burst.
     assert limit["refused"] == 0 and stats["faults"] == {}
     assert limit["admitted"] >= 4 * (BURST + 1)
