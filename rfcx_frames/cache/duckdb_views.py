@@ -19,13 +19,13 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from rfcx_frames.cache.dataset import RANGED, dataset
 from rfcx_frames.cache.listing_rows import LISTINGS
 from rfcx_frames.cache.recorded import effort_table, recordings_table
+from rfcx_frames.config import RootArg
 from rfcx_frames.ecology.effort import parse_freq
 
 #: The views of what effort queries left (see :mod:`rfcx_frames.cache.recorded`).
@@ -34,7 +34,7 @@ EFFORT_VIEWS = ("recordings", "effort")
 VIEWS: tuple[str, ...] = RANGED + LISTINGS + EFFORT_VIEWS
 
 
-def duckdb(root: str | os.PathLike[str] | None = None, *, platform: str | None = None,
+def duckdb(root: RootArg = None, *, platform: str | None = None,
            entities: Sequence[str] | None = None, connection: Any = None,
            effort_freq: str = "1h") -> Any:
     """A DuckDB connection with one view per cached entity.
@@ -42,7 +42,8 @@ def duckdb(root: str | os.PathLike[str] | None = None, *, platform: str | None =
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        The cache folder or ``s3://`` prefix; default
+        :func:`~rfcx_frames.config.cache_root`.
     platform
         Whose rows, as for :func:`~rfcx_frames.cache.dataset.dataset` (needed only when
         the cache holds rows of several platforms).

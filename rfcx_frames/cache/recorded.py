@@ -22,9 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,8 +29,9 @@ from pandas.tseries.offsets import BaseOffset
 
 from rfcx_frames.cache.assemble import file_schema, schema_fingerprint
 from rfcx_frames.cache.dataset import _entries, _pick_platform, _platform_of
+from rfcx_frames.cache.disk import store_errors
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
-from rfcx_frames.config import cache_path
+from rfcx_frames.config import CacheRoot, RootArg, cache_root
 from rfcx_frames.ecology.effort import (
     EFFORT_COLUMNS,
     effort_from_segments,
@@ -62,7 +60,7 @@ def _ns(column: pa.ChunkedArray) -> np.ndarray:
                       .to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _read(files: list[tuple[str, Path, int]], stored: pa.Schema
+def _read(files: list[tuple[str, CacheRoot, int]], stored: pa.Schema
           ) -> tuple[list[tuple[str, pa.Table]], set[str]]:
     """Each readable file's rows, with its stream; and the streams with a damaged file."""
     try:
@@ -76,9 +74,14 @@ def _read(files: list[tuple[str, Path, int]], stored: pa.Schema
     return [(stream, part) for (stream, _, _), part in zip(files, parts, strict=True)], set()
 
 
-def _known(root: str | os.PathLike[str] | None, platform: str | None) -> _Known:
+def _known(root: RootArg, platform: str | None) -> _Known:
     """Every stream's cached runs and complete windows, of one platform, both entities."""
-    folder = cache_path(root)
+    folder = cache_root(root)
+    with store_errors(folder):
+        return _read_known(folder, platform)
+
+
+def _read_known(folder: CacheRoot, platform: str | None) -> _Known:
     entries = [(entry, manifest) for entity, schema in ((ENTITY, SCHEMA),
                                                         (MONTHLY_ENTITY, MONTHLY_SCHEMA))
                for entry, manifest in _entries(folder, entity, schema_fingerprint(schema))]
@@ -121,14 +124,15 @@ def _merged(stream_known: tuple[list[np.ndarray], list[np.ndarray], list[int], l
     return clipped_lo[keep], clipped_hi[keep], span_lo, span_hi
 
 
-def recordings_table(root: str | os.PathLike[str] | None = None, *,
+def recordings_table(root: RootArg = None, *,
                      platform: str | None = None) -> pa.Table:
     """Every recorded run the cache holds: ``stream_id``, ``start``, ``end``, disjoint.
 
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        The cache folder or ``s3://`` prefix; default
+        :func:`~rfcx_frames.config.cache_root`.
     platform
         Whose runs, as for :func:`~rfcx_frames.cache.dataset.dataset`.
 
@@ -168,14 +172,15 @@ def _whole_periods(runs: pd.DataFrame, a: int, b: int, offset: BaseOffset,
     return frame[(frame["period_start"] >= start) & (frame["period_end"] <= end)]
 
 
-def effort_table(root: str | os.PathLike[str] | None = None, *, freq: str = "1h",
+def effort_table(root: RootArg = None, *, freq: str = "1h",
                  platform: str | None = None) -> pa.Table:
     """Recording effort of every UTC period the cache knows whole, as ``effort_df`` gives it.
 
     Parameters
     ----------
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        The cache folder or ``s3://`` prefix; default
+        :func:`~rfcx_frames.config.cache_root`.
     freq
         The period, a pandas frequency (``"1h"``, ``"1D"``, ``"7D"``, ``"MS"``), aligned
         as :mod:`rfcx_frames.ecology.effort` aligns UTC periods.

@@ -10,6 +10,7 @@ import pytest
 
 from rfcx_frames import cache
 from rfcx_frames.emulator import Emulator
+from tests.cache.test_s3_cache import aws_env, moto_url, root  # noqa: F401  (a local S3)
 
 START, END = "2024-03-02", "2024-03-04"
 
@@ -148,3 +149,14 @@ def test_a_damaged_runs_file_leaves_its_stream_unknown_never_zero(
     assert got["stream_id"].tolist() == [streams[1]] * 2
     assert got["recorded_seconds"].tolist() == effort[
         effort["stream_id"] == streams[1]]["recorded_seconds"].tolist()
+
+
+def test_the_effort_view_reads_an_s3_cache_root(
+        demo_emulator: Emulator, root: str) -> None:  # noqa: F811
+    with demo_emulator.client(progress=False, cache_dir=root) as client:
+        streams = client.streams_df()["id"].tolist()[:2]
+        effort = client.effort_df(START, END, streams=streams, freq="1D")
+    got = cache.duckdb(root, entities=["effort"], effort_freq="1D").sql(
+        "SELECT * FROM effort ORDER BY stream_id, period_start").df()
+    expected = effort.sort_values(["stream_id", "period_start"], ignore_index=True)
+    pd.testing.assert_frame_equal(got.astype(expected.dtypes.to_dict()), expected)
