@@ -117,7 +117,8 @@ def _merged(stream_known: tuple[list[np.ndarray], list[np.ndarray], list[int], l
     run_lo, run_hi = recorded_intervals(np.concatenate([np.zeros(0, np.int64), *starts]),
                                         np.concatenate([np.zeros(0, np.int64), *ends]))
     # Rows a later query dropped from the complete windows no longer count.
-    pieces = [(np.maximum(run_lo, a), np.minimum(run_hi, b)) for a, b in zip(span_lo, span_hi, strict=True)]
+    pieces = [(np.maximum(run_lo, a), np.minimum(run_hi, b))
+              for a, b in zip(span_lo, span_hi, strict=True)]
     clipped_lo = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in pieces)])
     clipped_hi = np.concatenate([np.zeros(0, np.int64), *(p[1] for p in pieces)])
     keep = clipped_hi > clipped_lo
@@ -130,11 +131,8 @@ def recordings_table(root: RootArg = None, *,
 
     Parameters
     ----------
-    root
-        The cache folder or ``s3://`` prefix; default
-        :func:`~rfcx_frames.config.cache_root`.
-    platform
-        Whose runs, as for :func:`~rfcx_frames.cache.dataset.dataset`.
+    root, platform
+        Which cache, and whose runs, as for :func:`~rfcx_frames.cache.dataset.dataset`.
 
     Returns
     -------
@@ -178,14 +176,11 @@ def effort_table(root: RootArg = None, *, freq: str = "1h",
 
     Parameters
     ----------
-    root
-        The cache folder or ``s3://`` prefix; default
-        :func:`~rfcx_frames.config.cache_root`.
+    root, platform
+        As for :func:`recordings_table`.
     freq
         The period, a pandas frequency (``"1h"``, ``"1D"``, ``"7D"``, ``"MS"``), aligned
         as :mod:`rfcx_frames.ecology.effort` aligns UTC periods.
-    platform
-        Whose runs, as for :func:`~rfcx_frames.cache.dataset.dataset`.
 
     Returns
     -------
