@@ -126,6 +126,45 @@ def test_label_views(world) -> None:  # type: ignore[no-untyped-def]
         ts.class_weights("inverse")  # type: ignore[arg-type]
 
 
+def test_single_label_by_overlap_picks_the_class_covering_most_of_the_window(
+        world) -> None:  # type: ignore[no-untyped-def]
+    # Window [10, 12): frog 10-11 s covers 1 s of it, bird 10.5-12.5 s covers 1.5 s.
+    # Window [9, 11): frog covers 1 s, bird 0.5 s (below min_overlap: bird not labelled).
+    # Window [11, 13): bird 1.5 s, frog none. A second, overlapping frog annotation
+    # (10.2-10.8 s) counts once.
+    ann = pd.concat([annotations(), pd.DataFrame({
+        "stream_id": ["ta"], "start": [at(10.2)], "end": [at(10.8)],
+        "classification_value": ["frog"]})], ignore_index=True)
+    ts = training_set(build(world), ann, 2.0, step=1.0, negatives=0, min_overlap=0.5)
+    starts = ts.labels["start"]
+    both = ts.labels.index[starts == at(10)][0]
+    assert ts.multi_hot()[both].tolist() == [1, 1]
+    assert ts.labels.loc[both, ["overlap_bird", "overlap_frog"]].tolist() == [1.5, 1.0]
+    assert ts.labels["overlap_frog"].dtype == np.float32
+    assert ts.single_label()[both] == ts.single_label("overlap")[both] == "bird"
+    assert ts.single_label("first")[both] == "bird" and ts.single_label("drop")[both] is None
+    # The rule reads the seconds, not the class order: make frog the longer one.
+    labels = ts.labels.copy()
+    labels.loc[both, "overlap_frog"] = 1.8
+    longer = TrainingSet(labels, ts.audio, ts.sample_rate, ts.clip_duration, ts.classes)
+    assert longer.single_label()[both] == "frog"
+    # A tie goes to the class with fewer clips in the set, then to the first in classes.
+    labels.loc[both, "overlap_frog"] = 1.5
+    tied = TrainingSet(labels, ts.audio, ts.sample_rate, ts.clip_duration, ts.classes)
+    hot = ts.multi_hot()
+    rarer = "bird" if hot[:, 0].sum() <= hot[:, 1].sum() else "frog"
+    assert tied.single_label()[both] == rarer
+    # Background and one-class windows: as every rule.
+    assert (ts.single_label()[hot.sum(axis=1) == 1]
+            == np.where(hot[hot.sum(axis=1) == 1, 0] == 1, "bird", "frog")).all()
+    # Labels without the overlap columns (an older set) cannot use the rule.
+    old = TrainingSet(ts.labels.drop(columns=["overlap_bird", "overlap_frog"]), ts.audio,
+                      ts.sample_rate, ts.clip_duration, ts.classes)
+    with pytest.raises(ValueError, match="overlap_bird"):
+        old.single_label("overlap")
+    assert old.single_label("first")[both] == "bird"
+
+
 def _overlaps(a: pd.DataFrame, b: pd.DataFrame) -> int:
     pairs = a.merge(b, on="stream_id", suffixes=("_a", "_b"))
     hit = (pairs["start_a"] < pairs["end_b"]) & (pairs["start_b"] < pairs["end_a"])
