@@ -10,8 +10,9 @@ segment listing before any audio is read.
 Label views: :meth:`TrainingSet.multi_hot` (``uint8 [clips, classes]``),
 :meth:`TrainingSet.reviewed` (the mask of where a 0 is a real negative),
 :meth:`TrainingSet.single_label` (one class per clip; for windows holding two, by
-default the class covering most of the window) and :meth:`TrainingSet.class_weights`. :meth:`TrainingSet.split` keeps
-overlapping windows on one side (:mod:`rfcx_frames.audio.training_split`).
+default the class covering most of the window) and :meth:`TrainingSet.class_weights`.
+:meth:`TrainingSet.split` keeps overlapping windows on one side
+(:mod:`rfcx_frames.audio.training_split`).
 
 Examples
 --------

@@ -232,9 +232,9 @@ __all__ = [
     "SOURCE_STATUSES",
     "StreamEvents",
     "class_columns",
+    "covered_seconds",
     "empty_table",
     "inside",
-    "covered_seconds",
     "label_windows",
     "overlap_columns",
 ]
