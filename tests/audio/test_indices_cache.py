@@ -161,3 +161,22 @@ def test_bad_plans_and_options_are_refused(client: Client, segments: pd.DataFram
         client.indices_df(segments, window=3)
     assert np.isfinite(client.indices_df(segments.iloc[:1], sample_rate=RATE,
                                          indices="h")["h"]).all()
+
+
+def test_signature_options_key_computed_tables_apart_and_leave_other_keys_alone() -> None:
+    from rfcx_frames.cache import FilterSignature
+    from rfcx_frames.cache.signature import stable_hash
+
+    plain = FilterSignature.build("detections", "http://x", "u", classifiers=[1])
+    # Without options the key is the hash of the fields it always had: no entry moves.
+    assert "options" not in plain.to_dict()
+    assert plain.key == stable_hash({"entity": "detections", "base_url": "http://x",
+                                     "user": "u", "classifications": None,
+                                     "classifiers": [1], "min_confidence": None,
+                                     "review_statuses": None})
+    a = FilterSignature.build("indices", "http://x", "u", options={"window_ms": 20000})
+    b = FilterSignature.build("indices", "http://x", "u", options={"window_ms": 10000})
+    bare = FilterSignature.build("indices", "http://x", "u")
+    assert a.covers(a) and not a.covers(b) and not bare.covers(a) and not a.covers(bare)
+    assert len({a.key, b.key, bare.key}) == 3
+    assert FilterSignature.from_dict(a.to_dict()) == a
