@@ -28,7 +28,7 @@ import pyarrow as pa
 from pandas.tseries.offsets import BaseOffset
 
 from rfcx_frames.cache.assemble import file_schema, schema_fingerprint
-from rfcx_frames.cache.dataset import _entries, _pick_platform, _platform_of
+from rfcx_frames.cache.dataset import entries_of, pick_platform, platform_of
 from rfcx_frames.cache.disk import store_errors
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.config import CacheRoot, RootArg, cache_root
@@ -84,12 +84,12 @@ def _known(root: RootArg, platform: str | None) -> _Known:
 def _read_known(folder: CacheRoot, platform: str | None) -> _Known:
     entries = [(entry, manifest) for entity, schema in ((ENTITY, SCHEMA),
                                                         (MONTHLY_ENTITY, MONTHLY_SCHEMA))
-               for entry, manifest in _entries(folder, entity, schema_fingerprint(schema))]
-    chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
+               for entry, manifest in entries_of(folder, entity, schema_fingerprint(schema))]
+    chosen = pick_platform({platform_of(m) for _, m in entries}, platform, folder)
     stored = file_schema(SCHEMA)
     known: _Known = {}
     for entry, manifest in entries:
-        if _platform_of(manifest) != chosen:
+        if platform_of(manifest) != chosen:
             continue
         files = [(stream, entry.path(part.path), part.rows)
                  for stream, state in manifest.streams.items() for part in state.files]
