@@ -50,6 +50,9 @@ ENV_CLIENT_SECRET = "AUTH0_CLIENT_SECRET"
 ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
 #: The cache folder (default: the user cache folder of :data:`APP_NAME`).
 ENV_CACHE_DIR = "RFCX_FRAMES_CACHE"
+#: The folder for what stays on each machine (downloaded audio) when the cache root is an
+#: object store (default: the user cache folder of :data:`APP_NAME`).
+ENV_LOCAL_CACHE = "RFCX_FRAMES_LOCAL_CACHE"
 #: The cache mode when neither the call nor the client names one.
 ENV_CACHE_MODE = "RFCX_FRAMES_CACHE_MODE"
 #: Where the emulator keeps rendered synthetic audio shared by every world (``off``: none).
@@ -239,17 +242,16 @@ def cache_path(root: RootArg = None) -> Path:
     """The cache folder on this machine, as :func:`cache_root` resolves it.
 
     The audio store and anything else that needs local files use it; the Parquet cache
-    itself uses :func:`cache_root`, which may also be an object store.
+    itself uses :func:`cache_root`, which may also be an object store. With an object-store
+    root, local files go to ``$RFCX_FRAMES_LOCAL_CACHE`` or the user cache folder: tables
+    are shared through the bucket, audio stays on the machine that downloaded it (it is
+    large, and any worker can fetch it again).
 
     Parameters
     ----------
     root
-        An explicit folder (``Client(cache_dir=...)``, ``--cache-dir``), or ``None``.
-
-    Raises
-    ------
-    ValueError
-        When the root is an object store (``s3://``): it holds no local files.
+        An explicit folder or ``s3://`` root (``Client(cache_dir=...)``, ``--cache-dir``),
+        or ``None``.
 
     Examples
     --------
@@ -258,8 +260,10 @@ def cache_path(root: RootArg = None) -> Path:
     """
     resolved = cache_root(root)
     if isinstance(resolved, ObjectPath):
-        raise ValueError(f"the cache root {resolved} is an object store; this needs a local "
-                         f"folder: pass a folder (or set {ENV_CACHE_DIR} to one) for it")
+        folder = env(ENV_LOCAL_CACHE)
+        if folder is None or not folder.strip():
+            return Path(platformdirs.user_cache_dir(APP_NAME))
+        return Path(folder.strip()).expanduser()
     return resolved
 
 

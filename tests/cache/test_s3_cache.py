@@ -145,6 +145,21 @@ def test_duckdb_dataset_and_the_cli_work_on_an_s3_root(
     assert cache.info(root)["entries"] == 0
 
 
+def test_audio_stays_on_this_machine_beside_a_shared_table_cache(
+        demo_emulator: Emulator, root: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RFCX_FRAMES_LOCAL_CACHE", str(tmp_path / "local"))
+    stream = _streams(demo_emulator, 1)[0]
+    with demo_emulator.client(progress=False, cache_dir=root, clock=_now) as client:
+        segments = client.segments_df(stream, START, END)
+        first = segments["start"].iloc[0]
+        audio = client.load_window(stream, first, first + pd.Timedelta(seconds=2),
+                                   sample_rate=8000)
+    assert audio.shape == (16000,) and audio.any()
+    assert any((tmp_path / "local").rglob("*.*")), "the segment file is kept locally"
+    assert cache.dataset("segments", root).num_rows == len(segments)
+
+
 def test_two_writers_at_once_and_a_reader_never_see_a_broken_cache(
         demo_emulator: Emulator, root: str) -> None:
     streams = _streams(demo_emulator, 4)
@@ -291,6 +306,6 @@ def test_store_failures_are_cache_errors_naming_the_root_never_the_secret(
         cache.WholeResultCache(root)
     with pytest.raises(ValueError, match="s3://<bucket>"):
         cache.info("s3://x/cache")
-    # What needs local files (the audio store) says so instead of writing to a folder "s3:".
-    with pytest.raises(ValueError, match="is an object store; this needs a local folder"):
-        cache.cache_path(root)
+    # What needs local files (the audio store) keeps them on this machine, never in "s3:".
+    monkeypatch.setenv("RFCX_FRAMES_LOCAL_CACHE", "/tmp/rfcx-local")
+    assert cache.cache_path(root) == Path("/tmp/rfcx-local")
