@@ -53,6 +53,12 @@ def register(conn: sqlite3.Connection) -> None:
     conn
         A connection of the emulator's store.
     """
+    try:
+        conn.execute(f"SELECT {JS_NUMBER}(0)")
+        return
+    except sqlite3.OperationalError:
+        pass
+    # Registering anew would expire every statement the connection has prepared.
     conn.create_function(JS_NUMBER, 1, _js_number, deterministic=True)
 
 

@@ -197,6 +197,22 @@ CREATE TABLE IF NOT EXISTS detection_reviews (
     updated_at INTEGER NOT NULL,
     UNIQUE (detection_id, user_id)
 );
+-- Emulator only: the JSON text of each detection's start, end and confidence as the
+-- routes write them (emulator/detection_pages.py), kept when a world is built. Any insert,
+-- change or delete of a detection drops its row here, whichever code writes it.
+CREATE TABLE IF NOT EXISTS detection_json (
+    id INTEGER PRIMARY KEY,                          -- detections.id
+    start TEXT NOT NULL,
+    "end" TEXT NOT NULL,
+    confidence TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS detection_json_insert AFTER INSERT ON detections
+BEGIN DELETE FROM detection_json WHERE id = new.id; END;
+CREATE TRIGGER IF NOT EXISTS detection_json_update
+AFTER UPDATE OF id, start, "end", confidence ON detections
+BEGIN DELETE FROM detection_json WHERE id IN (old.id, new.id); END;
+CREATE TRIGGER IF NOT EXISTS detection_json_delete AFTER DELETE ON detections
+BEGIN DELETE FROM detection_json WHERE id = old.id; END;
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),
@@ -310,6 +326,13 @@ class Store:
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
+        return conn
+
+    def shared_connection(self) -> sqlite3.Connection:
+        """A new connection for any thread (its user serialises access), closed by :meth:`close`."""
+        conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     @contextmanager
