@@ -19,8 +19,8 @@ round trip into Python per row. Here:
 
 Examples
 --------
->>> fields_sql(["id", "start"], stream=False, classifier=False)[:30]
-'\\'{"id":\\' || json_quote(CAST(d."'
+>>> print(fields_sql(["id"], stream=False, classifier=False)[:37])
+'{"id":' || json_quote(CAST(d."id" AS
 """
 
 from __future__ import annotations
@@ -134,29 +134,31 @@ class Page:
     limit: int | None
 
 
-def page_sql(conn: sqlite3.Connection, page: Page, where: Where, offset: int) -> str:
+def page_sql(conn: sqlite3.Connection, page: Page, where: Where) -> str:
     """The statement answering ``(rows, JSON items joined by commas, last start, ids)``.
 
     The page's ids are materialised in their order first; the outer query walks them
-    (``CROSS JOIN`` keeps that loop outermost), so only the page's rows are written.
+    (``CROSS JOIN`` keeps that loop outermost), so only the page's rows are written. Its
+    parameters are ``where.args`` then the limit (``-1``: none) and the offset, so one
+    statement, prepared once, serves every page of a query.
 
     Parameters
     ----------
     conn
         The connection that will run it (for the nested objects' column types).
     page
-        The page's shape and order.
+        The page's shape and order (its ``limit`` is a parameter).
     where
         Its conditions on ``d`` and ``c``.
-    offset
-        Rows of ``where`` to skip (a negative one is the platform's 500, as is a negative
-        limit).
     """
-    limit = limit_sql(page.limit, offset, FAILED)
+    key = (page.fields, page.stream, page.classifier, page.descending, page.tie, where.sql)
+    known = _STATEMENTS.get(key)
+    if known is not None:
+        return known
     direction = "DESC" if page.descending else "ASC"
     ctes = [f"page(id) AS MATERIALIZED (SELECT d.id FROM detections d JOIN classifications c "
             f"ON c.id = d.classification_id WHERE {where.sql} ORDER BY d.start {direction}, "
-            f"{page.tie}{limit})"]
+            f"{page.tie} LIMIT ? OFFSET ?)"]
     joins = ""
     if page.stream:
         ctes.append(f"sj(id, j) AS MATERIALIZED ({_lite_sql(conn, 'streams', STREAM_LITE)})")
@@ -167,10 +169,19 @@ def page_sql(conn: sqlite3.Connection, page: Page, where: Where, offset: int) ->
         joins += " LEFT JOIN cl ON cl.id = d.classifier_id"
     item = fields_sql(page.fields, stream=page.stream, classifier=page.classifier)
     last = "min" if page.descending else "max"
-    return (f"WITH {', '.join(ctes)} SELECT count(*), group_concat(j, ','), {last}(s), "
-            f"group_concat(i) FROM (SELECT {item} AS j, d.start AS s, d.id AS i FROM page "
-            f"CROSS JOIN detections d ON d.id = page.id CROSS JOIN classifications c "
-            f"ON c.id = d.classification_id LEFT JOIN detection_json x ON x.id = d.id{joins})")
+    statement = (
+        f"WITH {', '.join(ctes)} SELECT count(*), group_concat(j, ','), {last}(s), "
+        f"group_concat(i) FROM (SELECT {item} AS j, d.start AS s, d.id AS i FROM page "
+        f"CROSS JOIN detections d ON d.id = page.id CROSS JOIN classifications c "
+        f"ON c.id = d.classification_id LEFT JOIN detection_json x ON x.id = d.id{joins})")
+    if len(_STATEMENTS) >= MAX_QUERIES:
+        _STATEMENTS.clear()  # shuffled ties make a new statement per page
+    _STATEMENTS[key] = statement
+    return statement
+
+
+#: Statements written by :func:`page_sql`, by shape, order and conditions.
+_STATEMENTS: dict[tuple[object, ...], str] = {}
 
 
 Mark = tuple[int, int]
@@ -206,9 +217,14 @@ class Bookmarks:
     def _current(self) -> int:
         # Under the lock. data_version changes when another connection commits; this one
         # never writes, so every commit counts.
-        if self._watch is None:
+        try:
+            if self._watch is None:
+                raise sqlite3.ProgrammingError("not opened yet")
+            version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.ProgrammingError:  # first use, or the store was closed since
             self._watch = self._store.shared_connection()
-        version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            self._marks.clear()
         if version != self._version:
             self._marks.clear()
             self._version = version
@@ -273,8 +289,9 @@ def encoded_page(store: Store, marks: Bookmarks | None, page: Page, where: Where
     version = marks.version() if marks is not None and use else 0
     found = marks.find(query, offset) if marks is not None and use else None
     run_where, skip = (where, offset) if found is None else (after(found[1]), offset - found[0])
-    rows, items, last_start, ids = conn.execute(page_sql(conn, page, run_where, skip),
-                                                run_where.args).fetchone()
+    limit = -1 if page.limit is None else page.limit
+    rows, items, last_start, ids = conn.execute(page_sql(conn, page, run_where),
+                                                [*run_where.args, limit, skip]).fetchone()
     if marks is not None and use and rows:
         marks.remember(query, offset + rows, (int(last_start), int(ids.rpartition(",")[2])),
                        version)
