@@ -4,11 +4,12 @@ A page of ``GET /detections`` used to cost the emulator its offset (``OFFSET`` w
 row before the page), its rows' JSON (two times and a number formatted per row) and a
 round trip into Python per row. Here:
 
-* **Kept JSON.** Each detection's ``start``, ``end`` and ``confidence`` are written once,
-  as the routes render them, into ``detection_json`` when a world is built (:func:`fill`).
-  Triggers in ``emulator/store.py`` drop a row of it whenever its detection is inserted,
-  changed or deleted, by any writer; a detection without a kept row is written live by the
-  same expressions, so a page has the same bytes either way.
+* **Kept JSON.** Each member of each detection's object (``,"start":"2024-..."``, its
+  classification too) is written once, as the routes render it, into ``detection_json``
+  when a world is built (:func:`fill`). Triggers in ``emulator/store.py`` drop a row of
+  it whenever its detection or its classification is inserted, changed or deleted, by any
+  writer; a detection without a kept row is written live by the same expressions, so a
+  page has the same bytes either way.
 * **One statement a page.** The page's ids are chosen first (a sort, if the plan needs one,
   sorts ids only), then each row's JSON is concatenated by SQLite and the page joined by
   ``group_concat``: one string crosses into Python.
@@ -19,8 +20,8 @@ round trip into Python per row. Here:
 
 Examples
 --------
->>> print(fields_sql(["id"], stream=False, classifier=False)[:37])
-'{"id":' || json_quote(CAST(d."id" AS
+>>> print(fields_sql(["id"], stream=False, classifier=False)[:69])
+COALESCE('{' || substr(x."j_id", 2) || x."j_classification" || '}', (
 """
 
 from __future__ import annotations
@@ -43,27 +44,44 @@ DETECTION_STORED = {"id": "INTEGER", "stream_id": "TEXT", "classifier_id": "INTE
                     "start": "INTEGER", "end": "INTEGER", "confidence": "REAL",
                     "review_status": "INTEGER"}
 CLASSIFIER_LITE = ("id", "name", "version", "last_executed_at")
-#: The columns whose JSON :func:`fill` keeps (the costly ones to write).
-KEPT = ("start", "end", "confidence")
 #: Queries whose bookmarks are kept (the least recently used is forgotten first), and
 #: bookmarks kept per query.
 MAX_QUERIES = 256
 MAX_MARKS = 4096
 FAILED = "Failed getting detections"
+CLASSIFICATION = json_sql.object_sql([("value", "c.value"), ("title", "c.title"),
+                                      ("image", "c.image")])
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _key(name: str) -> str:
+    """SQL literal ``,"name":`` that starts a member after the first."""
+    return _literal("," + json.dumps(name) + ":")
+
+
 def _live(column: str) -> str:
-    """SQL of one detection column's JSON text, written from the stored value."""
+    """SQL of one detection column as a member ``,"column":value``, from the stored value."""
     value = json_sql.column_sql(column, f'd."{column}"', DETECTION_STORED[column])
-    return f"json_quote({value})"
+    return f"{_key(column)} || json_quote({value})"
+
+
+def kept_column(name: str) -> str:
+    """The column of ``detection_json`` keeping member ``name`` (a detection column or
+    ``classification``).
+
+    Examples
+    --------
+    >>> kept_column("end")
+    '"j_end"'
+    """
+    return f'"j_{name}"'
 
 
 def fill(conn: sqlite3.Connection) -> None:
-    """Keep the JSON of every detection's :data:`KEPT` columns (a world's last build step).
+    """Keep every detection's members as JSON text (a world's last build step).
 
     Parameters
     ----------
@@ -76,16 +94,24 @@ def fill(conn: sqlite3.Connection) -> None:
     >>> fill(Store(tempfile.mkdtemp()).connection())
     """
     json_sql.register(conn)
-    columns = ", ".join(f'"{c}"' for c in KEPT)
-    conn.execute(f"INSERT OR REPLACE INTO detection_json (id, {columns}) "
-                 f"SELECT d.id, {', '.join(_live(c) for c in KEPT)} FROM detections d")
+    columns = ", ".join(kept_column(c) for c in (*DETECTION_STORED, "classification"))
+    values = ", ".join(_live(c) for c in DETECTION_STORED)
+    conn.execute(f"INSERT OR REPLACE INTO detection_json (detection_id, {columns}) "
+                 f"SELECT d.id, {values}, {_key('classification')} || {CLASSIFICATION} "
+                 f"FROM detections d JOIN classifications c ON c.id = d.classification_id")
+
+
+def _object(members: list[str]) -> str:
+    # Each member starts with a comma: the first one's becomes the opening brace.
+    return " || ".join([f"'{{' || substr({members[0]}, 2)", *members[1:], "'}'"])
 
 
 def fields_sql(fields: Sequence[str], *, stream: bool, classifier: bool) -> str:
     """SQL of one detection's JSON object: ``fields`` in order, nested objects, classification.
 
-    Reads ``d`` (detections), ``c`` (classifications), ``x`` (``detection_json``) and,
-    when asked for, ``sj`` / ``cl`` (the nested stream and classifier objects).
+    The members come from ``x`` (``detection_json``) when the detection's row is kept
+    there, else they are written from ``d`` and ``c`` (a subquery of the page's ``id``);
+    the nested objects come from ``sj`` / ``cl`` either way.
 
     Parameters
     ----------
@@ -99,16 +125,17 @@ def fields_sql(fields: Sequence[str], *, stream: bool, classifier: bool) -> str:
     >>> "sj.j" in fields_sql([], stream=True, classifier=False)
     True
     """
-    values = [(f, f'COALESCE(x."{f}", {_live(f)})' if f in KEPT else _live(f)) for f in fields]
+    nested = []
     if stream:
-        values.append(("stream", "COALESCE(sj.j, 'null')"))
+        nested.append(f"{_key('stream')} || COALESCE(sj.j, 'null')")
     if classifier:
-        values.append(("classifier", "COALESCE(cl.j, 'null')"))
-    values.append(("classification", json_sql.object_sql(
-        [("value", "c.value"), ("title", "c.title"), ("image", "c.image")])))
-    parts = [f"{_literal(('{' if i == 0 else ',') + json.dumps(key) + ':')} || {value}"
-             for i, (key, value) in enumerate(values)]
-    return " || ".join([*parts, "'}'"])
+        nested.append(f"{_key('classifier')} || COALESCE(cl.j, 'null')")
+    kept = _object([*(f"x.{kept_column(f)}" for f in fields), *nested,
+                    f"x.{kept_column('classification')}"])
+    live = _object([*(_live(f) for f in fields), *nested,
+                    f"{_key('classification')} || {CLASSIFICATION}"])
+    return (f"COALESCE({kept}, (SELECT {live} FROM detections d CROSS JOIN classifications c "
+            f"ON c.id = d.classification_id WHERE d.id = page.id))")
 
 
 def _lite_sql(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> str:
@@ -138,7 +165,7 @@ def page_sql(conn: sqlite3.Connection, page: Page, where: Where) -> str:
     """The statement answering ``(rows, JSON items joined by commas, last start, ids)``.
 
     The page's ids are materialised in their order first; the outer query walks them
-    (``CROSS JOIN`` keeps that loop outermost), so only the page's rows are written. Its
+    (the left joins keep that loop outermost), so only the page's rows are written. Its
     parameters are ``where.args`` then the limit (``-1``: none) and the offset, so one
     statement, prepared once, serves every page of a query.
 
@@ -156,24 +183,24 @@ def page_sql(conn: sqlite3.Connection, page: Page, where: Where) -> str:
     if known is not None:
         return known
     direction = "DESC" if page.descending else "ASC"
-    ctes = [f"page(id) AS MATERIALIZED (SELECT d.id FROM detections d JOIN classifications c "
+    ctes = [f"page(id, s, sid, cid) AS MATERIALIZED (SELECT d.id, d.start, d.stream_id, "
+            f"d.classifier_id FROM detections d JOIN classifications c "
             f"ON c.id = d.classification_id WHERE {where.sql} ORDER BY d.start {direction}, "
             f"{page.tie} LIMIT ? OFFSET ?)"]
     joins = ""
     if page.stream:
         ctes.append(f"sj(id, j) AS MATERIALIZED ({_lite_sql(conn, 'streams', STREAM_LITE)})")
-        joins += " LEFT JOIN sj ON sj.id = d.stream_id"
+        joins += " LEFT JOIN sj ON sj.id = page.sid"
     if page.classifier:
         ctes.append(f"cl(id, j) AS MATERIALIZED "
                     f"({_lite_sql(conn, 'classifiers', CLASSIFIER_LITE)})")
-        joins += " LEFT JOIN cl ON cl.id = d.classifier_id"
+        joins += " LEFT JOIN cl ON cl.id = page.cid"
     item = fields_sql(page.fields, stream=page.stream, classifier=page.classifier)
     last = "min" if page.descending else "max"
     statement = (
         f"WITH {', '.join(ctes)} SELECT count(*), group_concat(j, ','), {last}(s), "
-        f"group_concat(i) FROM (SELECT {item} AS j, d.start AS s, d.id AS i FROM page "
-        f"CROSS JOIN detections d ON d.id = page.id CROSS JOIN classifications c "
-        f"ON c.id = d.classification_id LEFT JOIN detection_json x ON x.id = d.id{joins})")
+        f"group_concat(id) FROM (SELECT {item} AS j, page.s AS s, page.id AS id FROM page "
+        f"LEFT JOIN detection_json x ON x.detection_id = page.id{joins})")
     if len(_STATEMENTS) >= MAX_QUERIES:
         _STATEMENTS.clear()  # shuffled ties make a new statement per page
     _STATEMENTS[key] = statement

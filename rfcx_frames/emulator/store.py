@@ -197,22 +197,31 @@ CREATE TABLE IF NOT EXISTS detection_reviews (
     updated_at INTEGER NOT NULL,
     UNIQUE (detection_id, user_id)
 );
--- Emulator only: the JSON text of each detection's start, end and confidence as the
--- routes write them (emulator/detection_pages.py), kept when a world is built. Any insert,
--- change or delete of a detection drops its row here, whichever code writes it.
+-- Emulator only: each detection's members as the routes write them in JSON, each with its
+-- leading comma and key (',"start":"2024-03-01T00:00:00.000Z"'), kept when a world is built
+-- (emulator/detection_pages.py). Any insert, change or delete of a detection, or a change
+-- of its classification, drops its row here, whichever code writes it.
 CREATE TABLE IF NOT EXISTS detection_json (
-    id INTEGER PRIMARY KEY,                          -- detections.id
-    start TEXT NOT NULL,
-    "end" TEXT NOT NULL,
-    confidence TEXT NOT NULL
+    detection_id INTEGER PRIMARY KEY,
+    j_id TEXT NOT NULL, j_stream_id TEXT NOT NULL, j_classifier_id TEXT NOT NULL,
+    j_classification_id TEXT NOT NULL, j_classifier_job_id TEXT NOT NULL,
+    j_start TEXT NOT NULL, j_end TEXT NOT NULL, j_confidence TEXT NOT NULL,
+    j_review_status TEXT NOT NULL, j_classification TEXT NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS detection_json_insert AFTER INSERT ON detections
-BEGIN DELETE FROM detection_json WHERE id = new.id; END;
-CREATE TRIGGER IF NOT EXISTS detection_json_update
-AFTER UPDATE OF id, start, "end", confidence ON detections
-BEGIN DELETE FROM detection_json WHERE id IN (old.id, new.id); END;
+BEGIN DELETE FROM detection_json WHERE detection_id = new.id; END;
+CREATE TRIGGER IF NOT EXISTS detection_json_update AFTER UPDATE ON detections
+BEGIN DELETE FROM detection_json WHERE detection_id IN (old.id, new.id); END;
 CREATE TRIGGER IF NOT EXISTS detection_json_delete AFTER DELETE ON detections
-BEGIN DELETE FROM detection_json WHERE id = old.id; END;
+BEGIN DELETE FROM detection_json WHERE detection_id = old.id; END;
+CREATE TRIGGER IF NOT EXISTS detection_json_classification
+AFTER UPDATE ON classifications
+BEGIN DELETE FROM detection_json WHERE detection_id IN
+    (SELECT id FROM detections WHERE classification_id IN (old.id, new.id)); END;
+CREATE TRIGGER IF NOT EXISTS detection_json_classification_gone
+AFTER DELETE ON classifications
+BEGIN DELETE FROM detection_json WHERE detection_id IN
+    (SELECT id FROM detections WHERE classification_id = old.id); END;
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),

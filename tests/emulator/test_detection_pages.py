@@ -182,9 +182,24 @@ def test_a_change_by_plain_sql_drops_the_kept_json(world: Emulator) -> None:
     with closing(sqlite3.connect(world.data_dir / "platform.sqlite3")) as conn, conn:
         conn.execute("UPDATE detections SET confidence = 0.123456789, \"end\" = \"end\" + 1 "
                      "WHERE id = ?", (target,))
-    assert sql(world, "SELECT count(*) AS n FROM detection_json WHERE id = ?",
+    assert sql(world, "SELECT count(*) AS n FROM detection_json WHERE detection_id = ?",
                (target,))[0]["n"] == 0
     assert b"0.123456789" in _first_pages(world)[1]
+
+
+def test_a_renamed_classification_shows_in_the_next_page(world: Emulator) -> None:
+    row = _visible(world, 70)
+    with closing(sqlite3.connect(world.data_dir / "platform.sqlite3")) as conn, conn:
+        conn.execute("UPDATE classifications SET title = 'Renamed \"bird\"' WHERE id = ?",
+                     (row["classification_id"],))
+    assert b'"title":"Renamed \\"bird\\""' in _first_pages(world)[1]
+
+
+def test_pages_without_kept_json_are_the_same(world: Emulator) -> None:
+    before = _first_pages(world)
+    with closing(sqlite3.connect(world.data_dir / "platform.sqlite3")) as conn, conn:
+        conn.execute("DELETE FROM detection_json")
+    assert _first_pages(world) == before
 
 
 def test_a_new_world_keeps_the_json_of_every_detection(world: Emulator) -> None:
