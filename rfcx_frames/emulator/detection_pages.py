@@ -46,8 +46,8 @@ DETECTION_STORED = {"id": "INTEGER", "stream_id": "TEXT", "classifier_id": "INTE
 CLASSIFIER_LITE = ("id", "name", "version", "last_executed_at")
 #: Queries whose bookmarks are kept (the least recently used is forgotten first), and
 #: bookmarks kept per query.
-MAX_QUERIES = 256
-MAX_MARKS = 4096
+MAX_QUERIES = 64
+MAX_MARKS = 1024
 FAILED = "Failed getting detections"
 CLASSIFICATION = json_sql.object_sql([("value", "c.value"), ("title", "c.title"),
                                       ("image", "c.image")])

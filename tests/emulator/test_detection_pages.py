@@ -139,9 +139,9 @@ def _first_pages(emu: Emulator) -> list[bytes]:
     return out
 
 
-def _visible(emu: Emulator, offset: int) -> dict[str, Any]:
-    """The stored detection at ``offset`` of the demo user's pages."""
-    page = json.loads(_first_pages(emu)[offset // 50])
+def _visible(emu: Emulator, offset: int, served: list[bytes] | None = None) -> dict[str, Any]:
+    """The stored detection at ``offset`` of the demo user's pages (``served``, or fetched)."""
+    page = json.loads((served or _first_pages(emu))[offset // 50])
     return sql(emu, "SELECT d.*, c.value FROM detections d JOIN classifications c "
                     "ON c.id = d.classification_id WHERE d.id = ?",
                (int(page[offset % 50]["id"]),))[0]
@@ -149,7 +149,7 @@ def _visible(emu: Emulator, offset: int) -> dict[str, Any]:
 
 def test_a_review_shows_in_the_next_page(world: Emulator) -> None:
     before = _first_pages(world)
-    rows = [_visible(world, i) for i in range(100, 150)]
+    rows = [_visible(world, i, before) for i in range(100, 150)]
     row = next(r for r in rows if r["review_status"] is None and not sql(
         world, "SELECT 1 FROM detection_reviews WHERE detection_id = ?", (r["id"],)))
     resp = requests.post(
@@ -164,7 +164,7 @@ def test_a_review_shows_in_the_next_page(world: Emulator) -> None:
 
 def test_uploaded_detections_move_the_next_pages(world: Emulator) -> None:
     before = _first_pages(world)
-    first = _visible(world, 0)
+    first = _visible(world, 0, before)
     name = sql(world, "SELECT output_class_name FROM classifier_outputs WHERE classifier_id = ? "
                       "AND classification_id = ?",
                (first["classifier_id"], first["classification_id"]))[0]["output_class_name"]
