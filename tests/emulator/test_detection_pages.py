@@ -221,3 +221,30 @@ def test_shuffled_ties_page_every_row_once(tmp_path_factory: pytest.TempPathFact
             seen += [d["id"] for d in page]
             starts += [d["start"] for d in page]
         assert starts == sorted(starts) and len(seen) == total
+
+
+@pytest.mark.parametrize("params", [
+    {"start": "2024-03-01T00:00:00.000Z", "end": "2024-03-31T00:00:00.000Z", "limit": "300",
+     "offset": "200"},
+    {"start": "2024-03-02T00:00:00.000Z", "end": "2024-03-05T00:00:00.000Z", "strict": "false"},
+])
+def test_segment_pages_are_the_python_rendering(demo_emulator: Emulator,
+                                                params: dict[str, str]) -> None:
+    stream = sql(demo_emulator, "SELECT stream_id FROM segments GROUP BY stream_id "
+                                "ORDER BY count(*) DESC LIMIT 1")[0]["stream_id"]
+    resp = requests.get(f"{demo_emulator.api_url}/streams/{stream}/segments", params=params,
+                        timeout=60, headers={"Authorization": f"Bearer {demo_emulator.token}"})
+    assert resp.status_code == 200 and resp.headers["Total-Items"] == "undefined"
+    start, end = (labels.DetectionQuery.parse({"start": [params["start"]],
+                                               "end": [params["end"]]}).__dict__[k]
+                  for k in ("start", "end"))
+    where = ("start BETWEEN ? AND ?" if "strict" not in params else 'start < ? AND "end" > ?')
+    bounds = (start, end) if "strict" not in params else (end, start)
+    rows = sql(demo_emulator, f'SELECT id, start, "end", file_extension FROM segments '
+                              f"WHERE stream_id = ? AND {where} ORDER BY start, rowid"
+                              f"{' LIMIT 300 OFFSET 200' if 'limit' in params else ''}",
+               (stream, *bounds))
+    assert len(rows) > 10
+    expected = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
+                 "file_extension": r["file_extension"]} for r in rows]
+    assert resp.content == json_response(expected).body
