@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .render import BOOL_COLUMNS, TIME_COLUMNS, column_value
@@ -123,14 +123,3 @@ def object_sql(pairs: Sequence[tuple[str, str]]) -> str:
     """
     parts = ", ".join(f"'{key}', {value}" for key, value in pairs)
     return f"json_object({parts})"
-
-
-def array_bytes(items: Iterable[str]) -> bytes:
-    """The JSON array of encoded objects, in order, as UTF-8.
-
-    Examples
-    --------
-    >>> array_bytes(['{"a":1}', '{"a":2}'])
-    b'[{"a":1},{"a":2}]'
-    """
-    return b"[" + ",".join(items).encode("utf-8") + b"]"
