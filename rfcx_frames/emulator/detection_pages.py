@@ -4,12 +4,13 @@ A page of ``GET /detections`` used to cost the emulator its offset (``OFFSET`` w
 row before the page), its rows' JSON (two times and a number formatted per row) and a
 round trip into Python per row. Here:
 
-* **Kept JSON.** Each member of each detection's object (``,"start":"2024-..."``, its
-  classification too) is written once, as the routes render it, into ``detection_json``
-  when a world is built (:func:`fill`). Triggers in ``emulator/store.py`` drop a row of
-  it whenever its detection or its classification is inserted, changed or deleted, by any
-  writer; a detection without a kept row is written live by the same expressions, so a
-  page has the same bytes either way.
+* **Kept JSON.** Each member of each detection's object (``,"start":"2024-..."``) is
+  written once, as the routes render it, into ``detection_json`` when a world is built
+  (:func:`fill`), and each classification's nested object into ``classification_json``.
+  Triggers in ``emulator/store.py`` drop a kept row whenever its detection or
+  classification is inserted, changed or deleted, by any writer; a detection without
+  kept rows is written live by the same expressions, so a page has the same bytes either
+  way.
 * **One statement a page.** The page's ids are chosen first (a sort, if the plan needs one,
   sorts ids only), then each row's JSON is concatenated by SQLite and the page joined by
   ``group_concat``: one string crosses into Python.
@@ -21,7 +22,7 @@ round trip into Python per row. Here:
 Examples
 --------
 >>> print(fields_sql(["id"], stream=False, classifier=False)[:69])
-COALESCE('{' || substr(x."j_id", 2) || x."j_classification" || '}', (
+COALESCE('{' || substr(x."j_id", 2) || cj.j || '}', (SELECT '{' || su
 """
 
 from __future__ import annotations
@@ -69,8 +70,7 @@ def _live(column: str) -> str:
 
 
 def kept_column(name: str) -> str:
-    """The column of ``detection_json`` keeping member ``name`` (a detection column or
-    ``classification``).
+    """The column of ``detection_json`` keeping the member of detection column ``name``.
 
     Examples
     --------
@@ -94,11 +94,29 @@ def fill(conn: sqlite3.Connection) -> None:
     >>> fill(Store(tempfile.mkdtemp()).connection())
     """
     json_sql.register(conn)
-    columns = ", ".join(kept_column(c) for c in (*DETECTION_STORED, "classification"))
+    columns = ", ".join(kept_column(c) for c in DETECTION_STORED)
     values = ", ".join(_live(c) for c in DETECTION_STORED)
     conn.execute(f"INSERT OR REPLACE INTO detection_json (detection_id, {columns}) "
-                 f"SELECT d.id, {values}, {_key('classification')} || {CLASSIFICATION} "
-                 f"FROM detections d JOIN classifications c ON c.id = d.classification_id")
+                 f"SELECT d.id, {values} FROM detections d")
+    conn.execute(f"INSERT OR REPLACE INTO classification_json (classification_id, j) "
+                 f"SELECT c.id, {_key('classification')} || {CLASSIFICATION} "
+                 f"FROM classifications c")
+
+
+def fill_if_missing(conn: sqlite3.Connection) -> None:
+    """:func:`fill` a world built before members were kept (an older data directory).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> fill_if_missing(Store(tempfile.mkdtemp()).connection())
+    """
+    for kept, source in (("detection_json", "detections"),
+                         ("classification_json", "classifications")):
+        if (conn.execute(f"SELECT 1 FROM {kept} LIMIT 1").fetchone() is None
+                and conn.execute(f"SELECT 1 FROM {source} LIMIT 1").fetchone() is not None):
+            fill(conn)
+            return
 
 
 def _object(members: list[str]) -> str:
@@ -130,8 +148,7 @@ def fields_sql(fields: Sequence[str], *, stream: bool, classifier: bool) -> str:
         nested.append(f"{_key('stream')} || COALESCE(sj.j, 'null')")
     if classifier:
         nested.append(f"{_key('classifier')} || COALESCE(cl.j, 'null')")
-    kept = _object([*(f"x.{kept_column(f)}" for f in fields), *nested,
-                    f"x.{kept_column('classification')}"])
+    kept = _object([*(f"x.{kept_column(f)}" for f in fields), *nested, "cj.j"])
     live = _object([*(_live(f) for f in fields), *nested,
                     f"{_key('classification')} || {CLASSIFICATION}"])
     return (f"COALESCE({kept}, (SELECT {live} FROM detections d CROSS JOIN classifications c "
@@ -183,8 +200,8 @@ def page_sql(conn: sqlite3.Connection, page: Page, where: Where) -> str:
     if known is not None:
         return known
     direction = "DESC" if page.descending else "ASC"
-    ctes = [f"page(id, s, sid, cid) AS MATERIALIZED (SELECT d.id, d.start, d.stream_id, "
-            f"d.classifier_id FROM detections d JOIN classifications c "
+    ctes = [f"page(id, s, sid, cid, kid) AS MATERIALIZED (SELECT d.id, d.start, d.stream_id, "
+            f"d.classifier_id, d.classification_id FROM detections d JOIN classifications c "
             f"ON c.id = d.classification_id WHERE {where.sql} ORDER BY d.start {direction}, "
             f"{page.tie} LIMIT ? OFFSET ?)"]
     joins = ""
@@ -200,7 +217,8 @@ def page_sql(conn: sqlite3.Connection, page: Page, where: Where) -> str:
     statement = (
         f"WITH {', '.join(ctes)} SELECT count(*), group_concat(j, ','), {last}(s), "
         f"group_concat(id) FROM (SELECT {item} AS j, page.s AS s, page.id AS id FROM page "
-        f"LEFT JOIN detection_json x ON x.detection_id = page.id{joins})")
+        f"LEFT JOIN detection_json x ON x.detection_id = page.id LEFT JOIN classification_json cj "
+        f"ON cj.classification_id = page.kid{joins})")
     if len(_STATEMENTS) >= MAX_QUERIES:
         _STATEMENTS.clear()  # shuffled ties make a new statement per page
     _STATEMENTS[key] = statement

@@ -199,14 +199,18 @@ CREATE TABLE IF NOT EXISTS detection_reviews (
 );
 -- Emulator only: each detection's members as the routes write them in JSON, each with its
 -- leading comma and key (',"start":"2024-03-01T00:00:00.000Z"'), kept when a world is built
--- (emulator/detection_pages.py). Any insert, change or delete of a detection, or a change
--- of its classification, drops its row here, whichever code writes it.
+-- (emulator/detection_pages.py), and each classification's nested object. Any insert,
+-- change or delete of a detection or a classification drops its row, whoever writes it.
 CREATE TABLE IF NOT EXISTS detection_json (
     detection_id INTEGER PRIMARY KEY,
     j_id TEXT NOT NULL, j_stream_id TEXT NOT NULL, j_classifier_id TEXT NOT NULL,
     j_classification_id TEXT NOT NULL, j_classifier_job_id TEXT NOT NULL,
     j_start TEXT NOT NULL, j_end TEXT NOT NULL, j_confidence TEXT NOT NULL,
-    j_review_status TEXT NOT NULL, j_classification TEXT NOT NULL
+    j_review_status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS classification_json (    -- ',"classification":{...}'
+    classification_id INTEGER PRIMARY KEY,
+    j TEXT NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS detection_json_insert AFTER INSERT ON detections
 BEGIN DELETE FROM detection_json WHERE detection_id = new.id; END;
@@ -214,14 +218,12 @@ CREATE TRIGGER IF NOT EXISTS detection_json_update AFTER UPDATE ON detections
 BEGIN DELETE FROM detection_json WHERE detection_id IN (old.id, new.id); END;
 CREATE TRIGGER IF NOT EXISTS detection_json_delete AFTER DELETE ON detections
 BEGIN DELETE FROM detection_json WHERE detection_id = old.id; END;
-CREATE TRIGGER IF NOT EXISTS detection_json_classification
-AFTER UPDATE ON classifications
-BEGIN DELETE FROM detection_json WHERE detection_id IN
-    (SELECT id FROM detections WHERE classification_id IN (old.id, new.id)); END;
-CREATE TRIGGER IF NOT EXISTS detection_json_classification_gone
-AFTER DELETE ON classifications
-BEGIN DELETE FROM detection_json WHERE detection_id IN
-    (SELECT id FROM detections WHERE classification_id = old.id); END;
+CREATE TRIGGER IF NOT EXISTS classification_json_insert AFTER INSERT ON classifications
+BEGIN DELETE FROM classification_json WHERE classification_id = new.id; END;
+CREATE TRIGGER IF NOT EXISTS classification_json_update AFTER UPDATE ON classifications
+BEGIN DELETE FROM classification_json WHERE classification_id IN (old.id, new.id); END;
+CREATE TRIGGER IF NOT EXISTS classification_json_delete AFTER DELETE ON classifications
+BEGIN DELETE FROM classification_json WHERE classification_id = old.id; END;
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),

@@ -197,9 +197,10 @@ def test_a_renamed_classification_shows_in_the_next_page(world: Emulator) -> Non
 
 def test_pages_without_kept_json_are_the_same(world: Emulator) -> None:
     before = _first_pages(world)
-    with closing(sqlite3.connect(world.data_dir / "platform.sqlite3")) as conn, conn:
-        conn.execute("DELETE FROM detection_json")
-    assert _first_pages(world) == before
+    for table in ("classification_json", "detection_json"):
+        with closing(sqlite3.connect(world.data_dir / "platform.sqlite3")) as conn, conn:
+            conn.execute(f"DELETE FROM {table}")
+        assert _first_pages(world) == before, table
 
 
 def test_a_new_world_keeps_the_json_of_every_detection(world: Emulator) -> None:
@@ -248,3 +249,15 @@ def test_segment_pages_are_the_python_rendering(demo_emulator: Emulator,
     expected = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
                  "file_extension": r["file_extension"]} for r in rows]
     assert resp.content == json_response(expected).body
+
+
+def test_an_older_data_directory_gets_its_json_kept(tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("older")
+    with running(world="demo", data_dir=folder, days=1):
+        pass
+    with closing(sqlite3.connect(folder / "platform.sqlite3")) as conn, conn:
+        conn.execute("DELETE FROM detection_json")  # as a world built before they were kept
+    with running(world="demo", data_dir=folder, days=1) as emu:
+        counts = sql(emu, "SELECT (SELECT count(*) FROM detections) AS d, "
+                          "(SELECT count(*) FROM detection_json) AS j")[0]
+        assert counts["d"] == counts["j"] > 0
