@@ -155,6 +155,9 @@ def serve_rates(info: dict[str, Any], store: Store,
     serve: dict[int, list[tuple[float, float | None]]] = {n: [] for n in CLIENTS}
     seg: list[tuple[float, float | None]] = []
     with ProcessPoolExecutor(max(CLIENTS)) as pool:
+        # Untimed: starts every client process, and the server's statements, before a level
+        # is timed (the first level would otherwise pay for both).
+        pages_per_second(pool, info, "/detections", detections, max(CLIENTS), pid)
         for _ in range(repeat):
             for n in CLIENTS:  # in turns, so load drift hits every level alike
                 serve[n].append(pages_per_second(pool, info, "/detections", detections, n,
