@@ -35,6 +35,16 @@ def _roles_table(kind: str) -> str:
             f"    PRIMARY KEY (user_id, {kind}_id)\n);")
 
 
+def _dropped_when_written(kind: str) -> str:
+    """Triggers dropping the kept JSON of a ``kind`` row (``<kind>_json``) on any write to it."""
+    kept, key = f"{kind}_json", f"{kind}_id"
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {kept}_{event.lower()} AFTER {event} ON {kind}s\n"
+        f"BEGIN DELETE FROM {kept} WHERE {key} IN ({rows}); END;\n"
+        for event, rows in (("INSERT", "new.id"), ("UPDATE", "old.id, new.id"),
+                            ("DELETE", "old.id")))
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -212,18 +222,7 @@ CREATE TABLE IF NOT EXISTS classification_json (    -- ',"classification":{...}'
     classification_id INTEGER PRIMARY KEY,
     j TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS detection_json_insert AFTER INSERT ON detections
-BEGIN DELETE FROM detection_json WHERE detection_id = new.id; END;
-CREATE TRIGGER IF NOT EXISTS detection_json_update AFTER UPDATE ON detections
-BEGIN DELETE FROM detection_json WHERE detection_id IN (old.id, new.id); END;
-CREATE TRIGGER IF NOT EXISTS detection_json_delete AFTER DELETE ON detections
-BEGIN DELETE FROM detection_json WHERE detection_id = old.id; END;
-CREATE TRIGGER IF NOT EXISTS classification_json_insert AFTER INSERT ON classifications
-BEGIN DELETE FROM classification_json WHERE classification_id = new.id; END;
-CREATE TRIGGER IF NOT EXISTS classification_json_update AFTER UPDATE ON classifications
-BEGIN DELETE FROM classification_json WHERE classification_id IN (old.id, new.id); END;
-CREATE TRIGGER IF NOT EXISTS classification_json_delete AFTER DELETE ON classifications
-BEGIN DELETE FROM classification_json WHERE classification_id = old.id; END;
+""" + _dropped_when_written("detection") + _dropped_when_written("classification") + """
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),
