@@ -27,7 +27,7 @@ from typing import Any
 
 from ..client import Client
 from ..timeutil import to_epoch_ms, to_utc
-from . import assets, identity, ingest, oauth, routes
+from . import assets, detection_pages, identity, ingest, oauth, routes
 from .auth import Auth0, world_secret
 from .classifier_jobs import JobRunner
 from .faults import FaultConfig, Faults
@@ -112,6 +112,8 @@ class Emulator:
         self.world = world
         self.store = Store(self.data_dir)
         build_world(self.store, world, seed=seed, streams=streams, days=days)
+        with self.store.connect() as conn:
+            detection_pages.fill_if_missing(conn)  # a data directory of an older version
         identity.platform_id(self.store)  # fixed now, before any write can fork the world
         self.faults = Faults(fault_config, seed=seed, clock=rate_clock)
         self.app = App(store=self.store, faults=self.faults, auth0=Auth0(self.store),

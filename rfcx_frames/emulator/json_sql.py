@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .render import BOOL_COLUMNS, TIME_COLUMNS, column_value
@@ -53,6 +53,12 @@ def register(conn: sqlite3.Connection) -> None:
     conn
         A connection of the emulator's store.
     """
+    try:
+        conn.execute(f"SELECT {JS_NUMBER}(0)")
+        return
+    except sqlite3.OperationalError:
+        pass
+    # Registering anew would expire every statement the connection has prepared.
     conn.create_function(JS_NUMBER, 1, _js_number, deterministic=True)
 
 
@@ -117,14 +123,3 @@ def object_sql(pairs: Sequence[tuple[str, str]]) -> str:
     """
     parts = ", ".join(f"'{key}', {value}" for key, value in pairs)
     return f"json_object({parts})"
-
-
-def array_bytes(items: Iterable[str]) -> bytes:
-    """The JSON array of encoded objects, in order, as UTF-8.
-
-    Examples
-    --------
-    >>> array_bytes(['{"a":1}', '{"a":2}'])
-    b'[{"a":1},{"a":2}]'
-    """
-    return b"[" + ",".join(items).encode("utf-8") + b"]"

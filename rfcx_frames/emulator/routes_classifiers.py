@@ -10,10 +10,10 @@ import re
 from typing import Any
 
 from . import access
+from .detection_pages import CLASSIFIER_LITE
 from .http import HTTPError, Request, Response, json_response, text_response
 from .params import Converter
 from .render import camel_object, pick
-from .routes_labels import CLASSIFIER_LITE
 from .server import App
 from .sql import limit_sql, order_clause, page_params
 

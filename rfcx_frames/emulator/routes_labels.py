@@ -10,23 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import access, json_sql
+from . import access
+from . import detection_pages as pages
 from .auth import User
 from .http import HTTPError, Request, Response, encoded_json_response, json_response
 from .params import Converter, iso, pg_integer
-from .render import STREAM_LITE, column_value, lite_object
 from .server import App
 from .sql import Where, limit_sql, page_params, placeholders
 
 DETECTION_FIELDS = ("id", "stream_id", "classifier_id", "classification_id", "classifier_job_id",
                     "start", "end", "confidence", "review_status")
 DETECTION_DEFAULT = ("id", "stream_id", "start", "end", "confidence")
-#: Declared SQLite type of each stored detection column (``emulator/store.py``).
-DETECTION_STORED = {"id": "INTEGER", "stream_id": "TEXT", "classifier_id": "INTEGER",
-                    "classification_id": "INTEGER", "classifier_job_id": "INTEGER",
-                    "start": "INTEGER", "end": "INTEGER", "confidence": "REAL",
-                    "review_status": "INTEGER"}
-CLASSIFIER_LITE = ("id", "name", "version", "last_executed_at")
 REVIEW_STATUSES = {"unreviewed": None, "rejected": -1, "uncertain": 0, "confirmed": 1}
 LEVELS = ("section", "kingdom", "phylum", "class", "order", "family", "genus", "species",
           "subspecies", "characteristic")
@@ -120,6 +114,7 @@ def _sql_integers(values: list[str]) -> list[int]:
 
 
 def _detection_where(app: App, user: User, q: DetectionQuery) -> Where:
+    # The window comes first: bookmarks (list_detections) move its bounds.
     where = Where(["d.start >= ?", "d.start < ?"], [q.start, q.end])
     streams = _readable_streams(app, user, q.streams)
     if streams is not None:
@@ -141,72 +136,54 @@ def _detection_where(app: App, user: User, q: DetectionQuery) -> Where:
     return where
 
 
-def _detection_item(app: App, row: Any, q: DetectionQuery) -> dict[str, Any]:
-    wanted = [f for f in (q.fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
-    item = {f: str(row[f]) if f == "id" else column_value(f, row[f]) for f in wanted}
-    # Filtering by project joins the stream include into every row, asked for or not.
-    if (q.fields and "stream" in q.fields) or q.projects is not None:
-        item["stream"] = lite_object(app.store, "streams", STREAM_LITE, row["stream_id"])
-    if q.fields and "classifier" in q.fields:
-        item["classifier"] = lite_object(app.store, "classifiers", CLASSIFIER_LITE,
-                                         row["classifier_id"])
-    item["classification"] = _classification_ref(row)
-    return item
-
-
-def _encoded_item_sql(q: DetectionQuery) -> str | None:
-    """SQL writing a detection's JSON as :func:`_detection_item` would; ``None`` if it cannot.
-
-    Nested stream and classifier objects stay in Python (they are rare and small).
-    """
-    if q.projects is not None or (q.fields and {"stream", "classifier"} & set(q.fields)):
-        return None
-    wanted = [f for f in (q.fields or DETECTION_DEFAULT) if f in DETECTION_FIELDS]
-    if any(f not in DETECTION_STORED for f in wanted):
-        return None
-    pairs = [(f, json_sql.column_sql(f, f'd."{f}"', DETECTION_STORED[f])) for f in wanted]
-    classification = json_sql.object_sql([("value", "c.value"), ("title", "c.title"),
-                                          ("image", "c.image")])
-    return json_sql.object_sql([*pairs, ("classification", classification)])
+def _wanted(q: DetectionQuery) -> tuple[str, ...]:
+    """The detection columns of the answer, in the order asked, each once."""
+    return tuple(dict.fromkeys(f for f in (q.fields or DETECTION_DEFAULT)
+                               if f in DETECTION_FIELDS))
 
 
 def list_detections(app: App, req: Request) -> Response:
     """``GET /detections``: detections with start in ``[start, end)``, filters of §4.6.
 
-    A page is encoded by SQLite where :func:`_encoded_item_sql` can (the bytes are the
-    same as the Python rendering's), which serves pages several times faster.
+    Pages are written by SQLite (:mod:`.detection_pages`), with the bytes the platform's
+    rendering of each row gives.
     """
     q = DetectionQuery.parse(req.query)
-    assert req.user is not None
+    user = req.user
+    assert user is not None
     if q.fields and "reviews" in q.fields:
         # The platform offers this include, but its Detection model has no association
         # with reviews, so the database layer fails: docs/emulator.md, "Reviews and
         # uploaded detections".
         raise HTTPError(500, "Failed getting detections")
-    where = _detection_where(app, req.user, q)
     direction = "DESC" if q.descending else "ASC"
-    item_sql = _encoded_item_sql(q)
-    page = (f"FROM detections d JOIN classifications c ON c.id = d.classification_id "
-            f"WHERE {where.sql} ORDER BY d.start {direction}, "
-            f"{app.tie_break('d.id', direction)}"
-            f"{limit_sql(q.limit, q.offset, 'Failed getting detections')}")
-    if item_sql is None:
-        rows = app.store.query(f"SELECT d.*, c.value AS c_value, c.title AS c_title, "
-                               f"c.image AS c_image {page}", where.args)
-        return json_response([_detection_item(app, r, q) for r in rows])
-    # The page's ids first: SQLite computes every selected column of each candidate row
-    # before it sorts, so the JSON is written afterwards, for the page's rows only.
-    ids = [r[0] for r in app.store.query(f"SELECT d.id {page}", where.args)]
-    conn = app.store.connection()
-    json_sql.register(conn)
-    encoded: dict[int, str] = {}
-    for chunk in range(0, len(ids), 5000):
-        part = ids[chunk:chunk + 5000]
-        encoded.update(conn.execute(
-            f"SELECT d.id, {item_sql} FROM detections d JOIN classifications c "
-            f"ON c.id = d.classification_id WHERE d.id IN ({placeholders(part)})",
-            part).fetchall())
-    return encoded_json_response(json_sql.array_bytes(encoded[i] for i in ids))
+    page = pages.Page(
+        fields=_wanted(q),
+        # Filtering by project joins the stream include into every row, asked for or not.
+        stream=bool(q.fields and "stream" in q.fields) or q.projects is not None,
+        classifier=bool(q.fields and "classifier" in q.fields),
+        descending=q.descending, tie=app.tie_break("d.id", direction), limit=q.limit)
+
+    where = _detection_where(app, user, q)
+
+    def after(mark: pages.Mark) -> Where:
+        # The rows after a bookmarked one: the window starts (or ends) at its start, so
+        # the start index is entered there, and rows sharing that start follow by id.
+        start, row_id = mark
+        args = list(where.args)
+        if q.descending:
+            args[1] = start + 1  # the window's end, "d.start < ?"
+            narrowed = Where(list(where.clauses), args)
+            narrowed.add("(d.start < ? OR d.id < ?)", start, row_id)
+        else:
+            args[0] = start  # the window's start, "d.start >= ?"
+            narrowed = Where(list(where.clauses), args)
+            narrowed.add("(d.start > ? OR d.id > ?)", start, row_id)
+        return narrowed
+
+    marks = app.bookmarks if app.tie_order == "id" else None
+    return encoded_json_response(pages.encoded_page(app.store, marks, page, where, q.offset,
+                                                    after))
 
 
 # ---------------------------------------------------------------------------------------

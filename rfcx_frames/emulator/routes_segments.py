@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import access
-from .http import HTTPError, Request, Response, json_response, text_response
+from . import access, json_sql
+from .http import (
+    HTTPError,
+    Request,
+    Response,
+    encoded_json_response,
+    json_response,
+    text_response,
+)
 from .params import Converter, iso, parse_time
 from .render import column_value
 from .server import App
@@ -39,15 +46,19 @@ def list_segments(app: App, req: Request) -> Response:
     else:
         where = 'stream_id = ? AND start < ? AND "end" > ?'
         args = [stream_id, end, start]
+    # Written by SQLite, byte for byte as json.dumps of the rows (a test compares them).
+    item = json_sql.object_sql([
+        ("id", "s.id"), ("start", json_sql.column_sql("start", "s.start", "INTEGER")),
+        ("end", json_sql.column_sql("end", 's."end"', "INTEGER")),
+        ("file_extension", "s.file_extension")])
     # An omitted limit reaches Sequelize as undefined (every row); limit=0 as LIMIT 0 (none).
-    rows = app.store.query(
-        f'SELECT id, start, "end", file_extension FROM segments WHERE {where} '
+    items = app.store.connection().execute(
+        f"SELECT group_concat(j, ',') FROM (SELECT {item} AS j FROM segments s WHERE {where} "
         f'ORDER BY start ASC, {app.tie_break("rowid")}'
-        f'{limit_sql(limit, offset, "Failed getting stream segments")}', args)
-    body = [{"id": r["id"], "start": iso(r["start"]), "end": iso(r["end"]),
-             "file_extension": r["file_extension"]} for r in rows]
+        f'{limit_sql(limit, offset, "Failed getting stream segments")})', args).fetchone()[0]
     # The platform reads a property its DAO never sets, so the header says "undefined".
-    return json_response(body, headers=[("Total-Items", "undefined")])
+    return encoded_json_response(b"[" + (items or "").encode("utf-8") + b"]",
+                                 headers=[("Total-Items", "undefined")])
 
 
 def _find_segment(app: App, req: Request, failure: str) -> dict[str, Any]:

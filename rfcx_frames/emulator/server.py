@@ -28,12 +28,13 @@ import traceback
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import auth, bodies, gate, identity
+from .detection_pages import Bookmarks
 from .faults import Faults
 from .http import (
     HTTPError,
@@ -47,6 +48,7 @@ from .http import (
     parse_query,
 )
 from .store import Store
+from .wire import RequestHead
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,11 @@ class App:
     _ties_lock: threading.Lock = field(default_factory=threading.Lock)
     #: The platform's clock (epoch ms) for the times it writes (jobs); tests fix it.
     clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    #: Where detection pages start (see :mod:`.detection_pages`).
+    bookmarks: Bookmarks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bookmarks = Bookmarks(self.store)
 
     def tie_break(self, column: str, direction: str = "ASC") -> str:
         """The ``ORDER BY`` term that orders rows sharing the route's sort key.
@@ -111,6 +118,10 @@ class App:
                 f"{extra}&X-Amz-Signature={self.sign(path)}")
 
 
+#: The second and the Date header formatted for it, shared by every handler.
+_DATE: list[Any] = [0, ""]
+
+
 def _prefix(path: str) -> str:
     for prefix in ("/_emulator/", "/ingest/", "/auth/", "/_blobs/", "/_uploads/"):
         if path.startswith(prefix):
@@ -118,7 +129,7 @@ def _prefix(path: str) -> str:
     return "/"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(RequestHead):
     """Turns one HTTP exchange into a call of the app's routes."""
 
     protocol_version = "HTTP/1.1"
@@ -133,31 +144,22 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        # One formatting a second: the Date header of every answer.
+        now = int(time.time())
+        cached = _DATE
+        if cached[0] != now:
+            cached = _DATE[:] = [now, super().date_time_string(now)]
+        return str(cached[1])
+
     def log_message(self, format: str, *args: Any) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return  # formatting every request line costs when nobody reads it
         # Request lines carry pre-signed URLs: their query (the signature) stays out of logs.
         line = format % args
         log.debug("%s - %s", self.address_string(), re.sub(r"\?[^\s\"']*", "?<query removed>", line))
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_OPTIONS(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
 
     def _own_url(self) -> str:
         # The address this connection reached, never the client's Host header: a forged
@@ -165,7 +167,8 @@ class Handler(BaseHTTPRequestHandler):
         host, port = self.connection.getsockname()[:2]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def _handle(self) -> None:
+    def handle_request(self) -> None:
+        """Turn the parsed request into a :class:`Request`, serve it, drop its body."""
         app = self.server.app
         split = urlsplit(self.path)
         request = Request(method=self.command, path=split.path, query=parse_query(split.query),

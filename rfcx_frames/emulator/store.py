@@ -35,6 +35,16 @@ def _roles_table(kind: str) -> str:
             f"    PRIMARY KEY (user_id, {kind}_id)\n);")
 
 
+def _dropped_when_written(kind: str) -> str:
+    """Triggers dropping the kept JSON of a ``kind`` row (``<kind>_json``) on any write to it."""
+    kept, key = f"{kind}_json", f"{kind}_id"
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {kept}_{event.lower()} AFTER {event} ON {kind}s\n"
+        f"BEGIN DELETE FROM {kept} WHERE {key} IN ({rows}); END;\n"
+        for event, rows in (("INSERT", "new.id"), ("UPDATE", "old.id, new.id"),
+                            ("DELETE", "old.id")))
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -197,6 +207,22 @@ CREATE TABLE IF NOT EXISTS detection_reviews (
     updated_at INTEGER NOT NULL,
     UNIQUE (detection_id, user_id)
 );
+-- Emulator only: each detection's members as the routes write them in JSON, each with its
+-- leading comma and key (',"start":"2024-03-01T00:00:00.000Z"'), kept when a world is built
+-- (emulator/detection_pages.py), and each classification's nested object. Any insert,
+-- change or delete of a detection or a classification drops its row, whoever writes it.
+CREATE TABLE IF NOT EXISTS detection_json (
+    detection_id INTEGER PRIMARY KEY,
+    j_id TEXT NOT NULL, j_stream_id TEXT NOT NULL, j_classifier_id TEXT NOT NULL,
+    j_classification_id TEXT NOT NULL, j_classifier_job_id TEXT NOT NULL,
+    j_start TEXT NOT NULL, j_end TEXT NOT NULL, j_confidence TEXT NOT NULL,
+    j_review_status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS classification_json (    -- ',"classification":{...}'
+    classification_id INTEGER PRIMARY KEY,
+    j TEXT NOT NULL
+);
+""" + _dropped_when_written("detection") + _dropped_when_written("classification") + """
 CREATE TABLE IF NOT EXISTS annotations (
     id TEXT PRIMARY KEY,                             -- uuid
     stream_id TEXT NOT NULL REFERENCES streams(id),
@@ -310,6 +336,13 @@ class Store:
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
+        return conn
+
+    def shared_connection(self) -> sqlite3.Connection:
+        """A new connection for any thread (its user serialises access), closed by :meth:`close`."""
+        conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     @contextmanager

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..timeutil import from_epoch_ms, to_epoch_ms, to_utc
-from . import auth
+from . import auth, detection_pages
 from .audio import CODEC_EXTENSIONS
 from .ground_truth import Columns, concat, false_positives, place_calls, true_positives
 from .reviews import seed_reviews
@@ -186,6 +186,7 @@ def build_world(store: Store, world: str = "demo", *, seed: int = 0, streams: in
     conn.execute("PRAGMA cache_size = -262144")  # 256 MiB: keep the big transaction in memory
     with conn:
         _build(store, conn, spec, seed)
+        detection_pages.fill(conn)
     # Table statistics let SQLite walk the start index for wide detection pages instead
     # of sorting every row of the window (28 ms -> 3 ms a page on the demo world).
     conn.execute("ANALYZE")
