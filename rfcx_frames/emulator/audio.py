@@ -275,10 +275,11 @@ def segment_spec(store: Store, segment_id: str) -> tuple[dict[str, Any], str, st
     Examples
     --------
     >>> import tempfile
-    >>> segment_spec(Store(tempfile.mkdtemp()), "missing")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: no segment 'missing'
+    >>> try:
+    ...     segment_spec(Store(tempfile.mkdtemp()), "missing")
+    ... except FileNotFoundError as exc:
+    ...     print(exc)
+    no segment 'missing'
     """
     row = _segment_row(
         store, segment_id,
@@ -305,10 +306,10 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
     Examples
     --------
     >>> import tempfile
-    >>> render_segment(Store(tempfile.mkdtemp()), "missing")
+    >>> empty_world = Store(tempfile.mkdtemp())
+    >>> render_segment(empty_world, "missing")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ...
-    FileNotFoundError: no segment 'missing'
+    FileNotFoundError: no segment ...
     """
     spec, codec, ext = segment_spec(store, segment_id)
 
