@@ -1,11 +1,12 @@
 """Opus in Ogg for the emulator: libopus at its fastest setting through PyAV, else libsndfile.
 
 libsndfile, the codec library every install has, runs libopus at its slowest complexity
-and offers no way to change it: most of a second per minute of audio, several at 16 and
+and offers no way to change it: most of a second per minute of audio, two at 16 and
 24 kHz. With the ``emulator`` extra (PyAV, whose wheels carry libopus) the same minute is
-encoded at complexity 0 in CELT-only mode, 120 ms packets, 32 kbit/s (64 at 48 kHz), 10 to 25 times
-faster, and put in Ogg pages written here, so the decoded length is the input's exactly
-(the granule position of the last page trims the padding, RFC 7845 §4).
+encoded at complexity 0 in CELT-only mode, 120 ms packets, 32 kbit/s (64 at 48 kHz), with
+9 (8-12 kHz) to 25 (16-24 kHz) times less CPU, and put in Ogg pages written here, so the
+decoded length is the input's exactly (the granule position of the last page trims the
+padding, RFC 7845 §4).
 
 Both encoders are deterministic: the same samples give the same bytes (the Ogg stream
 serial number, random in both libraries, is pinned). Their bytes differ from each other,
