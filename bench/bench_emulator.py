@@ -4,7 +4,7 @@
   (median of ``--repeat`` builds), with detections written per second;
 * **render**: the synthetic audio of the first full 60 s segment of each (codec, sample
   rate) pair of the demo world, synthesised and encoded (no disk write), as a multiple of
-  real time;
+  real time, and for Opus beside the same synthesis encoded by libsndfile;
 * **serve**: ``GET /detections`` pages of 1,000 rows from an emulator in its own process,
   by 1, 4 and 8 concurrent client processes for a few seconds each (median of ``--repeat``
   rounds), as a ratio to the single-client rate, with the server's CPU time a page (Linux);
@@ -23,7 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,8 @@ from bench_detections import emulator
 from report import load_note, machine, write_section
 
 from rfcx_frames import config
-from rfcx_frames.emulator.audio import render_segment
+from rfcx_frames.emulator.audio import render_segment, segment_spec, synthesize
+from rfcx_frames.emulator.opus import encode_opus, opus_encoder
 from rfcx_frames.emulator.store import Store
 from rfcx_frames.emulator.world import build_world
 
@@ -58,13 +61,27 @@ def build_time(world: str, repeat: int) -> tuple[list[float], dict[str, int], in
     return times, counts, size
 
 
+def _median_seconds(run: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _libsndfile_render(spec: dict[str, Any]) -> bytes:
+    return encode_opus(synthesize(**spec), spec["sample_rate"], "libsndfile")
+
+
 def render_times(store: Store, repeat: int,
-                 folder: Path) -> list[tuple[str, int, float, float, float]]:
-    """(codec, rate, fresh seconds, stored seconds, audio seconds) of one segment per codec.
+                 folder: Path) -> list[tuple[str, int, float, float, float, float | None]]:
+    """(codec, rate, fresh s, stored s, audio s, fresh s with libsndfile) of one segment each.
 
     Fresh: rendered with the shared folder of rendered audio turned off (synthesis and
     encoding). Stored: the same segment once it sits in ``folder``, as a second world of
-    the same seed (a new test, notebook run or benchmark) reads it.
+    the same seed (a new test, notebook run or benchmark) reads it. For Opus, the same
+    synthesis encoded by libsndfile too (the encoder of an install without PyAV).
     """
     rows = store.query(
         'SELECT st.codec, st.max_sample_rate, min(s.id) AS id, min(s."end" - s.start) AS ms '
@@ -77,13 +94,11 @@ def render_times(store: Store, repeat: int,
         for setting in ("off", str(folder)):
             os.environ[config.ENV_EMULATOR_AUDIO_CACHE] = setting
             render_segment(store, str(seg_id))  # fills the folder when there is one
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                render_segment(store, str(seg_id))
-                times.append(time.perf_counter() - t0)
-            timed[setting] = statistics.median(times)
-        out.append((str(codec), int(rate), timed["off"], timed[str(folder)], int(ms) / 1000))
+            timed[setting] = _median_seconds(partial(render_segment, store, str(seg_id)), repeat)
+        spec = segment_spec(store, str(seg_id))[0]
+        old = None if codec != "opus" else _median_seconds(
+            partial(_libsndfile_render, spec), repeat)
+        out.append((str(codec), int(rate), timed["off"], timed[str(folder)], int(ms) / 1000, old))
     return out
 
 
@@ -233,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         with emulator(data_dir, 0, 6, 30) as info:
             store = Store(data_dir)
             renders = render_times(store, args.repeat, Path(tmp) / "rendered")
-            for codec, rate, fresh, stored, audio in renders:
+            for codec, rate, fresh, stored, audio, old in renders:
                 print(f"render {audio:.0f} s {codec} {rate} Hz: {fresh:.3f} s fresh, "
-                      f"{stored:.4f} s stored", flush=True)
+                      f"{stored:.4f} s stored, libsndfile Opus {old}", flush=True)
             serve, seg = serve_rates(info, store, args.repeat)
             store.close()
     note = load_note(load0)
@@ -268,14 +283,20 @@ def main(argv: list[str] | None = None) -> int:
         f"Rendering one full 60 s segment, median of {args.repeat}: *fresh* = synthesis + "
         "encoding (the shared folder of rendered audio turned off); *stored* = the same "
         "segment read from that folder, as every later world of the same seed gets it (a "
-        "new test, notebook run or benchmark); × real time = audio duration / render time:",
+        "new test, notebook run or benchmark); × real time = audio duration / render time. "
+        f"Opus is encoded by {opus_encoder()}; *libsndfile Opus* = the same synthesis "
+        "encoded by libsndfile, as an install without the `emulator` extra (PyAV) does, "
+        "and as every fresh Opus render did before (issue 16: 0.4-1.7 s):",
         "",
-        "| codec | sample rate | fresh render | × real time | stored render | speed-up |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| codec | sample rate | fresh render | × real time | stored render | speed-up | "
+        "libsndfile Opus | fresh vs libsndfile |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for codec, rate, fresh, stored, audio in renders:
+    for codec, rate, fresh, stored, audio, old in renders:
+        versus = ("| — | — |" if old is None
+                  else f"| {old:.3f} s | **{old / fresh:.1f}x** faster |")
         lines.append(f"| {codec} | {rate} Hz | {fresh:.3f} s | {audio / fresh:.0f}x | "
-                     f"{stored * 1000:.2f} ms | {fresh / stored:.0f}x |")
+                     f"{stored * 1000:.2f} ms | {fresh / stored:.0f}x {versus}")
     lines += serve_lines(serve, seg, args.repeat)
     body = "\n".join(lines)
     print(body)

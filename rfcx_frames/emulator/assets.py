@@ -17,6 +17,7 @@ import soxr
 from . import access
 from . import audio as synth
 from .http import HTTPError, Request, Response, s3_error, signature_mismatch
+from .opus import OPUS_SAMPLE_RATES
 from .params import compact, js_date_string, parse_time
 from .server import App
 
@@ -121,7 +122,7 @@ def asset(app: App, req: Request) -> Response:
     if spec["band"] is not None:
         out = band_pass(out, rate, *spec["band"])
     out = np.clip(out * spec["gain"], -1.0, 1.0).astype(np.float32)
-    if spec["type"] == "opus" and rate not in synth.OPUS_SAMPLE_RATES:
+    if spec["type"] == "opus" and rate not in OPUS_SAMPLE_RATES:
         # Opus has a fixed set of rates; the platform's ffmpeg resamples to 48 kHz.
         out = soxr.resample(out, rate, 48000).astype(np.float32)
         rate = 48000

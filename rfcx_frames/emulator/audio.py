@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import struct
 import threading
 import zlib
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from ..files import write_bytes
+from .opus import encode_opus, encoder_id
 from .render_cache import RenderCache, render_key
 from .store import Store
 from .taxonomy import call_kind
@@ -43,13 +43,10 @@ CALL_KINDS = ("sweep", "trill", "pulses", "noise")
 """Shapes a call can take; each keeps its energy inside ``[frequency_min, frequency_max]``."""
 
 CODEC_EXTENSIONS = {"flac": ".flac", "opus": ".opus", "wav": ".wav"}
-OPUS_SAMPLE_RATES = (8000, 12000, 16000, 24000, 48000)
 
 _RAMP_S = 0.03  # envelope ramps: short enough to keep the call inside its interval
 _EDGE = 0.12  # fraction of the band kept free at each edge (room for FM/AM sidebands)
 _NOISE_PARTIALS = 24
-_OGG_SERIAL = 0x52464358  # "RFCX": libsndfile picks a random serial, we pin it
-_BIT_REVERSE = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 _LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
@@ -100,7 +97,10 @@ def _seed_words(text: str) -> int:
 
 def _background(seed: int, stream_id: str, start_ms: int, sample_count: int) -> np.ndarray:
     rng = np.random.default_rng([seed & 0xFFFFFFFF, _seed_words(stream_id), start_ms & (2**63 - 1)])
-    return rng.normal(0.0, NOISE_STD, sample_count)
+    # float32 draws take half the time of float64 ones, and the samples end as float32
+    noise = rng.standard_normal(sample_count, dtype=np.float32)
+    noise *= np.float32(NOISE_STD)
+    return noise
 
 
 def _envelope(t: np.ndarray, duration: float) -> np.ndarray:
@@ -173,31 +173,7 @@ def synthesize(*, seed: int, stream_id: str, start_ms: int, sample_count: int,
         # exact integer numerator, one division: identical for the same instant in any span
         t = ((start_ms - call.start_ms) * sr + n * 1000) / (1000.0 * sr)
         out[first:last] += _call_wave(call, t)
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
-
-
-def _ogg_crc(page: bytes) -> int:
-    # Ogg uses the unreflected CRC-32 (poly 0x04C11DB7, init 0); zlib's reflected CRC on
-    # bit-reversed bytes, bit-reversed back, is the same checksum at C speed.
-    raw = zlib.crc32(page.translate(_BIT_REVERSE), 0xFFFFFFFF) ^ 0xFFFFFFFF
-    return int(f"{raw:032b}"[::-1], 2)
-
-
-def _pin_ogg_serial(data: bytes, serial: int = _OGG_SERIAL) -> bytes:
-    """Rewrite every page's stream serial number and checksum (single-stream Ogg)."""
-    out = bytearray(data)
-    pos = 0
-    while pos + 27 <= len(out):
-        if out[pos:pos + 4] != b"OggS":
-            raise ValueError(f"not an Ogg page at byte {pos}")
-        n_segments = out[pos + 26]
-        size = 27 + n_segments + sum(out[pos + 27:pos + 27 + n_segments])
-        out[pos + 14:pos + 18] = struct.pack("<I", serial)
-        out[pos + 22:pos + 26] = b"\0\0\0\0"
-        crc = _ogg_crc(bytes(out[pos:pos + size]))
-        out[pos + 22:pos + 26] = struct.pack("<I", crc)
-        pos += size
-    return bytes(out)
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 def _to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -209,7 +185,8 @@ def _to_pcm16(samples: np.ndarray) -> np.ndarray:
 def encode(samples: np.ndarray, sample_rate: int, codec: str) -> bytes:
     """Encode mono samples as ``flac`` (PCM_16), ``opus`` (Ogg), ``wav`` (PCM_16) or ``mp3``.
 
-    The same input always gives byte-identical output.
+    The same input always gives byte-identical output (for Opus, with the same encoder:
+    see :func:`~rfcx_frames.emulator.opus.encode_opus`).
 
     Examples
     --------
@@ -226,11 +203,7 @@ def encode(samples: np.ndarray, sample_rate: int, codec: str) -> bytes:
         sf.write(buf, _to_pcm16(samples), sample_rate, format="WAV", subtype="PCM_16")
         return buf.getvalue()
     if codec == "opus":
-        if sample_rate not in OPUS_SAMPLE_RATES:
-            raise ValueError(f"opus needs a sample rate in {OPUS_SAMPLE_RATES}, got {sample_rate}")
-        data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
-        sf.write(buf, data, sample_rate, format="OGG", subtype="OPUS")
-        return _pin_ogg_serial(buf.getvalue())
+        return encode_opus(samples, sample_rate)
     if codec == "mp3":
         data = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
         sf.write(buf, data, sample_rate, format="MP3", subtype="MPEG_LAYER_III")
@@ -289,19 +262,24 @@ def _segment_row(store: Store, segment_id: str, sql: str) -> sqlite3.Row:
     return rows[0]
 
 
-def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
-    """Encoded bytes and file extension of a synthetic segment (nothing is written here).
+def segment_spec(store: Store, segment_id: str) -> tuple[dict[str, Any], str, str]:
+    """What a synthetic segment is made of: :func:`synthesize`'s arguments, codec, extension.
 
-    A segment rendered before, by any world of the same seed, comes from the shared
-    folder of :mod:`~rfcx_frames.emulator.render_cache` instead of being encoded again.
+    Parameters
+    ----------
+    store
+        The world's database.
+    segment_id
+        The segment.
 
     Examples
     --------
     >>> import tempfile
-    >>> render_segment(Store(tempfile.mkdtemp()), "missing")
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: no segment 'missing'
+    >>> try:
+    ...     segment_spec(Store(tempfile.mkdtemp()), "missing")
+    ... except FileNotFoundError as exc:
+    ...     print(exc)
+    no segment 'missing'
     """
     row = _segment_row(
         store, segment_id,
@@ -316,11 +294,32 @@ def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
     spec: dict[str, Any] = {"seed": int(store.meta("seed", "0") or 0), "stream_id": str(stream_id),
             "start_ms": int(start), "sample_count": int(count), "sample_rate": int(rate),
             "calls": segment_calls(store, str(stream_id), int(start), int(end))}
+    return spec, codec, str(ext)
+
+
+def render_segment(store: Store, segment_id: str) -> tuple[bytes, str]:
+    """Encoded bytes and file extension of a synthetic segment (nothing is written here).
+
+    A segment rendered before, by any world of the same seed, comes from the shared
+    folder of :mod:`~rfcx_frames.emulator.render_cache` instead of being encoded again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> empty_world = Store(tempfile.mkdtemp())
+    >>> render_segment(empty_world, "missing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    FileNotFoundError: no segment ...
+    """
+    spec, codec, ext = segment_spec(store, segment_id)
 
     def render() -> bytes:
-        return encode(synthesize(**spec), int(rate), codec)
+        return encode(synthesize(**spec), spec["sample_rate"], codec)
 
-    return RenderCache.default().get(render_key(codec=codec, **spec), render), str(ext)
+    # Opus bytes depend on which encoder is installed; the other codecs have one encoder.
+    encoder = encoder_id() if codec == "opus" else ""
+    key = render_key(codec=codec, encoder=encoder, **spec)
+    return RenderCache.default().get(key, render), ext
 
 
 def ensure_blob(store: Store, segment_id: str) -> Path:

@@ -1,14 +1,15 @@
 """Rendered synthetic segments kept by content, so one render serves every world that holds them.
 
 Synthesis is deterministic: a segment's bytes follow from the world seed, the stream, its
-start, length and sample rate, the codec and the calls it holds. Encoding Opus dominates a
-render (most of a second per minute of audio on this project's 2-core machine), and every
-test, notebook and benchmark builds fresh worlds of the same seed, so the bytes are kept in
-one folder (:func:`rfcx_frames.config.emulator_audio_path`) under a hash of everything that
-shapes them, the encoder library's version included. A render whose key is stored is a file
-read. Files are written atomically (:func:`rfcx_frames.files.write_bytes`), so concurrent
-emulators and damaged writes never hand out a partial segment; a folder that cannot be
-written only costs the render.
+start, length and sample rate, the codec and the calls it holds. Even a fast render takes
+tens of milliseconds per minute of audio (Opus encoding most of it, see
+:mod:`~rfcx_frames.emulator.opus`), and every test, notebook and benchmark builds fresh
+worlds of the same seed, so the bytes are kept in one folder
+(:func:`rfcx_frames.config.emulator_audio_path`) under a hash of everything that shapes
+them: the synthesis's version (:data:`RENDER_VERSION`) and the encoder's included. A
+render whose key is stored is a file read. Files are written atomically
+(:func:`rfcx_frames.files.write_bytes`), so concurrent emulators and damaged writes never
+hand out a partial segment; a folder that cannot be written only costs the render.
 
 Examples
 --------
@@ -38,12 +39,14 @@ from ..files import write_bytes
 
 log = logging.getLogger(__name__)
 
-#: Bump when synthesis or encoding changes what a key renders to.
-RENDER_VERSION = 1
+#: Bump when synthesis or encoding changes what a key renders to (2: float32 background
+#: noise; Opus encoded at low complexity when PyAV is installed), so a stored render of an
+#: older synthesis is never served as a new one.
+RENDER_VERSION = 2
 
 
 def render_key(*, seed: int, stream_id: str, start_ms: int, sample_count: int,
-               sample_rate: int, codec: str, calls: Sequence[Any]) -> str:
+               sample_rate: int, codec: str, calls: Sequence[Any], encoder: str = "") -> str:
     """The hash naming a rendered segment: every input of its bytes, and the encoder's version.
 
     Parameters
@@ -55,6 +58,9 @@ def render_key(*, seed: int, stream_id: str, start_ms: int, sample_count: int,
     calls
         The calls heard in the segment (:class:`~rfcx_frames.emulator.audio.CallSpec`
         dataclasses).
+    encoder
+        What encodes ``codec`` when there is a choice, with the versions its bytes depend
+        on (:func:`rfcx_frames.emulator.opus.encoder_id` for Opus).
 
     Returns
     -------
@@ -73,7 +79,7 @@ def render_key(*, seed: int, stream_id: str, start_ms: int, sample_count: int,
     described = {
         "version": RENDER_VERSION, "libsndfile": sf.__libsndfile_version__,
         "seed": seed, "stream": stream_id, "start": start_ms, "samples": sample_count,
-        "rate": sample_rate, "codec": codec,
+        "rate": sample_rate, "codec": codec, "encoder": encoder,
         "calls": [dataclasses.astuple(call) for call in calls],
     }
     text = json.dumps(described, sort_keys=True, separators=(",", ":"))

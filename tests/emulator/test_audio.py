@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rfcx_frames.emulator import opus
 from rfcx_frames.emulator.audio import (
     CALL_KINDS,
     NOISE_STD,
@@ -22,6 +24,7 @@ from rfcx_frames.emulator.audio import (
     segment_calls,
     synthesize,
 )
+from rfcx_frames.emulator.opus import OPUS_ENCODERS, encode_opus, encoder_id, opus_encoder
 from rfcx_frames.emulator.store import Store
 from rfcx_frames.emulator.world import build_world
 
@@ -118,6 +121,59 @@ def test_opus_round_trips_the_exact_sample_count(rate: int) -> None:
                    calls=[])
     y, sr = decode(encode(x, rate, "opus"))
     assert (sr, len(y)) == (rate, count)
+
+
+def test_opus_uses_the_fast_encoder_when_pyav_is_installed() -> None:
+    assert opus_encoder() == "pyav"  # the test extra installs it
+
+
+@pytest.mark.parametrize("encoder", OPUS_ENCODERS)
+@pytest.mark.parametrize("rate", [8000, 12000, 16000, 24000, 48000])
+def test_both_opus_encoders_give_exact_lengths_even_below_one_packet(encoder: str,
+                                                                     rate: int) -> None:
+    # 120 ms packets: one sample, one packet's worth and a bit, a second and a bit
+    for count in (1, rate * 120 // 1000 + 1, rate + 7):
+        x = synthesize(seed=1, stream_id="s", start_ms=0, sample_count=count,
+                       sample_rate=rate, calls=[])
+        data = encode_opus(x, rate, encoder)
+        assert data == encode_opus(x, rate, encoder)
+        y, sr = decode(data)
+        assert (sr, len(y)) == (rate, count), (encoder, count)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000])
+def test_fast_opus_keeps_every_bands_energy_and_the_waveform(rate: int) -> None:
+    count = 3 * rate
+    calls = [CallSpec(start_ms=500, end_ms=2500, frequency_min=0.2 * rate / 2,
+                      frequency_max=0.6 * rate / 2, amplitude=0.1, kind=kind, seed=3)
+             for kind in ("sweep", "noise")]
+    x = synthesize(seed=1, stream_id="s", start_ms=0, sample_count=count, sample_rate=rate,
+                   calls=calls)
+    y, _ = decode(encode_opus(x, rate, "pyav"))
+    edges = np.linspace(0, 0.8 * rate / 2, 9)
+    for low, high in itertools.pairwise(edges):
+        ratio = band_energy(y, rate, low, high) / band_energy(x, rate, low, high)
+        assert abs(10 * np.log10(ratio)) < 1.5, (low, high)
+    # the waveform as faithful as libsndfile's encoding of it
+    before, _ = decode(encode_opus(x, rate, "libsndfile"))
+    assert np.corrcoef(x, y)[0, 1] > max(0.9, np.corrcoef(x, before)[0, 1] - 0.01)
+
+
+def test_opus_encoders_name_themselves_and_refuse_bad_input(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert encoder_id("pyav") != encoder_id("libsndfile")
+    x = np.zeros(800, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"encoder must be one of \('pyav', 'libsndfile'\)"):
+        encode_opus(x, 8000, "ffmpeg")
+    with pytest.raises(ValueError, match="samples is empty"):
+        encode_opus(x[:0], 8000)
+    with pytest.raises(ValueError, match="sample_rate must be one of"):
+        encode_opus(x, 22050)
+    monkeypatch.setattr(opus, "_pyav", lambda: None)
+    assert opus_encoder() == "libsndfile"
+    assert decode(encode(x, 8000, "opus"))[0].shape == (800,)
+    with pytest.raises(ImportError, match=r"rfcx-frames\[emulator\]"):
+        encode_opus(x, 8000, "pyav")
 
 
 def test_encode_rejects_unknown_codec_and_bad_opus_rate() -> None:

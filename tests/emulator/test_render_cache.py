@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rfcx_frames.config import ENV_EMULATOR_AUDIO_CACHE
-from rfcx_frames.emulator.audio import decode, render_segment
+from rfcx_frames.emulator import opus, render_cache
+from rfcx_frames.emulator.audio import decode, render_segment, segment_spec
 from rfcx_frames.emulator.store import Store
 from rfcx_frames.emulator.world import build_world
 
@@ -62,3 +63,35 @@ def test_off_keeps_no_folder_and_an_unwritable_one_only_costs_the_render(
     monkeypatch.setenv(ENV_EMULATOR_AUDIO_CACHE, str(blocker))
     assert render_segment(store, seg)[0] == plain
     assert blocker.read_text() == "a file where the folder should be"
+
+
+def _opus_segment(store: Store) -> str:
+    rows = store.query("SELECT s.id FROM segments s WHERE s.file_extension = '.opus' "
+                       "ORDER BY s.stream_id, s.start LIMIT 1")
+    return str(rows[0]["id"])
+
+
+def test_each_opus_encoder_and_synthesis_version_has_its_own_renders(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "rendered"
+    monkeypatch.setenv(ENV_EMULATOR_AUDIO_CACHE, str(shared))
+    store = _world(tmp_path / "a")
+    seg = _opus_segment(store)
+    fast, ext = render_segment(store, seg)
+    # Without PyAV the same segment is libsndfile's encoding, never the stored PyAV bytes.
+    monkeypatch.setattr(opus, "_pyav", lambda: None)
+    plain, _ = render_segment(store, seg)
+    assert ext == ".opus" and plain != fast
+    assert len(list(shared.rglob("*.audio"))) == 2
+    spec = segment_spec(store, seg)[0]
+    assert decode(plain)[0].shape == decode(fast)[0].shape == (spec["sample_count"],)
+    monkeypatch.undo()
+    # A render an older synthesis stored is never served as the current one.
+    older = tmp_path / "older"
+    monkeypatch.setenv(ENV_EMULATOR_AUDIO_CACHE, str(older))
+    with monkeypatch.context() as m:
+        m.setattr(render_cache, "RENDER_VERSION", render_cache.RENDER_VERSION - 1)
+        key = render_cache.render_key(codec="opus", encoder=opus.encoder_id(), **spec)
+        render_cache.RenderCache(older).get(key, lambda: b"audio of an older synthesis")
+    assert render_segment(store, seg)[0] == fast
+    assert len(list(older.rglob("*.audio"))) == 2
