@@ -39,7 +39,7 @@ from rfcx_frames.audio.naming import FORMATS, check_format, check_id, file_name
 from rfcx_frames.audio.segment_check import AudioVerificationError, check_segment_audio
 from rfcx_frames.cache.disk import remove_quietly, stale_files
 from rfcx_frames.exceptions import DownloadError
-from rfcx_frames.files import TMP_PREFIX, fsync_dir, write_bytes
+from rfcx_frames.files import TMP_PREFIX, atomic_path, fsync_dir, write_bytes
 from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import to_compact, to_utc
 from rfcx_frames.urls import is_loopback
@@ -49,7 +49,7 @@ from rfcx_frames.urls import is_loopback
 _LEFTOVERS = (f"{TMP_PREFIX}*", ".*.part")
 #: Download threads per request slot against a server on this machine (see the module
 #: docstring); measured in ``bench/bench_downloads.py``.
-_LOOPBACK_THREADS_PER_SLOT = 3
+_LOOPBACK_THREADS_PER_SLOT = 2
 
 
 def segment_url(api_url: str, stream_id: str, start: Any) -> str:
@@ -187,16 +187,37 @@ def download_one(client: Context, segment: Mapping[str, Any], dest: Path,
     path = dest / file_name(str(segment["stream_id"]), segment["start"], ext)
     if not overwrite and _existing_ok(path, segment):
         return path, False
-    data = fetch_bytes(client, str(segment["stream_id"]), segment["start"])
-    check_segment_audio(data, segment)
-    if ext != check_format(real_ext):
-        data = convert(data, ext)
-    # No fsync of the file: every re-run checks each file before keeping it, which replaces
-    # one a power cut left short; the rename still keeps a crashed run from leaving half a file.
-    write_bytes(path, data, durable=False)
+    if ext == check_format(real_ext):
+        _fetch_checked(client, segment, path)
+    else:
+        data = fetch_bytes(client, str(segment["stream_id"]), segment["start"])
+        check_segment_audio(data, segment)
+        # No fsync of the file, as in _fetch_checked.
+        write_bytes(path, convert(data, ext), durable=False)
     if sync_folder:
         fsync_dir(path.parent)
     return path, True
+
+
+def _fetch_checked(client: Context, segment: Mapping[str, Any], path: Path) -> None:
+    """Stream a segment's file to a temporary beside ``path``, check it, then rename it.
+
+    No fsync of the file: every re-run checks each file before keeping it, which replaces
+    one a power cut left short; the rename keeps a crashed run from leaving half a file.
+    """
+    url = segment_url(client.api_url, str(segment["stream_id"]), segment["start"])
+    with atomic_path(path, durable=False) as tmp, open(tmp, "wb") as handle:
+        # Written as it arrives (the session empties the file before a retry): a body
+        # held whole in memory costs fresh pages per file, which many threads fault in.
+        client.session.request("GET", url, parse=_nothing, into=handle)
+        handle.flush()
+        # From a path libsndfile reads the file itself, without the GIL: from bytes every
+        # read is a Python callback, holding up the other download threads.
+        check_segment_audio(tmp, segment)
+
+
+def _nothing(response: requests.Response) -> None:
+    return None
 
 
 def _checked_rows(segments: pd.DataFrame, root: Path, by_stream: bool
@@ -273,7 +294,7 @@ def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[st
         One sub-folder per stream (default), or every file directly in ``dest``.
     max_workers
         Download threads (default: the client's ``max_workers``; against a server on this
-        machine, three per request slot, ``config.LOOPBACK_WORKERS``). Requests in
+        machine, two per request slot, ``config.LOOPBACK_WORKERS``). Requests in
         flight stay within the client's limit whatever this is.
     overwrite
         Download again even when a verified file is already there.
