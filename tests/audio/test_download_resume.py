@@ -1,7 +1,10 @@
-"""Downloads after a crash: leftovers swept, bad files fetched again, folders synced per batch."""
+"""Downloads after a crash or a cut body: leftovers swept, bad files fetched again, folders
+synced per batch, bodies streamed to disk and started over on a retry."""
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 import soundfile as sf
 
 import rfcx_frames.audio.download as downloads
-from rfcx_frames.audio.download import download
+from rfcx_frames.audio.download import download, segment_url
 from rfcx_frames.emulator import Emulator
 from rfcx_frames.files import TMP_PREFIX
 
@@ -73,3 +76,38 @@ def test_a_batch_fsyncs_each_folder_it_wrote_once(demo_emulator: Emulator, tmp_p
     one = client.download_segment(str(segs["stream_id"].iloc[0]), tmp_path / "one",
                                   segs["start"].iloc[0])
     assert synced == [Path(one).parent]
+
+
+def test_bodies_cut_short_are_fetched_again_into_an_emptied_file(
+        fresh_emulator: Emulator, tmp_path: Path) -> None:
+    segs = _segments(fresh_emulator, 4)
+    clean = download(fresh_emulator.client(progress=False), segs, tmp_path / "clean")
+    fresh_emulator.reset_stats()
+    fresh_emulator.set_faults(reset_rate=0.5)  # half of them cut the body after the headers
+    try:
+        cut = download(fresh_emulator.client(progress=False, retries=12, backoff_factor=0.001),
+                       segs, tmp_path / "cut")
+    finally:
+        fresh_emulator.set_faults(reset_rate=0.0)
+    stats = fresh_emulator.stats()
+    assert stats["faults"].get("truncate", 0) > 0
+    assert stats["requests"]["GET /_blobs/..."] > len(segs)  # some files came twice or more
+    for a, b in zip(clean["path"], cut["path"], strict=True):
+        assert Path(a).read_bytes() == Path(b).read_bytes()
+    assert not [p for p in (tmp_path / "cut").rglob(f"{TMP_PREFIX}*")]
+
+
+class _FullDisk(io.BytesIO):
+    def write(self, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_is_raised_at_once_never_taken_for_a_network_fault(
+        demo_emulator: Emulator) -> None:
+    row = _segments(demo_emulator, 1).iloc[0]
+    client = demo_emulator.client(progress=False)
+    demo_emulator.reset_stats()
+    with pytest.raises(OSError, match="No space left"):
+        client.session.request("GET", segment_url(client.api_url, row["stream_id"], row["start"]),
+                               parse=lambda r: None, into=_FullDisk())
+    assert demo_emulator.stats()["requests"].get("GET /_blobs/...", 0) == 1
