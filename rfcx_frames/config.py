@@ -20,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
+from .objectstore import ObjectPath, is_object_url
 from .version import __version__
+
+#: Where the cache lives: a local folder, or a prefix in an object store (``s3://``).
+CacheRoot = Path | ObjectPath
+#: A cache root as callers pass it (``None``: ``$RFCX_FRAMES_CACHE``, else the user cache).
+RootArg = str | os.PathLike[str] | ObjectPath | None
 
 # --- Hosts (contract §1) -------------------------------------------------------------
 DEFAULT_API_URL = "https://api.rfcx.org"
@@ -44,6 +50,9 @@ ENV_CLIENT_SECRET = "AUTH0_CLIENT_SECRET"
 ENV_PROGRESS = "RFCX_FRAMES_PROGRESS"
 #: The cache folder (default: the user cache folder of :data:`APP_NAME`).
 ENV_CACHE_DIR = "RFCX_FRAMES_CACHE"
+#: The folder for what stays on each machine (downloaded audio) when the cache root is an
+#: object store (default: the user cache folder of :data:`APP_NAME`).
+ENV_LOCAL_CACHE = "RFCX_FRAMES_LOCAL_CACHE"
 #: The cache mode when neither the call nor the client names one.
 ENV_CACHE_MODE = "RFCX_FRAMES_CACHE_MODE"
 #: Where the emulator keeps rendered synthetic audio shared by every world (``off``: none).
@@ -193,29 +202,87 @@ def progress_enabled_by_env() -> bool:
     return value is None or value.strip().lower() not in {"0", "false", "no", "off"}
 
 
-def cache_path(root: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder: ``root`` if given, else ``$RFCX_FRAMES_CACHE``, else the user cache.
+def cache_root(root: RootArg = None) -> CacheRoot:
+    """The cache root: ``root`` if given, else ``$RFCX_FRAMES_CACHE``, else the user cache.
 
-    The one place that resolves it (the Parquet cache and the audio store share the
-    folder). The user cache is ``platformdirs.user_cache_dir("rfcx_frames")`` (for
-    example ``~/.cache/rfcx_frames`` on Linux). The folder is not created here.
+    The one place that resolves it. A value starting ``s3://`` is a prefix in an object
+    store (:class:`~rfcx_frames.objectstore.ObjectPath`, reached with the standard AWS
+    environment), anything else a folder. The user cache is
+    ``platformdirs.user_cache_dir("rfcx_frames")`` (for example ``~/.cache/rfcx_frames``
+    on Linux). Nothing is created here.
 
     Parameters
     ----------
     root
-        An explicit folder (``Client(cache_dir=...)``, ``--cache-dir``), or ``None``.
+        An explicit root (``Client(cache_dir=...)``, ``--cache-dir``), or ``None``.
+
+    Raises
+    ------
+    ValueError
+        For an ``s3://`` URL without a valid bucket name.
+
+    Examples
+    --------
+    >>> str(cache_root("/tmp/my-cache")), str(cache_root("s3://team-bucket/rfcx/"))
+    ('/tmp/my-cache', 's3://team-bucket/rfcx')
+    """
+    if isinstance(root, ObjectPath):
+        return root
+    if root is None:
+        folder = env(ENV_CACHE_DIR)
+        if folder is None or not folder.strip():
+            return Path(platformdirs.user_cache_dir(APP_NAME))
+        root = folder.strip()
+    if is_object_url(root):
+        return ObjectPath.from_url(str(root))
+    return Path(root).expanduser()
+
+
+def cache_path(root: RootArg = None) -> Path:
+    """The cache folder on this machine, as :func:`cache_root` resolves it.
+
+    The audio store and anything else that needs local files use it; the Parquet cache
+    itself uses :func:`cache_root`, which may also be an object store. With an object-store
+    root, local files go to ``$RFCX_FRAMES_LOCAL_CACHE`` or the user cache folder: tables
+    are shared through the bucket, audio stays on the machine that downloaded it (it is
+    large, and any worker can fetch it again).
+
+    Parameters
+    ----------
+    root
+        An explicit folder or ``s3://`` root (``Client(cache_dir=...)``, ``--cache-dir``),
+        or ``None``.
 
     Examples
     --------
     >>> str(cache_path("/tmp/my-cache"))
     '/tmp/my-cache'
     """
-    if root is not None:
-        return Path(root).expanduser()
-    folder = env(ENV_CACHE_DIR)
-    if folder is not None and folder.strip():
+    resolved = cache_root(root)
+    if isinstance(resolved, ObjectPath):
+        folder = env(ENV_LOCAL_CACHE)
+        if folder is None or not folder.strip():
+            return Path(platformdirs.user_cache_dir(APP_NAME))
         return Path(folder.strip()).expanduser()
-    return Path(platformdirs.user_cache_dir(APP_NAME))
+    return resolved
+
+
+def root_argument(root: RootArg) -> Path | str | ObjectPath | None:
+    """A ``cache_dir`` argument as a client keeps it: a folder as a ``Path``, a URL as given.
+
+    Parameters
+    ----------
+    root
+        What the user passed.
+
+    Examples
+    --------
+    >>> root_argument("s3://bkt/cache"), root_argument("/tmp/c")
+    ('s3://bkt/cache', PosixPath('/tmp/c'))
+    """
+    if root is None or isinstance(root, ObjectPath) or is_object_url(root):
+        return root  # type: ignore[return-value]
+    return Path(root)
 
 
 def emulator_audio_path() -> Path | None:

@@ -78,7 +78,9 @@ def as_int_list(value: Any, name: str) -> list[int] | None:
     """
     if value is None:
         return None
-    items: Iterable[Any] = [value] if isinstance(value, (int, str)) else value
+    # numpy integers (a value taken from a frame, ``df.id.iloc[0]``) are ids too.
+    single = isinstance(value, (numbers.Integral, str))
+    items: Iterable[Any] = [value] if single else value
     if not isinstance(items, Iterable):
         raise TypeError(f"{name} must be an integer or an iterable of integers, "
                         f"not {type(value).__name__}")

@@ -28,7 +28,8 @@ from rfcx_frames.emulator import Emulator
 
 DAY = ["--start", "2024-03-01", "--end", "2024-03-02"]
 SUBCOMMANDS = ["emulator", "login", "projects", "streams", "segments", "detections",
-               "annotations", "classifications", "download", "clips", "training-set",
+               "annotations", "classifications", "counts", "effort", "classifiers", "jobs",
+               "best-detections", "download", "clips", "training-set",
                "ingest", "cache", "demo"]
 SCRIPT = Path(sys.executable).with_name("rfcx-frames")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -77,7 +76,7 @@ class Context:
         self.ingest_url = ingest_url
         self.session = session
         self.token_source = token_source
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = config.root_argument(cache_dir)
         # An explicit setting outranks the environment; None leaves it to
         # RFCX_FRAMES_CACHE_MODE, then "use".
         self.cache_default: Any = (None if cache is None or cache is True
@@ -125,9 +124,10 @@ class Context:
         return cache_mod.resolve_mode(cache, default="use")
 
     @property
-    def cache_root(self) -> Path:
-        """Folder of the local Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache)."""
-        return config.cache_path(self.cache_dir)
+    def cache_root(self) -> config.CacheRoot:
+        """Root of the Parquet cache (argument, ``RFCX_FRAMES_CACHE``, user cache): a
+        folder, or an ``s3://`` prefix."""
+        return config.cache_root(self.cache_dir)
 
     def max_age(self, entity: Entity, max_age: Any) -> pd.Timedelta | None:
         """How old cached rows of ``entity`` may be: the call's, else the client's for labels."""

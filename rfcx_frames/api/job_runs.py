@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 import re
 import time
 from collections.abc import Callable
@@ -119,8 +120,10 @@ def create_classifier_job(ctx: Context, classifier_id: int, project: str, stream
     ...                              "2024-03-01", "2024-03-02", hours="5-7")  # doctest: +SKIP
     309
     """
-    if isinstance(classifier_id, bool) or not isinstance(classifier_id, int) or classifier_id < 1:
+    if (isinstance(classifier_id, bool) or not isinstance(classifier_id, numbers.Integral)
+            or classifier_id < 1):
         raise ValueError(f"classifier_id must be a positive integer, got {classifier_id!r}")
+    classifier_id = int(classifier_id)
     form: dict[str, Any] = {"classifier_id": str(classifier_id),
                             "project_id": path_id(project, "project")}
     stream_ids = validate.as_str_list(streams, "streams")

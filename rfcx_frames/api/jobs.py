@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,8 +89,9 @@ def status_code(status: Any, name: str = "status") -> int:
     codes = {v: k for k, v in JOB_STATUSES.items()}
     if isinstance(status, str) and status in codes:
         return codes[status]
-    if isinstance(status, int) and not isinstance(status, bool) and status in JOB_STATUSES:
-        return status
+    if (isinstance(status, numbers.Integral) and not isinstance(status, bool)
+            and int(status) in JOB_STATUSES):
+        return int(status)
     raise ValueError(f"{name} must be one of {', '.join(JOB_STATUSES.values())} (or their "
                      f"codes {', '.join(map(str, JOB_STATUSES))}), got {status!r}")
 
@@ -233,10 +235,12 @@ def check_job_id(value: Any) -> int:
 
     Examples
     --------
-    >>> check_job_id("12")
-    12
+    >>> import numpy as np
+    >>> check_job_id("12"), check_job_id(np.int64(7))
+    (12, 7)
     """
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    # numpy integers too: a job id is usually taken from classifier_jobs_df()["id"].
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):
         raise TypeError(f"job_id must be an integer id, got {type(value).__name__}")
     text = str(value).strip()
     if not text.isdigit() or not text.isascii() or int(text) < 1:

@@ -103,7 +103,8 @@ def write_training_set(ctx: Context, ts: TrainingSet, out_dir: str | os.PathLike
     format
         ``"npz"`` (float32, one file per shard) or ``"flac"`` (24-bit, one per clip).
     shard_size
-        Clips per shard (bounds memory).
+        Clips per shard (the unit a re-run skips); memory holds one batch of the set's
+        ``batch_size`` clips, never more than ``shard_size``.
     progress
         Show a progress bar (default: the client's setting).
 

@@ -1,8 +1,9 @@
 """Clips of a table written to one ``.npz`` through resumable shards, in bounded memory.
 
 :func:`write_clips` is what ``rfcx-frames clips`` runs: the rows' clips are cut
-``shard_size`` at a time into ``<out>.parts/`` (each shard an ``.npz`` plus its metadata
-``.parquet``, written atomically), then streamed into ``<out>`` (array ``audio``,
+``batch_size`` at a time and streamed into parts of ``shard_size`` clips in
+``<out>.parts/`` (each part a ``.npy`` plus its metadata ``.parquet``, the ``.npy``
+renamed into place last), then streamed into ``<out>`` (array ``audio``,
 ``float32 [rows, samples]``, compressed) and ``<out>.parquet`` (one metadata row per
 clip), and the parts are removed. A run that fails or is killed leaves its parts; the
 same command skips them (``plan.json`` names the plan, and parts of another plan are
@@ -20,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ import pandas as pd
 
 from rfcx_frames.audio.clip_audio import native_rate
 from rfcx_frames.audio.clips import clip_spans, iter_clips
+from rfcx_frames.audio.npy_stream import write_npy_data, write_npy_rows
 from rfcx_frames.audio.sample_time import samples_between, series_ns
 from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.files import open_atomic, read_json, write_bytes, write_json
@@ -64,14 +68,29 @@ def _open_parts(parts: Path, plan: str) -> None:
         write_json(marker, {"plan": plan})
 
 
-def _write_part(parts: Path, shard: int, audio: np.ndarray, meta: pd.DataFrame) -> None:
+def _write_part(parts: Path, shard: int, width: int, n: int,
+                batches: Iterator[tuple[np.ndarray, pd.DataFrame]]) -> None:
+    """One part: the audio streamed batch by batch into its ``.npy``, then the metadata."""
+    metas: list[pd.DataFrame] = []
+
+    def audio() -> Iterator[np.ndarray]:
+        for batch, meta in batches:
+            metas.append(meta)
+            if batch.shape[1] == width:
+                yield batch
+            else:  # the frame's longest clip fixes the width; fill the rest with zeros
+                rows = np.zeros((len(batch), width), dtype=np.float32)
+                rows[:, : min(width, batch.shape[1])] = batch[:, :width]
+                yield rows
+
+    npy = parts / f"{shard:05d}.npy"
+    # Written beside the part and renamed last: the .npy's presence marks it complete.
+    with open_atomic(npy.with_suffix(".npy.partial"), "wb") as handle:
+        write_npy_rows(handle, (n, width), audio())
     buffer = io.BytesIO()
-    meta.to_parquet(buffer, index=True)
+    pd.concat(metas).to_parquet(buffer, index=True)
     write_bytes(parts / f"{shard:05d}.parquet", buffer.getvalue())
-    buffer = io.BytesIO()
-    np.save(buffer, audio)
-    # The .npy is written last: its presence marks the shard complete.
-    write_bytes(parts / f"{shard:05d}.npy", buffer.getvalue())
+    os.replace(npy.with_suffix(".npy.partial"), npy)
 
 
 def _assemble(parts: Path, out: Path, n_parts: int, shape: tuple[int, int]) -> pd.DataFrame:
@@ -84,14 +103,15 @@ def _assemble(parts: Path, out: Path, n_parts: int, shape: tuple[int, int]) -> p
             archive.open("audio.npy", "w", force_zip64=True) as member:
         np.lib.format.write_array_header_2_0(member, header)
         for k in range(n_parts):
-            member.write(np.ascontiguousarray(np.load(parts / f"{k:05d}.npy")).tobytes())
+            write_npy_data(member, np.load(parts / f"{k:05d}.npy"))
     return pd.concat(metas) if metas else pd.DataFrame()
 
 
 def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
                 duration: float | None = None, pad: float = 0.0,
                 sample_rate: int | None = None, band_pass: bool = False,
-                shard_size: int = 256, progress: bool = True) -> tuple[int, pd.DataFrame]:
+                shard_size: int = 256, batch_size: int = 64,
+                progress: bool = True) -> tuple[int, pd.DataFrame]:
     """Write the clips of ``frame``'s rows to ``out`` and their metadata beside it.
 
     Parameters
@@ -105,7 +125,9 @@ def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
     duration, pad, sample_rate, band_pass
         As in :func:`~rfcx_frames.audio.clips.clips`.
     shard_size
-        Clips held in memory at a time, and per resumable part.
+        Clips per resumable part (a re-run skips the parts already written).
+    batch_size
+        Clips decoded at a time: memory holds one batch, streamed into its part.
     progress
         Show a progress bar.
 
@@ -127,6 +149,7 @@ def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
     (1, 100)
     """
     shard_size = check_positive_int(shard_size, "shard_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     spans = clip_spans(frame, duration, pad)
     rate = check_sample_rate(sample_rate)
     if rate is None:
@@ -145,14 +168,11 @@ def write_clips(source: SegmentSource, frame: pd.DataFrame, out: Path, *,
         for shard, lo in enumerate(starts):
             rows = frame.iloc[lo : lo + shard_size]
             if not (parts / f"{shard:05d}.npy").is_file():
-                audio = np.zeros((len(rows), width), dtype=np.float32)
-                metas = []
-                for batch, meta in iter_clips(source, rows, duration, pad, sample_rate=rate,
-                                              band_pass=band_pass, batch_size=len(rows),
-                                              progress=False):
-                    audio[meta.index.to_numpy(), : batch.shape[1]] = batch[:, :width]
-                    metas.append(meta.set_axis(meta.index + lo))
-                _write_part(parts, shard, audio, pd.concat(metas))
+                batches = iter_clips(source, rows, duration, pad, sample_rate=rate,
+                                     band_pass=band_pass, batch_size=min(batch_size, len(rows)),
+                                     progress=False)
+                _write_part(parts, shard, width, len(rows),
+                            ((a, m.set_axis(m.index + lo)) for a, m in batches))
             bar.update(len(rows))
     meta = _assemble(parts, out, len(starts), (len(frame), width))
     with open_atomic(out.with_suffix(".parquet"), "wb") as handle:

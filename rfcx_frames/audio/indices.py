@@ -43,6 +43,8 @@ INDICES: tuple[str, ...] = ("aci", "adi", "aei", "bi", "ndsi", "h")
 ANTHROPHONY = (1000.0, 2000.0)
 BIOPHONY = (2000.0, 11000.0)
 BI_BAND = (2000.0, 8000.0)
+#: Samples per spectrogram frame unless ``nperseg`` says otherwise.
+NPERSEG = 512
 
 
 def _maad() -> Any:
@@ -62,32 +64,57 @@ def _band(band: Sequence[float], name: str, nyquist: float) -> tuple[float, floa
 
 
 def _one(x: np.ndarray, rate: int, features: Any, sound: Any, nperseg: int,
-         bands: dict[str, tuple[float, float]]) -> list[float]:
-    """The indices of one window's samples."""
+         bands: dict[str, tuple[float, float]], wanted: Sequence[str]) -> list[float]:
+    """The ``wanted`` indices of one window's samples."""
     if len(x) < nperseg or not np.any(x):
-        return [np.nan] * len(INDICES)  # silence or a gap: no spectrum to describe
+        return [np.nan] * len(wanted)  # silence or a gap: no spectrum to describe
     sxx, _, fn, _ = sound.spectrogram(x, rate, nperseg=nperseg, noverlap=nperseg // 2,
                                       mode="amplitude")
-    power = sxx ** 2
-    _, _, aci = features.acoustic_complexity_index(sxx)
     fmax = rate / 2
-    adi = features.acoustic_diversity_index(sxx, fn, fmin=0, fmax=fmax, bin_step=1000,
-                                            dB_threshold=-50, index="shannon")
-    aei = features.acoustic_eveness_index(sxx, fn, fmin=0, fmax=fmax, bin_step=1000,
-                                          dB_threshold=-50)
-    bi = features.bioacoustics_index(sxx, fn, flim=bands["bi"])
-    ndsi, _, _, _ = features.soundscape_index(power, fn, flim_bioPh=bands["biophony"],
-                                              flim_antroPh=bands["anthrophony"])
-    hf, _ = features.frequency_entropy(power)
-    ht = features.temporal_entropy(x)
-    return [float(aci), float(adi), float(aei), float(bi), float(ndsi), float(ht * hf)]
+    power = sxx ** 2
+    compute = {
+        "aci": lambda: features.acoustic_complexity_index(sxx)[2],
+        "adi": lambda: features.acoustic_diversity_index(
+            sxx, fn, fmin=0, fmax=fmax, bin_step=1000, dB_threshold=-50, index="shannon"),
+        "aei": lambda: features.acoustic_eveness_index(
+            sxx, fn, fmin=0, fmax=fmax, bin_step=1000, dB_threshold=-50),
+        "bi": lambda: features.bioacoustics_index(sxx, fn, flim=bands["bi"]),
+        "ndsi": lambda: features.soundscape_index(
+            power, fn, flim_bioPh=bands["biophony"], flim_antroPh=bands["anthrophony"])[0],
+        "h": lambda: features.temporal_entropy(x) * features.frequency_entropy(power)[0],
+    }
+    return [float(compute[name]()) for name in wanted]
+
+
+def check_indices(indices: Sequence[str] | None) -> tuple[str, ...]:
+    """The chosen index columns, in :data:`INDICES` order (``None``: all of them).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an empty choice.
+
+    Examples
+    --------
+    >>> check_indices(["h", "aci"])
+    ('aci', 'h')
+    """
+    if indices is None:
+        return INDICES
+    chosen = [indices] if isinstance(indices, str) else list(indices)
+    unknown = sorted(set(chosen) - set(INDICES))
+    if unknown or not chosen:
+        raise ValueError(f"indices must be a non-empty choice among {list(INDICES)}; "
+                         f"got {chosen!r}")
+    return tuple(name for name in INDICES if name in chosen)
 
 
 def acoustic_indices(audio: np.ndarray, sample_rate: int,
                      n_samples: Sequence[int] | np.ndarray | None = None, *,
-                     nperseg: int = 512, anthrophony: Sequence[float] = ANTHROPHONY,
+                     nperseg: int = NPERSEG, anthrophony: Sequence[float] = ANTHROPHONY,
                      biophony: Sequence[float] = BIOPHONY,
-                     bi_band: Sequence[float] = BI_BAND) -> pd.DataFrame:
+                     bi_band: Sequence[float] = BI_BAND,
+                     indices: Sequence[str] | None = None) -> pd.DataFrame:
     """ACI, ADI, AEI, BI, NDSI and H of every window of a batch.
 
     Parameters
@@ -104,18 +131,22 @@ def acoustic_indices(audio: np.ndarray, sample_rate: int,
         The NDSI's ``(low, high)`` bands in Hz (capped at the Nyquist frequency).
     bi_band
         The Bioacoustic Index's band in Hz.
+    indices
+        The indices to compute, among :data:`INDICES` (default: all); the others are
+        not computed at all.
 
     Returns
     -------
     pandas.DataFrame
-        One row per window, columns :data:`INDICES` (float64). A window shorter than
+        One row per window, the chosen columns of :data:`INDICES` (float64, in that
+        order). A window shorter than
         ``nperseg`` or all zeros (a recording gap) gets NaN.
 
     Raises
     ------
     ValueError
-        For a non-positive rate, a band that is not ``(low, high)``, or ``n_samples`` of
-        another length than the batch.
+        For a non-positive rate, a band that is not ``(low, high)``, ``n_samples`` of
+        another length than the batch, or an unknown index.
     ImportError
         When scikit-maad is missing (``pip install 'rfcx-frames[maad]'``).
 
@@ -135,15 +166,16 @@ def acoustic_indices(audio: np.ndarray, sample_rate: int,
                else np.asarray(n_samples, dtype=np.int64))
     if len(lengths) != len(batch):
         raise ValueError(f"n_samples has {len(lengths)} values for {len(batch)} windows")
+    wanted = check_indices(indices)
     nyquist = sample_rate / 2
     bands = {"anthrophony": _band(anthrophony, "anthrophony", nyquist),
              "biophony": _band(biophony, "biophony", nyquist),
              "bi": _band(bi_band, "bi_band", nyquist)}
     features, sound = _maad()
     # NaN fill (gap="nan") counts as silence, as the zero fill does.
-    rows = [_one(np.nan_to_num(row[: int(n)]), int(sample_rate), features, sound, nperseg, bands)
-            for row, n in zip(batch, lengths, strict=True)]
-    return pd.DataFrame(rows, columns=list(INDICES), dtype="float64")
+    rows = [_one(np.nan_to_num(row[: int(n)]), int(sample_rate), features, sound, nperseg, bands,
+                 wanted) for row, n in zip(batch, lengths, strict=True)]
+    return pd.DataFrame(rows, columns=list(wanted), dtype="float64")
 
 
 def _rate(meta: pd.DataFrame) -> int:
@@ -180,7 +212,7 @@ def indices_fn(**options: Any) -> IndicesFn:
     ----------
     **options
         Keyword arguments of :func:`~rfcx_frames.audio.indices.acoustic_indices`
-        (``nperseg``, ``anthrophony``, ``biophony``, ``bi_band``).
+        (``nperseg``, ``anthrophony``, ``biophony``, ``bi_band``, ``indices``).
 
     Returns
     -------
@@ -193,8 +225,10 @@ def indices_fn(**options: Any) -> IndicesFn:
     >>> indices_fn(nperseg=1024)
     IndicesFn(options={'nperseg': 1024})
     """
-    allowed = {"nperseg", "anthrophony", "biophony", "bi_band"}
+    allowed = {"nperseg", "anthrophony", "biophony", "bi_band", "indices"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"indices_fn got unknown options {unknown}; allowed: {sorted(allowed)}")
+    if "indices" in options:
+        options["indices"] = check_indices(options["indices"])
     return IndicesFn(dict(options))

@@ -4,7 +4,10 @@
 ``stream_id``, ``start``, ``end`` (``datetime64[ns, UTC]``), ``kind``, ``review_status``,
 ``recording_start``, one ``label_<class>`` column (``uint8``, 0/1) per class and one
 ``reviewed_<class>`` column (``bool``) per class. ``reviewed_<class>`` is True only where
-someone looked for that class: unlabelled is not negative.
+someone looked for that class: unlabelled is not negative. ``overlap_<class>``
+(``float32``) is how many seconds of the window the class's events (annotations,
+confirmed and used unreviewed detections, overlapping ones counted once) cover; the
+``"overlap"`` rule of ``single_label`` reads it.
 :class:`~rfcx_frames.audio.training_set.TrainingSet` wraps it with the audio.
 
 Rules (times in integer nanoseconds):

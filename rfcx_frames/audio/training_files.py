@@ -1,7 +1,7 @@
 """Training sets on disk: written in shards of bounded size, resumable, read back lazily.
 
 :func:`write_training_set` stores a :class:`~rfcx_frames.audio.training_set.TrainingSet`
-shard by shard (``shard_size`` clips in memory at a time), in a staging folder switched
+shard by shard (one batch of clips in memory at a time), in a staging folder switched
 in as a whole when complete (:mod:`rfcx_frames.audio.atomic_dir`). The staging folder is
 named after a hash of the plan (windows, rate, format, gap, shard size), so a run that
 failed or was killed is resumed by the same call: shards already written are skipped,
@@ -31,11 +31,14 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import soundfile as sf
 
 from rfcx_frames.audio.atomic_dir import (
@@ -47,6 +50,7 @@ from rfcx_frames.audio.atomic_dir import (
     replacing,
 )
 from rfcx_frames.audio.clip_audio import ClipAudio
+from rfcx_frames.audio.npy_stream import write_npz_rows
 from rfcx_frames.audio.training_set import TrainingSet
 from rfcx_frames.files import fsync_dir, open_atomic, write_bytes
 from rfcx_frames.progress import tqdm
@@ -54,6 +58,8 @@ from rfcx_frames.validate import check_positive_int
 
 AudioFormat = Literal["npz", "flac"]
 LAYOUT = 2
+#: Columns a written set's labels get: where each clip's audio is.
+_LOCATION = ("file", "offset", "shard", "sample_rate", "n_samples")
 
 
 def _plan_key(ts: TrainingSet, format: str, shard_size: int) -> str:
@@ -66,12 +72,9 @@ def _plan_key(ts: TrainingSet, format: str, shard_size: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def _encode(data: np.ndarray, format: AudioFormat, rate: int) -> bytes:
+def _flac(data: np.ndarray, rate: int) -> bytes:
     buffer = io.BytesIO()
-    if format == "npz":
-        np.savez(buffer, audio=data)
-    else:
-        sf.write(buffer, np.clip(data, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
+    sf.write(buffer, np.clip(data, -1.0, 1.0), rate, format="FLAC", subtype="PCM_24")
     return buffer.getvalue()
 
 
@@ -81,45 +84,82 @@ def _shard_files(shard: int, lo: int, hi: int, format: AudioFormat) -> list[str]
     return [f"audio/{shard:05d}/{row:07d}.flac" for row in range(lo, hi)]
 
 
+def _batches(ts: TrainingSet, lo: int, hi: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Rows ``lo..hi`` of the audio, ``ts.audio.batch_size`` at a time, with their start."""
+    step = ts.audio.batch_size
+    for a in range(lo, hi, step):
+        yield a, ts.audio[a : min(hi, a + step)]
+
+
 def _write_shard(staging: Path, ts: TrainingSet, shard: int, lo: int, hi: int,
                  format: AudioFormat) -> None:
-    """Shard ``shard`` (rows ``lo..hi``) in a hidden folder, renamed into place when whole."""
+    """Shard ``shard`` (rows ``lo..hi``) in a hidden folder, renamed into place when whole.
+
+    The audio is loaded and written one batch at a time, so memory holds one batch
+    (``ts.audio.batch_size`` clips), not the whole shard.
+    """
     final = staging / "audio" / f"{shard:05d}"
     partial = staging / "audio" / f".{shard:05d}.tmp"
     shutil.rmtree(partial, ignore_errors=True)
-    audio = ts.audio[lo:hi]
     if format == "npz":
-        # Straight to the file: an in-memory archive would double the shard's memory.
         with open_atomic(partial / "clips.npz", "wb") as handle:
-            np.savez(handle, audio=audio)
+            write_npz_rows(handle, "audio", (hi - lo, ts.audio.shape[1]),
+                           (audio for _, audio in _batches(ts, lo, hi)))
     else:
-        for row, clip in zip(range(lo, hi), audio, strict=True):
-            write_bytes(partial / f"{row:07d}.flac", _encode(clip, format, ts.sample_rate))
+        for first, audio in _batches(ts, lo, hi):
+            for row, clip in enumerate(audio, start=first):
+                write_bytes(partial / f"{row:07d}.flac", _flac(clip, ts.sample_rate))
     os.rename(partial, final)
     fsync_dir(final.parent)
 
 
+def _labels_of_shard(ts: TrainingSet, format: AudioFormat, shard: int, lo: int,
+                     hi: int) -> pd.DataFrame:
+    """Rows ``lo..hi`` of the labels plus where each clip is: file, offset, shard, rate."""
+    chunk = ts.labels.iloc[lo:hi].drop(columns=list(_LOCATION), errors="ignore")
+    n = hi - lo
+    chunk = chunk.assign(
+        file=pd.Series(_shard_files(shard, lo, hi, format), index=chunk.index, dtype="object"),
+        offset=(np.arange(n) if format == "npz" else np.zeros(n)).astype("int64"),
+        shard=np.full(n, shard, dtype="int64"),
+        sample_rate=np.full(n, ts.sample_rate, dtype="int64"),
+        n_samples=np.full(n, ts.audio.shape[1], dtype="int64"))
+    chunk.attrs = {}
+    return chunk
+
+
 def _write_labels(staging: Path, ts: TrainingSet, format: AudioFormat, shard_size: int) -> None:
-    """``labels.parquet`` (labels plus where each clip is) and ``dataset.json``."""
+    """``labels.parquet`` (labels plus where each clip is) and ``dataset.json``.
+
+    The Parquet file gets one row group per shard, each converted on its own: converting
+    the whole table at once made Arrow's allocator keep several times the labels' size.
+    """
     n = len(ts)
-    labels = ts.labels.drop(columns=["file", "offset", "shard", "sample_rate", "n_samples"],
-                            errors="ignore").copy()
-    rows = np.arange(n)
-    files = [f for k, lo in enumerate(range(0, n, shard_size))
-             for f in _shard_files(k, lo, min(n, lo + shard_size), format)]
-    labels["file"] = pd.Series(files, dtype="object")
-    labels["offset"] = (rows % shard_size if format == "npz" else np.zeros(n)).astype("int64")
-    labels["shard"] = (rows // shard_size).astype("int64")
-    labels["sample_rate"] = np.full(n, ts.sample_rate, dtype="int64")
-    labels["n_samples"] = np.full(n, ts.audio.shape[1], dtype="int64")
     info = {"layout": LAYOUT, "classes": ts.classes, "clip_duration": ts.clip_duration,
             "sample_rate": ts.sample_rate, "format": format, "rows": n,
             "shard_size": shard_size}
     write_bytes(staging / "dataset.json", json.dumps(info, indent=2).encode())
-    labels.attrs = {}
-    buffer = io.BytesIO()
-    labels.to_parquet(buffer, index=False)
-    write_bytes(staging / "labels.parquet", buffer.getvalue())
+    with open_atomic(staging / "labels.parquet", "wb") as handle:
+        if n == 0:
+            _labels_of_shard(ts, format, 0, 0, 0).to_parquet(handle, index=False)
+            return
+        writer: pq.ParquetWriter | None = None
+        try:
+            for shard, lo in enumerate(range(0, n, shard_size)):
+                table = pa.Table.from_pandas(
+                    _labels_of_shard(ts, format, shard, lo, min(n, lo + shard_size)),
+                    preserve_index=False)
+                if writer is None:
+                    # A column empty in the first shard is typed from the first shard
+                    # only: text (the type of every object column here).
+                    schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type)
+                                        else f for f in table.schema],
+                                       metadata=table.schema.metadata)
+                    writer = pq.ParquetWriter(handle, schema)
+                writer.write_table(table.cast(writer.schema))
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def write_training_set(
@@ -131,7 +171,10 @@ def write_training_set(
 ) -> Path:
     """Write a TrainingSet shard by shard; re-running after a failure resumes it.
 
-    Memory holds one shard of audio (``shard_size`` clips) at a time. The set is built
+    Memory holds one batch of audio at a time (``ts.audio.batch_size`` clips, the
+    ``batch_size`` of :func:`~rfcx_frames.audio.training_set.training_set`, and never
+    more than ``shard_size``), streamed into the shard's file; a shard is the unit a
+    re-run skips. The set is built
     in a hidden folder beside ``out_dir`` named after the plan, and switched in whole
     when complete (see :mod:`rfcx_frames.audio.atomic_dir`): ``out_dir`` shows the whole
     old set or the whole new one. After a crash or kill, the same call skips the shards
@@ -146,7 +189,7 @@ def write_training_set(
     format
         ``"npz"`` (float32, one file per shard) or ``"flac"`` (24-bit, one per clip).
     shard_size
-        Clips per shard.
+        Clips per shard (per file with ``"npz"``; the unit a re-run skips).
     progress
         Show a progress bar.
 

@@ -9,15 +9,16 @@ segment listing before any audio is read.
 
 Label views: :meth:`TrainingSet.multi_hot` (``uint8 [clips, classes]``),
 :meth:`TrainingSet.reviewed` (the mask of where a 0 is a real negative),
-:meth:`TrainingSet.single_label` (one class per clip, with a stated rule for windows
-holding two) and :meth:`TrainingSet.class_weights`. :meth:`TrainingSet.split` keeps
-overlapping windows on one side (:mod:`rfcx_frames.audio.training_split`).
+:meth:`TrainingSet.single_label` (one class per clip; for windows holding two, by
+default the class covering most of the window) and :meth:`TrainingSet.class_weights`.
+:meth:`TrainingSet.split` keeps overlapping windows on one side
+(:mod:`rfcx_frames.audio.training_split`).
 
 Examples
 --------
 >>> ts = TrainingSet(pd.DataFrame({"label_a": [1, 0], "reviewed_a": [True, True]}),
 ...                  ClipAudio(2, 4, lambda r: np.zeros((len(r), 4), np.float32)), 4, 1.0, ["a"])
->>> ts.multi_hot().tolist(), ts.single_label().tolist()
+>>> ts.multi_hot().tolist(), ts.single_label("first").tolist()
 ([[1], [0]], ['a', 'background'])
 """
 
@@ -34,11 +35,11 @@ from rfcx_frames.audio.sample_time import samples_between, seconds_to_ns
 from rfcx_frames.audio.sources import SegmentSource
 from rfcx_frames.audio.training import DEFAULT_STATUSES, ContextMode, label_table
 from rfcx_frames.audio.training_split import SplitBy, held_out_mask
-from rfcx_frames.audio.window_labels import class_columns
+from rfcx_frames.audio.window_labels import class_columns, overlap_columns
 from rfcx_frames.audio.windows import GapMode
 from rfcx_frames.validate import check_sample_rate
 
-SingleRule = Literal["drop", "rarest", "first"]
+SingleRule = Literal["overlap", "drop", "rarest", "first"]
 
 
 class TrainingSet:
@@ -109,16 +110,18 @@ class TrainingSet:
         _, reviewed = class_columns(self.classes)
         return self.labels[reviewed].to_numpy(dtype=bool).reshape(len(self), len(reviewed))
 
-    def single_label(self, rule: SingleRule = "drop", background: str = "background"
+    def single_label(self, rule: SingleRule = "overlap", background: str = "background"
                      ) -> pd.Series:
         """One class per clip, for single-label classifiers.
 
         Parameters
         ----------
         rule
-            For a clip holding several classes: ``"drop"`` gives ``None`` (filter with
-            ``.notna()``), ``"rarest"`` the class with the fewest clips in this set,
-            ``"first"`` the first in :attr:`classes`.
+            For a clip holding several classes: ``"overlap"`` the class whose events
+            cover the most of the clip (the ``overlap_<c>`` seconds; on a tie, the
+            class with fewer clips in this set, then the first in :attr:`classes`),
+            ``"drop"`` gives ``None`` (filter with ``.notna()``), ``"rarest"`` the class
+            with the fewest clips in this set, ``"first"`` the first in :attr:`classes`.
         background
             The value of clips holding no class.
 
@@ -127,18 +130,29 @@ class TrainingSet:
         pandas.Series
             Class values (object dtype) on the labels' index.
 
+        Raises
+        ------
+        ValueError
+            An unknown ``rule``, or ``"overlap"`` on labels without ``overlap_<c>``
+            columns (a set written before they existed: rebuild it).
+
         Examples
         --------
-        >>> _demo().single_label().tolist(), _demo().single_label("rarest").tolist()
+        >>> _demo().single_label().tolist()  # clip 0: b covers 0.9 s, a 0.4 s
+        ['b', 'b', 'background']
+        >>> _demo().single_label("drop").tolist(), _demo().single_label("rarest").tolist()
         ([None, 'b', 'background'], ['a', 'b', 'background'])
         """
-        if rule not in ("drop", "rarest", "first"):
-            raise ValueError(f"rule must be 'drop', 'rarest' or 'first', not {rule!r}")
+        if rule not in ("overlap", "drop", "rarest", "first"):
+            raise ValueError(f"rule must be 'overlap', 'drop', 'rarest' or 'first', not {rule!r}")
         hot = self.multi_hot().astype(bool)
         order = np.arange(len(self.classes))
-        if rule == "rarest":
+        if rule in ("rarest", "overlap"):
             order = np.argsort(hot.sum(axis=0), kind="stable")
-        pick = np.argmax(hot[:, order], axis=1) if len(self.classes) else np.zeros(len(self))
+        score = hot[:, order].astype("float64")
+        if rule == "overlap":
+            score = np.where(hot, self._overlaps(), -1.0)[:, order]
+        pick = np.argmax(score, axis=1) if len(self.classes) else np.zeros(len(self))
         names = np.array(self.classes, dtype=object)[order][pick] if len(self.classes) else (
             np.full(len(self), background, dtype=object))
         count = hot.sum(axis=1)
@@ -146,6 +160,16 @@ class TrainingSet:
         if rule == "drop":
             out[count > 1] = None
         return pd.Series(out, index=self.labels.index, name="label", dtype=object)
+
+    def _overlaps(self) -> np.ndarray:
+        """``float64 [clips, classes]``: seconds of each clip covered by each class."""
+        columns = overlap_columns(self.classes)
+        missing = [c for c in columns if c not in self.labels.columns]
+        if missing:
+            raise ValueError(f"rule='overlap' needs the {missing} columns, which these labels "
+                             "lack (a set built before they existed); rebuild it with "
+                             "training_set(), or pick rule='drop', 'rarest' or 'first'")
+        return self.labels[columns].to_numpy(dtype="float64").reshape(len(self), len(columns))
 
     def class_counts(self) -> pd.DataFrame:
         """Per class: ``positive``, ``negative`` (reviewed, not positive) and ``unknown``.
@@ -241,7 +265,8 @@ def _demo() -> TrainingSet:
                            "start": pd.to_datetime([0, 10**9, 2 * 10**9], utc=True),
                            "end": pd.to_datetime([10**9, 2 * 10**9, 3 * 10**9], utc=True),
                            "label_a": [1, 0, 0], "label_b": [1, 1, 0],
-                           "reviewed_a": [True, True, True], "reviewed_b": [True, True, False]})
+                           "reviewed_a": [True, True, True], "reviewed_b": [True, True, False],
+                           "overlap_a": [0.4, 0.0, 0.0], "overlap_b": [0.9, 1.0, 0.0]})
     return TrainingSet(labels, ClipAudio(3, 2, lambda r: np.zeros((len(r), 2), np.float32)),
                        2, 1.0, ["a", "b"])
 

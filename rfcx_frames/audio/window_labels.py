@@ -1,4 +1,4 @@
-"""Labels of fixed-length windows: multi-hot, review masks, review status and recording.
+"""Labels of fixed-length windows: multi-hot, review masks, overlaps, status and recording.
 
 Pure functions over integer-nanosecond times; :mod:`rfcx_frames.audio.training` decides
 which windows to label, this module labels them (see its docstring for the rules).
@@ -22,6 +22,17 @@ from rfcx_frames.audio.sample_time import ns_to_series
 
 #: The kinds of source rows a window's ``review_status`` names, in the order it lists them.
 SOURCE_STATUSES = ("annotation", "confirmed", "rejected", "unreviewed")
+
+
+def overlap_columns(classes: Sequence[str]) -> list[str]:
+    """The ``overlap_<c>`` column names: seconds of each window the class's events cover.
+
+    Examples
+    --------
+    >>> overlap_columns(["a"])
+    ['overlap_a']
+    """
+    return [f"overlap_{c}" for c in classes]
 
 
 def class_columns(classes: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -74,6 +85,35 @@ def _overlap_fraction(
     return np.clip(inter, 0, None) / denominator
 
 
+def covered_seconds(w_start: np.ndarray, clip_ns: int, e_start: np.ndarray,
+                    e_end: np.ndarray) -> np.ndarray:
+    """Seconds of each window ``[w, w + clip_ns)`` inside the union of the events.
+
+    Overlapping events count once, so two annotations of one call never add up to more
+    than the window.
+
+    Examples
+    --------
+    >>> covered_seconds(np.array([0]), 4 * 10**9, np.array([10**9, 2 * 10**9]),
+    ...                 np.array([3 * 10**9, 5 * 10**9])).tolist()
+    [3.0]
+    """
+    total = np.zeros(len(w_start), dtype="int64")
+    order = np.argsort(e_start, kind="stable")
+    lo: int | None = None
+    hi = 0
+    for a, b in zip(e_start[order], e_end[order], strict=True):
+        if lo is not None and int(a) <= hi:
+            hi = max(hi, int(b))
+            continue
+        if lo is not None:
+            total += np.clip(np.minimum(w_start + clip_ns, hi) - np.maximum(w_start, lo), 0, None)
+        lo, hi = int(a), int(b)
+    if lo is not None:
+        total += np.clip(np.minimum(w_start + clip_ns, hi) - np.maximum(w_start, lo), 0, None)
+    return total / 1e9
+
+
 def empty_table(classes: Sequence[str]) -> pd.DataFrame:
     """A clip table with no rows and every column typed.
 
@@ -93,6 +133,7 @@ def empty_table(classes: Sequence[str]) -> pd.DataFrame:
     }
     data.update({c: pd.Series([], dtype="uint8") for c in labels})
     data.update({c: pd.Series([], dtype=bool) for c in reviewed})
+    data.update({c: pd.Series([], dtype="float32") for c in overlap_columns(classes)})
     return pd.DataFrame(data)
 
 
@@ -151,7 +192,11 @@ def label_windows(
         label = np.zeros(n, dtype=bool)
         ambiguous = np.zeros(n, dtype=bool)
         validated = np.zeros(n, dtype=bool)
-        for ev in events[events["value"] == c].itertuples():
+        of_class = events[events["value"] == c]
+        kept = of_class[of_class["kind"] != "rejected"]
+        out[f"overlap_{c}"] = covered_seconds(starts, clip_ns, kept["start_ns"].to_numpy(),
+                                              kept["end_ns"].to_numpy()).astype("float32")
+        for ev in of_class.itertuples():
             frac = _overlap_fraction(starts, clip_ns, int(ev.start_ns), int(ev.end_ns))
             covered = frac >= min_overlap
             hits[str(ev.kind)] = hits.get(str(ev.kind), np.zeros(n, dtype=bool)) | covered
@@ -180,14 +225,16 @@ def label_windows(
     out["recording_start"] = ns_to_series(_recording_start(stream, middle)).to_numpy()
     frame = pd.DataFrame(out)
     return frame[["stream_id", "start", "end", "kind", "review_status", "recording_start",
-                  *labels, *reviewed]]
+                  *labels, *reviewed, *overlap_columns(classes)]]
 
 
 __all__ = [
     "SOURCE_STATUSES",
     "StreamEvents",
     "class_columns",
+    "covered_seconds",
     "empty_table",
     "inside",
     "label_windows",
+    "overlap_columns",
 ]

@@ -1,4 +1,4 @@
-"""A local Parquet cache for rfcx_frames queries.
+"""A Parquet cache for rfcx_frames queries, in a local folder or on an object store (``s3://``).
 
 Time-ranged entities (detections, annotations, segments) live in
 :class:`TimeRangedCache`: a hive-partitioned Parquet dataset per entity and filter
@@ -35,7 +35,7 @@ from rfcx_frames.cache.signature import (
 from rfcx_frames.cache.whole import WholeResultCache
 from rfcx_frames.config import DEFAULT_CACHE_HORIZON as DEFAULT_HORIZON
 from rfcx_frames.config import DEFAULT_CACHE_TTL as DEFAULT_TTL
-from rfcx_frames.config import DEFAULT_LABEL_MAX_AGE, cache_path
+from rfcx_frames.config import DEFAULT_LABEL_MAX_AGE, cache_path, cache_root
 from rfcx_frames.config import ENV_CACHE_DIR as ENV_DIR
 from rfcx_frames.config import ENV_CACHE_MODE as ENV_MODE
 from rfcx_frames.convert import frame_from_table, table_from_frame
@@ -57,6 +57,7 @@ __all__ = [
     "TimeRangedCache",
     "WholeResultCache",
     "cache_path",
+    "cache_root",
     "canonical_json",
     "clear",
     "clear_orphans",

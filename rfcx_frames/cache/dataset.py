@@ -16,22 +16,20 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from rfcx_frames.cache.assemble import file_schema, latest_copies, schema_fingerprint
-from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT, children, store_errors
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.intervals import Stamped, clip
 from rfcx_frames.cache.listing_rows import LISTINGS, listing_platforms, listing_rows
 from rfcx_frames.cache.manifest import Manifest
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.cache.platforms import normalize_url, remembered
-from rfcx_frames.config import cache_path
+from rfcx_frames.config import CacheRoot, RootArg, cache_root
 from rfcx_frames.convert import sort_table
 from rfcx_frames.schemas import ENTITIES, arrow_schema
 
@@ -39,12 +37,9 @@ RANGED = ("detections", "annotations", "segments")
 _FETCHED = "__fetched"
 
 
-def _entries(root: Path, entity: str, fingerprint: str) -> list[tuple[Entry, Manifest]]:
-    folder = root / LAYOUT / entity
-    if not folder.is_dir():
-        return []
+def _entries(root: CacheRoot, entity: str, fingerprint: str) -> list[tuple[Entry, Manifest]]:
     out = []
-    for child in sorted(folder.iterdir()):
+    for child in children(root / LAYOUT / entity):
         if not child.is_dir():
             continue
         entry = Entry(root, entity, child.name)
@@ -59,7 +54,7 @@ def _platform_of(manifest: Manifest) -> str:
     return str(manifest.signature.get("base_url", ""))
 
 
-def _pick_platform(found: set[str], platform: str | None, root: Path) -> str | None:
+def _pick_platform(found: set[str], platform: str | None, root: CacheRoot) -> str | None:
     if platform is not None:
         base = normalize_url(platform) if "://" in platform else platform
         return remembered(root).get(base, base)
@@ -84,7 +79,7 @@ def _fetch_times(starts: pa.ChunkedArray, stamps: Sequence[Stamped]) -> np.ndarr
     return np.where(inside, times[at], 0)
 
 
-def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
+def dataset(entity: str, root: RootArg = None, *,
             platform: str | None = None) -> pa.Table:
     """Every cached row of ``entity``, each once, with the entity's declared types.
 
@@ -95,7 +90,8 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
         ``"projects"``, ``"streams"``, ``"classifications"`` (listings: one row per key,
         the latest fetch, expired or not).
     root
-        The cache folder; default :func:`~rfcx_frames.config.cache_path`.
+        The cache folder or ``s3://`` prefix; default
+        :func:`~rfcx_frames.config.cache_root`.
     platform
         Whose rows: a platform identity (``client.platform()``) or an API URL that a
         client has used. Needed only when the cache holds rows of several platforms.
@@ -123,11 +119,17 @@ def dataset(entity: str, root: str | os.PathLike[str] | None = None, *,
     if entity not in RANGED + LISTINGS:
         raise ValueError(f"entity must be one of {list(RANGED + LISTINGS)}; got {entity!r}")
     described = ENTITIES[entity]
+    folder = cache_root(root)
+    with store_errors(folder):
+        if entity in LISTINGS:
+            found = listing_platforms(described, folder)
+            return listing_rows(described, folder, _pick_platform(found, platform, folder))
+        return _ranged(entity, folder, platform)
+
+
+def _ranged(entity: str, folder: CacheRoot, platform: str | None) -> pa.Table:
+    described = ENTITIES[entity]
     schema = arrow_schema(described)
-    folder = cache_path(root)
-    if entity in LISTINGS:
-        found = listing_platforms(described, folder)
-        return listing_rows(described, folder, _pick_platform(found, platform, folder))
     entries = _entries(folder, entity, schema_fingerprint(schema))
     chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
     stored = file_schema(schema)

@@ -16,6 +16,11 @@ the data files it names are in place; files it no longer names are deleted after
 So a crash at any moment leaves the old manifest (plus unreferenced files that the next
 writer collects) or the new one.
 
+On an object store there is no lock: a write builds on the manifest version it read,
+writes its part files under fresh names, and replaces the manifest only if it is still
+that version (a conditional PUT). A writer that loses deletes the files it wrote and
+starts over from the newer manifest, so every commit includes every earlier one.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -26,29 +31,45 @@ True
 from __future__ import annotations
 
 import contextlib
-import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 from filelock import FileLock
 
 from rfcx_frames.cache.assemble import file_schema
-from rfcx_frames.cache.disk import LAYOUT, lock, remove_quietly, storage_errors
+from rfcx_frames.cache.commit import committed
+from rfcx_frames.cache.disk import (
+    LAYOUT,
+    NoLock,
+    lock,
+    locking,
+    read_versioned,
+    remove_tree,
+    write_if,
+    write_json,
+)
+from rfcx_frames.cache.disk import (
+    relative as relative_path,
+)
 from rfcx_frames.cache.intervals import Interval, fetched_since, intersect, subtract
-from rfcx_frames.cache.manifest import MANIFEST, SIGNATURE_FILE, Manifest, StreamState, load_manifest
+from rfcx_frames.cache.manifest import (
+    MANIFEST,
+    SIGNATURE_FILE,
+    Manifest,
+    StreamState,
+    load_manifest,
+    parse_manifest,
+)
 from rfcx_frames.cache.parquet import parquet_is_readable
 from rfcx_frames.cache.partitions import Batch, Job, compact, cut, jobs_for, write_jobs
+from rfcx_frames.config import CacheRoot
 from rfcx_frames.convert import sort_table
-from rfcx_frames.files import TMP_PREFIX, write_json
+from rfcx_frames.files import TMP_PREFIX
 from rfcx_frames.timeutil import to_ns, utc_now
 
 MAX_PARTS = 8
-
-# Entry folders this process has already swept of crash leftovers.
-_SWEPT: set[str] = set()
 
 
 @dataclass
@@ -70,15 +91,15 @@ class Entry:
     '/c/v2/detections/k'
     """
 
-    def __init__(self, root: Path, entity: str, key: str, stream_column: str = "stream_id") -> None:
+    def __init__(self, root: CacheRoot, entity: str, key: str, stream_column: str = "stream_id") -> None:
         self.root = root
         self.entity = entity
         self.key = key
         self.stream_column = stream_column
         self.folder = root / LAYOUT / entity / key
 
-    def lock(self) -> FileLock:
-        """The inter-process lock guarding this entry's writes.
+    def lock(self) -> FileLock | NoLock:
+        """The inter-process lock guarding this entry's writes (none on an object store).
 
         Examples
         --------
@@ -110,7 +131,7 @@ class Entry:
             return None
         return manifest
 
-    def path(self, relative: str) -> Path:
+    def path(self, relative: str) -> CacheRoot:
         """The absolute path of a file named relative to the entry folder.
 
         Parameters
@@ -181,10 +202,11 @@ class Entry:
         >>> e.load().streams["s"].complete
         [(0, 1000000000)]
         """
-        with storage_errors(self.root), self.lock(), self._no_orphans_left():
+        def once(batches: list[Batch]) -> None:
             moment = now if now is not None else utc_now()
             batch = Batch(self.folder, self.stream_column, schema, time_column, moment.isoformat())
-            manifest = self._current(signature, fingerprint, keys, batch.stamp)
+            batches.append(batch)
+            manifest, version = self._current(signature, fingerprint, keys, batch)
             order = manifest.order or list(keys)
             jobs: list[Job] = []
             for piece in pieces:
@@ -198,7 +220,9 @@ class Entry:
             write_jobs(batch, jobs)
             for stream_id, folder in sorted(batch.touched):
                 compact(batch, manifest.streams[stream_id], folder, order, max_parts)
-            self._commit(manifest, signature, batch)
+            self._commit(manifest, signature, batch, version)
+
+        committed(self, once)
 
     def forget(self, windows: Mapping[str, list[Interval]], *, schema: pa.Schema,
                time_column: str, now: pd.Timestamp | None = None) -> bool:
@@ -230,8 +254,8 @@ class Entry:
         ...     {"s": [(0, 1)]}, schema=pa.schema([]), time_column="start")
         False
         """
-        with storage_errors(self.root), self.lock(), self._no_orphans_left():
-            manifest = self.load()
+        def once(batches: list[Batch]) -> bool:
+            manifest, version = self._load_versioned()
             held = {} if manifest is None else {
                 sid: intersect(manifest.streams[sid].complete, spans)
                 for sid, spans in windows.items() if sid in manifest.streams}
@@ -240,10 +264,13 @@ class Entry:
                 return False
             moment = now if now is not None else utc_now()
             batch = Batch(self.folder, self.stream_column, schema, time_column, moment.isoformat())
+            batches.append(batch)
             for sid, spans in held.items():
                 cut(batch, sid, manifest.streams[sid], spans)
-            self._commit(manifest, manifest.signature, batch)
-        return True
+            self._commit(manifest, manifest.signature, batch, version)
+            return True
+
+        return committed(self, once)
 
     def drop_unreadable(self, candidates: Iterable[str], schema: pa.Schema) -> list[str]:
         """Remove the named files that cannot be read; their windows become missing.
@@ -265,9 +292,10 @@ class Entry:
         """
         wanted = set(candidates)
         stored = file_schema(schema, self.stream_column)
-        dropped: list[str] = []
-        with self.lock():
-            manifest = self.load()
+
+        def once(batches: list[Batch]) -> list[str]:
+            dropped: list[str] = []
+            manifest, version = self._load_versioned()
             if manifest is None:
                 return dropped
             for state in manifest.streams.values():
@@ -279,34 +307,51 @@ class Entry:
                         dropped.append(part.path)
             if dropped:
                 manifest.updated = utc_now().isoformat()
-                write_json(self.folder / MANIFEST, manifest.to_json())
+                write_if(self.folder / MANIFEST, manifest.to_json(), version)
                 self._unlink(dropped)
-        return dropped
+            return dropped
 
-    # -- helpers, all called with the lock held -------------------------------------
+        return committed(self, once)
+
+    # -- helpers, all called with the lock held (or before a conditional commit) -----
+
+    def _load_versioned(self) -> tuple[Manifest | None, str | None]:
+        """The manifest a write builds on, and its version for the commit."""
+        raw, version = read_versioned(self.folder / MANIFEST)
+        manifest = None if raw is None else parse_manifest(raw)
+        return (manifest if manifest is not None and manifest.key == self.key else None), version
 
     def _current(self, signature: dict[str, object], fingerprint: str, keys: Sequence[str],
-                 stamp: str) -> Manifest:
-        """The manifest to add to: the stored one, or a new one when there is none or it
-        holds rows of another schema version (which are forgotten, then deleted)."""
-        manifest = self.load()
+                 batch: Batch) -> tuple[Manifest, str | None]:
+        """The manifest to add to, and its version: the stored one, or a new one when there
+        is none or it holds rows of another schema version (which are forgotten, then
+        deleted)."""
+        manifest, version = self._load_versioned()
         if manifest is not None and manifest.schema == fingerprint:
-            return manifest
-        fresh = Manifest(self.entity, self.key, dict(signature), fingerprint, stamp, stamp,
-                         order=list(keys))
-        if manifest is not None:
+            return manifest, version
+        fresh = Manifest(self.entity, self.key, dict(signature), fingerprint, batch.stamp,
+                         batch.stamp, order=list(keys))
+        if manifest is not None and locking(self.root):
             write_json(self.folder / MANIFEST, fresh.to_json())
             self._remove_data_tree()
-        return fresh
+        elif manifest is not None:
+            # Without a lock only the files the old manifest named are surely not another
+            # writer's; they go once the new manifest is committed.
+            batch.obsolete += [p.path for st in manifest.streams.values() for p in st.files]
+        return fresh, version
 
-    def _commit(self, manifest: Manifest, signature: dict[str, object], batch: Batch) -> None:
-        """Replace the manifest, then delete the files it no longer names."""
+    def _commit(self, manifest: Manifest, signature: dict[str, object], batch: Batch,
+                version: str | None) -> None:
+        """Replace the manifest (if still at ``version``), then delete the files it no
+        longer names."""
         manifest.updated = batch.stamp
         if not (self.folder / SIGNATURE_FILE).exists():
             write_json(self.folder / SIGNATURE_FILE, dict(signature))
-        write_json(self.folder / MANIFEST, manifest.to_json())
+        write_if(self.folder / MANIFEST, manifest.to_json(), version)
+        batch.written.clear()  # named by the manifest now: no longer this write's to undo
         self._unlink(batch.obsolete)
-        self._collect_garbage(manifest, {folder for _, folder in batch.touched})
+        if locking(self.root):
+            self._collect_garbage(manifest, {folder for _, folder in batch.touched})
 
     def _unlink(self, relatives: Iterable[str]) -> None:
         for relative in relatives:
@@ -326,7 +371,7 @@ class Entry:
                     with contextlib.suppress(FileNotFoundError):
                         child.unlink()
 
-    def orphans(self) -> list[Path]:
+    def orphans(self) -> list[CacheRoot]:
         """Data and temporary files of the entry that its manifest does not name.
 
         Only dead once the caller holds :meth:`lock` (writers hold it while writing).
@@ -341,35 +386,20 @@ class Entry:
         named = {p.path for s in manifest.streams.values() for p in s.files} if manifest else set()
         if not self.folder.is_dir():
             return []
-        found: list[Path] = []
+        found: list[CacheRoot] = []
         for child in self.folder.rglob("*"):
             if not child.is_file():
                 continue
-            relative = child.relative_to(self.folder).as_posix()
+            relative = relative_path(child, self.folder)
             is_data = "/" in relative and _is_written_here(child.name)
             stray_tmp = "/" not in relative and child.name.startswith(TMP_PREFIX)
             if (is_data and relative not in named) or stray_tmp:
                 found.append(child)
         return sorted(found)
 
-    @contextlib.contextmanager
-    def _no_orphans_left(self) -> Iterator[None]:
-        """With the lock held around a write: first delete the leftovers of writers killed
-        earlier (once per process), and if the write fails, the files it wrote, which
-        no manifest names yet (a full or failing disk leaves no half-written part)."""
-        if str(self.folder) not in _SWEPT:
-            remove_quietly(self.orphans())
-            _SWEPT.add(str(self.folder))
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(OSError):
-                remove_quietly(self.orphans())
-            raise
-
     def _remove_data_tree(self) -> None:
         for child in self.folder.glob(f"{self.stream_column}=*"):
-            shutil.rmtree(child, ignore_errors=True)
+            remove_tree(child)
 
 
 def _expired(state: StreamState, windows: list[Interval], replace: bool,

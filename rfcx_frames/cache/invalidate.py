@@ -15,23 +15,22 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
 
-from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT, children
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.intervals import Interval, normalize
-from rfcx_frames.config import cache_path
+from rfcx_frames.config import RootArg, cache_root
 from rfcx_frames.timeutil import to_ns, to_utc
 
 
 def invalidate(entity: str, schema: pa.Schema, streams: Sequence[str] = (),
                start: pd.Timestamp | str | None = None, end: pd.Timestamp | str | None = None,
                *, windows: Sequence[tuple[str, pd.Timestamp | str, pd.Timestamp | str]] = (),
-               root: str | os.PathLike[str] | None = None, time_column: str = "start",
+               root: RootArg = None, time_column: str = "start",
                stream_column: str = "stream_id", now: pd.Timestamp | None = None) -> int:
     """Forget ``[start, end)`` of ``streams`` in every cached entry of ``entity``.
 
@@ -73,9 +72,9 @@ def invalidate(entity: str, schema: pa.Schema, streams: Sequence[str] = (),
         assert begin is not None and finish is not None
         spans.setdefault(str(sid), []).append((to_ns(to_utc(begin)), to_ns(to_utc(finish))))
     spans = {sid: normalize(found) for sid, found in spans.items()}
-    base = cache_path(root) / LAYOUT / entity
-    if not spans or not base.is_dir():
+    folder = cache_root(root)
+    if not spans:
         return 0
-    entries = [Entry(cache_path(root), entity, d.name, stream_column)
-               for d in sorted(base.iterdir()) if d.is_dir()]
+    entries = [Entry(folder, entity, d.name, stream_column)
+               for d in children(folder / LAYOUT / entity) if d.is_dir()]
     return sum(e.forget(spans, schema=schema, time_column=time_column, now=now) for e in entries)

@@ -16,16 +16,16 @@ Examples
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path  # noqa: F401  (the examples use it)
 
 import pandas as pd
 import pyarrow as pa
 
 from rfcx_frames.cache.assemble import latest_copies, schema_fingerprint
-from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT, read_json
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
+from rfcx_frames.config import CacheRoot
 from rfcx_frames.convert import sort_table
-from rfcx_frames.files import read_json
 from rfcx_frames.schemas import Entity, arrow_schema
 
 #: The entities the whole-result cache holds.
@@ -34,20 +34,22 @@ _FOLDER = "whole"
 _CREATED = "__created"
 
 
-def _sidecars(root: Path, entity: str, fingerprint: str) -> list[tuple[Path, dict[str, object]]]:
+def _sidecars(root: CacheRoot, entity: str, fingerprint: str
+              ) -> list[tuple[CacheRoot, dict[str, object]]]:
     """Readable sidecars of ``entity`` written with this schema version."""
     folder = root / LAYOUT / _FOLDER / entity
     if not folder.is_dir():
         return []
     out = []
-    for sidecar in sorted(folder.glob("*.json")):
+    sidecars: list[CacheRoot] = list(folder.glob("*.json"))
+    for sidecar in sorted(sidecars, key=str):
         meta = read_json(sidecar)  # None when damaged: the next query rewrites it
         if isinstance(meta, dict) and meta.get("schema") == fingerprint and "file" in meta:
             out.append((folder / str(meta["file"]), meta))
     return out
 
 
-def listing_platforms(entity: Entity, root: Path) -> set[str]:
+def listing_platforms(entity: Entity, root: CacheRoot) -> set[str]:
     """The platforms whose ``entity`` rows the cache holds.
 
     Examples
@@ -61,7 +63,7 @@ def listing_platforms(entity: Entity, root: Path) -> set[str]:
     return {str(meta.get("base_url", "")) for _, meta in _sidecars(root, entity.name, fingerprint)}
 
 
-def listing_rows(entity: Entity, root: Path, platform: str | None) -> pa.Table:
+def listing_rows(entity: Entity, root: CacheRoot, platform: str | None) -> pa.Table:
     """Every cached row of the listing ``entity`` of ``platform``, each key once.
 
     Parameters

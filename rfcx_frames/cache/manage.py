@@ -10,31 +10,41 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from filelock import Timeout
 
-from rfcx_frames.cache.disk import LAYOUT, lock, remove_quietly, stale_files
+from rfcx_frames.cache.disk import (
+    LAYOUT,
+    children,
+    lock,
+    locking,
+    older,
+    read_json,
+    relative,
+    remove_quietly,
+    remove_tree,
+    stale_files,
+    store_errors,
+)
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.manifest import MANIFEST
 from rfcx_frames.cache.modes import parse_duration
 from rfcx_frames.cache.whole import WHOLE
-from rfcx_frames.config import cache_path
-from rfcx_frames.files import TMP_PREFIX, read_json
+from rfcx_frames.config import CacheRoot, RootArg, cache_root
+from rfcx_frames.files import TMP_PREFIX
 from rfcx_frames.timeutil import utc_now
 
-Root = str | os.PathLike[str] | None
+Root = RootArg
 
 #: The audio store's folder inside the cache folder.
 AUDIO = "audio"
 
 
-def _size(path: Path) -> int:
+def _size(path: CacheRoot) -> int:
     if path.is_file():
         return path.stat().st_size
     total = 0
@@ -45,21 +55,16 @@ def _size(path: Path) -> int:
     return total
 
 
-def _ranged_entries(root: Path) -> list[Entry]:
-    base = root / LAYOUT
-    if not base.is_dir():
-        return []
+def _ranged_entries(root: CacheRoot) -> list[Entry]:
     out = []
-    for entity_dir in sorted(base.iterdir()):
+    for entity_dir in children(root / LAYOUT):
         if not entity_dir.is_dir() or entity_dir.name in (WHOLE, "locks"):
             continue
-        out += [
-            Entry(root, entity_dir.name, d.name) for d in sorted(entity_dir.iterdir()) if d.is_dir()
-        ]
+        out += [Entry(root, entity_dir.name, d.name) for d in children(entity_dir) if d.is_dir()]
     return out
 
 
-def obsolete_layouts(root: Root = None) -> list[Path]:
+def obsolete_layouts(root: Root = None) -> list[CacheRoot]:
     """Folders of older cache layouts (``v1`` ...), which this version never reads.
 
     :func:`clear` deletes them; :func:`info` reports their size.
@@ -78,7 +83,7 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
     >>> [p.name for p in obsolete_layouts(folder)]
     ['v1']
     """
-    folder = cache_path(root)
+    folder = cache_root(root)
     if not folder.is_dir():
         return []
     return sorted(
@@ -87,13 +92,15 @@ def obsolete_layouts(root: Root = None) -> list[Path]:
     )
 
 
-def _entry_orphans(entry: Entry, remove: bool) -> list[Path]:
+def _entry_orphans(entry: Entry, remove: bool, now: pd.Timestamp | None) -> list[CacheRoot]:
     """An entry's orphans, taken under its lock so a live writer's files are never
     counted; a busy entry is skipped, one whose lock cannot be created (a read-only
-    folder) is only reported."""
+    folder) is only reported. On an object store (no lock) only old ones count."""
     try:
         with entry.lock().acquire(timeout=0):
             found = entry.orphans()
+            if not locking(entry.root):
+                found = older(found, now)
             if remove:
                 remove_quietly(found)
             return found
@@ -106,10 +113,11 @@ def _entry_orphans(entry: Entry, remove: bool) -> list[Path]:
 _TMP_KEY = re.compile(rf"^{re.escape(TMP_PREFIX)}[0-9a-f]+-([0-9a-f]+)[-.]")
 
 
-def _whole_orphans(root: Path, remove: bool) -> list[Path]:
-    """Listing files named by no sidecar, and temporaries, each under its key's lock."""
+def _whole_orphans(root: CacheRoot, remove: bool, now: pd.Timestamp | None) -> list[CacheRoot]:
+    """Listing files named by no sidecar, and temporaries, each under its key's lock (on
+    an object store, without locks, only old ones)."""
     base = root / LAYOUT / WHOLE
-    found: list[Path] = []
+    found: list[CacheRoot] = []
     if not base.is_dir():
         return found
     for folder in sorted(p for p in base.iterdir() if p.is_dir()):
@@ -117,6 +125,8 @@ def _whole_orphans(root: Path, remove: bool) -> list[Path]:
             try:
                 with lock(root, WHOLE, folder.name, key).acquire(timeout=0):
                     stray = _unnamed(folder, key, paths)
+                    if not locking(root):
+                        stray = older(stray, now)
                     if remove:
                         remove_quietly(stray)
             except Timeout:
@@ -130,9 +140,9 @@ def _whole_orphans(root: Path, remove: bool) -> list[Path]:
     return found
 
 
-def _files_by_key(folder: Path) -> dict[str, list[Path]]:
+def _files_by_key(folder: CacheRoot) -> dict[str, list[CacheRoot]]:
     """The data files and temporaries of a listing folder, by the key they belong to."""
-    by_key: dict[str, list[Path]] = {}
+    by_key: dict[str, list[CacheRoot]] = {}
     for path in folder.iterdir():
         match = _TMP_KEY.match(path.name)
         if match:
@@ -142,14 +152,14 @@ def _files_by_key(folder: Path) -> dict[str, list[Path]]:
     return by_key
 
 
-def _unnamed(folder: Path, key: str, paths: list[Path]) -> list[Path]:
+def _unnamed(folder: CacheRoot, key: str, paths: list[CacheRoot]) -> list[CacheRoot]:
     """The files of ``paths`` that the key's sidecar does not name."""
     meta = read_json(folder / f"{key}.json")
     named = meta.get("file") if isinstance(meta, dict) else None
     return [p for p in paths if p.name != named and p.is_file()]
 
 
-def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
+def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[CacheRoot]:
     """Crash leftovers in the cache folder, none of which any reader uses.
 
     Data files and temporaries of a time-ranged entry that its manifest does not name
@@ -171,17 +181,21 @@ def orphans(root: Root = None, now: pd.Timestamp | None = None) -> list[Path]:
     >>> orphans(tempfile.mkdtemp())
     []
     """
-    return _orphans(cache_path(root), now, remove=False)
+    folder = cache_root(root)
+    with store_errors(folder):
+        return _orphans(folder, now, remove=False)
 
 
-def _orphans(folder: Path, now: pd.Timestamp | None, remove: bool) -> list[Path]:
-    found: list[Path] = []
+def _orphans(folder: CacheRoot, now: pd.Timestamp | None, remove: bool) -> list[CacheRoot]:
+    found: list[CacheRoot] = []
     if not folder.is_dir():
         return found
     for entry in _ranged_entries(folder):
-        found += _entry_orphans(entry, remove)
-    found += _whole_orphans(folder, remove)
-    loose: list[Path] = []
+        found += _entry_orphans(entry, remove, now)
+    found += _whole_orphans(folder, remove, now)
+    loose: list[CacheRoot] = []
+    if not isinstance(folder, Path):
+        return sorted(set(found))  # audio and downloads are local files only
     audio = folder / AUDIO
     if audio.is_dir():
         for sub in [audio, *(p for p in audio.rglob("*") if p.is_dir())]:
@@ -208,15 +222,20 @@ def clear_orphans(root: Root = None, now: pd.Timestamp | None = None) -> dict[st
     >>> clear_orphans(tempfile.mkdtemp())
     {'files': 0, 'bytes': 0}
     """
-    folder = cache_path(root)
+    folder = cache_root(root)
+    with store_errors(folder, "clear"):
+        return _clear_orphans(folder, now)
+
+
+def _clear_orphans(folder: CacheRoot, now: pd.Timestamp | None) -> dict[str, int]:
     sizes = {p: _size(p) for p in _orphans(folder, now, remove=False)}
     gone = [p for p in _orphans(folder, now, remove=True) if not p.exists()]
     return {"files": len(gone), "bytes": sum(sizes.get(p, 0) for p in gone)}
 
 
-def _whole_sidecars(root: Path) -> list[Path]:
+def _whole_sidecars(root: CacheRoot) -> list[CacheRoot]:
     base = root / LAYOUT / WHOLE
-    return sorted(base.glob("*/*.json")) if base.is_dir() else []
+    return sorted(base.glob("*/*.json"), key=str) if base.is_dir() else []
 
 
 def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
@@ -246,7 +265,12 @@ def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
     >>> sorted(info(tempfile.mkdtemp()))
     ['entries', 'obsolete_bytes', 'orphan_bytes', 'orphans', 'path', 'ranged', 'size_bytes', 'whole']
     """
-    folder = cache_path(root)
+    folder = cache_root(root)
+    with store_errors(folder):
+        return _info(folder, now)
+
+
+def _info(folder: CacheRoot, now: pd.Timestamp | None) -> dict[str, Any]:
     ranged = [d for d in map(_entry_info, _ranged_entries(folder)) if d is not None]
     whole = [d for d in map(_listing_info, _whole_sidecars(folder)) if d is not None]
     leftovers = _orphans(folder, now, remove=False)
@@ -257,7 +281,7 @@ def info(root: Root = None, now: pd.Timestamp | None = None) -> dict[str, Any]:
         "ranged": ranged,
         "whole": whole,
         "obsolete_bytes": sum(_size(p) for p in obsolete_layouts(folder)),
-        "orphans": [p.relative_to(folder).as_posix() for p in leftovers],
+        "orphans": [relative(p, folder) for p in leftovers],
         "orphan_bytes": sum(_size(p) for p in leftovers),
     }
 
@@ -282,7 +306,7 @@ def _entry_info(entry: Entry) -> dict[str, Any] | None:
     }
 
 
-def _listing_info(sidecar: Path) -> dict[str, Any] | None:
+def _listing_info(sidecar: CacheRoot) -> dict[str, Any] | None:
     """What :func:`info` reports of one cached listing (``None``: unreadable sidecar)."""
     meta = read_json(sidecar)
     if not isinstance(meta, dict) or "file" not in meta:
@@ -362,7 +386,13 @@ def clear(
     >>> clear(tempfile.mkdtemp(), older_than="7d")
     {'entries': 0, 'bytes': 0}
     """
-    folder = cache_path(root)
+    folder = cache_root(root)
+    with store_errors(folder, "clear"):
+        return _clear(folder, older_than, entity, now)
+
+
+def _clear(folder: CacheRoot, older_than: pd.Timedelta | str | None, entity: str | None,
+           now: pd.Timestamp | None) -> dict[str, int]:
     limit = None
     if older_than is not None:
         limit = (now if now is not None else utc_now()) - parse_duration(older_than)
@@ -376,10 +406,10 @@ def clear(
     return {"entries": len(freed), "bytes": sum(freed)}
 
 
-def _remove_tree(folder: Path) -> int:
+def _remove_tree(folder: CacheRoot) -> int:
     """Delete a folder; the bytes freed."""
     size = _size(folder)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_tree(folder)
     return size
 
 
@@ -394,11 +424,11 @@ def _clear_entry(entry: Entry, limit: pd.Timestamp | None) -> int | None:
         # Forget first (one atomic unlink), then delete the rows.
         with contextlib.suppress(FileNotFoundError):
             (entry.folder / MANIFEST).unlink()
-        shutil.rmtree(entry.folder, ignore_errors=True)
+        remove_tree(entry.folder)
     return size
 
 
-def _clear_listing(sidecar: Path, limit: pd.Timestamp | None) -> int | None:
+def _clear_listing(sidecar: CacheRoot, limit: pd.Timestamp | None) -> int | None:
     """Delete a cached listing created before ``limit`` (any, without one); the bytes
     freed, or ``None`` when it is kept."""
     meta = read_json(sidecar)

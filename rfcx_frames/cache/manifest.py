@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from rfcx_frames.cache.disk import read_json
 from rfcx_frames.cache.intervals import Interval, Stamped, clip, normalize, subtract
-from rfcx_frames.files import read_json
+from rfcx_frames.config import CacheRoot
 from rfcx_frames.timeutil import iso_to_ns, ns_to_iso
 
 #: The file names of an entry folder: its manifest and its signature in clear.
@@ -225,7 +225,7 @@ _SHARED: dict[str, tuple[bytes, Manifest]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
+def load_manifest(path: CacheRoot, *, shared: bool = False) -> Manifest | None:
     """The manifest at ``path``, or ``None`` when absent or damaged.
 
     A manifest that cannot be opened or read (``EMFILE``, ``EIO``) raises its
@@ -239,7 +239,7 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     Parameters
     ----------
     path
-        The ``_manifest.json`` file.
+        The ``_manifest.json`` file (or object).
     shared
         Reuse the parsed copy while the file's bytes are unchanged.
 
@@ -258,6 +258,26 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
             hit = _SHARED.get(str(path))
         if hit is not None and hit[0] == raw:
             return hit[1]
+    manifest = parse_manifest(raw)
+    if shared and manifest is not None:
+        with _SHARED_LOCK:
+            _SHARED[str(path)] = (raw, manifest)
+    return manifest
+
+
+def parse_manifest(raw: bytes) -> Manifest | None:
+    """The manifest these bytes hold, or ``None`` when they are not one.
+
+    Parameters
+    ----------
+    raw
+        The bytes of a ``_manifest.json``.
+
+    Examples
+    --------
+    >>> parse_manifest(b"not json") is None
+    True
+    """
     try:
         data = json.loads(raw)
     except ValueError:
@@ -265,16 +285,12 @@ def load_manifest(path: Path, *, shared: bool = False) -> Manifest | None:
     if not isinstance(data, dict):
         return None
     try:
-        manifest = Manifest.from_json(data)
+        return Manifest.from_json(data)
     except (KeyError, ValueError, TypeError):
         return None
-    if shared:
-        with _SHARED_LOCK:
-            _SHARED[str(path)] = (raw, manifest)
-    return manifest
 
 
-def read_signature(folder: Path) -> dict[str, object] | None:
+def read_signature(folder: CacheRoot) -> dict[str, object] | None:
     """The ``_signature.json`` of an entry folder, or ``None``.
 
     Parameters

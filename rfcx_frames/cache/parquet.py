@@ -1,8 +1,9 @@
 """Parquet part files of the cache: names, crash-safe writes, verified parallel reads.
 
-Every file goes through :func:`rfcx_frames.files.open_atomic` (hidden temporary, fsync,
-rename); readers verify page checksums and, where the manifest recorded it, the row
-count, and report damaged files by name so the cache can drop and refetch them.
+Every file goes through :func:`rfcx_frames.cache.disk.open_atomic` (locally a hidden
+temporary, fsync and rename; on an object store one PUT); readers verify page checksums
+and, where the manifest recorded it, the row count, and report damaged files by name so
+the cache can drop and refetch them.
 
 Examples
 --------
@@ -20,12 +21,13 @@ import os
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rfcx_frames.files import open_atomic
+from rfcx_frames.cache.disk import open_atomic
+from rfcx_frames.config import CacheRoot
+from rfcx_frames.objectstore import ObjectPath
 
 #: Threads :func:`read_parts` never exceeds, and the fewest files worth one thread.
 MAX_READ_THREADS = 8
@@ -36,13 +38,13 @@ FILES_PER_THREAD = 16
 _DAMAGE: tuple[type[BaseException], ...] = (OSError, pa.ArrowException, ValueError, KeyError)
 
 # One file to read, and the row count its manifest recorded (None: unknown).
-_Job = tuple[Path, int | None]
+_Job = tuple[CacheRoot, int | None]
 
 
 class UnreadableFilesError(Exception):
     """Some files of a read could not be read back; ``paths`` names them."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(self, paths: Sequence[CacheRoot]) -> None:
         super().__init__(f"{len(paths)} unreadable Parquet file(s), first {paths[0]}")
         self.paths = list(paths)
 
@@ -58,7 +60,7 @@ def new_part_name() -> str:
     return f"part-{uuid.uuid4().hex}.parquet"
 
 
-def write_parquet_atomic(path: Path, table: pa.Table) -> int:
+def write_parquet_atomic(path: CacheRoot, table: pa.Table) -> int:
     """Write ``table`` as one Parquet file (snappy, page checksums), atomically.
 
     Snappy rather than zstd: the cache holds many small files (one per stream and day),
@@ -68,7 +70,7 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> int:
     Parameters
     ----------
     path
-        The final file.
+        The final file (or object).
     table
         Its rows.
 
@@ -86,11 +88,11 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> int:
     """
     with open_atomic(path) as handle:
         pq.write_table(table, handle, compression="snappy", write_page_checksum=True)
-    return path.stat().st_size
+        return handle.tell()
 
 
 def read_parts(
-    paths: Sequence[Path],
+    paths: Sequence[CacheRoot],
     schema: pa.Schema,
     threads: int | None = None,
     rows: Sequence[int] | None = None,
@@ -151,7 +153,7 @@ def read_parts(
     return [table for tables, _ in results for table in tables]
 
 
-def parquet_is_readable(path: Path, schema: pa.Schema, rows: int | None = None) -> bool:
+def parquet_is_readable(path: CacheRoot, schema: pa.Schema, rows: int | None = None) -> bool:
     """Whether the whole file reads back with ``schema`` (footer, pages, checksums), and
     with ``rows`` rows when given.
 
@@ -187,10 +189,10 @@ def _runs(jobs: list[_Job], threads: int | None) -> list[list[_Job]]:
     return [jobs[i:i + size] for i in range(0, len(jobs), size)]
 
 
-def _read_run(run: Sequence[_Job], schema: pa.Schema) -> tuple[list[pa.Table], list[Path]]:
+def _read_run(run: Sequence[_Job], schema: pa.Schema) -> tuple[list[pa.Table], list[CacheRoot]]:
     """The tables of the readable files of ``run``, and the damaged files."""
     tables: list[pa.Table] = []
-    bad: list[Path] = []
+    bad: list[CacheRoot] = []
     for path, count in run:
         table = _read_one(path, schema)
         if table is None or (count is not None and table.num_rows != count):
@@ -200,15 +202,18 @@ def _read_run(run: Sequence[_Job], schema: pa.Schema) -> tuple[list[pa.Table], l
     return tables, bad
 
 
-def _read_one(path: Path, schema: pa.Schema) -> pa.Table | None:
+def _read_one(path: CacheRoot, schema: pa.Schema) -> pa.Table | None:
     """The file's table; ``None`` when it is gone or damaged. A failed open or read (``EMFILE``,
     ``EIO``) raises its ``OSError``: the file may be fine, so it must not be dropped.
     Decoding happens from memory, so any error there is damage to the file itself."""
     # Reading the bytes first and decoding from memory skips the per-file set-up of
     # Arrow's file readers, which dominates for files of a few hundred rows.
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        if isinstance(path, ObjectPath):
+            data = path.read_bytes()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
     try:

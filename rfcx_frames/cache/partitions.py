@@ -3,9 +3,11 @@
 An entry's rows live in ``<stream column>=<id>/date=YYYY-MM-DD/part-<uuid>.parquet``
 folders; these functions write and rewrite those files and keep each stream's
 :class:`~rfcx_frames.cache.manifest.StreamState` in step with them. They run with the
-entry's lock held (:meth:`~rfcx_frames.cache.entry.Entry.store`); files they make
-obsolete are collected in the :class:`Batch` and deleted only after the new manifest
-is in place.
+entry's lock held (:meth:`~rfcx_frames.cache.entry.Entry.store`; on an object store,
+before a conditional commit); files they make obsolete are collected in the
+:class:`Batch` and deleted only after the new manifest is in place, and the files they
+wrote are listed there too, so a write that fails or loses its commit deletes exactly
+those.
 
 Examples
 --------
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path  # noqa: F401  (the examples use it)
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -33,6 +35,7 @@ from rfcx_frames.cache.parquet import (
     read_parts,
     write_parquet_atomic,
 )
+from rfcx_frames.config import CacheRoot
 from rfcx_frames.convert import sort_table
 from rfcx_frames.timeutil import day_label
 
@@ -84,16 +87,17 @@ def folder_of(relative: str) -> str:
 
 @dataclass
 class Batch:
-    """One store into an entry: where and what it writes, and the files it made obsolete
-    or touched (``(stream_id, partition folder)``)."""
+    """One store into an entry: where and what it writes, the files it made obsolete,
+    touched (``(stream_id, partition folder)``) and wrote."""
 
-    folder: Path
+    folder: CacheRoot
     stream_column: str
     schema: pa.Schema
     time_column: str
     stamp: str
     obsolete: list[str] = field(default_factory=list)
     touched: set[tuple[str, str]] = field(default_factory=set)
+    written: list[str] = field(default_factory=list)
 
     @property
     def stored(self) -> pa.Schema:
@@ -269,5 +273,6 @@ def _new_part(batch: Batch, folder: str, coverage: list[Interval], rows: pa.Tabl
               day: str) -> PartFile:
     """Write ``rows`` as a new file in the partition ``folder``."""
     relative = f"{folder}/{new_part_name()}"
+    batch.written.append(relative)
     size = write_parquet_atomic(batch.folder / relative, rows)
     return PartFile(relative, day, list(coverage), rows.num_rows, size, batch.stamp)

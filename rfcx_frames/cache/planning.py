@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 
 from rfcx_frames.cache.assemble import file_schema
-from rfcx_frames.cache.disk import LAYOUT
+from rfcx_frames.cache.disk import LAYOUT, children, relative
 from rfcx_frames.cache.entry import Entry
 from rfcx_frames.cache.intervals import (
     Interval,
@@ -27,6 +26,7 @@ from rfcx_frames.cache.intervals import (
 from rfcx_frames.cache.manifest import Manifest, read_signature
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts
 from rfcx_frames.cache.signature import FilterSignature, can_filter, local_filter
+from rfcx_frames.config import CacheRoot
 from rfcx_frames.convert import sort_table
 
 Pieces = list[tuple[str, pa.Table]]
@@ -59,18 +59,12 @@ class UnreadableSourceError(Exception):
 
 
 
-def entries(root: Path, entity: str, stream_column: str = "stream_id") -> list[Entry]:
+def entries(root: CacheRoot, entity: str, stream_column: str = "stream_id") -> list[Entry]:
     """Every entry (one per filter signature) of ``entity`` under ``root``."""
-    folder = root / LAYOUT / entity
-    if not folder.is_dir():
-        return []
-    return [
-        Entry(root, entity, p.name, stream_column)
-        for p in sorted(folder.iterdir())
-        if p.is_dir()
-    ]
+    return [Entry(root, entity, p.name, stream_column)
+            for p in children(root / LAYOUT / entity) if p.is_dir()]
 
-def find_sources(root: Path, signature: FilterSignature, schema: pa.Schema, fingerprint: str,
+def find_sources(root: CacheRoot, signature: FilterSignature, schema: pa.Schema, fingerprint: str,
                  stream_column: str = "stream_id") -> list[Source]:
     """Entries whose complete windows can answer ``signature``, the exact one first."""
     found: list[Source] = []
@@ -143,7 +137,7 @@ def read_source(
     except UnreadableFilesError as exc:
         folder = source.entry.folder
         raise UnreadableSourceError(
-            source.entry, [Path(p).relative_to(folder).as_posix() for p in exc.paths]
+            source.entry, [relative(p, folder) for p in exc.paths]
         ) from exc
     local = local_filter(query, source.stricter, schema)
     # Files are sorted by the order their entry was created with; another order

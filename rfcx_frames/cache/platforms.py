@@ -22,15 +22,12 @@ Examples
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from rfcx_frames.cache.disk import LAYOUT, lock, storage_errors
-from rfcx_frames.config import cache_path
-from rfcx_frames.files import read_json, write_json
+from rfcx_frames.cache.disk import LAYOUT, lock, read_json, storage_errors, write_json
+from rfcx_frames.config import CacheRoot, RootArg, cache_root
 
 PLATFORMS_FILE = "platforms.json"
 IDENTITY_ROUTE = "/_emulator/identity"
@@ -72,11 +69,11 @@ def valid_identity(value: object) -> str | None:
     return value if isinstance(value, str) and _VALID.match(value) else None
 
 
-def _file(root: str | os.PathLike[str] | None) -> Path:
-    return cache_path(root) / LAYOUT / PLATFORMS_FILE
+def _file(root: RootArg) -> CacheRoot:
+    return cache_root(root) / LAYOUT / PLATFORMS_FILE
 
 
-def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+def remembered(root: RootArg = None) -> dict[str, str]:
     """Every URL and the identity it answered last.
 
     Parameters
@@ -96,7 +93,7 @@ def remembered(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
     return {str(k): v for k, v in data.items() if valid_identity(v)}
 
 
-def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> None:
+def remember(root: RootArg, url: str, identity: str) -> None:
     """Record that ``url`` serves ``identity`` (atomic; no write when already known).
 
     Parameters
@@ -119,7 +116,7 @@ def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> No
     url = normalize_url(url)
     if remembered(root).get(url) == identity:
         return
-    folder = cache_path(root)
+    folder = cache_root(root)
     with storage_errors(folder), lock(folder, "platforms"):
         known = remembered(root)
         known[url] = identity
@@ -127,7 +124,7 @@ def remember(root: str | os.PathLike[str] | None, url: str, identity: str) -> No
 
 
 def resolve(
-    root: str | os.PathLike[str] | None,
+    root: RootArg,
     url: str,
     ask: Callable[[], str | None] | None,
     *,

@@ -20,11 +20,9 @@ True
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -37,7 +35,7 @@ from rfcx_frames.cache.entry import MAX_PARTS, Entry, Piece
 from rfcx_frames.cache.intervals import intersect, oldest, time_mask
 from rfcx_frames.cache.modes import CacheArg, resolve_mode
 from rfcx_frames.cache.signature import FilterSignature
-from rfcx_frames.config import DEFAULT_CACHE_HORIZON
+from rfcx_frames.config import DEFAULT_CACHE_HORIZON, CacheRoot, RootArg
 from rfcx_frames.convert import sort_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
 from rfcx_frames.timeutil import from_ns, to_ns, utc_now
@@ -118,7 +116,7 @@ class TimeRangedCache:
 
     def __init__(
         self,
-        root: str | os.PathLike[str] | None = None,
+        root: RootArg = None,
         *,
         max_parts: int = MAX_PARTS,
         time_column: str = "start",
@@ -346,7 +344,7 @@ class TimeRangedCache:
         plan = planning.plan(found, sorted(set(streams)), to_ns(start), to_ns(end), stale_before)
         return [(s, from_ns(a), from_ns(b)) for s, a, b in plan.missing]
 
-    def files(self, entity: str, signature: FilterSignature | None = None) -> list[Path]:
+    def files(self, entity: str, signature: FilterSignature | None = None) -> list[CacheRoot]:
         """The data files the manifests name (what a direct reader should read).
 
         Examples
@@ -355,7 +353,7 @@ class TimeRangedCache:
         >>> TimeRangedCache(tempfile.mkdtemp()).files("detections")
         []
         """
-        out: list[Path] = []
+        out: list[CacheRoot] = []
         for entry in planning.entries(self.root, entity, self.stream_column):
             if signature is not None and entry.key != signature.key:
                 continue

@@ -132,6 +132,11 @@ class FilterSignature:
     review_statuses
         Review status names (``unreviewed``, ``rejected``, ``uncertain``,
         ``confirmed``), or ``None`` for all.
+    options
+        Canonical JSON of the settings that make rows of a computed table
+        (``indices_df``: indices, window length, rate, bands), or ``None``. Rows answer
+        only a query with the very same options; absent from :meth:`to_dict` when
+        ``None``, so the keys of every other entry stay as they were.
 
     Examples
     --------
@@ -147,6 +152,7 @@ class FilterSignature:
     classifiers: frozenset[int] | None = field(default=None)
     min_confidence: float | None = None
     review_statuses: frozenset[str] | None = field(default=None)
+    options: str | None = None
 
     def __post_init__(self) -> None:
         if not self.entity or "/" in self.entity or self.entity.startswith("."):
@@ -178,6 +184,7 @@ class FilterSignature:
         classifiers: Iterable[int] | None = None,
         min_confidence: float | None = None,
         review_statuses: Iterable[str] | None = None,
+        options: Mapping[str, Any] | str | None = None,
     ) -> FilterSignature:
         """Build a signature from any iterables (lists, tuples, sets) of filter values.
 
@@ -194,6 +201,8 @@ class FilterSignature:
             classifiers=_set_or_none(classifiers, int),
             min_confidence=min_confidence,
             review_statuses=_set_or_none(review_statuses, str),
+            options=options if options is None or isinstance(options, str)
+            else canonical_json(options),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,6 +214,8 @@ class FilterSignature:
         'streams'
         """
         plain = {name: getattr(self, name) for name in SIGNATURE_KEYS}
+        if self.options is not None:
+            plain["options"] = self.options
         result: dict[str, Any] = json.loads(canonical_json(plain))
         return result
 
@@ -218,7 +229,7 @@ class FilterSignature:
         >>> FilterSignature.from_dict(s.to_dict()) == s
         True
         """
-        return cls.build(**{k: data[k] for k in SIGNATURE_KEYS if k in data})
+        return cls.build(**{k: data[k] for k in (*SIGNATURE_KEYS, "options") if k in data})
 
     @property
     def key(self) -> str:
@@ -241,7 +252,8 @@ class FilterSignature:
         >>> everything.covers(FilterSignature.build("detections", "http://x", classifications=["a"]))
         True
         """
-        if (self.entity, self.base_url, self.user) != (query.entity, query.base_url, query.user):
+        if (self.entity, self.base_url, self.user, self.options) != (
+                query.entity, query.base_url, query.user, query.options):
             return False
         for mine, theirs in (
             (self.classifications, query.classifications),

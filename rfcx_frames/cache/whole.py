@@ -7,7 +7,9 @@ schema) is one Parquet file plus a JSON sidecar::
     <root>/v2/whole/<entity>/<key>-<uuid>.parquet
 
 The sidecar names the data file, so it is written after it; the previous data file
-is deleted last.
+is deleted last. On an object store (no lock) the sidecar is replaced only if it is
+still the version read: of two writers of one request, the one that loses deletes its
+own file and its rows give way to the other's, fetched as recently.
 
 Examples
 --------
@@ -20,25 +22,33 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from rfcx_frames.cache.assemble import schema_fingerprint
-from rfcx_frames.cache.disk import LAYOUT, lock, open_root, remove_quietly, storage_errors
+from rfcx_frames.cache.disk import (
+    LAYOUT,
+    lock,
+    locking,
+    open_root,
+    read_versioned,
+    remove_quietly,
+    storage_errors,
+    write_if,
+)
 from rfcx_frames.cache.modes import CacheArg, resolve_mode
 from rfcx_frames.cache.parquet import UnreadableFilesError, read_parts, write_parquet_atomic
 from rfcx_frames.cache.signature import FilterSignature, canonical_json, stable_hash
 from rfcx_frames.config import DEFAULT_CACHE_TTL as DEFAULT_TTL
+from rfcx_frames.config import CacheRoot, RootArg
 from rfcx_frames.convert import frame_from_table, table_from_frame
 from rfcx_frames.exceptions import NotCachedError
-from rfcx_frames.files import TMP_PREFIX, read_json
-from rfcx_frames.files import write_json as write_json_atomic
+from rfcx_frames.files import TMP_PREFIX
+from rfcx_frames.objectstore import ConflictError
 from rfcx_frames.timeutil import utc_now
 
 WHOLE = "whole"
@@ -69,7 +79,7 @@ class WholeResultCache:
     """
 
     def __init__(
-        self, root: str | os.PathLike[str] | None = None, *, ttl: pd.Timedelta = DEFAULT_TTL
+        self, root: RootArg = None, *, ttl: pd.Timedelta = DEFAULT_TTL
     ) -> None:
         self.root = open_root(root)
         self.ttl = ttl
@@ -221,7 +231,7 @@ class WholeResultCache:
 
     def _store(
         self,
-        folder: os.PathLike[str],
+        folder: CacheRoot,
         key: str,
         entity: str,
         params: Mapping[str, Any],
@@ -232,15 +242,20 @@ class WholeResultCache:
         moment: pd.Timestamp,
         ttl: pd.Timedelta | None,
     ) -> None:
-        directory = Path(folder)
+        directory = folder
         sidecar = directory / f"{key}.json"
         with lock(self.root, WHOLE, entity, key):
-            previous = read_json(sidecar)
+            raw, version = read_versioned(sidecar)
+            previous = _parse(raw)
             name = f"{key}-{uuid.uuid4().hex}.parquet"
             try:
                 write_parquet_atomic(directory / name, table)
                 self._write_sidecar(sidecar, entity, params, base_url, user, schema, name,
-                                    table, moment, ttl)
+                                    table, moment, ttl, version)
+            except ConflictError:
+                # Another writer stored the same request meanwhile: its rows stand.
+                remove_quietly([directory / name])
+                return
             except BaseException:
                 # Named by no sidecar, the new file would only take space.
                 remove_quietly([directory / name])
@@ -248,13 +263,14 @@ class WholeResultCache:
             if isinstance(previous, dict) and previous.get("file") not in (None, name):
                 with contextlib.suppress(OSError):
                     (directory / str(previous["file"])).unlink()
-            # Data files and temporaries of crashed writers of this key (we hold its lock).
-            strays = [p for p in directory.glob(f"{key}-*.parquet") if p.name != name]
-            remove_quietly(strays + list(directory.glob(f"{TMP_PREFIX}*-{key}*")))
+            if locking(self.root):
+                # Data files and temporaries of crashed writers of this key (we hold its lock).
+                strays = [p for p in directory.glob(f"{key}-*.parquet") if p.name != name]
+                remove_quietly(strays + list(directory.glob(f"{TMP_PREFIX}*-{key}*")))
 
     def _write_sidecar(
         self,
-        sidecar: Path,
+        sidecar: CacheRoot,
         entity: str,
         params: Mapping[str, Any],
         base_url: str,
@@ -264,6 +280,7 @@ class WholeResultCache:
         table: pa.Table,
         moment: pd.Timestamp,
         ttl: pd.Timedelta | None,
+        version: str | None,
     ) -> None:
         meta = {
             "format": 1,
@@ -277,14 +294,16 @@ class WholeResultCache:
             "created": moment.isoformat(),
             "expires": (moment + (ttl if ttl is not None else self.ttl)).isoformat(),
         }
-        write_json_atomic(sidecar, meta)
+        write_if(sidecar, meta, version)
 
 
-def _read_sidecar(path: Path) -> Any:
+def _read_sidecar(path: CacheRoot) -> Any:
     """The sidecar's JSON; ``None`` when absent or damaged; a failed open raises."""
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
+    return _parse(read_versioned(path)[0])
+
+
+def _parse(raw: bytes | None) -> Any:
+    if raw is None:
         return None
     try:
         return json.loads(raw)

@@ -2,7 +2,8 @@
 
 Every subcommand is one library call; ``rfcx-frames COMMAND --help`` lists its options.
 Each group of subcommands lives in its own module, options beside the handler:
-:mod:`.tables` (the ``*_df`` tables), :mod:`.audio` (download, clips, training-set),
+:mod:`.tables` (the ``*_df`` tables), :mod:`.analysis` (counts, effort, classifier
+jobs), :mod:`.audio` (download, clips, training-set),
 :mod:`.platform` (login, ingest), :mod:`.cache` and :mod:`.local` (emulator, demo).
 
 Exit codes scripts can rely on:
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import audio, cache, local, platform, tables
+from . import analysis, audio, cache, local, platform, tables
 from .exits import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Command, one_line, run
 from .parsers import Parser
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     sub.required = True
-    for group in (platform, tables, audio, cache, local):
+    for group in (platform, tables, analysis, audio, cache, local):
         for register in group.SUBCOMMANDS:
             register(sub)
     return parser

@@ -36,7 +36,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     0
     """
     _check_clear_options(args)
-    root = cache_mod.cache_path(args.cache_dir)
+    root = cache_mod.cache_root(args.cache_dir)
     if args.action == "path":
         print(root)
     elif args.action == "info":
@@ -56,7 +56,8 @@ def _add_cache(sub: Any) -> None:
     p.add_argument("action", choices=["info", "path", "clear"],
                    help="info: entries as JSON; path: the folder; clear: delete entries")
     p.add_argument("--cache-dir", default=None,
-                   help="cache folder (default: RFCX_FRAMES_CACHE or the user cache)")
+                   help="cache folder or s3://bucket/prefix (default: RFCX_FRAMES_CACHE or "
+                        "the user cache)")
     p.add_argument("--older-than", default=None,
                    help="with clear: only entries written longer ago, e.g. 7d, 12h, 30m")
     p.add_argument("--orphans", action="store_true",

@@ -91,15 +91,42 @@ def _cache_value(args: argparse.Namespace) -> Any:
     return False if args.cache == "off" else args.cache
 
 
-def _add_labels_filters(parser: argparse.ArgumentParser) -> None:
+def _add_labels_filters(parser: argparse.ArgumentParser, local_time: bool = True) -> None:
     # Detections and annotations take the same filters: one block keeps their help alike.
     add_window(parser)
     parser.add_argument("--stream", action="append", help="stream id (repeat or comma list)")
     parser.add_argument("--classification", action="append",
                         help="classification value, e.g. amazona_vittata (repeat or comma "
                              "list)")
-    parser.add_argument("--local-time", action="store_true",
-                        help="add start_local, the start in the stream's timezone")
+    if local_time:
+        parser.add_argument("--local-time", action="store_true",
+                            help="add start_local, the start in the stream's timezone")
+
+
+def add_detection_filters(parser: argparse.ArgumentParser, local_time: bool = True) -> None:
+    """Add the window and filters of a detections query (``detections``, ``counts``).
+
+    Parameters
+    ----------
+    parser
+        The parser of a subcommand that queries detections.
+    local_time
+        Add ``--local-time`` too.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_detection_filters(parser, local_time=False)
+    >>> parser.parse_args(["--start", "2024-03-01", "--end", "2024-03-02"]).min_confidence
+    """
+    _add_labels_filters(parser, local_time)
+    parser.add_argument("--classifier", action="append",
+                        help="classifier id, an integer (repeat or comma list)")
+    parser.add_argument("--min-confidence", type=unit_float, default=None,
+                        help="minimum confidence, 0..1 (platform default 0.95)")
+    parser.add_argument("--review-status", action="append",
+                        help="unreviewed, rejected, uncertain or confirmed (repeat or comma "
+                             "list)")
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -158,13 +185,7 @@ def _cmd_detections(args: argparse.Namespace) -> int:
 
 def _add_detections(sub: Any) -> None:
     p = add_subcommand(sub, "detections", "detections in a time window", _cmd_detections)
-    _add_labels_filters(p)
-    p.add_argument("--classifier", action="append",
-                   help="classifier id, an integer (repeat or comma list)")
-    p.add_argument("--min-confidence", type=unit_float, default=None,
-                   help="minimum confidence, 0..1 (platform default 0.95)")
-    p.add_argument("--review-status", action="append",
-                   help="unreviewed, rejected, uncertain or confirmed (repeat or comma list)")
+    add_detection_filters(p)
     _add_table_options(p)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,7 +141,7 @@ class RunsCache:
     Attributes
     ----------
     root
-        The cache folder.
+        The cache root (folder or ``s3://`` prefix).
     platform, user
         The platform identity and the user identity that key the entries.
     options
@@ -150,7 +149,7 @@ class RunsCache:
         :meth:`rfcx_frames.cache.TimeRangedCache.query` takes them.
     """
 
-    root: Path
+    root: config.CacheRoot
     platform: str
     user: str
     options: dict[str, Any]

@@ -60,7 +60,8 @@ def test_padding_beyond_n_samples_is_ignored_and_bad_input_refused() -> None:
 
 def test_indices_df_of_the_emulators_segments_equals_the_indices_of_its_clips(
         demo_emulator: Emulator, tmp_path: Path) -> None:
-    with demo_emulator.client(progress=False, cache_dir=tmp_path) as client:
+    now = pd.Timestamp("2024-06-01", tz="UTC")
+    with demo_emulator.client(progress=False, cache_dir=tmp_path, clock=lambda: now) as client:
         stream = client.streams_df()["id"].iloc[0]
         segments = client.segments_df(stream, "2024-03-02", "2024-03-03").head(3)
         table = client.indices_df(segments, sample_rate=RATE)

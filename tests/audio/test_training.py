@@ -76,6 +76,7 @@ def test_multi_hot_and_reviewed_mask(world) -> None:  # type: ignore[no-untyped-
     assert list(table.columns) == [
         "stream_id", "start", "end", "kind", "review_status", "recording_start",
         "label_bird", "label_frog", "reviewed_bird", "reviewed_frog",
+        "overlap_bird", "overlap_frog",
     ]
     assert str(table["start"].dtype) == "datetime64[ns, UTC]"
     assert table["label_bird"].dtype == np.uint8 and table["reviewed_bird"].dtype == bool

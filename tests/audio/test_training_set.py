@@ -126,6 +126,45 @@ def test_label_views(world) -> None:  # type: ignore[no-untyped-def]
         ts.class_weights("inverse")  # type: ignore[arg-type]
 
 
+def test_single_label_by_overlap_picks_the_class_covering_most_of_the_window(
+        world) -> None:  # type: ignore[no-untyped-def]
+    # Window [10, 12): frog 10-11 s covers 1 s of it, bird 10.5-12.5 s covers 1.5 s.
+    # Window [9, 11): frog covers 1 s, bird 0.5 s (below min_overlap: bird not labelled).
+    # Window [11, 13): bird 1.5 s, frog none. A second, overlapping frog annotation
+    # (10.2-10.8 s) counts once.
+    ann = pd.concat([annotations(), pd.DataFrame({
+        "stream_id": ["ta"], "start": [at(10.2)], "end": [at(10.8)],
+        "classification_value": ["frog"]})], ignore_index=True)
+    ts = training_set(build(world), ann, 2.0, step=1.0, negatives=0, min_overlap=0.5)
+    starts = ts.labels["start"]
+    both = ts.labels.index[starts == at(10)][0]
+    assert ts.multi_hot()[both].tolist() == [1, 1]
+    assert ts.labels.loc[both, ["overlap_bird", "overlap_frog"]].tolist() == [1.5, 1.0]
+    assert ts.labels["overlap_frog"].dtype == np.float32
+    assert ts.single_label()[both] == ts.single_label("overlap")[both] == "bird"
+    assert ts.single_label("first")[both] == "bird" and ts.single_label("drop")[both] is None
+    # The rule reads the seconds, not the class order: make frog the longer one.
+    labels = ts.labels.copy()
+    labels.loc[both, "overlap_frog"] = 1.8
+    longer = TrainingSet(labels, ts.audio, ts.sample_rate, ts.clip_duration, ts.classes)
+    assert longer.single_label()[both] == "frog"
+    # A tie goes to the class with fewer clips in the set, then to the first in classes.
+    labels.loc[both, "overlap_frog"] = 1.5
+    tied = TrainingSet(labels, ts.audio, ts.sample_rate, ts.clip_duration, ts.classes)
+    hot = ts.multi_hot()
+    rarer = "bird" if hot[:, 0].sum() <= hot[:, 1].sum() else "frog"
+    assert tied.single_label()[both] == rarer
+    # Background and one-class windows: as every rule.
+    assert (ts.single_label()[hot.sum(axis=1) == 1]
+            == np.where(hot[hot.sum(axis=1) == 1, 0] == 1, "bird", "frog")).all()
+    # Labels without the overlap columns (an older set) cannot use the rule.
+    old = TrainingSet(ts.labels.drop(columns=["overlap_bird", "overlap_frog"]), ts.audio,
+                      ts.sample_rate, ts.clip_duration, ts.classes)
+    with pytest.raises(ValueError, match="overlap_bird"):
+        old.single_label("overlap")
+    assert old.single_label("first")[both] == "bird"
+
+
 def _overlaps(a: pd.DataFrame, b: pd.DataFrame) -> int:
     pairs = a.merge(b, on="stream_id", suffixes=("_a", "_b"))
     hit = (pairs["start_a"] < pairs["end_b"]) & (pairs["start_b"] < pairs["end_a"])
@@ -233,7 +272,8 @@ def io_bytes(data: bytes) -> Any:
 
 @pytest.mark.parametrize("format", ["npz", "flac"])
 def test_sharded_write_read_round_trip(world, tmp_path: Path, format: str) -> None:  # type: ignore[no-untyped-def]
-    ts = training_set(build(world), annotations(), 2.0, negatives=5)
+    # Batches of 3 clips streamed into shards of 4: a shard's file gathers two batches.
+    ts = training_set(build(world), annotations(), 2.0, negatives=5, batch_size=3)
     out = write_training_set(ts, tmp_path / "ds", format=format,  # type: ignore[arg-type]
                              shard_size=4, progress=False)
     shards = sorted(p.name for p in (out / "audio").iterdir())
@@ -247,6 +287,8 @@ def test_sharded_write_read_round_trip(world, tmp_path: Path, format: str) -> No
     got = np.asarray(back.audio)
     if format == "npz":
         np.testing.assert_array_equal(got, want)
+        with np.load(out / "audio" / "00001" / "clips.npz") as shard:  # plain numpy reads it
+            np.testing.assert_array_equal(shard["audio"], want[4:8])
     else:
         np.testing.assert_allclose(got, np.clip(want, -1, 1), atol=2e-7)
     assert not list(tmp_path.glob(".ds.*-*"))  # no staging folder left beside the set
@@ -371,7 +413,9 @@ def test_clip_writer_resumes_into_one_npz(world, tmp_path: Path) -> None:  # typ
                     shard_size=2, progress=False)
     assert not out.exists() and len(list(parts_folder(out).glob("*.npy"))) >= 1
     again = Counting(table_source)
-    count, written = write_clips(again, rows, out, duration=1.5, shard_size=2, progress=False)
+    # One clip decoded at a time, streamed into parts of two: the same bytes as before.
+    count, written = write_clips(again, rows, out, duration=1.5, shard_size=2, batch_size=1,
+                                 progress=False)
     assert count == len(rows) and not parts_folder(out).exists()
     np.testing.assert_array_equal(np.load(out)["audio"], want)
     pd.testing.assert_frame_equal(pd.read_parquet(out.with_suffix(".parquet")),

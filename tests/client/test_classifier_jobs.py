@@ -116,6 +116,18 @@ def test_bad_input_is_refused_before_any_request(emu: Emulator, client: rf.Clien
     assert emu.stats()["total_requests"] == 0
 
 
+def test_ids_taken_from_the_frames_are_accepted(client: rf.Client) -> None:
+    # What a notebook does: pick ids out of one frame (numpy integers) to ask for another.
+    jobs = client.classifier_jobs_df(status="done")
+    job_id, classifier_id = jobs["id"].iloc[0], jobs["classifier_id"].iloc[0]
+    assert type(job_id).__module__ == "numpy"
+    assert client.classifier_job(job_id).id == int(job_id)
+    assert (client.best_detections_df(job_id)["classifier_job_id"] == int(job_id)).all()
+    counts = client.detection_counts("2024-03-01", "2024-03-02", classifiers=classifier_id,
+                                     min_confidence=0.5)
+    assert counts["count"].sum() > 0
+
+
 def test_unknown_job_ids_are_errors(client: rf.Client) -> None:
     for call in (client.classifier_job, client.classifier_job_summary,
                  client.best_detections_df, client.cancel_classifier_job):
