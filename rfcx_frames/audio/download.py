@@ -213,7 +213,10 @@ def _fetch_checked(client: Context, segment: Mapping[str, Any], path: Path) -> N
         handle.flush()
         # From a path libsndfile reads the file itself, without the GIL: from bytes every
         # read is a Python callback, holding up the other download threads.
-        check_segment_audio(tmp, segment)
+        try:
+            check_segment_audio(tmp, segment)
+        except AudioVerificationError as exc:  # named as the user knows it; tmp is removed
+            raise AudioVerificationError(str(exc).replace(tmp.name, path.name)) from None
 
 
 def _nothing(response: requests.Response) -> None:

@@ -14,7 +14,9 @@ import soundfile as sf
 
 import rfcx_frames.audio.download as downloads
 from rfcx_frames.audio.download import download, segment_url
+from rfcx_frames.audio.segment_check import AudioVerificationError
 from rfcx_frames.emulator import Emulator
+from rfcx_frames.exceptions import DownloadError
 from rfcx_frames.files import TMP_PREFIX
 
 
@@ -111,3 +113,17 @@ def test_a_full_disk_is_raised_at_once_never_taken_for_a_network_fault(
         client.session.request("GET", segment_url(client.api_url, row["stream_id"], row["start"]),
                                parse=lambda r: None, into=_FullDisk())
     assert demo_emulator.stats()["requests"].get("GET /_blobs/...", 0) == 1
+
+
+def test_a_file_failing_its_check_is_named_and_not_kept(demo_emulator: Emulator,
+                                                        tmp_path: Path) -> None:
+    segs = _segments(demo_emulator, 2)
+    wrong = segs.assign(end=segs["start"] + pd.Timedelta(seconds=10))  # files are longer
+    with pytest.raises(DownloadError) as info:
+        download(demo_emulator.client(progress=False), wrong, tmp_path)
+    assert len(info.value.errors) == 2
+    for exc in info.value.errors.values():
+        assert isinstance(exc, AudioVerificationError)
+        assert "ms segment needs" in str(exc) and TMP_PREFIX not in str(exc)
+        assert str(exc).startswith(f"{segs['stream_id'].iloc[0]}_")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
