@@ -121,6 +121,31 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+#: The expiry of a token that names none: not known, so never treated as expired here.
+NO_EXPIRY = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+def token_credentials(token: str) -> Credentials:
+    """Credentials of a bare bearer token: the expiry its JWT names, else :data:`NO_EXPIRY`.
+
+    Parameters
+    ----------
+    token
+        The bearer token (a JWT or an opaque string).
+
+    Examples
+    --------
+    >>> token_credentials("opaque-token").expiry == NO_EXPIRY
+    True
+    >>> token_credentials("eyJhbGciOiJub25lIn0.eyJleHAiOjB9.").expiry.year
+    1970
+    """
+    exp = jwt_claims(token).get("exp")
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+        return Credentials(token, dt.datetime.fromtimestamp(exp, dt.timezone.utc))
+    return Credentials(token, NO_EXPIRY)
+
+
 def expiry_in(seconds: float) -> dt.datetime:
     """The UTC time ``seconds`` from now.
 

@@ -199,6 +199,31 @@ class Client(Context):
                 "not authenticated: pass token=, set RFCX_TOKEN, or call authenticate()")
         return self._credentials.token
 
+    def credentials(self) -> auth.Credentials:
+        """The token requests go out with now, to hand to another process in memory.
+
+        For Dask workers and the like (``map_windows`` sends it this way): pass the object
+        itself, never write it to a file, a task key or a log; its ``repr`` hides the
+        tokens. Credentials about to expire are refreshed first. The refresh token stays
+        with this client, so a receiver can send requests but not renew its access.
+
+        Raises
+        ------
+        AuthenticationError
+            When the client has no token (see :meth:`authenticate`).
+
+        Examples
+        --------
+        >>> creds = Client(api_url="http://127.0.0.1:9", token="s3cret").credentials()
+        >>> creds.token, "s3cret" in repr(creds)
+        ('s3cret', False)
+        """
+        token = self._bearer()
+        held = self._credentials
+        if held is not None and held.token == token:
+            return auth.Credentials(held.access_token, held.expiry, id_token=held.id_token)
+        return auth.token_credentials(token)
+
     def _identity_token(self) -> str:
         """The token that names the user, without any network call (may be expired).
 

@@ -37,7 +37,25 @@ RANGED = ("detections", "annotations", "segments")
 _FETCHED = "__fetched"
 
 
-def _entries(root: CacheRoot, entity: str, fingerprint: str) -> list[tuple[Entry, Manifest]]:
+def entries_of(root: CacheRoot, entity: str, fingerprint: str) -> list[tuple[Entry, Manifest]]:
+    """Every ranged entry of ``entity`` under ``root`` whose rows have ``fingerprint``'s schema.
+
+    Parameters
+    ----------
+    root
+        The cache root (a folder or an ``s3://`` prefix).
+    entity
+        The entity's folder name (``detections``, ``recordings``, ...).
+    fingerprint
+        :func:`~rfcx_frames.cache.assemble.schema_fingerprint` of the schema the reader expects.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> entries_of(Path(tempfile.mkdtemp()), "detections", "abc")
+    []
+    """
     out = []
     for child in children(root / LAYOUT / entity):
         if not child.is_dir():
@@ -50,11 +68,46 @@ def _entries(root: CacheRoot, entity: str, fingerprint: str) -> list[tuple[Entry
     return out
 
 
-def _platform_of(manifest: Manifest) -> str:
+def platform_of(manifest: Manifest) -> str:
+    """The base URL (or emulator identity) an entry's rows came from.
+
+    Parameters
+    ----------
+    manifest
+        A loaded entry manifest.
+
+    Examples
+    --------
+    >>> platform_of(entry.load())  # doctest: +SKIP
+    'https://api.rfcx.org'
+    """
     return str(manifest.signature.get("base_url", ""))
 
 
-def _pick_platform(found: set[str], platform: str | None, root: CacheRoot) -> str | None:
+def pick_platform(found: set[str], platform: str | None, root: CacheRoot) -> str | None:
+    """The one platform to read: ``platform`` if given, else the only one ``found``.
+
+    Parameters
+    ----------
+    found
+        The platforms the entries come from.
+    platform
+        The caller's choice (a base URL or an identity), or ``None``.
+    root
+        The cache root, whose remembered identities resolve a base URL.
+
+    Raises
+    ------
+    ValueError
+        When several platforms are found and none was chosen.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> pick_platform({"https://api.rfcx.org"}, None, Path(tempfile.mkdtemp()))
+    'https://api.rfcx.org'
+    """
     if platform is not None:
         base = normalize_url(platform) if "://" in platform else platform
         return remembered(root).get(base, base)
@@ -123,17 +176,17 @@ def dataset(entity: str, root: RootArg = None, *,
     with store_errors(folder):
         if entity in LISTINGS:
             found = listing_platforms(described, folder)
-            return listing_rows(described, folder, _pick_platform(found, platform, folder))
+            return listing_rows(described, folder, pick_platform(found, platform, folder))
         return _ranged(entity, folder, platform)
 
 
 def _ranged(entity: str, folder: CacheRoot, platform: str | None) -> pa.Table:
     described = ENTITIES[entity]
     schema = arrow_schema(described)
-    entries = _entries(folder, entity, schema_fingerprint(schema))
-    chosen = _pick_platform({_platform_of(m) for _, m in entries}, platform, folder)
+    entries = entries_of(folder, entity, schema_fingerprint(schema))
+    chosen = pick_platform({platform_of(m) for _, m in entries}, platform, folder)
     stored = file_schema(schema)
-    tables = [table for entry, manifest in entries if _platform_of(manifest) == chosen
+    tables = [table for entry, manifest in entries if platform_of(manifest) == chosen
               for table in _entry_tables(entry, manifest, stored)]
     if not tables:
         return schema.empty_table()

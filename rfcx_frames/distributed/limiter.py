@@ -129,6 +129,20 @@ class ClusterRateLimiter:
         _distributed().Variable(f"{self.name}-state", client=client).set(
             self._fresh(self._clock()))
 
+    def close(self, client: Any) -> None:
+        """Remove the schedule from the scheduler of ``client`` (its variable and lock).
+
+        ``map_windows`` calls it when a run that made its own limiter ends; a limiter you
+        pass is yours to close (or to share with the next run).
+
+        Examples
+        --------
+        >>> limiter.close(dask_client)  # doctest: +SKIP
+        """
+        distributed = _distributed()
+        distributed.Variable(f"{self.name}-state", client=client).delete()
+        distributed.Lock(f"{self.name}-lock").close()
+
     def _state(self) -> tuple[Any, Any]:
         if self._shared is None:
             self._shared = self.bound()._shared

@@ -2,12 +2,17 @@
 
 The plan is cut into stream-day partitions (:func:`~rfcx_frames.distributed.plan.partitions`);
 each partition not yet written is one Dask task, named ``rfcx-frames-<run>-<n>`` (never
-after its arguments, so no token can reach a task key), that cuts its windows, calls
+after its arguments), that cuts its windows, calls
 ``fn`` and writes a Parquet file and its success marker
 (:mod:`~rfcx_frames.distributed.results`). A task that raises is retried; a worker that
 dies is replaced by Dask and its task rerun; a partition still failing is reported by
 name in :class:`~rfcx_frames.exceptions.PartitionsFailedError` once every other one is
 written. A re-run skips the partitions already written for the same windows.
+
+The token is in no task: the driver's :meth:`~rfcx_frames.Client.credentials` are
+scattered to every worker under a random key (data held in workers' memory, never in the
+graph, a key or a file), and released with each worker's client when the run ends, failed
+or interrupted included.
 
 Examples
 --------
@@ -29,7 +34,7 @@ from rfcx_frames.client import Client
 from rfcx_frames.distributed.limiter import ClusterRateLimiter, _distributed
 from rfcx_frames.distributed.plan import partitions
 from rfcx_frames.distributed.results import done
-from rfcx_frames.distributed.worker import WindowFn, WorkerSpec, run_partition
+from rfcx_frames.distributed.worker import WindowFn, WorkerSpec, free_clients, run_partition
 from rfcx_frames.exceptions import PartitionsFailedError
 from rfcx_frames.ratelimit import PLATFORM, AutoRateLimit, RateLimit, check_setting
 from rfcx_frames.urls import is_platform_host
@@ -148,19 +153,42 @@ def map_windows(plan: pd.DataFrame, fn: WindowFn, out: str | os.PathLike[str], *
             for name, w in parts.items() if name not in todo}
     spec = WorkerSpec.from_client(client, cluster_limiter(client) if limiter == "auto"
                                   else limiter)
-    if todo and hasattr(spec.limiter, "start"):
-        spec.limiter.start(dask)
-    run = uuid.uuid4().hex[:12]
-    futures = {name: dask.submit(run_partition, spec, name, windows, fn, str(folder), options,
-                                 key=f"rfcx-frames-{run}-{i}", retries=retries, pure=False)
-               for i, (name, windows) in enumerate(todo.items())}
-    errors = _collect(futures, todo, rows)
+    errors: dict[str, BaseException] = {}
+    if todo:
+        if hasattr(spec.limiter, "start"):
+            spec.limiter.start(dask)
+        try:
+            errors = _run(dask, spec, client, todo, rows, (fn, str(folder), options, retries))
+        finally:
+            if limiter == "auto" and spec.limiter is not None:
+                spec.limiter.close(dask)  # made for this run: nothing left on the scheduler
     report = pd.DataFrame([rows[name] for name in parts], columns=list(REPORT_COLUMNS))
     if errors:
         raise PartitionsFailedError(
             f"{len(errors)} of {len(parts)} partitions failed after {retries} retries: "
             + ", ".join(sorted(errors)), errors, report)
     return report.drop(columns="error")
+
+
+def _run(dask: Any, spec: WorkerSpec, client: Client, todo: Mapping[str, pd.DataFrame],
+         rows: dict[str, dict[str, Any]], task: tuple[Any, ...]) -> dict[str, BaseException]:
+    """Submit a task per partition, wait for all; the exceptions of those that failed."""
+    fn, folder, options, retries = task
+    run = uuid.uuid4().hex[:12]
+    # Scattered, not hashed: the key is random, and every worker holds a copy, so a worker
+    # that replaces a dead one finds the credentials at its peers.
+    credentials = dask.scatter(client.credentials(), broadcast=True, hash=False)
+    futures: dict[str, Any] = {}
+    try:
+        futures = {name: dask.submit(run_partition, spec, credentials, name, windows, fn,
+                                     folder, options, key=f"rfcx-frames-{run}-{i}",
+                                     retries=retries, pure=False)
+                   for i, (name, windows) in enumerate(todo.items())}
+        return _collect(futures, todo, rows)
+    finally:
+        # Interrupted or not, no task goes on and no worker keeps the token or a client.
+        dask.cancel([*futures.values(), credentials])
+        dask.run(free_clients, spec.key, on_error="ignore")
 
 
 def _collect(futures: Mapping[str, Any], todo: Mapping[str, pd.DataFrame],

@@ -29,24 +29,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from rfcx_frames import cache as cache_mod
 from rfcx_frames import config, timeutil
+from rfcx_frames.cache.recorded import ENTITY, MONTHLY_ENTITY, MONTHLY_SCHEMA, SCHEMA
 from rfcx_frames.ecology.effort import column_ns, recorded_intervals
 from rfcx_frames.frames import concat
 
-#: The cache entity of recorded runs placed by their start (partial months).
-ENTITY = "recordings"
-SCHEMA = pa.schema([
-    ("stream_id", pa.dictionary(pa.int32(), pa.string())),
-    ("start", pa.timestamp("ns", tz="UTC")),
-    ("end", pa.timestamp("ns", tz="UTC")),
-])
-#: The cache entity of recorded runs of whole UTC months, placed by ``month``.
-MONTHLY_ENTITY = "recordings-monthly"
-MONTHLY_SCHEMA = pa.schema([SCHEMA.field("stream_id"), ("month", pa.timestamp("ns", tz="UTC")),
-                            SCHEMA.field("start"), SCHEMA.field("end")])
 DTYPES: dict[str, Any] = {"stream_id": "category"}
 
 

@@ -140,8 +140,12 @@ class Faults:
         with self._lock:
             self.faults[fault] += 1
 
-    def decide(self, client: str, method: str = "GET") -> Decision:
-        """The fault (or none) for the next request of ``client`` (an HTTP ``method``)."""
+    def decide(self, client: str, method: str = "GET", rate_limited: bool = True) -> Decision:
+        """The fault (or none) for the next request of ``client`` (an HTTP ``method``).
+
+        ``rate_limited=False`` for a request the platform's ingress never sees (object
+        storage, Auth0): it skips the rate limit, and only the rate limit.
+        """
         with self._lock:
             cfg = self.config
             if cfg.methods is not None and method.upper() not in cfg.methods:
@@ -150,7 +154,7 @@ class Faults:
                 cfg.fail_next -= 1
                 self.faults[str(cfg.fail_status)] += 1
                 return Decision("status", cfg.fail_status)
-            if self._limit is not None and not self._limit.admit(client):
+            if rate_limited and self._limit is not None and not self._limit.admit(client):
                 self.faults["rate_limited"] += 1
                 return Decision("status", 503)
             draw = self._rng.random()
@@ -172,6 +176,7 @@ class Faults:
                 "identity_requests": self.identity_requests,
                 "requests": dict(self.requests),
                 "faults": dict(self.faults),
+                "rate_limit": None if self._limit is None else self._limit.report(),
                 "config": dict(self.config.__dict__),
             }
 

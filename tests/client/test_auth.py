@@ -159,3 +159,22 @@ def test_client_credentials_when_a_secret_is_set(
 def test_refresh_with_a_bad_token_raises(demo_emulator: Emulator) -> None:
     with pytest.raises(AuthenticationError, match="refresh"):
         auth.refresh_login(Session(rate_limit=None), demo_emulator.auth_url, "cid", "bogus")
+
+
+def test_credentials_hand_over_the_bearer_token_but_never_the_refresh_token(
+        no_env: Path) -> None:
+    expiry = dt.datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
+    auth.write_credentials(no_env / ".rfcx_credentials", auth.Credentials(
+        "acc.ess.tok", expiry, refresh_token="refresh-secret", id_token="id.tok.en"))
+    creds = Client(api_url="http://127.0.0.1:9", progress=False).credentials()
+    assert (creds.token, creds.expiry, creds.refresh_token) == ("id.tok.en", expiry, None)
+    assert "id.tok.en" not in repr(creds) and "acc.ess.tok" not in repr(creds)
+    # A bare token: the expiry its JWT names, else none known.
+    jwt = "eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9."  # exp: 2100-01-01
+    given = Client(api_url="http://127.0.0.1:9", token=jwt, progress=False).credentials()
+    assert (given.token, given.expiry) == (jwt, dt.datetime(2100, 1, 1, tzinfo=UTC))
+    opaque = Client(api_url="http://127.0.0.1:9", token="opaque", progress=False).credentials()
+    assert opaque.expiry == auth.NO_EXPIRY
+    (no_env / ".rfcx_credentials").unlink()
+    with pytest.raises(AuthenticationError, match="not authenticated"):
+        Client(api_url="http://127.0.0.1:9", progress=False).credentials()

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from distributed import Client as DaskClient
 from distributed import LocalCluster, get_task_stream
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from rfcx_frames import Client
 from rfcx_frames.distributed import (
@@ -27,9 +28,11 @@ from rfcx_frames.distributed import (
     window_grid,
     written,
 )
+from rfcx_frames.distributed.worker import free_clients
 from rfcx_frames.ecology import detection_history
-from rfcx_frames.emulator import Emulator
+from rfcx_frames.emulator import Emulator, running
 from rfcx_frames.exceptions import PartitionsFailedError
+from rfcx_frames.ratelimit import RateLimit
 
 # Workers import nothing from tests/: the fns defined here travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -146,19 +149,43 @@ def test_a_failing_partition_is_retried_then_named_and_half_written_files_are_ne
     assert set(read_results(out)["stream_id"]) == set(plan["stream_id"]) - {bad}
 
 
-def test_the_token_never_reaches_a_task_key_or_a_file_and_a_model_feeds_histories(
+class GraphSpy(SchedulerPlugin):
+    """Keeps, pickled, every task the scheduler is given (it runs in this process)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, bytes] = {}
+
+    def update_graph(self, scheduler: Any, *, keys: Any, **kwargs: Any) -> None:
+        for key, state in scheduler.tasks.items():
+            self.tasks[str(key)] = cloudpickle.dumps(state.run_spec)
+
+
+def test_the_token_never_reaches_a_task_key_a_task_or_a_file_and_a_model_feeds_histories(
         demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
     out, token = tmp_path / "out", demo_emulator.token
     scores = model_fn(lambda audio, meta: np.abs(audio).mean(axis=1) * 0 + 0.8, ["tone"])
-    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
-        plan = small_plan(client)
-        with get_task_stream(client=dask) as stream:
-            map_windows(plan, scores, out, client=client, cluster=dask, sample_rate=RATE)
-        effort = client.effort_df("2024-03-02", "2024-03-04",
-                                  streams=plan["stream_id"].unique().tolist(), freq="1D")
+    spy = GraphSpy()
+    dask.cluster.scheduler.add_plugin(spy, name="graph-spy")
+    try:
+        with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+            plan = small_plan(client)
+            with get_task_stream(client=dask) as stream:
+                map_windows(plan, scores, out, client=client, cluster=dask, sample_rate=RATE)
+            effort = client.effort_df("2024-03-02", "2024-03-04",
+                                      streams=plan["stream_id"].unique().tolist(), freq="1D")
+            assert token not in repr(client.credentials())
+    finally:
+        dask.cluster.scheduler.remove_plugin(name="graph-spy")
     keys = [str(task["key"]) for task in stream.data]
     assert keys and all(key.startswith("rfcx-frames-") for key in keys)
     assert not any(token in key for key in keys)
+    # Every task the scheduler held, pickled: the partitions' and the scattered credentials'
+    # (data, not a task: no run_spec), and not one holds the token.
+    partitions = [key for key in spy.tasks if key.startswith("rfcx-frames-")]
+    assert len(partitions) == 4 and any(key.startswith("Credentials-") for key in spy.tasks)
+    assert not any(token.encode() in blob or token in key for key, blob in spy.tasks.items())
+    # The run freed its client on every worker.
+    assert list(dask.run(free_clients, "").values()) == [[], []]
     scratch = [Path(d) for d in dask.run(lambda dask_worker: dask_worker.local_directory).values()]
     for path in [*out.rglob("*"), *(tmp_path / "cache").rglob("*"),
                  *(p for folder in scratch for p in folder.rglob("*"))]:
@@ -170,6 +197,18 @@ def test_the_token_never_reaches_a_task_key_or_a_file_and_a_model_feeds_historie
     history = detection_history(detections, effort, min_coverage=0.0)
     assert history.species == ["tone"]
     assert int(np.nansum(history.y["tone"].to_numpy())) == 4
+
+
+def test_a_failed_run_frees_its_clients_too(
+        demo_emulator: Emulator, dask: DaskClient, tmp_path: Path) -> None:
+    with demo_emulator.client(progress=False, cache_dir=tmp_path / "cache") as client:
+        plan = small_plan(client).head(2)
+        fn = functools.partial(_fail_one_stream, plan["stream_id"].iloc[0],
+                               str(tmp_path / "attempts"))
+        with pytest.raises(PartitionsFailedError):
+            map_windows(plan, fn, tmp_path / "out", client=client, cluster=dask, retries=0,
+                        sample_rate=RATE)
+    assert list(dask.run(free_clients, "").values()) == [[], []]
 
 
 def test_one_limiter_paces_every_request_of_the_cluster(
@@ -220,3 +259,57 @@ def test_bad_arguments_are_refused_before_any_task(
             map_windows(plan, indices_fn(), tmp_path, client=client, cluster=dask, retries=-1)
     with pytest.raises(ValueError, match="per_minute"):
         ClusterRateLimiter(0)
+
+
+#: The emulator's ingress and the cluster's limiter: 60 requests a minute, a burst of 2.
+PER_MINUTE, BURST = 60, 2
+
+
+def cheap_plan(client: Any) -> pd.DataFrame:
+    """Three streams' first three FLAC segments in 20 s windows: three partitions that
+    need a listing and three downloads each, well over the burst."""
+    streams = client.streams_df()["id"].tolist()
+    segments = client.segments_df(streams, "2024-03-01", "2024-03-02")
+    flac = segments[segments["file_extension"] == ".flac"]
+    first = flac.groupby("stream_id", observed=True).head(3)
+    chosen = first["stream_id"].drop_duplicates().head(3)
+    return window_grid(first[first["stream_id"].isin(chosen)], 20)
+
+
+def most_in_any(times: list[float], seconds: float) -> int:
+    """The most instants in any span of ``seconds``, ``(t - seconds, t]``."""
+    return max(sum(1 for u in times if t - seconds < u <= t) for t in times)
+
+
+def test_the_cluster_stays_within_the_emulators_rate_limit_counted_at_the_emulator(
+        dask: DaskClient, tmp_path: Path) -> None:
+    with running(world="demo", days=1, data_dir=tmp_path / "world") as emu:
+        with emu.client(progress=False, cache_dir=tmp_path / "alone", rate_limit=None) as alone:
+            plan = cheap_plan(alone)
+            audio, meta = alone.clips(plan, sample_rate=RATE, progress=False)
+        emu.set_faults(rate_limit=PER_MINUTE, rate_burst=BURST)
+        emu.reset_stats()
+        locks = dask.cluster.scheduler.extensions["semaphores"].leases
+        held_before = set(locks)
+        with emu.client(progress=False, cache_dir=tmp_path / "cache",
+                        rate_limit=RateLimit(PER_MINUTE, burst=BURST)) as client:
+            report = map_windows(plan, indices_fn(), tmp_path / "out", client=client,
+                                 cluster=dask, sample_rate=RATE)
+        stats = emu.stats()
+    limit = stats["rate_limit"]
+    assert report["status"].tolist() == ["written"] * 3
+    assert set(locks) == held_before  # the run's own limiter left nothing on the scheduler
+    # Nothing refused, by the rate or otherwise, and the plan needed well over the burst.
+    assert limit["refused"] == 0 and stats["faults"] == {}
+    assert limit["admitted"] >= 4 * (BURST + 1)
+    assert limit["max_per_minute"] <= PER_MINUTE + BURST
+    # Finer than a minute, on the emulator's clock: nginx's own bound for any span.
+    times = limit["admitted_at"]
+    assert len(times) == limit["admitted"]
+    for seconds in (3, 5, 10):
+        assert most_in_any(times, seconds) <= BURST + 1 + seconds * PER_MINUTE / 60
+    assert times[-1] - times[0] >= (limit["admitted"] - BURST - 1) * 60 / PER_MINUTE - 0.5
+    expected = indices_fn()(audio, meta).astype({"stream_id": str})
+    pd.testing.assert_frame_equal(
+        read_results(tmp_path / "out").sort_values(["stream_id", "start"], ignore_index=True),
+        expected.sort_values(["stream_id", "start"], ignore_index=True), check_dtype=False)

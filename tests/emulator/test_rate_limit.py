@@ -14,7 +14,8 @@ import requests
 
 from rfcx_frames.emulator import Emulator, running
 from rfcx_frames.emulator.__main__ import add_arguments
-from rfcx_frames.emulator.limit_req import LimitReq
+from rfcx_frames.emulator.limit_req import AdmissionLog, LimitReq
+from tests.emulator.helpers import sql, utc
 
 
 class StepClock:
@@ -99,6 +100,53 @@ def test_changing_the_limit_starts_fresh_buckets(limited: Emulator, clock: StepC
     limited.set_faults(rate_limit=None)
     assert codes(limited, 10) == [200] * 10
     assert limited.stats()["config"]["rate_burst"] == 0
+
+
+def test_stats_show_when_requests_were_admitted_and_the_most_in_any_minute(
+        limited: Emulator, clock: StepClock, demo_emulator: Emulator) -> None:
+    assert codes(limited, 6) == [200] * 4 + [503] * 2
+    clock.advance(1.0)
+    assert codes(limited, 1) == [200]
+    clock.advance(60.0)
+    assert codes(limited, 2) == [200, 200]  # 61 s on: the bucket drained to 2 free
+    stats = limited.stats()
+    assert stats["rate_limit"] == {
+        "per_minute": 60, "burst": 3, "admitted": 7, "refused": 2, "max_per_minute": 5,
+        "admitted_at": [0.0, 0.0, 0.0, 0.0, 1.0, 61.0, 61.0]}
+    assert stats["faults"]["rate_limited"] == 2
+    limited.reset_stats()
+    assert limited.stats()["rate_limit"]["admitted_at"] == []
+    assert demo_emulator.stats()["rate_limit"] is None  # no limit, nothing to report
+
+
+def test_a_minute_is_any_sixty_seconds_ending_at_an_admission() -> None:
+    log = AdmissionLog()
+    for ms in [0, 0, 0, 59_999]:
+        log.add(ms)
+    assert log.max_per_minute == 4
+    for ms in [60_000, 60_000, 60_000, 60_001, 119_999]:
+        log.add(ms)
+    # (0 s, 60 s] holds 59.999 and three at 60 s; (59.999 s, 119.999 s] holds five.
+    assert (log.max_per_minute, log.count) == (5, 9)
+
+
+def test_storage_and_auth_are_not_behind_the_ingress_limit(limited: Emulator) -> None:
+    # The platform's ingress fronts api.rfcx.org only: S3 and Auth0 have limits of their own.
+    seg = sql(limited, "SELECT stream_id, start FROM segments ORDER BY start LIMIT 1")[0]
+    stamp = utc(seg["start"]).strftime("%Y%m%dT%H%M%S") + f"{seg['start'] % 1000:03d}Z"
+    signed = requests.get(f"{limited.api_url}/streams/{seg['stream_id']}/segments/{stamp}/file",
+                          headers={"Authorization": f"Bearer {limited.token}"},
+                          allow_redirects=False, timeout=30)
+    assert signed.status_code == 302
+    assert codes(limited, 4) == [200, 200, 200, 503]  # the API's bucket is empty now
+    for _ in range(3):
+        blob = requests.get(signed.headers["Location"], timeout=30)
+        assert blob.status_code == 200 and len(blob.content) > 1000
+        login = requests.post(f"{limited.auth_url}/oauth/token", timeout=30, data={
+            "grant_type": "client_credentials", "client_id": "me",
+            "client_secret": limited.client_secret})
+        assert login.status_code == 200
+    assert limited.stats()["rate_limit"]["refused"] == 1
 
 
 def test_addresses_have_buckets_of_their_own() -> None:
