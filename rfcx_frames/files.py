@@ -7,7 +7,7 @@ worst a hidden temporary (``.tmp-<hex>-<name>``) that readers ignore (pyarrow sk
 starting with ``.``) and the cache's orphan sweep removes. ``durable=False`` skips the two
 fsyncs (the rename stays atomic against a crashed process): only for files every reader
 checks before trusting them, such as downloaded segments, whose check replaces a file a
-power cut left short.
+power cut left short (a download batch fsyncs each of its folders once, at its end).
 
 Examples
 --------

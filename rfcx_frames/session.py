@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -66,6 +66,9 @@ T = TypeVar("T")
 
 #: Bytes asked of the socket per read of a body; each read returns what has arrived.
 _READ_CHUNK = 1 << 20
+#: Bytes per read of a body written into a file: small enough that the allocator reuses
+#: one buffer, where each 1 MiB read maps fresh pages that many threads then fault in.
+_STREAM_CHUNK = 1 << 16
 #: URLs ``requests`` cannot send: a local mistake, never retried.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema)
@@ -94,6 +97,8 @@ class _Call:
     #: attempt starts, so waits in the client's own queue do not count.
     until: float | None = None
     attempt: int = 0
+    #: Where a successful answer's body goes instead of ``response.content``.
+    into: IO[bytes] | None = field(default=None, repr=False)
 
     def start_clock(self) -> None:
         if self.until is None and self.budget is not None:
@@ -210,6 +215,7 @@ class Session:
         raise_for_status: bool = True,
         deadline: float | None = None,
         idempotent: bool = False,
+        into: IO[bytes] | None = None,
     ) -> T:
         """Send a request and return ``parse(response)`` of a successful (< 400) response.
 
@@ -220,6 +226,9 @@ class Session:
         retried on 429/503 only with ``raise_for_status=True``: a caller that reads error
         answers itself (OAuth's 429 ``slow_down``) sees every one. ``idempotent=True``
         retries any method like a GET (a POST to a route that sets a state, not adds one).
+        ``into`` (a file open for writing and seekable) receives the body of a successful
+        answer instead of ``response.content``, a few KiB at a time; it is emptied before
+        each attempt, so it holds exactly one whole body when ``parse`` runs.
 
         Raises
         ------
@@ -248,7 +257,7 @@ class Session:
                      options={"params": params, "data": data, "files": files,
                               "headers": self._headers(headers, auth),
                               "allow_redirects": allow_redirects},
-                     idempotent=idempotent)
+                     idempotent=idempotent, into=into)
         return self._run(call, parse)
 
     def _run(self, call: _Call, parse: Callable[[requests.Response], T]) -> T:
@@ -308,7 +317,8 @@ class Session:
                                          stream=True, **call.options)
             log.debug("%s %s -> %s", call.method, strip_query(call.url), response.status_code)
             try:
-                _read_body(response, call.until, read)
+                _read_body(response, call.until, read,
+                           call.into if response.status_code < 400 else None)
             except BaseException:
                 response.close()
                 raise
@@ -352,32 +362,42 @@ def _attempt_timeouts(call: _Call) -> tuple[float, float]:
     return connect, read
 
 
-def _read_body(response: requests.Response, until: float | None, read_timeout: float) -> None:
-    """Read the whole body into ``response`` (as ``stream=False`` would), before ``until``.
+def _read_body(response: requests.Response, until: float | None, read_timeout: float,
+               into: IO[bytes] | None = None) -> None:
+    """Read the whole body into ``response`` (as ``stream=False`` would), or write it into
+    ``into`` (emptied first), before ``until``.
 
     Each read returns what has arrived, so a server that trickles bytes cannot hold the
-    request past its deadline; the socket's timeout shrinks to the time left.
+    request past its deadline; the socket's timeout shrinks to the time left. A failed
+    write into ``into`` (a full disk) is raised as it is, never taken for a network fault.
     """
-    raw = response.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
     chunks: list[bytes] = []
+    if into is not None:
+        into.seek(0)
+        into.truncate()
+    keep = chunks.append if into is None else into.write
+    size = _READ_CHUNK if into is None else _STREAM_CHUNK
+    while chunk := _read_chunk(response.raw, until, read_timeout, size):
+        keep(chunk)
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def _read_chunk(raw: Any, until: float | None, read_timeout: float, size: int) -> bytes:
+    """The next bytes of a body (``b""`` at its end), with failures as ``requests`` raises them."""
     try:
-        while True:
-            if until is not None:
-                remaining = until - time.monotonic()
-                if remaining <= 0:
-                    raise DeadlineReachedError("deadline reached while reading the body")
-                if sock is not None:
-                    sock.settimeout(max(0.001, min(read_timeout, remaining)))
-            chunk = raw.read1(_READ_CHUNK, decode_content=True)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        if until is not None:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineReachedError("deadline reached while reading the body")
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(max(0.001, min(read_timeout, remaining)))
+        chunk: bytes = raw.read1(size, decode_content=True)
+        return chunk
     except ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(exc) from exc
     except (ReadTimeoutError, OSError) as exc:
         raise requests.ConnectionError(exc) from exc
-    response._content = b"".join(chunks)
-    response._content_consumed = True  # type: ignore[attr-defined]

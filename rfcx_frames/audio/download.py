@@ -7,6 +7,11 @@ asked for (with soundfile: never FLAC bytes under a ``.wav`` name), and written 
 file under the final name. Names come from :func:`~rfcx_frames.audio.naming.file_name`,
 which checks ids, so a stream name like ``../../x`` cannot write outside the destination.
 
+A batch fsyncs each folder it wrote to once, at its end, rather than each file: every
+re-run checks a file before keeping it, so one a power cut left short is fetched again.
+Against a server on this machine more threads run than requests may be in flight, so a
+thread checking and writing its file never holds a request slot idle.
+
 Examples
 --------
 >>> segment_url("https://api.rfcx.org", "abc", "2022-04-17T11:00:00Z")
@@ -34,7 +39,7 @@ from rfcx_frames.audio.naming import FORMATS, check_format, check_id, file_name
 from rfcx_frames.audio.segment_check import AudioVerificationError, check_segment_audio
 from rfcx_frames.cache.disk import remove_quietly, stale_files
 from rfcx_frames.exceptions import DownloadError
-from rfcx_frames.files import TMP_PREFIX, write_bytes
+from rfcx_frames.files import TMP_PREFIX, atomic_path, fsync_dir, write_bytes
 from rfcx_frames.progress import tqdm
 from rfcx_frames.timeutil import to_compact, to_utc
 from rfcx_frames.urls import is_loopback
@@ -42,6 +47,9 @@ from rfcx_frames.urls import is_loopback
 #: Leftovers of writers killed long ago, swept before a download: temporaries of
 #: :mod:`rfcx_frames.files`, and ``.part`` files of versions that wrote those instead.
 _LEFTOVERS = (f"{TMP_PREFIX}*", ".*.part")
+#: Download threads per request slot against a server on this machine (see the module
+#: docstring); measured in ``bench/bench_downloads.py``.
+_LOOPBACK_THREADS_PER_SLOT = 2
 
 
 def segment_url(api_url: str, stream_id: str, start: Any) -> str:
@@ -141,7 +149,8 @@ def _existing_ok(path: Path, segment: Mapping[str, Any]) -> bool:
 
 
 def download_one(client: Context, segment: Mapping[str, Any], dest: Path,
-                 file_ext: str | None = None, *, overwrite: bool = False) -> tuple[Path, bool]:
+                 file_ext: str | None = None, *, overwrite: bool = False,
+                 sync_folder: bool = True) -> tuple[Path, bool]:
     """Download one segment row into ``dest``; returns ``(path, downloaded)``.
 
     An existing file that passes the check is kept (``downloaded`` is False) unless
@@ -160,6 +169,9 @@ def download_one(client: Context, segment: Mapping[str, Any], dest: Path,
         :data:`~rfcx_frames.audio.naming.FORMATS`.
     overwrite
         Download again even when a whole file is already there.
+    sync_folder
+        Fsync the folder after the rename; a batch passes ``False`` and fsyncs each of
+        its folders once at its end.
 
     Returns
     -------
@@ -175,14 +187,40 @@ def download_one(client: Context, segment: Mapping[str, Any], dest: Path,
     path = dest / file_name(str(segment["stream_id"]), segment["start"], ext)
     if not overwrite and _existing_ok(path, segment):
         return path, False
-    data = fetch_bytes(client, str(segment["stream_id"]), segment["start"])
-    check_segment_audio(data, segment)
-    if ext != check_format(real_ext):
-        data = convert(data, ext)
-    # No fsync: every re-run checks each file before keeping it, which replaces one a power
-    # cut left short; the rename still keeps a crashed run from leaving half a file.
-    write_bytes(path, data, durable=False)
+    if ext == check_format(real_ext):
+        _fetch_checked(client, segment, path)
+    else:
+        data = fetch_bytes(client, str(segment["stream_id"]), segment["start"])
+        check_segment_audio(data, segment)
+        # No fsync of the file, as in _fetch_checked.
+        write_bytes(path, convert(data, ext), durable=False)
+    if sync_folder:
+        fsync_dir(path.parent)
     return path, True
+
+
+def _fetch_checked(client: Context, segment: Mapping[str, Any], path: Path) -> None:
+    """Stream a segment's file to a temporary beside ``path``, check it, then rename it.
+
+    No fsync of the file: every re-run checks each file before keeping it, which replaces
+    one a power cut left short; the rename keeps a crashed run from leaving half a file.
+    """
+    url = segment_url(client.api_url, str(segment["stream_id"]), segment["start"])
+    with atomic_path(path, durable=False) as tmp, open(tmp, "wb") as handle:
+        # Written as it arrives (the session empties the file before a retry): a body
+        # held whole in memory costs fresh pages per file, which many threads fault in.
+        client.session.request("GET", url, parse=_nothing, into=handle)
+        handle.flush()
+        # From a path libsndfile reads the file itself, without the GIL: from bytes every
+        # read is a Python callback, holding up the other download threads.
+        try:
+            check_segment_audio(tmp, segment)
+        except AudioVerificationError as exc:  # named as the user knows it; tmp is removed
+            raise AudioVerificationError(str(exc).replace(tmp.name, path.name)) from None
+
+
+def _nothing(response: requests.Response) -> None:
+    return None
 
 
 def _checked_rows(segments: pd.DataFrame, root: Path, by_stream: bool
@@ -207,7 +245,8 @@ def _run_downloads(client: Context, jobs: list[tuple[dict[str, Any], Path]],
             total=len(jobs), desc="segments", unit="file", delay=1.0,
             disable=not show or not config.progress_enabled_by_env()) as bar:
         futures = {pool.submit(download_one, client, row, folder, file_ext,
-                               overwrite=overwrite): i for i, (row, folder) in enumerate(jobs)}
+                               overwrite=overwrite, sync_folder=False): i
+                   for i, (row, folder) in enumerate(jobs)}
         for future in as_completed(futures):
             i = futures[future]
             try:
@@ -223,8 +262,18 @@ def _run_downloads(client: Context, jobs: list[tuple[dict[str, Any], Path]],
 def _workers(client: Context) -> int:
     """Default download threads: the client's, or more against a server on this machine."""
     if is_loopback(urlsplit(client.api_url).hostname or ""):
-        return max(client.max_workers, config.LOOPBACK_WORKERS)
+        return max(client.max_workers, config.LOOPBACK_WORKERS) * _LOOPBACK_THREADS_PER_SLOT
     return client.max_workers
+
+
+def _sync_folders(root: Path, jobs: list[tuple[dict[str, Any], Path]],
+                  fresh: list[bool]) -> None:
+    """Fsync every folder the batch wrote a file to (and ``root``, which gained them)."""
+    written = {folder for (_, folder), did in zip(jobs, fresh, strict=True) if did}
+    for folder in sorted(written):
+        fsync_dir(folder)
+    if written - {root}:
+        fsync_dir(root)
 
 
 def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[str], *,
@@ -247,8 +296,9 @@ def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[st
     by_stream
         One sub-folder per stream (default), or every file directly in ``dest``.
     max_workers
-        Concurrent downloads (default: the client's ``max_workers``; against a server on
-        this machine, at least ``config.LOOPBACK_WORKERS``).
+        Download threads (default: the client's ``max_workers``; against a server on this
+        machine, two per request slot, ``config.LOOPBACK_WORKERS``). Requests in
+        flight stay within the client's limit whatever this is.
     overwrite
         Download again even when a verified file is already there.
     progress
@@ -281,6 +331,7 @@ def download(client: Context, segments: pd.DataFrame, dest: str | os.PathLike[st
     show = client.progress if progress is None else progress
     paths, fresh, errors = _run_downloads(client, jobs, file_ext, overwrite,
                                           max_workers or _workers(client), show)
+    _sync_folders(Path(dest), jobs, fresh)
     if errors:
         first = next(iter(errors.values()))
         raise DownloadError(f"{len(errors)} of {len(jobs)} downloads failed; first: {first}",
