@@ -47,8 +47,8 @@ from .http import (
     nginx_response,
     parse_query,
 )
+from .request_head import RequestHead
 from .store import Store
-from .wire import RequestHead
 
 log = logging.getLogger(__name__)
 

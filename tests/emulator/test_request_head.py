@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rfcx_frames.emulator import Emulator
-from rfcx_frames.emulator.wire import parse_headers, read_headers
+from rfcx_frames.emulator.request_head import parse_headers, read_headers
 
 BLOCKS = [
     "Host: a\r\nAccept: */*\r\n",
