@@ -173,14 +173,21 @@ def report(results: list[dict[str, Any]], command: str) -> str:
             f"{r['speedup']:.1f}× | {r['official_requests']} | {r['frames_requests']} | "
             f"{r['official_bytes'] / 1e6:.1f} MB | {r['frames_bytes'] / 1e6:.1f} MB | "
             f"{r['memory_ratio']:.3f} |")
-    lines += ["", "Goal: ≥ 4× faster in both settings, memory ratio ≤ 0.25 "
-              "(`df.memory_usage(deep=True).sum()`).", "",
-              "Where the time goes: the official loop is sequential and its deep offsets make "
-              "each later page slower to serve (the database skips `offset` rows, as "
-              "Postgres does upstream); rfcx_frames splits the window into pieces with small "
-              "offsets, fetches them on 8 threads and parses pages with pyarrow's JSON reader "
-              "(no Python object per row). Its frame is typed (int64 ids, categories, "
-              "float32, `datetime64[ms, UTC]`), hence the memory ratio. Numbers vary from run "
+    speed = ", ".join(f"{r['latency_ms']} ms {'met' if r['speedup'] >= 4 else 'missed'}"
+                      for r in results)
+    memory = "met" if all(r["memory_ratio"] <= 0.25 for r in results) else "missed"
+    lines += ["", f"Goal: ≥ 4× faster in both settings ({speed}), memory ratio ≤ 0.25 "
+              f"(`df.memory_usage(deep=True).sum()`; {memory}).", "",
+              "Where the time goes: the official loop is sequential, one page after the "
+              "other; rfcx_frames splits the window into pieces planned from the platform's "
+              "counts, fetches them on 8 threads and parses pages with pyarrow's JSON reader "
+              "(no Python object per row), so latency per request is what sets them apart. "
+              "On the platform a deep `offset` also makes each later page of the loop slower "
+              "(Postgres walks every skipped row); the emulator does not reproduce that cost "
+              "(it keeps a bookmark at each page's end, so a sequential loop's next page "
+              "starts from an index seek), so with no latency the two are level here. "
+              "rfcx_frames' frame is typed (int64 ids, categories, float32, "
+              "`datetime64[ms, UTC]`), hence the memory ratio. Numbers vary from run "
               "to run by ±20% on this shared machine.", MARK_CLOSE]
     return "\n".join(lines)
 
