@@ -6,7 +6,11 @@ and offers no way to change it: most of a second per minute of audio, two at 16 
 encoded at complexity 0 in CELT-only mode, 120 ms packets, 32 kbit/s (64 at 48 kHz), with
 9 (8-12 kHz) to 25 (16-24 kHz) times less CPU, and put in Ogg pages written here, so the
 decoded length is the input's exactly (the granule position of the last page trims the
-padding, RFC 7845 §4).
+padding, RFC 7845 §4). An input of 2 s or more is encoded as two halves on two threads
+(libopus runs without the GIL), which takes the wall time of a fresh minute from 9 to about
+13 times below libsndfile's at 8-12 kHz; the CPU spent stays the same. The halves join on a
+packet boundary, the second encoder warmed up on the audio just before it, so the join is
+as faithful as any other packet (``tests/emulator/test_audio.py``).
 
 Both encoders are deterministic: the same samples give the same bytes (the Ogg stream
 serial number, random in both libraries, is pinned). Their bytes differ from each other,
@@ -26,6 +30,7 @@ import functools
 import io
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -42,6 +47,9 @@ BITRATES = {8000: 32_000, 12000: 32_000, 16000: 32_000, 24000: 32_000, 48000: 64
 energy of every band within a decibel of the input's (below 20 kHz, Opus's ceiling)."""
 
 _OPTIONS = {"compression_level": "0", "application": "lowdelay", "frame_duration": "120"}
+_WARM_PACKETS = 2  # the second half's encoder warms up on 240 ms before its first kept packet
+_MIN_HALF_PACKETS = 8  # shorter inputs (under about 2 s) are encoded in one piece
+_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="opus-encode")
 _SERIAL = 0x52464358  # "RFCX"
 _PACKETS_PER_PAGE = 8  # about one second of audio per page, as libsndfile and ffmpeg write
 _GRANULE_RATE = 48_000  # Ogg Opus counts samples at 48 kHz whatever the input rate
@@ -84,7 +92,8 @@ def encoder_id(encoder: str | None = None) -> str:
     name = _check_encoder(encoder)
     if name == "pyav":
         av = _pyav()
-        return f"pyav {av.__version__} {av.library_versions['libavcodec']} {BITRATES} {_OPTIONS}"
+        return (f"pyav {av.__version__} {av.library_versions['libavcodec']} {BITRATES} {_OPTIONS} "
+                f"halves warmed {_WARM_PACKETS} above {_MIN_HALF_PACKETS}")
     return f"libsndfile {sf.__libsndfile_version__}"
 
 
@@ -131,24 +140,46 @@ def encode_opus(samples: np.ndarray, sample_rate: int, encoder: str | None = Non
     return pin_ogg_serial(buf.getvalue())
 
 
-def _encode_pyav(data: np.ndarray, rate: int) -> bytes:
-    av = _pyav()
-    codec = av.CodecContext.create("libopus", "w")
+def _pyav_codec(rate: int) -> Any:
+    codec = _pyav().CodecContext.create("libopus", "w")
     codec.sample_rate, codec.layout, codec.format = rate, "mono", "flt"
     codec.bit_rate = BITRATES[rate]
     codec.options = dict(_OPTIONS)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data).reshape(1, -1),
-                                       format="flt", layout="mono")
+    return codec
+
+
+def _pyav_packets(codec: Any, data: np.ndarray, rate: int, flush: bool) -> list[bytes]:
+    frame = _pyav().AudioFrame.from_ndarray(np.ascontiguousarray(data).reshape(1, -1),
+                                            format="flt", layout="mono")
     frame.sample_rate = rate
-    # One frame in, every packet out: PyAV cuts it into encoder frames and the encoder
-    # pads the tail and flushes its look-ahead itself.
-    packets = [bytes(p) for p in codec.encode(frame)] + [bytes(p) for p in codec.encode(None)]
-    head = bytes(codec.extradata)
+    # One frame in, a packet out per whole encoder frame; a flush pads the tail and empties
+    # the encoder's look-ahead.
+    packets = [bytes(p) for p in codec.encode(frame)]
+    return packets + [bytes(p) for p in codec.encode(None)] if flush else packets
+
+
+def _encode_pyav(data: np.ndarray, rate: int) -> bytes:
+    av = _pyav()
+    packet = rate * int(_OPTIONS["frame_duration"]) // 1000
+    half = (data.size // packet) // 2 * packet
+    second = _pyav_codec(rate)
+    if half < _MIN_HALF_PACKETS * packet:
+        packets = _pyav_packets(second, data, rate, flush=True)
+    else:
+        # libopus releases the GIL, so the halves encode on two cores. The second encoder
+        # starts a few packets early and its first packets are dropped: its state then
+        # matches the signal where it takes over, and its packets line up with the ones
+        # the first encoder would have made (both start on a packet boundary).
+        warm = _WARM_PACKETS * packet
+        first = _THREADS.submit(_pyav_packets, _pyav_codec(rate), data[:half], rate, False)
+        tail = _pyav_packets(second, data[half - warm:], rate, flush=True)[_WARM_PACKETS:]
+        packets = first.result() + tail
+    head = bytes(second.extradata)
     pre_skip = struct.unpack_from("<H", head, 10)[0]
     step = _GRANULE_RATE // rate
     vendor = f"libopus via PyAV {av.__version__}".encode()
     tags = b"OpusTags" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", 0)
-    return ogg_opus(head, tags, packets, codec.frame_size * step,
+    return ogg_opus(head, tags, packets, second.frame_size * step,
                     pre_skip + data.size * step)
 
 

@@ -159,6 +159,31 @@ def test_fast_opus_keeps_every_bands_energy_and_the_waveform(rate: int) -> None:
     assert np.corrcoef(x, y)[0, 1] > max(0.9, np.corrcoef(x, before)[0, 1] - 0.01)
 
 
+@pytest.mark.parametrize("rate", [8000, 12000, 16000])
+def test_opus_halves_join_as_faithfully_as_any_other_packet(rate: int) -> None:
+    # 10 s is encoded as two halves on two threads; the join is a packet boundary
+    count = 10 * rate + 17
+    t = np.arange(count) / rate
+    tone = 0.3 * np.sin(2 * np.pi * (0.1 * rate + 0.05 * rate * np.sin(t)) * t)
+    noise = 0.05 * np.random.default_rng(0).standard_normal(count)
+    x = (tone * (1 + np.sin(np.pi * t)) / 2 + noise).astype(np.float32)
+    y, sr = decode(encode_opus(x, rate, "pyav"))
+    assert (sr, len(y)) == (rate, count)
+    packet = rate * 120 // 1000
+    join = (count // packet) // 2 * packet
+    frame = rate // 50
+
+    def snr(at: int) -> float:
+        part = slice(at, at + frame)
+        return float(10 * np.log10(np.sum(x[part] ** 2) / np.sum((y[part] - x[part]) ** 2)))
+
+    usual = np.median([snr(at) for at in range(frame, count - 2 * frame, frame)])
+    for at in range(join - 4 * frame, join + 6 * frame, frame // 2):
+        assert snr(at) > usual - 3, (at - join, snr(at), usual)
+        ratio = np.sum(y[at:at + frame] ** 2) / np.sum(x[at:at + frame] ** 2)
+        assert abs(10 * np.log10(ratio)) < 1.0, at - join
+
+
 def test_opus_encoders_name_themselves_and_refuse_bad_input(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert encoder_id("pyav") != encoder_id("libsndfile")
