@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from rfcx_frames import proxy_env
 from rfcx_frames.emulator import Emulator
 from rfcx_frames.exceptions import RFCxError
 from rfcx_frames.proxy_env import EnvOnceSession
+from tests.relay import pass_answer, serving
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
                "https_proxy", "all_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -88,14 +88,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             answer = opener.open(request, timeout=30)
         except urllib.error.HTTPError as exc:
             answer = exc
-        body = answer.read()
-        self.send_response(answer.status)
-        for key, value in answer.headers.items():
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        pass_answer(self, answer.status, answer.read(), answer.headers.items())
 
     def log_message(self, *args: object) -> None:
         pass
@@ -108,12 +101,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @pytest.fixture()
 def proxy() -> Iterator[_Proxy]:
-    server = _Proxy()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_Proxy()) as server:
+        yield server
 
 
 def test_requests_and_redirects_go_through_the_environments_proxy_with_its_credentials(

@@ -9,7 +9,6 @@ before its first answer; a server that is not an emulator is never asked twice.
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from rfcx_frames.cache import platforms
 from rfcx_frames.cache.platforms import IDENTITY_HEADER
 from rfcx_frames.emulator import Emulator
 from tests.client.conftest import Truth
+from tests.relay import pass_answer, serving
 
 T0 = pd.Timestamp("2026-01-10T00:00:00Z")
 START = "2024-03-01"
@@ -150,28 +150,14 @@ def anonymous_proxy(emu: Emulator) -> Iterator[dict[str, int]]:
                 self._answer(exc.code, exc.read(), exc.headers.items())
 
         def _answer(self, status: int, body: bytes, headers: Any) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in (IDENTITY_HEADER.lower(), "content-length",
-                                        "connection", "keep-alive", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            pass_answer(self, status, body, headers, drop=[IDENTITY_HEADER])
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    counts["port"] = server.server_address[1]
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        counts["port"] = server.server_address[1]
         yield counts
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.mark.parametrize("first_call_cached", [True, False])
