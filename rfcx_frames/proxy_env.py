@@ -11,6 +11,12 @@ proxies apply, ``NO_PROXY`` still exempts hosts, ``REQUESTS_CA_BUNDLE`` and
 a proxy's credentials still go only to plain-HTTP requests. A proxy set in the environment
 after the session was made is not seen by it; a new client sees it.
 
+It also never takes credentials from ``~/.netrc`` (or ``$NETRC``), which ``requests`` reads
+for every request and redirect: an entry for the platform's host would replace the client's
+bearer token with basic authentication, and one for the storage host would add it to a
+pre-signed URL. The client's token is its only credential, and it is dropped, as
+``requests`` does, when a redirect leaves the host.
+
 Examples
 --------
 >>> session = EnvOnceSession()
@@ -46,6 +52,8 @@ class EnvOnceSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        # Any session-wide auth keeps requests from asking ~/.netrc; this one changes nothing.
+        self.auth = _keep_request
         self._proxies_by_host: dict[tuple[str, str], dict[str, str]] = {}
         self._proxies_lock = threading.Lock()
 
@@ -110,3 +118,12 @@ class EnvOnceSession(requests.Session):
         if user and password and not scheme.startswith("https"):
             headers["Proxy-Authorization"] = _basic_auth_str(user, password)
         return chosen
+
+    def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
+        if ("Authorization" in prepared_request.headers
+                and self.should_strip_auth(str(response.request.url), str(prepared_request.url))):
+            del prepared_request.headers["Authorization"]
+
+
+def _keep_request(request: Any) -> Any:
+    return request

@@ -73,13 +73,15 @@ class _Proxy(http.server.ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        self.seen: list[tuple[str, str | None]] = []
+        self.seen: list[tuple[str, str | None]] = []  # path, Proxy-Authorization
+        self.authorization: list[str | None] = []  # the Authorization header of each
 
 
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server: _Proxy = self.server  # type: ignore[assignment]
         server.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        server.authorization.append(self.headers.get("Authorization"))
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("proxy-authorization", "proxy-connection", "host")}
         request = urllib.request.Request(self.path, headers=headers)
@@ -152,3 +154,40 @@ def test_the_environment_is_read_once_per_host(demo_emulator: Emulator,
             client.projects_df()
         client.streams_df()
     assert len(calls) == 1
+
+
+def test_a_netrc_entry_never_replaces_the_token(demo_emulator: Emulator, proxy: _Proxy,
+                                                clean_env: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    clean_env.setenv("NETRC", str(netrc))
+    # requests itself would send the netrc login instead of the bearer token
+    plain = requests.Session().prepare_request(requests.Request(
+        "GET", f"{demo_emulator.api_url}/projects", headers={"Authorization": "Bearer t"}))
+    assert plain.headers["Authorization"].startswith("Basic ")
+    clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    row = demo_emulator.store.query(
+        "SELECT stream_id, min(start) AS t FROM segments GROUP BY stream_id LIMIT 1")[0]
+    first = pd.Timestamp(row["t"], unit="ms", tz="UTC")
+    with demo_emulator.client(cache=False, progress=False) as client:
+        assert len(client.projects_df()) > 0
+        segs = client.segments_df(str(row["stream_id"]), first, first + pd.Timedelta(hours=1))
+        assert client.download(segs.head(1), tmp_path / "audio").downloaded.all()
+    # no hop carried the netrc login; the token went to the API, not to the stored file
+    sent = dict(zip([path for path, _ in proxy.seen], proxy.authorization, strict=True))
+    assert sent and not any(auth and auth.startswith("Basic") for auth in sent.values())
+    assert {sent[p] for p in sent if "/_blobs/" not in p} == {f"Bearer {demo_emulator.token}"}
+
+
+def test_a_redirect_to_another_host_drops_the_token() -> None:
+    session = EnvOnceSession()
+    first = requests.Request("GET", "http://api.example/x",
+                             headers={"Authorization": "Bearer t"}).prepare()
+    answer = requests.Response()
+    answer.request = first
+    for url, kept in (("http://api.example/y", True), ("http://s3.example/k?sig=1", False)):
+        hop = requests.Request("GET", url, headers={"Authorization": "Bearer t"}).prepare()
+        session.rebuild_auth(hop, answer)
+        assert ("Authorization" in hop.headers) is kept, url
